@@ -1,0 +1,3 @@
+module github.com/rummage/rummage
+
+go 1.26.8

@@ -1,0 +1,306 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rummage/rummage"
+)
+
+// Sort orders the hits of a search.
+type Sort string
+
+// The sorts of the v1 contract. Ties are always broken by listing id, ascending,
+// so that paging is stable.
+const (
+	SortRelevance      Sort = "relevance"       // blended text score; default when q is set
+	SortNewest         Sort = "newest"          // created_at desc; default when browsing
+	SortPriceAsc       Sort = "price_asc"       // price_cents asc
+	SortPriceDesc      Sort = "price_desc"      // price_cents desc
+	SortRecentlyShared Sort = "recently_shared" // last_shared_at desc, never-shared last
+)
+
+// Sorts lists every valid sort.
+var Sorts = []Sort{SortRelevance, SortNewest, SortPriceAsc, SortPriceDesc, SortRecentlyShared}
+
+// Facet names a facet the client can ask for.
+type Facet string
+
+// The facets of the v1 contract.
+const (
+	FacetBrand     Facet = "brand"
+	FacetCategory  Facet = "category"
+	FacetSize      Facet = "size"
+	FacetCondition Facet = "condition"
+	FacetColor     Facet = "color"
+	FacetPrice     Facet = "price"
+)
+
+// Facets lists every valid facet in response order.
+var Facets = []Facet{FacetBrand, FacetCategory, FacetSize, FacetCondition, FacetColor, FacetPrice}
+
+// Limits of a request.
+const (
+	DefaultLimit  = 24
+	MaxLimit      = 100
+	MaxQueryBytes = 256 // longer q is rejected, not truncated
+	MaxValues     = 50  // values of one filter field
+	MaxTermFacet  = 100 // values returned for a terms facet, by count desc
+)
+
+// PriceBucket is one fixed bucket of the price facet: From inclusive, To
+// exclusive (To == 0 means unbounded), in cents.
+type PriceBucket struct {
+	Key      string
+	From, To int64
+}
+
+// PriceBuckets are the buckets of the price facet, in order.
+var PriceBuckets = []PriceBucket{
+	{"0-25", 0, 2500},
+	{"25-50", 2500, 5000},
+	{"50-100", 5000, 10000},
+	{"100-250", 10000, 25000},
+	{"250-500", 25000, 50000},
+	{"500+", 50000, 0},
+}
+
+// Filters narrow a search. Values of one field are OR-ed; fields are AND-ed.
+// Empty means no filter on that field.
+type Filters struct {
+	Brands     []string
+	Sizes      []string
+	Conditions []string
+	Colors     []string
+	Category   []string // a path from the root; matches that node and below
+	PriceMin   *int64   // cents, inclusive
+	PriceMax   *int64   // cents, inclusive
+}
+
+// Request is one search: text, filters, sort, page and facets.
+type Request struct {
+	Query   string // free text; empty means browse
+	Filters Filters
+	Sort    Sort    // empty: relevance with Query, newest without
+	Limit   int     // 1..MaxLimit; 0 means DefaultLimit
+	After   *Cursor // the page starts after this position; nil for the first page
+	Facets  []Facet
+	User    string // optional user id, for personalization
+
+	// Now is the instant visibility is evaluated at (status and drops); zero
+	// means the backend's clock. Tests and replays set it.
+	Now time.Time
+}
+
+// Hit is one listing in a result.
+type Hit = rummage.Listing
+
+// FacetValue is one bucket of a facet. Terms and category facets fill Value;
+// the price facet fills Key, From and To.
+type FacetValue struct {
+	Value string `json:"value,omitempty"`
+	Key   string `json:"key,omitempty"`
+	From  *int64 `json:"from,omitempty"`
+	To    *int64 `json:"to,omitempty"`
+	Count int    `json:"count"`
+}
+
+// Result is the answer to a Request.
+type Result struct {
+	Total      int                    `json:"total"`
+	Hits       []Hit                  `json:"hits"`
+	Facets     map[Facet][]FacetValue `json:"facets,omitempty"`
+	NextCursor string                 `json:"next_cursor,omitempty"`
+}
+
+// ErrNotFound is returned by Get for an unknown or deleted listing.
+var ErrNotFound = errors.New("listing not found")
+
+// Change is one versioned write. Version is monotonic per listing (the commit
+// LSN in the CDC path): a backend ignores a change whose Version is not above
+// the version it holds for that id, including the version of a delete.
+type Change struct {
+	ID      string
+	Version uint64
+	Delete  bool
+	Doc     *rummage.Listing // nil when Delete
+}
+
+// ApplyStats tells what Apply did with a batch.
+type ApplyStats struct {
+	Written int // upserts and deletes that took effect
+	Stale   int // changes ignored because a newer or equal version was held
+}
+
+// Stats describes the index.
+type Stats struct {
+	Documents int64 `json:"documents"` // live documents, any status
+}
+
+// Backend is a search index: the contract between the API and indexer on one
+// side and an index implementation on the other. Implementations must be safe
+// for concurrent use.
+type Backend interface {
+	// Search runs a validated request (see Request.Validate).
+	Search(ctx context.Context, req *Request) (*Result, error)
+	// Apply writes a batch. When it returns nil the batch is durable: a crash
+	// afterwards loses none of it. Changes at or below the held version of
+	// their id are skipped and counted as stale. On error nothing may be
+	// assumed about the batch, and the caller retries it whole (Apply is
+	// idempotent thanks to versions).
+	Apply(ctx context.Context, batch []Change) (ApplyStats, error)
+	// Get returns one listing whatever its status, or ErrNotFound.
+	Get(ctx context.Context, id string) (*rummage.Listing, error)
+	// Stats describes the index.
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// InvalidError is a request the client must fix. Code is stable and machine
+// readable; Field names the offending parameter.
+type InvalidError struct {
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("%s: %s", e.Field, e.Message)
+}
+
+func invalid(code, field, format string, args ...any) *InvalidError {
+	return &InvalidError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// EffectiveSort is the sort a request runs with after defaults.
+func (r *Request) EffectiveSort() Sort {
+	if r.Sort != "" {
+		return r.Sort
+	}
+	if strings.TrimSpace(r.Query) != "" {
+		return SortRelevance
+	}
+	return SortNewest
+}
+
+// EffectiveLimit is the page size after defaults.
+func (r *Request) EffectiveLimit() int {
+	if r.Limit == 0 {
+		return DefaultLimit
+	}
+	return r.Limit
+}
+
+// WantsFacet reports whether facet f was asked for.
+func (r *Request) WantsFacet(f Facet) bool {
+	for _, x := range r.Facets {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a request and returns an *InvalidError for the first
+// problem. Backends may assume a validated request.
+func (r *Request) Validate() error {
+	if len(r.Query) > MaxQueryBytes {
+		return invalid("query_too_long", "q", "must be at most %d bytes", MaxQueryBytes)
+	}
+	if r.Sort != "" && !validSort(r.Sort) {
+		return invalid("invalid_sort", "sort", "unknown sort %q; use one of %s", r.Sort, joinSorts())
+	}
+	if r.Limit < 0 || r.Limit > MaxLimit {
+		return invalid("invalid_limit", "limit", "must be between 1 and %d", MaxLimit)
+	}
+	seen := map[Facet]bool{}
+	for _, f := range r.Facets {
+		if !validFacet(f) {
+			return invalid("invalid_facet", "facets", "unknown facet %q; use any of brand,category,size,condition,color,price", f)
+		}
+		if seen[f] {
+			return invalid("invalid_facet", "facets", "facet %q is listed twice", f)
+		}
+		seen[f] = true
+	}
+	f := &r.Filters
+	for _, fv := range []struct {
+		field string
+		vals  []string
+	}{{"brand", f.Brands}, {"size", f.Sizes}, {"condition", f.Conditions}, {"color", f.Colors}} {
+		if len(fv.vals) > MaxValues {
+			return invalid("too_many_values", fv.field, "at most %d values", MaxValues)
+		}
+		for _, v := range fv.vals {
+			if strings.TrimSpace(v) == "" {
+				return invalid("invalid_value", fv.field, "must not be empty")
+			}
+			if len(v) > MaxQueryBytes {
+				return invalid("invalid_value", fv.field, "value longer than %d bytes", MaxQueryBytes)
+			}
+		}
+	}
+	for _, c := range f.Conditions {
+		if !validCondition(c) {
+			return invalid("invalid_value", "condition", "unknown condition %q; use nwt, like_new, good or fair", c)
+		}
+	}
+	for _, c := range f.Category {
+		if strings.TrimSpace(c) == "" {
+			return invalid("invalid_value", "category", "path has an empty segment")
+		}
+	}
+	if f.PriceMin != nil && *f.PriceMin < 0 {
+		return invalid("invalid_price", "price_min", "must be >= 0")
+	}
+	if f.PriceMax != nil && *f.PriceMax < 0 {
+		return invalid("invalid_price", "price_max", "must be >= 0")
+	}
+	if f.PriceMin != nil && f.PriceMax != nil && *f.PriceMin > *f.PriceMax {
+		return invalid("invalid_price", "price_min", "must not be above price_max")
+	}
+	if r.After != nil && r.After.Sort != r.EffectiveSort() {
+		return invalid("invalid_cursor", "cursor", "cursor was made for sort %q, not %q", r.After.Sort, r.EffectiveSort())
+	}
+	if r.After != nil && r.After.Request != r.Fingerprint() {
+		return invalid("invalid_cursor", "cursor", "cursor belongs to a different query or filters")
+	}
+	return nil
+}
+
+func validSort(s Sort) bool {
+	for _, x := range Sorts {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func joinSorts() string {
+	s := make([]string, len(Sorts))
+	for i, x := range Sorts {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func validFacet(f Facet) bool {
+	for _, x := range Facets {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func validCondition(c string) bool {
+	for _, x := range rummage.Conditions {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
