@@ -1,0 +1,251 @@
+package indexer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/indexer/change"
+)
+
+// ErrTombstone is returned by DecodeEvent for a message with a null value
+// (Debezium follows every delete with one, for log compaction). It carries no
+// change and is skipped.
+var ErrTombstone = change.ErrTombstone
+
+// DecodeEvent decodes a message into a change event: the envelope this
+// project's CDC writes and the Debezium Postgres connector's output, with or
+// without the JSON converter's schema wrapper. Errors wrap change.ErrInvalid
+// (or are ErrTombstone). Besides the envelope's own checks it requires a
+// source table (taken from the topic's last dot-separated part when the
+// envelope has none) and a non-zero source.lsn, the event's version.
+func DecodeEvent(topic string, key, value []byte) (change.Event, error) {
+	e, err := change.Unmarshal(key, value)
+	if err != nil {
+		return e, err
+	}
+	if e.Source.Table == "" {
+		if i := strings.LastIndexByte(topic, '.'); i >= 0 && i < len(topic)-1 {
+			e.Source.Table = topic[i+1:]
+		}
+	}
+	if e.Source.Table == "" {
+		return e, fmt.Errorf("%w: no source.table and topic %q names none", change.ErrInvalid, topic)
+	}
+	if e.Source.LSN == 0 {
+		return e, fmt.Errorf("%w: source.lsn is missing or 0: the event has no version", change.ErrInvalid)
+	}
+	return e, nil
+}
+
+// TransformError reports a row that does not map to a listing document.
+type TransformError struct {
+	Field string
+	Err   error
+}
+
+func (e *TransformError) Error() string { return "column " + e.Field + ": " + e.Err.Error() }
+
+func (e *TransformError) Unwrap() error { return e.Err }
+
+// DecodeListing maps a listings row (column name → JSON value, as in the
+// envelope's before/after) to the canonical document. It accepts both
+// encodings in use: this project's CDC and Debezium's (timestamptz as ISO-8601
+// strings, io.debezium.time.ZonedTimestamp; text[] as JSON arrays; jsonb as a
+// JSON string, io.debezium.data.Json, or as inline JSON; bigint as numbers).
+// Null means absent. Unknown columns are ignored, so a column added while
+// running flows through harmlessly. The result is normalized, not validated.
+func DecodeListing(row []byte) (rummage.Listing, error) {
+	var l rummage.Listing
+	var cols map[string]json.RawMessage
+	if err := json.Unmarshal(row, &cols); err != nil {
+		return l, &TransformError{Field: "(row)", Err: fmt.Errorf("not a JSON object: %w", err)}
+	}
+	if cols == nil {
+		return l, &TransformError{Field: "(row)", Err: errors.New("row is null")}
+	}
+	var err error
+	set := func(name string, f func(json.RawMessage) error) {
+		if err != nil {
+			return
+		}
+		v, ok := cols[name]
+		if !ok || isNull(v) {
+			return
+		}
+		if e := f(v); e != nil {
+			err = &TransformError{Field: name, Err: e}
+		}
+	}
+	str := func(dst *string) func(json.RawMessage) error {
+		return func(v json.RawMessage) error { return json.Unmarshal(v, dst) }
+	}
+	num := func(dst *int64) func(json.RawMessage) error {
+		return func(v json.RawMessage) (e error) { *dst, e = decodeInt(v); return e }
+	}
+	strs := func(dst *[]string) func(json.RawMessage) error {
+		return func(v json.RawMessage) error { return decodeStrings(v, dst) }
+	}
+	ts := func(dst *time.Time) func(json.RawMessage) error {
+		return func(v json.RawMessage) (e error) { *dst, e = decodeTime(v); return e }
+	}
+	tsp := func(dst **time.Time) func(json.RawMessage) error {
+		return func(v json.RawMessage) error {
+			t, e := decodeTime(v)
+			if e == nil {
+				*dst = &t
+			}
+			return e
+		}
+	}
+	set("id", str(&l.ID))
+	set("seller_id", str(&l.SellerID))
+	set("title", str(&l.Title))
+	set("description", str(&l.Description))
+	set("brand", str(&l.Brand))
+	set("category", strs(&l.Category))
+	set("size", str(&l.Size))
+	set("condition", str(&l.Condition))
+	set("price_cents", num(&l.PriceCents))
+	set("original_price_cents", num(&l.OriginalPriceCents))
+	set("colors", strs(&l.Colors))
+	set("tags", strs(&l.Tags))
+	set("images", func(v json.RawMessage) error { return decodeImages(v, &l.Images) })
+	set("status", str(&l.Status))
+	set("created_at", ts(&l.CreatedAt))
+	set("updated_at", ts(&l.UpdatedAt))
+	set("available_at", tsp(&l.AvailableAt))
+	set("like_count", num(&l.LikeCount))
+	set("share_count", num(&l.ShareCount))
+	set("last_shared_at", tsp(&l.LastSharedAt))
+	if err != nil {
+		return rummage.Listing{}, err
+	}
+	l.Normalize()
+	return l, nil
+}
+
+// keyID returns the "id" of a row or, failing that, of the message key.
+func keyID(row, key []byte) (string, error) {
+	for _, b := range [][]byte{row, key} {
+		var k struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if len(b) == 0 || json.Unmarshal(b, &k) != nil || isNull(k.ID) {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(k.ID, &s); err != nil {
+			return "", &TransformError{Field: "id", Err: err}
+		}
+		return s, nil
+	}
+	return "", &TransformError{Field: "id", Err: errors.New("neither the row nor the key has an id")}
+}
+
+func isNull(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null"
+}
+
+// decodeInt accepts a JSON number (integral) or a string holding one
+// (Debezium's decimal.handling.mode=string, or a bigint beyond 2^53 written as
+// text).
+func decodeInt(v json.RawMessage) (int64, error) {
+	var n json.Number
+	if err := json.Unmarshal(v, &n); err != nil {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return 0, fmt.Errorf("want an integer, got %s", abbrev(v))
+		}
+		n = json.Number(strings.TrimSpace(s))
+	}
+	i, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want an integer, got %s", abbrev(v))
+	}
+	return i, nil
+}
+
+// decodeStrings accepts a JSON array of strings (nulls inside are dropped).
+func decodeStrings(v json.RawMessage, dst *[]string) error {
+	var raw []*string
+	if err := json.Unmarshal(v, &raw); err != nil {
+		return fmt.Errorf("want an array of strings, got %s", abbrev(v))
+	}
+	out := make([]string, 0, len(raw))
+	for _, s := range raw {
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	*dst = out
+	return nil
+}
+
+// decodeImages accepts the jsonb column inline (an array) or as a string
+// holding the JSON text (Debezium's io.debezium.data.Json).
+func decodeImages(v json.RawMessage, dst *[]rummage.Image) error {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if strings.TrimSpace(s) == "" || strings.TrimSpace(s) == "null" {
+			return nil
+		}
+		v = json.RawMessage(s)
+	}
+	var imgs []rummage.Image
+	if err := json.Unmarshal(v, &imgs); err != nil {
+		return fmt.Errorf("want an array of {url, width, height}, got %s", abbrev(v))
+	}
+	if len(imgs) == 0 {
+		imgs = nil
+	}
+	*dst = imgs
+	return nil
+}
+
+// timeLayouts are the string forms a timestamptz arrives in: ISO-8601 as
+// Debezium's ZonedTimestamp and this project's CDC write it, and Postgres's
+// own text output.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z07",
+}
+
+// decodeTime accepts an ISO-8601 string or a number of microseconds since
+// the epoch (Debezium's io.debezium.time.MicroTimestamp, its default for a
+// timestamp column).
+func decodeTime(v json.RawMessage) (time.Time, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err == nil {
+		for _, layout := range timeLayouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("want an ISO-8601 timestamp, got %s", abbrev(v))
+	}
+	us, err := decodeInt(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want an ISO-8601 timestamp or epoch microseconds, got %s", abbrev(v))
+	}
+	return time.UnixMicro(us).UTC(), nil
+}
+
+func abbrev(v []byte) string {
+	const max = 40
+	if len(v) > max {
+		return string(v[:max]) + "…"
+	}
+	return string(v)
+}

@@ -1,0 +1,478 @@
+package indexer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/query"
+)
+
+// ListingsTable is the table whose rows are index documents.
+const ListingsTable = "listings"
+
+// DefaultTables are the tables Rummage's CDC publishes.
+var DefaultTables = []string{"listings", "sellers", "follows", "likes", "shares", "parties"}
+
+// Config tunes the loop. The zero value of each field means its default.
+type Config struct {
+	// Tables the indexer handles; events of other tables are counted and
+	// skipped. Default DefaultTables. Must include listings.
+	Tables []string
+	// BatchSize is the most messages per batch (default 5000) and BatchWait
+	// how long a batch may wait to fill after its first message (default
+	// 100ms): the latency/throughput trade-off of coalescing.
+	BatchSize int
+	BatchWait time.Duration
+	// RetryMin and RetryMax bound the exponential backoff between attempts of
+	// a failed Apply, row store write, dead-letter write or commit (defaults
+	// 100ms and 10s).
+	RetryMin, RetryMax time.Duration
+	// CommitAttempts is how many times a failed offset commit is tried
+	// before Run returns the error (default 5). Apply and dead-letter writes
+	// are retried without limit: giving up on them would mean skipping.
+	CommitAttempts int
+	// Rows receives the rows of the non-listing tables; nil counts and drops
+	// them (metric rummage_indexer_rows_total).
+	Rows RowStore
+	// Metrics; nil creates unregistered ones.
+	Metrics *Metrics
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Tables) == 0 {
+		c.Tables = DefaultTables
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 100 * time.Millisecond
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+	if c.CommitAttempts == 0 {
+		c.CommitAttempts = 5
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate checks the configuration after defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.BatchSize < 1:
+		return errors.New("indexer: batch size must be at least 1")
+	case c.BatchWait < 0:
+		return errors.New("indexer: batch wait must not be negative")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return errors.New("indexer: need 0 < retry min <= retry max")
+	case c.CommitAttempts < 1:
+		return errors.New("indexer: commit attempts must be at least 1")
+	case !slices.Contains(c.Tables, ListingsTable):
+		return fmt.Errorf("indexer: tables %v must include %s", c.Tables, ListingsTable)
+	}
+	return nil
+}
+
+// Indexer is the consume-transform-apply loop; see the package doc for its
+// protocol. Run it once; it is not safe to call Run concurrently.
+type Indexer struct {
+	cfg     Config
+	src     Source
+	backend Applier
+	dlq     DeadLetterSink
+	m       *Metrics
+	log     *slog.Logger
+	tables  map[string]bool
+}
+
+// New returns an indexer reading src, writing listings to backend and
+// messages it gives up on to dlq.
+func New(src Source, backend Applier, dlq DeadLetterSink, cfg Config) (*Indexer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if src == nil || backend == nil || dlq == nil {
+		return nil, errors.New("indexer: source, backend and dead-letter sink are required")
+	}
+	cfg = cfg.withDefaults()
+	ix := &Indexer{cfg: cfg, src: src, backend: backend, dlq: dlq, m: cfg.Metrics, log: cfg.Logger, tables: map[string]bool{}}
+	for _, t := range cfg.Tables {
+		ix.tables[t] = true
+	}
+	return ix, nil
+}
+
+// Run processes batches until ctx is done (then it returns nil) or the
+// source or an offset commit fails for good. Whatever was fetched but not
+// committed when it returns is delivered again to the next run.
+func (ix *Indexer) Run(ctx context.Context) error {
+	for {
+		msgs, err := ix.src.Fetch(ctx, ix.cfg.BatchSize, ix.cfg.BatchWait)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("indexer: fetch: %w", err)
+		}
+		if err := ix.process(ctx, msgs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// pending is a listing change and the batch position of its message.
+type pending struct {
+	change query.Change
+	msg    int
+}
+
+// batchResult tells what one batch did (tests assert on it).
+type batchResult struct {
+	Messages, Changes, Coalesced int
+	Apply                        query.ApplyStats
+	DeadLetters                  []DeadLetter
+}
+
+// process runs one batch through steps 1-6 of the protocol. It returns an
+// error only when ctx is done or the commit failed CommitAttempts times; in
+// both cases nothing after the last successful commit is assumed done.
+func (ix *Indexer) process(ctx context.Context, msgs []Message) error {
+	_, err := ix.processBatch(ctx, msgs)
+	return err
+}
+
+func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResult, error) {
+	res := batchResult{Messages: len(msgs)}
+	ix.m.BatchSize.Observe(float64(len(msgs)))
+
+	// 1. Decode and transform.
+	var listings []pending
+	var rows []RowChange
+	lastLSN := map[string]uint64{}
+	for i, msg := range msgs {
+		e, err := DecodeEvent(msg.Topic, msg.Key, msg.Value)
+		if errors.Is(err, ErrTombstone) {
+			ix.m.Tombstones.Inc()
+			continue
+		}
+		if err != nil {
+			res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+			continue
+		}
+		table := e.Source.Table
+		ix.m.Events.WithLabelValues(table, string(e.Op)).Inc()
+		switch {
+		case !ix.tables[table]:
+			ix.m.Skipped.WithLabelValues(table).Inc()
+			continue
+		case table == ListingsTable:
+			c, reason, err := listingChange(e)
+			if err != nil {
+				res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
+				continue
+			}
+			listings = append(listings, pending{change: c, msg: i})
+		default:
+			r, err := rowChange(e)
+			if err != nil {
+				res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+				continue
+			}
+			rows = append(rows, r)
+		}
+		lastLSN[table] = max(lastLSN[table], e.Version())
+	}
+
+	// 2. Coalesce.
+	changes, coalesced := coalesce(listings)
+	res.Changes, res.Coalesced = len(changes), coalesced
+	ix.m.Coalesced.Add(float64(coalesced))
+
+	// 3. Apply listings (bisecting out changes the backend rejects).
+	if len(changes) > 0 {
+		start := time.Now()
+		rejected, err := ix.apply(ctx, changes, &res.Apply)
+		if err != nil {
+			return res, err
+		}
+		ix.m.ApplySeconds.Observe(time.Since(start).Seconds())
+		ix.m.Written.Add(float64(res.Apply.Written))
+		ix.m.Stale.Add(float64(res.Apply.Stale))
+		for _, p := range rejected {
+			res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msgs[p.msg], Reason: ReasonRejected, Err: p.err.Error()})
+		}
+	}
+
+	// 4. Rows of the other tables.
+	if len(rows) > 0 {
+		if ix.cfg.Rows != nil {
+			if err := ix.retry(ctx, "row store", func() error { return ix.cfg.Rows.ApplyRows(ctx, rows) }); err != nil {
+				return res, err
+			}
+		}
+		for _, r := range rows {
+			ix.m.Rows.WithLabelValues(r.Table).Inc()
+		}
+	}
+
+	// 5. Dead letters, acknowledged before the commit moves past them.
+	if len(res.DeadLetters) > 0 {
+		for _, d := range res.DeadLetters {
+			ix.log.Warn("indexer: dead letter", "reason", d.Reason, "error", d.Err,
+				"topic", d.Message.Topic, "partition", d.Message.Partition, "offset", d.Message.Offset)
+		}
+		if err := ix.retry(ctx, "dead-letter write", func() error { return ix.dlq.Send(ctx, res.DeadLetters) }); err != nil {
+			return res, err
+		}
+		for _, d := range res.DeadLetters {
+			ix.m.DeadLetters.WithLabelValues(d.Reason).Inc()
+		}
+	}
+
+	// 6. Commit.
+	var err error
+	for attempt := 0; attempt < ix.cfg.CommitAttempts; attempt++ {
+		if err = ix.src.Commit(ctx, msgs); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		ix.m.ApplyRetries.Inc()
+		ix.log.Warn("indexer: commit failed; retrying", "attempt", attempt+1, "error", err)
+		if werr := sleep(ctx, ix.backoff(attempt)); werr != nil {
+			return res, werr
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("indexer: commit offsets: %w", err)
+	}
+	ix.m.Batches.Inc()
+	for table, lsn := range lastLSN {
+		ix.m.LastAppliedLSN.WithLabelValues(table).Set(float64(lsn))
+	}
+	ix.observeLag(msgs)
+	return res, nil
+}
+
+// observeLag sets, per partition, how far the committed position is behind
+// the high-water mark seen at fetch time.
+func (ix *Indexer) observeLag(msgs []Message) {
+	type tp struct {
+		topic string
+		part  int
+	}
+	last := map[tp]Message{}
+	for _, m := range msgs {
+		k := tp{m.Topic, m.Partition}
+		if prev, ok := last[k]; !ok || m.Offset > prev.Offset {
+			last[k] = m
+		}
+	}
+	for k, m := range last {
+		if m.HighWaterMark > 0 {
+			ix.m.ConsumerLag.WithLabelValues(k.topic, strconv.Itoa(k.part)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+		}
+	}
+}
+
+type rejectedChange struct {
+	pending
+	err error
+}
+
+// apply writes changes, retrying transient errors with backoff without limit
+// and bisecting a batch the backend rejects as invalid down to the changes
+// at fault, which it returns. It fails only when ctx is done.
+func (ix *Indexer) apply(ctx context.Context, changes []pending, stats *query.ApplyStats) ([]rejectedChange, error) {
+	var rejected []rejectedChange
+	var do func(part []pending) error
+	do = func(part []pending) error {
+		batch := make([]query.Change, len(part))
+		for i, p := range part {
+			batch[i] = p.change
+		}
+		for attempt := 0; ; attempt++ {
+			st, err := ix.backend.Apply(ctx, batch)
+			if err == nil {
+				stats.Written += st.Written
+				stats.Stale += st.Stale
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if IsPermanent(err) {
+				if len(part) == 1 {
+					rejected = append(rejected, rejectedChange{part[0], err})
+					return nil
+				}
+				mid := len(part) / 2
+				if err := do(part[:mid]); err != nil {
+					return err
+				}
+				return do(part[mid:])
+			}
+			ix.m.ApplyRetries.Inc()
+			ix.log.Warn("indexer: apply failed; retrying the batch", "changes", len(batch), "attempt", attempt+1, "error", err)
+			if err := sleep(ctx, ix.backoff(attempt)); err != nil {
+				return err
+			}
+		}
+	}
+	return rejected, do(changes)
+}
+
+// ErrRejected marks a change the backend refuses for what it is, not for a
+// passing condition: retrying it cannot succeed. A backend wraps it (or
+// returns a *rummage.FieldError or *query.InvalidError) to have the indexer
+// dead-letter the change instead of retrying.
+var ErrRejected = errors.New("change rejected")
+
+// IsPermanent reports whether an Apply error means the batch holds a change
+// the backend will never accept (see ErrRejected); anything else is taken as
+// transient and retried.
+func IsPermanent(err error) bool {
+	var fe *rummage.FieldError
+	var ie *query.InvalidError
+	return errors.Is(err, ErrRejected) || errors.As(err, &fe) || errors.As(err, &ie)
+}
+
+// retry runs f until it succeeds or ctx is done, with backoff.
+func (ix *Indexer) retry(ctx context.Context, what string, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		ix.m.ApplyRetries.Inc()
+		ix.log.Warn("indexer: "+what+" failed; retrying", "attempt", attempt+1, "error", err)
+		if err := sleep(ctx, ix.backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+func (ix *Indexer) backoff(attempt int) time.Duration {
+	d := ix.cfg.RetryMin
+	for i := 0; i < attempt && d < ix.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, ix.cfg.RetryMax)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// listingChange maps a listings event to a versioned change, or says why it
+// cannot (a Reason* code and the error).
+func listingChange(e change.Event) (query.Change, string, error) {
+	switch e.Op {
+	case change.OpTruncate:
+		return query.Change{}, ReasonTruncateUnsupported, errors.New(
+			"truncate of listings: the backend has no delete-all-below-version action; the index keeps the rows until a reindex (rummage reconcile lists them)")
+	case change.OpDelete:
+		id, err := keyID(e.Before, e.Key)
+		if err != nil {
+			return query.Change{}, ReasonTransform, err
+		}
+		if id == "" {
+			return query.Change{}, ReasonInvalid, &rummage.FieldError{Field: "id", Message: "is required"}
+		}
+		return query.Change{ID: id, Version: e.Version(), Delete: true}, "", nil
+	}
+	l, err := DecodeListing(e.After)
+	if err != nil {
+		return query.Change{}, ReasonTransform, err
+	}
+	if l.ID == "" {
+		if l.ID, err = keyID(nil, e.Key); err != nil {
+			return query.Change{}, ReasonTransform, err
+		}
+	}
+	if err := l.Validate(); err != nil {
+		return query.Change{}, ReasonInvalid, err
+	}
+	return query.Change{ID: l.ID, Version: e.Version(), Doc: &l}, "", nil
+}
+
+// rowChange maps an event of another table to a RowChange.
+func rowChange(e change.Event) (RowChange, error) {
+	r := RowChange{Table: e.Source.Table, Version: e.Version(), Op: e.Op}
+	if e.Op == change.OpTruncate {
+		return r, nil
+	}
+	key := e.Key
+	if len(key) == 0 {
+		id, err := keyID(e.Row(), nil)
+		if err != nil {
+			return r, fmt.Errorf("%w: no message key and no id column", change.ErrInvalid)
+		}
+		key, _ = json.Marshal(map[string]string{"id": id})
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, key); err != nil {
+		return r, fmt.Errorf("%w: key: %v", change.ErrInvalid, err)
+	}
+	r.Key = buf.String()
+	if e.Op != change.OpDelete {
+		r.Row = e.After
+	}
+	return r, nil
+}
+
+// coalesce keeps one change per listing id: the highest version, and among
+// equal versions (one transaction) the later message. It returns them in the
+// order of the winners' messages, and how many changes were superseded.
+func coalesce(in []pending) ([]pending, int) {
+	winner := make(map[string]int, len(in))
+	for i, p := range in {
+		j, ok := winner[p.change.ID]
+		if !ok || p.change.Version >= in[j].change.Version {
+			winner[p.change.ID] = i
+		}
+	}
+	out := make([]pending, 0, len(winner))
+	for i, p := range in {
+		if winner[p.change.ID] == i {
+			out = append(out, p)
+		}
+	}
+	return out, len(in) - len(out)
+}

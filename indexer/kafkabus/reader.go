@@ -1,0 +1,286 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/rummage/rummage/indexer"
+)
+
+// ReaderConfig configures a Reader: one consumer group over the change
+// topics of one cluster.
+type ReaderConfig struct {
+	Brokers []string // host:port of one or more brokers
+	GroupID string   // the consumer group; its committed offsets are the indexer's position
+	Topics  []string // e.g. rummage.public.listings, ...
+
+	// CreateTopics creates the topics that do not exist yet with Partitions
+	// partitions (default 8) before joining the group. kafka-go's group
+	// consumer assigns nothing for a topic missing at join time and churns
+	// through rebalances watching it, so the topics should exist first.
+	CreateTopics bool
+	Partitions   int
+
+	// Group timing; zero means the defaults noted.
+	SessionTimeout    time.Duration // 10s
+	HeartbeatInterval time.Duration // 1s
+	RebalanceTimeout  time.Duration // 10s
+	MaxWait           time.Duration // 250ms: a fetch's long-poll on the broker
+
+	// Registerer receives the reader's metrics (lag, queue, rebalances,
+	// errors); nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger // errors of the kafka-go reader; nil is slog.Default()
+}
+
+// Validate checks the configuration.
+func (c ReaderConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("kafkabus: reader needs at least one broker")
+	case c.GroupID == "":
+		return errors.New("kafkabus: reader needs a consumer group id")
+	case len(c.Topics) == 0:
+		return errors.New("kafkabus: reader needs at least one topic")
+	case c.Partitions < 0:
+		return errors.New("kafkabus: partitions must not be negative")
+	}
+	return nil
+}
+
+// Reader is a kafka-go consumer group with explicit, synchronous commits
+// (CommitInterval 0): it implements indexer.Source. It has its own Dialer,
+// so readers of different clusters in one process never share connections.
+type Reader struct {
+	r       *kafka.Reader
+	log     *slog.Logger
+	mu      sync.Mutex
+	pending error // an error met after a batch had started, returned by the next Fetch
+}
+
+// NewReader creates the topics if asked, then returns a reader that joins
+// the group on its first Fetch.
+func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dur := func(d, def time.Duration) time.Duration {
+		if d == 0 {
+			return def
+		}
+		return d
+	}
+	dialer := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "rummage-indexer"}
+	if cfg.CreateTopics {
+		n := cfg.Partitions
+		if n == 0 {
+			n = 8
+		}
+		if err := readerCreateTopics(ctx, dialer, cfg.Brokers, cfg.Topics, n); err != nil {
+			return nil, err
+		}
+	}
+	log := cfg.Logger
+	kr := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                cfg.Brokers,
+		GroupID:                cfg.GroupID,
+		GroupTopics:            cfg.Topics,
+		Dialer:                 dialer,
+		CommitInterval:         0, // explicit, synchronous commits only
+		StartOffset:            kafka.FirstOffset,
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                dur(cfg.MaxWait, 250*time.Millisecond),
+		ReadBackoffMin:         10 * time.Millisecond,
+		ReadBackoffMax:         250 * time.Millisecond,
+		QueueCapacity:          1000,
+		SessionTimeout:         dur(cfg.SessionTimeout, 10*time.Second),
+		HeartbeatInterval:      dur(cfg.HeartbeatInterval, time.Second),
+		RebalanceTimeout:       dur(cfg.RebalanceTimeout, 10*time.Second),
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafkabus: reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	r := &Reader{r: kr, log: log}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(&readerCollector{r: kr}); err != nil {
+			kr.Close()
+			return nil, fmt.Errorf("kafkabus: register reader metrics: %w", err)
+		}
+	}
+	return r, nil
+}
+
+var _ indexer.Source = (*Reader)(nil)
+
+// Fetch blocks for the first message, then takes up to max messages, waiting
+// at most wait for more. See indexer.Source.
+func (r *Reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]indexer.Message, error) {
+	r.mu.Lock()
+	err := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.r.FetchMessage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kafkabus: fetch: %w", err)
+	}
+	out := make([]indexer.Message, 0, min(max, 1024))
+	out = append(out, fromKafka(m))
+	if max <= 1 {
+		return out, nil
+	}
+	// FetchMessage leaves a message in the reader's queue when its context
+	// ends first, so cutting the batch by deadline loses nothing.
+	bctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for len(out) < max {
+		m, err := r.r.FetchMessage(bctx)
+		if err != nil {
+			if bctx.Err() == nil {
+				r.mu.Lock()
+				r.pending = fmt.Errorf("kafkabus: fetch: %w", err)
+				r.mu.Unlock()
+			}
+			break
+		}
+		out = append(out, fromKafka(m))
+	}
+	return out, nil
+}
+
+// Commit commits, per partition, the offset after the highest message of
+// msgs, synchronously.
+func (r *Reader) Commit(ctx context.Context, msgs []indexer.Message) error {
+	type tp struct {
+		topic string
+		part  int
+	}
+	high := map[tp]int64{}
+	for _, m := range msgs {
+		k := tp{m.Topic, m.Partition}
+		if o, ok := high[k]; !ok || m.Offset > o {
+			high[k] = m.Offset
+		}
+	}
+	if len(high) == 0 {
+		return nil
+	}
+	km := make([]kafka.Message, 0, len(high))
+	for k, o := range high {
+		km = append(km, kafka.Message{Topic: k.topic, Partition: k.part, Offset: o})
+	}
+	if err := r.r.CommitMessages(ctx, km...); err != nil {
+		return fmt.Errorf("kafkabus: commit: %w", err)
+	}
+	return nil
+}
+
+// Stats returns kafka-go's reader statistics. It resets kafka-go's counters;
+// when the reader's metrics are registered, leave the calls to them.
+func (r *Reader) Stats() kafka.ReaderStats { return r.r.Stats() }
+
+// Close leaves the group and closes the connections. Uncommitted messages
+// are delivered again to the next member.
+func (r *Reader) Close() error { return r.r.Close() }
+
+func fromKafka(m kafka.Message) indexer.Message {
+	out := indexer.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, HighWaterMark: m.HighWaterMark,
+		Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		out.Headers = make([]indexer.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			out.Headers[i] = indexer.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return out
+}
+
+// readerCreateTopics creates the topics missing from the cluster.
+func readerCreateTopics(ctx context.Context, d *kafka.Dialer, brokers []string, topics []string, partitions int) error {
+	var conn *kafka.Conn
+	var err error
+	for _, b := range brokers {
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kafkabus: dial %v: %w", brokers, err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("kafkabus: find controller: %w", err)
+	}
+	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		return fmt.Errorf("kafkabus: dial controller: %w", err)
+	}
+	defer cc.Close()
+	cfgs := make([]kafka.TopicConfig, len(topics))
+	for i, t := range topics {
+		cfgs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1}
+	}
+	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("kafkabus: create topics %v: %w", topics, err)
+	}
+	return nil
+}
+
+// readerCollector exports kafka-go's reader statistics. kafka-go resets its
+// counters on every Stats call, so the collector accumulates them.
+type readerCollector struct {
+	r                               *kafka.Reader
+	mu                              sync.Mutex
+	messages, rebalances, errs, fts float64
+}
+
+var (
+	descLag        = prometheus.NewDesc("rummage_kafka_reader_lag", "Messages behind the high-water mark of the partition the reader fetched from last (kafka-go Reader.Stats Lag; per partition see rummage_indexer_consumer_lag).", nil, nil)
+	descQueue      = prometheus.NewDesc("rummage_kafka_reader_queue_length", "Messages fetched and waiting in the reader's queue.", nil, nil)
+	descMessages   = prometheus.NewDesc("rummage_kafka_reader_messages_total", "Messages fetched.", nil, nil)
+	descRebalances = prometheus.NewDesc("rummage_kafka_reader_rebalances_total", "Consumer group rebalances.", nil, nil)
+	descErrors     = prometheus.NewDesc("rummage_kafka_reader_errors_total", "Reader errors.", nil, nil)
+	descFetches    = prometheus.NewDesc("rummage_kafka_reader_fetches_total", "Fetch requests.", nil, nil)
+)
+
+func (c *readerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLag, descQueue, descMessages, descRebalances, descErrors, descFetches} {
+		ch <- d
+	}
+}
+
+func (c *readerCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.r.Stats()
+	c.mu.Lock()
+	c.messages += float64(s.Messages)
+	c.rebalances += float64(s.Rebalances)
+	c.errs += float64(s.Errors)
+	c.fts += float64(s.Fetches)
+	m, rb, e, f := c.messages, c.rebalances, c.errs, c.fts
+	c.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(s.Lag))
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.QueueLength))
+	ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, m)
+	ch <- prometheus.MustNewConstMetric(descRebalances, prometheus.CounterValue, rb)
+	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, e)
+	ch <- prometheus.MustNewConstMetric(descFetches, prometheus.CounterValue, f)
+}
