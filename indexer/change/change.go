@@ -80,6 +80,9 @@ type Source struct {
 	// LSN is the version of the event: the commit LSN of its transaction, or
 	// the snapshot's consistent point for op "r".
 	LSN uint64 `json:"lsn"`
+	// Seq orders the events of one transaction (1, 2, ...); 0 for snapshot
+	// rows and for producers that do not set it. See the package comment.
+	Seq uint32 `json:"seq,omitempty"`
 }
 
 // Event is one change envelope. Before and After are JSON objects (column
