@@ -138,7 +138,9 @@ func TestDecodeListingColumns(t *testing.T) {
 		check     func(rummage.Listing) bool
 	}{
 		{name: "inline jsonb images and numeric strings", row: `{"id":"a","seller_id":"s","title":"t","price_cents":"1200","images":[{"url":"u","width":1,"height":2}]}`,
-			check: func(l rummage.Listing) bool { return l.PriceCents == 1200 && len(l.Images) == 1 && l.Status == "available" }},
+			check: func(l rummage.Listing) bool {
+				return l.PriceCents == 1200 && len(l.Images) == 1 && l.Status == "available"
+			}},
 		{name: "null arrays and times", row: `{"id":"a","seller_id":"s","title":"t","category":null,"available_at":null,"images":"null"}`,
 			check: func(l rummage.Listing) bool { return l.Category == nil && l.AvailableAt == nil && l.Images == nil }},
 		{name: "postgres text timestamp", row: `{"id":"a","created_at":"2024-03-01 10:15:30.5+00"}`,

@@ -104,7 +104,7 @@ type recorder struct {
 	mu       sync.Mutex
 	docs     map[string]query.Change
 	calls    [][]query.Change
-	failures []error               // returned by the next Apply calls, in order
+	failures []error                 // returned by the next Apply calls, in order
 	reject   func(query.Change) bool // changes rejected with ErrRejected
 }
 
@@ -262,10 +262,10 @@ func TestPoisonGoesToDeadLetterAndPipelineGoesOn(t *testing.T) {
 	h := newHarness(t, Config{BatchSize: 100})
 	h.dlq.failures = 1 // the first dead-letter write fails: no commit until it is acked
 	h.src.add(key("a"), listingEvent("c", "a", 10, 100, 0))
-	h.src.add(key("x"), `{"before":null,"after":`)                                                  // not JSON
+	h.src.add(key("x"), `{"before":null,"after":`)                                                      // not JSON
 	h.src.add(key("y"), `{"after":{"id":"y","seller_id":"s","title":""},"op":"c","source":{"lsn":12}}`) // fails Validate
-	h.src.add(key("z"), `{"after":{"id":"z","price_cents":"lots"},"op":"c","source":{"lsn":13}}`)      // does not map
-	h.src.add("", `{"before":null,"after":null,"op":"t","source":{"table":"listings","lsn":14}}`)      // truncate
+	h.src.add(key("z"), `{"after":{"id":"z","price_cents":"lots"},"op":"c","source":{"lsn":13}}`)       // does not map
+	h.src.add("", `{"before":null,"after":null,"op":"t","source":{"table":"listings","lsn":14}}`)       // truncate
 	h.src.add(key("a"), "")                                                                             // tombstone: skipped
 	h.src.add(key("b"), listingEvent("c", "b", 15, 300, 0))
 	h.run(t, func() bool { return h.committed() == 7 })
