@@ -1,0 +1,94 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes the server. The zero value of a field means its default (see
+// DefaultConfig).
+type Config struct {
+	// RequestTimeout bounds one request: its context gets this deadline, and
+	// a handler that runs out of it answers 503 with code "timeout".
+	RequestTimeout time.Duration
+	// ReadHeaderTimeout bounds reading the request headers (slowloris).
+	ReadHeaderTimeout time.Duration
+	// WriteTimeout bounds the whole exchange at the connection level; it must
+	// be above RequestTimeout so the JSON timeout error can still be sent.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration
+	// ShutdownTimeout is how long Serve waits for in-flight requests after
+	// its context is done, before it closes the remaining connections.
+	ShutdownTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int
+}
+
+// DefaultConfig returns the defaults: 5 s per request, 10 s to drain on
+// shutdown.
+func DefaultConfig() Config {
+	return Config{
+		RequestTimeout:    5 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = max(d.WriteTimeout, c.RequestTimeout+5*time.Second)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	return c
+}
+
+// Validate reports a configuration the server cannot run with. Zero fields
+// are valid: they take their defaults.
+func (c Config) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"request timeout", c.RequestTimeout},
+		{"read header timeout", c.ReadHeaderTimeout},
+		{"write timeout", c.WriteTimeout},
+		{"idle timeout", c.IdleTimeout},
+		{"shutdown timeout", c.ShutdownTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("api: %s must not be negative, got %v", d.name, d.v))
+		}
+	}
+	if c.MaxHeaderBytes < 0 {
+		errs = append(errs, fmt.Errorf("api: max header bytes must not be negative, got %d", c.MaxHeaderBytes))
+	}
+	if len(errs) == 0 {
+		w := c.withDefaults()
+		if w.WriteTimeout <= w.RequestTimeout {
+			errs = append(errs, fmt.Errorf("api: write timeout (%v) must be above the request timeout (%v)", w.WriteTimeout, w.RequestTimeout))
+		}
+	}
+	return errors.Join(errs...)
+}

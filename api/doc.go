@@ -1,0 +1,29 @@
+// Package api is Rummage's HTTP surface: the Echo server, the parsing and
+// validation of the v1 query parameters, the JSON error model, the middleware
+// (panic recovery, request timeouts, request logging, Prometheus metrics) and
+// graceful shutdown.
+//
+// Routes:
+//
+//	GET /v1/search         search and browse (DESIGN.md, "Search API contract")
+//	GET /v1/listings/:id   one listing, whatever its status; 404 when unknown
+//	GET /healthz           200 while the process is alive
+//	GET /readyz            503 until the index is loaded (Server.SetBackend), then 200
+//	GET /metrics           Prometheus text format, on the server's own registry
+//
+// Every error, including unknown routes (404), wrong methods (405), panics
+// (500) and timeouts (503), has one JSON shape:
+//
+//	{"error": {"code": "invalid_limit", "message": "must be between 1 and 100", "field": "limit"}}
+//
+// code is stable and machine readable; field names the offending query
+// parameter ("" when the error is not about one). Bad input is always a 400,
+// never a 500. A search response always carries the four keys "total",
+// "hits" (an array, never null), "facets" (an object; one key per facet asked
+// for) and "next_cursor" (null on the last page).
+//
+// The package talks to the index only through its small Backend interface;
+// query.Backend satisfies it. It must not import query/embedded, query/elastic,
+// indexer or cmd: concrete backends are wired in cmd/rummage only. Flags and
+// environment variables are read in cmd/ too; this package takes a Config.
+package api
