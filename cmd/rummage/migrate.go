@@ -3,9 +3,47 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rummage/rummage/fixtures"
 )
 
-// runMigrate is not built yet; see the open issues.
 func runMigrate(ctx context.Context, args []string) error {
-	return errors.New("migrate: not implemented yet")
+	fs := newFlags("migrate", "[--database-url URL]",
+		`Create or upgrade Rummage's tables (listings, sellers, follows, likes, shares,
+parties) by applying the SQL migrations built into this binary, in order. Each
+applied migration is recorded in schema_migrations, so running it again is a
+no-op; a Postgres advisory lock makes concurrent runs wait for each other. It
+fails if an applied migration differs from the built-in one.`)
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres URL, e.g. postgres://postgres@127.0.0.1:5432/rummage (default $DATABASE_URL)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		fmt.Fprintln(fs.Output(), "--database-url (or $DATABASE_URL) is required")
+		fs.Usage()
+		return errUsage
+	}
+	conn, err := pgx.Connect(ctx, *dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	applied, err := fixtures.MigrateConn(ctx, conn)
+	for _, v := range applied {
+		fmt.Fprintf(os.Stderr, "applied %s\n", v)
+	}
+	if err != nil {
+		if errors.Is(err, fixtures.ErrMigrationChanged) {
+			return fmt.Errorf("%w: the database was migrated by a different build; repair the schema by hand", err)
+		}
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(os.Stderr, "schema is up to date")
+	}
+	return nil
 }
