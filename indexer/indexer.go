@@ -148,6 +148,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 // pending is a listing change and the batch position of its message.
 type pending struct {
 	change query.Change
+	seq    uint32 // source.seq: the order within the transaction, 0 when unset
 	msg    int
 }
 
@@ -196,7 +197,7 @@ func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResul
 				res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
 				continue
 			}
-			listings = append(listings, pending{change: c, msg: i})
+			listings = append(listings, pending{change: c, seq: e.Source.Seq, msg: i})
 		default:
 			r, err := rowChange(e)
 			if err != nil {
@@ -457,14 +458,20 @@ func rowChange(e change.Event) (RowChange, error) {
 	return r, nil
 }
 
-// coalesce keeps one change per listing id: the highest version, and among
-// equal versions (one transaction) the later message. It returns them in the
+// coalesce keeps one change per listing id: the highest (version, seq),
+// and among equal ones (one transaction, seq unset) the later message, which
+// a row's partition order makes the later change. It returns them in the
 // order of the winners' messages, and how many changes were superseded.
 func coalesce(in []pending) ([]pending, int) {
 	winner := make(map[string]int, len(in))
 	for i, p := range in {
 		j, ok := winner[p.change.ID]
-		if !ok || p.change.Version >= in[j].change.Version {
+		if !ok {
+			winner[p.change.ID] = i
+			continue
+		}
+		w := in[j]
+		if p.change.Version > w.change.Version || p.change.Version == w.change.Version && p.seq >= w.seq {
 			winner[p.change.ID] = i
 		}
 	}

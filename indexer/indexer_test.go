@@ -336,6 +336,7 @@ func TestCoalesce(t *testing.T) {
 	ch := func(id string, v uint64, price int64) pending {
 		return pending{change: query.Change{ID: id, Version: v, Doc: &rummage.Listing{ID: id, PriceCents: price}}}
 	}
+	seq := func(p pending, s uint32) pending { p.seq = s; return p }
 	for _, tc := range []struct {
 		name      string
 		in        []pending
@@ -346,6 +347,7 @@ func TestCoalesce(t *testing.T) {
 		{"newer wins", []pending{ch("a", 1, 1), ch("a", 2, 2)}, []string{"a:2"}, 1},
 		{"older later loses", []pending{ch("a", 5, 1), ch("a", 2, 2)}, []string{"a:1"}, 1},
 		{"equal version: later message wins (one transaction)", []pending{ch("a", 7, 1), ch("a", 7, 2), ch("a", 7, 3)}, []string{"a:3"}, 2},
+		{"equal version: higher seq wins", []pending{seq(ch("a", 7, 1), 2), seq(ch("a", 7, 2), 1)}, []string{"a:1"}, 1},
 		{"order of winners", []pending{ch("a", 1, 1), ch("b", 1, 1), ch("a", 2, 9)}, []string{"b:1", "a:9"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
