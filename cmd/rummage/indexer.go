@@ -3,9 +3,142 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/kafkabus"
 )
 
-// runIndexer is not built yet; see the open issues.
+const indexerHelp = `Consumes change events from Kafka (topics <prefix>.<schema>.<table>, written
+by "rummage cdc" or by the Debezium Postgres connector, with or without the
+JSON converter's schema wrapper) into the index.
+
+Each batch (up to --batch-size messages, or what arrived within --batch-wait
+of the first) is decoded, coalesced per listing (the newest version wins),
+applied to the index, and only then are the consumer group's offsets
+committed. A failing index write is retried with backoff, never skipped. A
+message that cannot be decoded or applied (bad JSON, a row that fails
+validation, a truncate of listings) goes to the dead-letter topic
+<prefix>.dlq with the reason in its headers (rummage.dlq.reason,
+rummage.dlq.error, rummage.dlq.topic, rummage.dlq.partition,
+rummage.dlq.offset), and the pipeline goes on.
+
+Listings become index documents (version = the event's source.lsn, so stale
+and duplicate events are dropped). Rows of the other tables (sellers,
+follows, likes, shares, parties) are counted and not stored yet: like and
+share counters already arrive on the listing rows.
+
+Metrics (rummage_indexer_*, rummage_kafka_reader_*) are served on
+--metrics-addr at /metrics.`
+
 func runIndexer(ctx context.Context, args []string) error {
-	return errors.New("indexer: not implemented yet")
+	fs := newFlags("indexer", "[flags]", indexerHelp)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated `host:port` list")
+	group := fs.String("group", "rummage-indexer", "consumer group `id`; its committed offsets are the indexer's position")
+	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
+	tables := fs.String("tables", strings.Join(indexer.DefaultTables, ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
+	batchSize := fs.Int("batch-size", 5000, "most messages per batch (coalesced and applied together)")
+	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
+	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics; empty disables")
+	bf := addBackendFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	brokerList := splitCSVFlag(*brokers)
+	tableList := splitCSVFlag(*tables)
+	if len(brokerList) == 0 {
+		return errors.New("--brokers is empty")
+	}
+	names := make([]string, len(tableList))
+	for i, t := range tableList {
+		names[i] = t[strings.LastIndexByte(t, '.')+1:]
+	}
+	log := slog.Default()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := indexer.Config{Tables: names, BatchSize: *batchSize, BatchWait: *batchWait, Metrics: indexer.NewMetrics(reg), Logger: log}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	backend, err := bf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+
+	topics := kafkabus.TableTopics(*prefix, tableList)
+	reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokerList, GroupID: *group, Topics: topics,
+		CreateTopics: *partitions > 0, Partitions: *partitions, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	dlq, err := kafkabus.NewDeadLetterWriter(brokerList, kafkabus.DeadLetterTopic(*prefix))
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	if *partitions > 0 {
+		if err := dlq.EnsureTopic(ctx, *partitions); err != nil {
+			return err
+		}
+	}
+	ix, err := indexer.New(reader, backend, dlq, cfg)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		stop, err := serveIndexerMetrics(*metricsAddr, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	log.Info("indexer running", "brokers", brokerList, "group", *group, "topics", topics,
+		"dead_letters", kafkabus.DeadLetterTopic(*prefix), "batch_size", *batchSize, "batch_wait", *batchWait)
+	return ix.Run(ctx)
+}
+
+// serveIndexerMetrics serves reg on addr at /metrics until stop is called.
+func serveIndexerMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
+
+// splitCSVFlag splits a comma-separated flag value, dropping empty parts.
+func splitCSVFlag(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

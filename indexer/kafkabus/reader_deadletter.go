@@ -31,6 +31,7 @@ func DeadLetterTopic(prefix string) string { return prefix + ".dlq" }
 // writers of different clusters in one process never share connections.
 type DeadLetterWriter struct {
 	w *kafka.Writer
+	c *kafka.Client
 }
 
 // NewDeadLetterWriter returns a writer to topic on brokers. The topic is
@@ -40,16 +41,35 @@ func NewDeadLetterWriter(brokers []string, topic string) (*DeadLetterWriter, err
 	if len(brokers) == 0 || topic == "" {
 		return nil, errors.New("kafkabus: dead-letter writer needs brokers and a topic")
 	}
-	return &DeadLetterWriter{w: &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           5 * time.Millisecond, // writes are synchronous; don't linger
-		MaxAttempts:            5,
-		AllowAutoTopicCreation: true,
-		Transport:              &kafka.Transport{ClientID: "rummage-indexer-dlq", DialTimeout: 10 * time.Second},
-	}}, nil
+	transport := &kafka.Transport{ClientID: "rummage-indexer-dlq", DialTimeout: 10 * time.Second}
+	addr := kafka.TCP(brokers...)
+	return &DeadLetterWriter{
+		w: &kafka.Writer{
+			Addr:                   addr,
+			Topic:                  topic,
+			Balancer:               &kafka.Hash{},
+			RequiredAcks:           kafka.RequireAll,
+			BatchTimeout:           5 * time.Millisecond, // writes are synchronous; don't linger
+			MaxAttempts:            5,
+			AllowAutoTopicCreation: true,
+			Transport:              transport,
+		},
+		c: &kafka.Client{Addr: addr, Transport: transport, Timeout: 10 * time.Second},
+	}, nil
+}
+
+// EnsureTopic creates the dead-letter topic with partitions partitions if
+// it does not exist, for clusters that do not create topics on first write.
+func (d *DeadLetterWriter) EnsureTopic(ctx context.Context, partitions int) error {
+	res, err := d.c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: d.w.Topic, NumPartitions: partitions, ReplicationFactor: -1}}})
+	if err != nil {
+		return fmt.Errorf("kafkabus: create topic %s: %w", d.w.Topic, err)
+	}
+	if err := res.Errors[d.w.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("kafkabus: create topic %s: %w", d.w.Topic, err)
+	}
+	return nil
 }
 
 var _ indexer.DeadLetterSink = (*DeadLetterWriter)(nil)
