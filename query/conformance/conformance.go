@@ -1,0 +1,467 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/query"
+)
+
+//go:embed testdata/listings.jsonl testdata/cases.json testdata/scenarios.json
+var testdata embed.FS
+
+// Version is the version Load writes the documents with.
+const Version = 1
+
+// Listings returns the suite's documents.
+func Listings() ([]rummage.Listing, error) {
+	b, err := testdata.ReadFile("testdata/listings.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	dec := rummage.NewDecoder(bytes.NewReader(b))
+	var out []rummage.Listing
+	for {
+		l, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+}
+
+// Load applies the suite's documents to b at Version.
+func Load(ctx context.Context, b query.Backend) error {
+	docs, err := Listings()
+	if err != nil {
+		return err
+	}
+	batch := make([]query.Change, len(docs))
+	for i := range docs {
+		batch[i] = query.Change{ID: docs[i].ID, Version: Version, Doc: &docs[i]}
+	}
+	st, err := b.Apply(ctx, batch)
+	if err != nil {
+		return err
+	}
+	if st.Written != len(docs) || st.Stale != 0 {
+		return fmt.Errorf("load: applied %+v, want %d written", st, len(docs))
+	}
+	return nil
+}
+
+// Request is a search request as the test data spells it: the parameters of
+// GET /v1/search.
+type Request struct {
+	Q         string   `json:"q,omitempty"`
+	Brand     []string `json:"brand,omitempty"`
+	Size      []string `json:"size,omitempty"`
+	Condition []string `json:"condition,omitempty"`
+	Color     []string `json:"color,omitempty"`
+	Category  string   `json:"category,omitempty"`
+	PriceMin  *int64   `json:"price_min,omitempty"`
+	PriceMax  *int64   `json:"price_max,omitempty"`
+	Sort      string   `json:"sort,omitempty"`
+	Limit     int      `json:"limit,omitempty"`
+	Facets    []string `json:"facets,omitempty"`
+	Now       string   `json:"now,omitempty"`
+}
+
+// Case is one search and what it must return. Empty expectations are not
+// checked.
+type Case struct {
+	Name    string                        `json:"name"`
+	Request Request                       `json:"request"`
+	Total   *int                          `json:"total,omitempty"`
+	IDs     []string                      `json:"ids,omitempty"`    // hits, in order
+	IDSet   []string                      `json:"id_set,omitempty"` // hits, any order
+	FirstIn []string                      `json:"first_in,omitempty"`
+	Facets  map[string][]query.FacetValue `json:"facets,omitempty"`
+	// Pages walks every page with the cursor; the hits of all pages must be
+	// AllIDs in order (or, for relevance with q, IDSet in any order) with
+	// no duplicate, and every page but the last must be full.
+	Pages  bool     `json:"pages,omitempty"`
+	AllIDs []string `json:"all_ids,omitempty"`
+}
+
+type caseFile struct {
+	Now   time.Time `json:"now"`
+	Cases []Case    `json:"cases"`
+}
+
+type change struct {
+	ID      string         `json:"id"`
+	Version uint64         `json:"version"`
+	Delete  bool           `json:"delete"`
+	Base    string         `json:"base"`
+	Set     map[string]any `json:"set"`
+}
+
+type step struct {
+	Apply    []change `json:"apply"`
+	Written  int      `json:"written"`
+	Stale    int      `json:"stale"`
+	Get      string   `json:"get"`
+	Title    string   `json:"title"`
+	Status   string   `json:"status"`
+	NotFound bool     `json:"not_found"`
+	Search   *Request `json:"search"`
+	IDs      []string `json:"ids"`
+	IDSet    []string `json:"id_set"`
+	Total    *int     `json:"total"`
+	Stats    *int64   `json:"stats"`
+}
+
+type scenarioFile struct {
+	Note      string `json:"note"`
+	Scenarios []struct {
+		Name  string `json:"name"`
+		Steps []step `json:"steps"`
+	} `json:"scenarios"`
+}
+
+func readJSON(name string, v any) error {
+	b, err := testdata.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Run runs the whole suite. open returns a new, empty backend each time it
+// is called (the suite calls it once for the search cases and once per write
+// scenario) and arranges its cleanup with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) query.Backend) {
+	t.Run("search", func(t *testing.T) { RunSearch(t, open(t)) })
+	t.Run("write", func(t *testing.T) { RunWrites(t, open) })
+}
+
+// RunSearch loads the documents into b and runs every case of cases.json.
+func RunSearch(t *testing.T, b query.Backend) {
+	ctx := context.Background()
+	var cf caseFile
+	if err := readJSON("testdata/cases.json", &cf); err != nil {
+		t.Fatal(err)
+	}
+	if err := Load(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cf.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			req := c.Request.build(t, cf.Now)
+			res, err := b.Search(ctx, req)
+			if err != nil {
+				t.Fatalf("search: %v", err)
+			}
+			set := c.IDSet
+			if c.Pages {
+				set = nil // the walk checks the set over all pages
+			}
+			checkResult(t, res, c.Total, c.IDs, set)
+			if len(c.FirstIn) > 0 && (len(res.Hits) == 0 || !slices.Contains(c.FirstIn, res.Hits[0].ID)) {
+				t.Errorf("first hit %v, want one of %v", ids(res.Hits), c.FirstIn)
+			}
+			checkFacets(t, req, res, c.Facets)
+			if c.Pages {
+				walk(t, b, req, c)
+			}
+		})
+	}
+}
+
+func (r *Request) build(t *testing.T, now time.Time) *query.Request {
+	t.Helper()
+	req := &query.Request{
+		Query: r.Q,
+		Filters: query.Filters{
+			Brands: r.Brand, Sizes: r.Size, Conditions: r.Condition, Colors: r.Color,
+			PriceMin: r.PriceMin, PriceMax: r.PriceMax,
+		},
+		Sort:  query.Sort(r.Sort),
+		Limit: r.Limit,
+		Now:   now,
+	}
+	if r.Category != "" {
+		req.Filters.Category = strings.Split(r.Category, "/")
+	}
+	for _, f := range r.Facets {
+		req.Facets = append(req.Facets, query.Facet(f))
+	}
+	if r.Now != "" {
+		n, err := time.Parse(time.RFC3339, r.Now)
+		if err != nil {
+			t.Fatalf("bad now %q: %v", r.Now, err)
+		}
+		req.Now = n
+	}
+	if err := req.Validate(); err != nil {
+		t.Fatalf("test request is invalid: %v", err)
+	}
+	return req
+}
+
+func ids(hits []query.Hit) []string {
+	out := make([]string, len(hits))
+	for i := range hits {
+		out[i] = hits[i].ID
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	c := slices.Clone(s)
+	sort.Strings(c)
+	return c
+}
+
+func checkResult(t *testing.T, res *query.Result, total *int, want, wantSet []string) {
+	t.Helper()
+	got := ids(res.Hits)
+	if total != nil && res.Total != *total {
+		t.Errorf("total = %d, want %d (hits %v)", res.Total, *total, got)
+	}
+	if want != nil && !slices.Equal(got, want) {
+		t.Errorf("hits = %v, want %v", got, want)
+	}
+	if wantSet != nil && !slices.Equal(sorted(got), sorted(wantSet)) {
+		t.Errorf("hit set = %v, want %v", sorted(got), sorted(wantSet))
+	}
+	for _, h := range res.Hits {
+		if h.Title == "" || h.SellerID == "" {
+			t.Errorf("hit %s is not a whole listing: %+v", h.ID, h)
+		}
+	}
+}
+
+func checkFacets(t *testing.T, req *query.Request, res *query.Result, want map[string][]query.FacetValue) {
+	t.Helper()
+	for _, f := range req.Facets {
+		if _, ok := res.Facets[f]; !ok {
+			t.Errorf("facet %s asked for but missing", f)
+		}
+	}
+	for name, w := range want {
+		got := res.Facets[query.Facet(name)]
+		if !facetsEqual(got, w) {
+			t.Errorf("facet %s =\n  %s\nwant\n  %s", name, facetString(got), facetString(w))
+		}
+	}
+}
+
+func facetsEqual(a, b []query.FacetValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	eq := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	for i := range a {
+		if a[i].Value != b[i].Value || a[i].Key != b[i].Key || a[i].Count != b[i].Count ||
+			!eq(a[i].From, b[i].From) || !eq(a[i].To, b[i].To) {
+			return false
+		}
+	}
+	return true
+}
+
+func facetString(v []query.FacetValue) string {
+	var sb strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		name := x.Value
+		if x.Key != "" {
+			name = x.Key
+			if x.From != nil {
+				name += fmt.Sprintf("[%d", *x.From)
+			}
+			if x.To != nil {
+				name += fmt.Sprintf(",%d)", *x.To)
+			}
+		}
+		fmt.Fprintf(&sb, "%s:%d", name, x.Count)
+	}
+	return "[" + sb.String() + "]"
+}
+
+// walk pages through a result with the cursor.
+func walk(t *testing.T, b query.Backend, first *query.Request, c Case) {
+	t.Helper()
+	ctx := context.Background()
+	req := *first
+	var got []string
+	seen := map[string]bool{}
+	limit := req.EffectiveLimit()
+	for page := 0; ; page++ {
+		if page > 100 {
+			t.Fatal("more than 100 pages")
+		}
+		res, err := b.Search(ctx, &req)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		for _, id := range ids(res.Hits) {
+			if seen[id] {
+				t.Errorf("page %d repeats %s", page, id)
+			}
+			seen[id] = true
+			got = append(got, id)
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		if len(res.Hits) != limit {
+			t.Errorf("page %d has %d hits and a next cursor, want %d", page, len(res.Hits), limit)
+		}
+		cur, err := query.DecodeCursor(res.NextCursor)
+		if err != nil {
+			t.Fatalf("page %d: next cursor: %v", page, err)
+		}
+		req.After = cur
+		if err := req.Validate(); err != nil {
+			t.Fatalf("page %d: request with the next cursor: %v", page, err)
+		}
+	}
+	if req.EffectiveSort() == query.SortRelevance && strings.TrimSpace(req.Query) != "" {
+		if !slices.Equal(sorted(got), sorted(c.IDSet)) {
+			t.Errorf("pages hold %v, want %v", sorted(got), sorted(c.IDSet))
+		}
+		return
+	}
+	if !slices.Equal(got, c.AllIDs) {
+		t.Errorf("pages hold %v, want %v", got, c.AllIDs)
+	}
+}
+
+// RunWrites runs every scenario of scenarios.json, each on a new backend
+// holding the documents at Version.
+func RunWrites(t *testing.T, open func(t *testing.T) query.Backend) {
+	var sf scenarioFile
+	if err := readJSON("testdata/scenarios.json", &sf); err != nil {
+		t.Fatal(err)
+	}
+	var cf caseFile
+	if err := readJSON("testdata/cases.json", &cf); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := Listings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]rummage.Listing{}
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	for _, sc := range sf.Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			b := open(t)
+			if err := Load(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range sc.Steps {
+				runStep(t, ctx, b, i, &s, byID, cf.Now)
+			}
+		})
+	}
+}
+
+func runStep(t *testing.T, ctx context.Context, b query.Backend, i int, s *step, byID map[string]rummage.Listing, now time.Time) {
+	t.Helper()
+	switch {
+	case s.Apply != nil:
+		batch := make([]query.Change, len(s.Apply))
+		for j, c := range s.Apply {
+			batch[j] = query.Change{ID: c.ID, Version: c.Version, Delete: c.Delete}
+			if !c.Delete {
+				batch[j].Doc = patched(t, byID, c)
+			}
+		}
+		st, err := b.Apply(ctx, batch)
+		if err != nil {
+			t.Fatalf("step %d: apply: %v", i, err)
+		}
+		if st.Written != s.Written || st.Stale != s.Stale {
+			t.Errorf("step %d: apply = %+v, want written %d stale %d", i, st, s.Written, s.Stale)
+		}
+	case s.Get != "":
+		l, err := b.Get(ctx, s.Get)
+		if s.NotFound {
+			if !errors.Is(err, query.ErrNotFound) {
+				t.Errorf("step %d: get %s = %v, %v; want ErrNotFound", i, s.Get, l, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("step %d: get %s: %v", i, s.Get, err)
+		}
+		if l.ID != s.Get || (s.Title != "" && l.Title != s.Title) || (s.Status != "" && l.Status != s.Status) {
+			t.Errorf("step %d: get %s = {id %s title %q status %s}, want title %q status %q", i, s.Get, l.ID, l.Title, l.Status, s.Title, s.Status)
+		}
+	case s.Search != nil:
+		req := s.Search.build(t, now)
+		res, err := b.Search(ctx, req)
+		if err != nil {
+			t.Fatalf("step %d: search: %v", i, err)
+		}
+		checkResult(t, res, s.Total, s.IDs, s.IDSet)
+	case s.Stats != nil:
+		st, err := b.Stats(ctx)
+		if err != nil {
+			t.Fatalf("step %d: stats: %v", i, err)
+		}
+		if st.Documents != *s.Stats {
+			t.Errorf("step %d: stats documents = %d, want %d", i, st.Documents, *s.Stats)
+		}
+	default:
+		t.Fatalf("step %d: empty step", i)
+	}
+}
+
+// patched is the listing of c.Base (or c.ID) with c.Set applied and id c.ID.
+func patched(t *testing.T, byID map[string]rummage.Listing, c change) *rummage.Listing {
+	t.Helper()
+	base := c.Base
+	if base == "" {
+		base = c.ID
+	}
+	l, ok := byID[base]
+	if !ok {
+		t.Fatalf("change %s: no document %s to start from", c.ID, base)
+	}
+	b, _ := json.Marshal(l)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for k, v := range c.Set {
+		m[k] = v
+	}
+	m["id"] = c.ID
+	b, _ = json.Marshal(m)
+	var out rummage.Listing
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("change %s: %v", c.ID, err)
+	}
+	out.Normalize()
+	if err := out.Validate(); err != nil {
+		t.Fatalf("change %s: %v", c.ID, err)
+	}
+	return &out
+}

@@ -1,0 +1,717 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/query"
+)
+
+// Config configures an embedded index.
+type Config struct {
+	// Dir holds the index. It is created when missing or empty; an existing
+	// index is reopened as it is, without reindexing.
+	Dir string
+	// Aliases expand brand shorthand in queries. Nil means AliasFile, or the
+	// shipped fixtures.BrandAliases when AliasFile is empty too.
+	Aliases query.Aliases
+	// AliasFile is a file in the format of query.ParseAliases.
+	AliasFile string
+	// BaselineFacetFields also indexes the facet, filter and sort fields in
+	// Bleve, so that SearchBleveFacets can run the same request through
+	// Bleve's own facet builder (the baseline of rummage bench search). It
+	// makes indexing slower and the index larger; fixed when the index is
+	// created.
+	BaselineFacetFields bool
+	// RefreshInterval is how often segments that Bleve merged in the
+	// background are taken into the searched snapshot (their ordinal maps
+	// built first). Default 10s.
+	RefreshInterval time.Duration
+	// BulkBatch is the batch size of Bulk. Default 10,000.
+	BulkBatch int
+	// Progress, when set, is called now and then while Open loads an
+	// existing index and while Bulk indexes.
+	Progress func(Progress)
+}
+
+// Progress reports a long operation.
+type Progress struct {
+	Phase   string // "load" (Open reading an existing index) or "bulk"
+	Done    int    // documents so far
+	Total   int    // documents in all, when known; else 0
+	Elapsed time.Duration
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("embedded: Config.Dir is required")
+	case c.RefreshInterval < 0:
+		return errors.New("embedded: Config.RefreshInterval must be >= 0")
+	case c.BulkBatch < 0:
+		return errors.New("embedded: Config.BulkBatch must be >= 0")
+	}
+	return nil
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.RefreshInterval == 0 {
+		d.RefreshInterval = 10 * time.Second
+	}
+	if d.BulkBatch == 0 {
+		d.BulkBatch = 10000
+	}
+	return d
+}
+
+// ErrClosed is returned by calls on a closed Index.
+var ErrClosed = errors.New("embedded: index is closed")
+
+// noOrd marks a document of a segment that has no ordinal (cannot happen for
+// an index written by this package; kept defensive).
+const noOrd = math.MaxUint32
+
+// segView maps the documents of one segment of the searched snapshot to
+// ordinals: global doc number = offset + local number.
+type segView struct {
+	offset uint64
+	ords   []uint32
+}
+
+// Index is the embedded backend: Bleve for text, columns for the rest. It
+// implements query.Backend.
+type Index struct {
+	cfg      Config
+	bi       bleve.Index
+	m        *mapping.IndexMappingImpl
+	an       analyzers
+	aliases  query.Aliases
+	baseline bool
+
+	// writeMu serializes writers (Apply, Bulk, refresh). A writer prepares
+	// everything it can under writeMu alone, then takes mu for a short swap.
+	writeMu  sync.Mutex
+	segCache map[segment.Segment][]uint32 // per immutable segment; writer-owned
+
+	// mu guards the searched state: the columns, the pinned snapshot and its
+	// segment views. Searches hold it shared for their whole run, so the
+	// text matches and the columns always belong to the same write.
+	mu     sync.RWMutex
+	cols   *columns
+	snap   *scorch.IndexSnapshot
+	segs   []segView
+	vis    atomic.Pointer[visibility]
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ query.Backend = (*Index)(nil)
+
+// metaFile records the options an index was created with.
+const metaFile = "rummage_embedded.json"
+
+type meta struct {
+	Format              int  `json:"format"`
+	BaselineFacetFields bool `json:"baseline_facet_fields"`
+}
+
+// Open opens the index in cfg.Dir, creating it when missing. Reopening reads
+// the column part of every stored record (not the JSON) to rebuild the
+// in-memory columns; nothing is reindexed.
+func Open(ctx context.Context, cfg Config) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	aliases, err := loadAliases(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	x := &Index{cfg: cfg, aliases: aliases, segCache: map[segment.Segment][]uint32{}, cols: newColumns(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+
+	metaPath := filepath.Join(cfg.Dir, metaFile)
+	var md meta
+	b, err := os.ReadFile(metaPath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &md); err != nil || md.Format != 1 {
+			return nil, fmt.Errorf("embedded: %s: unknown index format", metaPath)
+		}
+		if cfg.BaselineFacetFields && !md.BaselineFacetFields {
+			return nil, fmt.Errorf("embedded: index in %s was built without baseline facet fields; rebuild it", cfg.Dir)
+		}
+		x.baseline = md.BaselineFacetFields
+		x.bi, err = bleve.OpenUsing(cfg.Dir, scorchConfig())
+		if err != nil {
+			return nil, fmt.Errorf("embedded: open %s: %w", cfg.Dir, err)
+		}
+		m, ok := x.bi.Mapping().(*mapping.IndexMappingImpl)
+		if !ok {
+			x.bi.Close()
+			return nil, fmt.Errorf("embedded: %s: unexpected mapping type", cfg.Dir)
+		}
+		x.m = m
+	case errors.Is(err, os.ErrNotExist):
+		if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("embedded: %s is not empty and holds no index", cfg.Dir)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Clean(cfg.Dir)), 0o755); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		_ = os.Remove(cfg.Dir) // bleve wants to create the directory itself
+		x.baseline = cfg.BaselineFacetFields
+		if x.m, err = newMapping(x.baseline); err != nil {
+			return nil, err
+		}
+		x.bi, err = bleve.NewUsing(cfg.Dir, x.m, scorch.Name, scorch.Name, scorchConfig())
+		if err != nil {
+			return nil, fmt.Errorf("embedded: create %s: %w", cfg.Dir, err)
+		}
+		md = meta{Format: 1, BaselineFacetFields: x.baseline}
+		b, _ := json.Marshal(md)
+		if err := writeFileSync(metaPath, b); err != nil {
+			x.bi.Close()
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if x.an, err = newAnalyzers(x.m); err != nil {
+		x.bi.Close()
+		return nil, err
+	}
+	if err := x.load(ctx); err != nil {
+		x.bi.Close()
+		return nil, err
+	}
+	go x.refreshLoop()
+	return x, nil
+}
+
+func scorchConfig() map[string]any {
+	// unsafe_batch stays false: Batch returns only once the segment and the
+	// root are on disk (fsync), which is what Apply promises.
+	return map[string]any{"unsafe_batch": false}
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func loadAliases(cfg *Config) (query.Aliases, error) {
+	if cfg.Aliases != nil {
+		return cfg.Aliases, nil
+	}
+	var r io.Reader = bytes.NewReader(fixtures.BrandAliases)
+	if cfg.AliasFile != "" {
+		f, err := os.Open(cfg.AliasFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: aliases: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	a, err := query.ParseAliases(r)
+	if err != nil {
+		if cfg.AliasFile != "" {
+			return nil, fmt.Errorf("embedded: %s: %w", cfg.AliasFile, err)
+		}
+		return nil, fmt.Errorf("embedded: shipped %w", err)
+	}
+	return a, nil
+}
+
+// Aliases returns the brand aliases queries are expanded with.
+func (x *Index) Aliases() query.Aliases { return x.aliases }
+
+// snapshot returns a new reference to Bleve's current snapshot.
+func (x *Index) snapshot() (*scorch.IndexSnapshot, error) {
+	adv, err := x.bi.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	s, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		r.Close()
+		return nil, fmt.Errorf("embedded: unexpected reader %T", r)
+	}
+	return s, nil
+}
+
+// load rebuilds the columns from the stored records of an opened index.
+func (x *Index) load(ctx context.Context) error {
+	snap, err := x.snapshot()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	total := 0
+	for _, ss := range snap.Segments() {
+		total += int(ss.LiveSize())
+	}
+	done := 0
+	c := x.cols
+	report := func() {
+		if x.cfg.Progress != nil {
+			x.cfg.Progress(Progress{Phase: "load", Done: done, Total: total, Elapsed: time.Since(start)})
+		}
+	}
+	for _, ss := range snap.Segments() {
+		n := uint64(ss.FullSize())
+		del := ss.Deleted()
+		for i := uint64(0); i < n; i++ {
+			if del != nil && del.Contains(uint32(i)) {
+				continue
+			}
+			id, err := ss.DocID(i)
+			if err != nil {
+				snap.Close()
+				return fmt.Errorf("embedded: load: %w", err)
+			}
+			var rec colRecord
+			var derr error
+			found := false
+			err = ss.VisitDocument(i, func(field string, _ byte, value []byte, _ []uint64) bool {
+				if field == fStored {
+					rec, _, derr = decodeHeader(value)
+					found = true
+					return false
+				}
+				return true
+			})
+			if err == nil && derr == nil && !found {
+				derr = errCorrupt
+			}
+			if err != nil || derr != nil {
+				snap.Close()
+				return fmt.Errorf("embedded: load document %q: %w", id, errors.Join(err, derr))
+			}
+			o := c.ordinal(string(id))
+			c.set(o, &rec)
+			done++
+			if done%100000 == 0 {
+				if err := ctx.Err(); err != nil {
+					snap.Close()
+					return err
+				}
+				report()
+			}
+		}
+	}
+	report()
+	segs := x.views(snap)
+	x.snap, x.segs = snap, segs
+	return nil
+}
+
+// views returns the segment views of snap, building the ordinal map of any
+// segment not seen before. Writer-side (writeMu held, or during Open).
+func (x *Index) views(snap *scorch.IndexSnapshot) []segView {
+	var off uint64
+	segs := make([]segView, 0, len(snap.Segments()))
+	keep := make(map[segment.Segment]bool, len(snap.Segments()))
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		ords, ok := x.segCache[seg]
+		if !ok {
+			ords = x.buildOrds(ss)
+			x.segCache[seg] = ords
+		}
+		keep[seg] = true
+		segs = append(segs, segView{offset: off, ords: ords})
+		off += uint64(ss.FullSize())
+	}
+	for seg := range x.segCache {
+		if !keep[seg] {
+			delete(x.segCache, seg)
+		}
+	}
+	return segs
+}
+
+// buildOrds maps every document of a segment to its ordinal. Zap keeps the
+// _id of a document uncompressed at the front of its stored fields, so this
+// is a slice read and a map lookup per document, paid once per segment
+// instead of once per hit.
+func (x *Index) buildOrds(ss *scorch.SegmentSnapshot) []uint32 {
+	n := ss.FullSize()
+	ords := make([]uint32, n)
+	for i := range ords {
+		id, err := ss.DocID(uint64(i))
+		o, ok := x.cols.ordOf[string(id)]
+		if err != nil || !ok {
+			o = noOrd
+		}
+		ords[i] = o
+	}
+	return ords
+}
+
+// swap installs a new snapshot (and whatever column updates f makes) for
+// searches, then releases the old snapshot. Writer-side.
+func (x *Index) swap(snap *scorch.IndexSnapshot, f func(c *columns)) {
+	segs := x.views(snap)
+	x.mu.Lock()
+	old := x.snap
+	x.snap, x.segs = snap, segs
+	if f != nil {
+		f(x.cols)
+		x.cols.gen.Add(1)
+	}
+	x.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (x *Index) refreshLoop() {
+	defer close(x.done)
+	t := time.NewTicker(x.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-x.stop:
+			return
+		case <-t.C:
+			x.refresh()
+		}
+	}
+}
+
+// refresh takes in segments merged since the last write, so that searches
+// stop pinning the old ones and new big segments are mapped off the query
+// path.
+func (x *Index) refresh() {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if x.closed {
+		return
+	}
+	snap, err := x.snapshot()
+	if err != nil {
+		return
+	}
+	if sameSegments(snap, x.snap) {
+		snap.Close()
+		return
+	}
+	x.swap(snap, nil)
+}
+
+func sameSegments(a, b *scorch.IndexSnapshot) bool {
+	as, bs := a.Segments(), b.Segments()
+	if len(as) != len(bs) {
+		return false
+	}
+	for i := range as {
+		if as[i].Segment() != bs[i].Segment() || as[i].LiveSize() != bs[i].LiveSize() {
+			return false
+		}
+	}
+	return true
+}
+
+// Close releases the index. Writes that returned are on disk already.
+func (x *Index) Close() error {
+	x.writeMu.Lock()
+	if x.closed {
+		x.writeMu.Unlock()
+		return nil
+	}
+	x.mu.Lock()
+	x.closed = true
+	snap := x.snap
+	x.snap = nil
+	x.mu.Unlock()
+	x.writeMu.Unlock()
+	close(x.stop)
+	<-x.done
+	if snap != nil {
+		snap.Close()
+	}
+	return x.bi.Close()
+}
+
+// Stats reports the live documents, any status.
+func (x *Index) Stats(ctx context.Context) (query.Stats, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return query.Stats{}, ErrClosed
+	}
+	return query.Stats{Documents: int64(x.cols.live)}, nil
+}
+
+// Get returns a listing whatever its status.
+func (x *Index) Get(ctx context.Context, id string) (*rummage.Listing, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, ErrClosed
+	}
+	o, ok := x.cols.ordOf[id]
+	if !ok || x.cols.deleted[o] {
+		return nil, query.ErrNotFound
+	}
+	ls, err := x.loadDocs(x.snap, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return &ls[0], nil
+}
+
+// loadDocs reads listings from their stored records.
+func (x *Index) loadDocs(snap *scorch.IndexSnapshot, ids []string) ([]rummage.Listing, error) {
+	out := make([]rummage.Listing, len(ids))
+	for i, id := range ids {
+		d, err := snap.Document(id)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
+		}
+		var rec []byte
+		if d != nil {
+			d.VisitFields(func(f index.Field) {
+				if f.Name() == fStored {
+					rec = f.Value()
+				}
+			})
+		}
+		if rec == nil {
+			return nil, fmt.Errorf("embedded: load %q: %w", id, errCorrupt)
+		}
+		l, _, ok, err := decodeListing(rec)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("embedded: load %q: %w (tombstone)", id, errCorrupt)
+		}
+		out[i] = *l
+	}
+	return out, nil
+}
+
+// Apply writes a batch of versioned changes; see query.Backend.
+func (x *Index) Apply(ctx context.Context, batch []query.Change) (query.ApplyStats, error) {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	return x.applyLocked(ctx, batch)
+}
+
+type prepared struct {
+	id      string
+	rec     colRecord
+	doc     *document.Document
+	listing *rummage.Listing
+}
+
+func (x *Index) applyLocked(ctx context.Context, batch []query.Change) (query.ApplyStats, error) {
+	var st query.ApplyStats
+	if x.closed {
+		return st, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	// Validate everything first: on error nothing is written.
+	for i := range batch {
+		ch := &batch[i]
+		if ch.ID == "" {
+			return st, fmt.Errorf("embedded: change %d: empty id", i)
+		}
+		if ch.Delete {
+			continue
+		}
+		if ch.Doc == nil {
+			return st, fmt.Errorf("embedded: change %d (%s): upsert without a document", i, ch.ID)
+		}
+		if ch.Doc.ID != ch.ID {
+			return st, fmt.Errorf("embedded: change %d: id %q but document id %q", i, ch.ID, ch.Doc.ID)
+		}
+		if err := ch.Doc.Validate(); err != nil {
+			return st, fmt.Errorf("embedded: change %d (%s): %w", i, ch.ID, err)
+		}
+	}
+	// The highest version of an id in the batch wins; it must also beat the
+	// version held (a tombstone holds the version of its delete).
+	c := x.cols
+	win := make(map[string]int, len(batch))
+	for i := range batch {
+		ch := &batch[i]
+		if o, ok := c.ordOf[ch.ID]; ok && (!c.deleted[o] || c.version[o] > 0) && ch.Version <= c.version[o] {
+			st.Stale++
+			continue
+		}
+		if j, ok := win[ch.ID]; ok {
+			st.Stale++
+			if batch[j].Version >= ch.Version {
+				continue
+			}
+		}
+		win[ch.ID] = i
+	}
+	if len(win) == 0 {
+		return st, nil
+	}
+	idx := make([]int, 0, len(win))
+	for i := range batch {
+		if j, ok := win[batch[i].ID]; ok && j == i {
+			idx = append(idx, i)
+		}
+	}
+	preps := make([]prepared, len(idx))
+	if err := x.prepare(batch, idx, preps); err != nil {
+		return st, err
+	}
+	// New ids get ordinals before the write so that the segment it makes can
+	// be mapped; an empty ordinal is invisible until its columns are set.
+	x.mu.Lock()
+	for i := range preps {
+		c.ordinal(preps[i].id)
+	}
+	x.mu.Unlock()
+
+	b := x.bi.NewBatch()
+	for i := range preps {
+		if err := b.IndexAdvanced(preps[i].doc); err != nil {
+			return query.ApplyStats{}, fmt.Errorf("embedded: batch %s: %w", preps[i].id, err)
+		}
+	}
+	if err := x.bi.Batch(b); err != nil {
+		return query.ApplyStats{}, fmt.Errorf("embedded: write batch: %w", err)
+	}
+	snap, err := x.snapshot()
+	if err != nil {
+		return query.ApplyStats{}, fmt.Errorf("embedded: batch written, but no snapshot: %w", err)
+	}
+	x.swap(snap, func(c *columns) {
+		for i := range preps {
+			c.set(c.ordOf[preps[i].id], &preps[i].rec)
+		}
+	})
+	st.Written = len(preps)
+	return st, nil
+}
+
+// prepare encodes the documents of batch[idx[i]] into preps[i], in
+// parallel for large batches (JSON encoding is most of the CPU of a write
+// outside Bleve).
+func (x *Index) prepare(batch []query.Change, idx []int, preps []prepared) error {
+	workers := 1
+	if len(idx) >= 1000 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	chunk := (len(idx) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(idx))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				ch := &batch[idx[i]]
+				var l *rummage.Listing
+				if !ch.Delete {
+					l = ch.Doc
+				}
+				d, err := buildDoc(ch.ID, l, ch.Version, &x.an, x.baseline)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				p := prepared{id: ch.ID, doc: d, listing: l}
+				if l == nil {
+					p.rec = colRecord{version: ch.Version, deleted: true}
+				} else {
+					p.rec = recordOf(l, ch.Version)
+				}
+				preps[i] = p
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Bulk applies the changes next yields until it returns io.EOF, in batches
+// of Config.BulkBatch, reporting progress. It is Apply in large batches,
+// with the same version rules; use it to build or rebuild big indexes.
+func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error) {
+	var total query.ApplyStats
+	start := time.Now()
+	batch := make([]query.Change, 0, x.cfg.BulkBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		st, err := x.Apply(ctx, batch)
+		total.Written += st.Written
+		total.Stale += st.Stale
+		if x.cfg.Progress != nil {
+			x.cfg.Progress(Progress{Phase: "bulk", Done: total.Written + total.Stale, Elapsed: time.Since(start)})
+		}
+		batch = batch[:0]
+		return err
+	}
+	for {
+		ch, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return total, err
+		}
+		batch = append(batch, ch)
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, flush()
+}

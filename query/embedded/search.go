@@ -1,0 +1,491 @@
+package embedded
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/ranking"
+)
+
+// field indexes the filterable fields for disjunctive facets.
+type field int
+
+const (
+	fieldBrand field = iota
+	fieldSize
+	fieldCondition
+	fieldColor
+	fieldCategory
+	fieldPrice
+	numFields
+)
+
+var facetField = map[query.Facet]field{
+	query.FacetBrand:     fieldBrand,
+	query.FacetSize:      fieldSize,
+	query.FacetCondition: fieldCondition,
+	query.FacetColor:     fieldColor,
+	query.FacetCategory:  fieldCategory,
+	query.FacetPrice:     fieldPrice,
+}
+
+// Search runs a validated request. See query.Backend.
+func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, error) {
+	instant := req.Instant()
+	nowMs := instant.UnixMilli()
+	sortBy := req.EffectiveSort()
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, ErrClosed
+	}
+	c := x.cols
+
+	base := c.visibleAt(&x.vis, nowMs)
+	var text *textHits
+	if q := strings.TrimSpace(req.Query); q != "" {
+		tq, ok := x.textQuery(q)
+		if !ok {
+			return emptyResult(req), nil
+		}
+		var err error
+		if text, err = x.matchText(ctx, x.snap, x.segs, tq); err != nil {
+			return nil, err
+		}
+		tb := roaring.New()
+		tb.AddMany(sortedCopy(text.ords))
+		base = roaring.And(base, tb)
+	}
+
+	// One bitmap per active filter; nil when the field is not filtered.
+	var filters [numFields]*roaring.Bitmap
+	f := &req.Filters
+	filters[fieldBrand] = c.union(c.brandBM, &c.brands, f.Brands)
+	filters[fieldSize] = c.union(c.sizeBM, &c.sizes, f.Sizes)
+	filters[fieldColor] = c.union(c.colorBM, &c.colorVals, f.Colors)
+	if len(f.Conditions) > 0 {
+		b := roaring.New()
+		for _, v := range f.Conditions {
+			if code := conditionCode(v); code > 0 {
+				b.Or(c.condBM[code])
+			}
+		}
+		filters[fieldCondition] = b
+	}
+	if len(f.Category) > 0 {
+		if n, ok := c.nodeByPath[strings.Join(f.Category, "/")]; ok && n != 0 && int(n) < len(c.nodeBM) {
+			filters[fieldCategory] = c.nodeBM[n]
+		} else {
+			filters[fieldCategory] = roaring.New()
+		}
+	}
+	if f.PriceMin != nil || f.PriceMax != nil {
+		filters[fieldPrice] = c.priceRange(base, f.PriceMin, f.PriceMax)
+	}
+
+	// all = base ∩ every filter, smallest first.
+	active := make([]*roaring.Bitmap, 0, numFields)
+	for _, b := range filters {
+		if b != nil {
+			active = append(active, b)
+		}
+	}
+	all := intersect(base, active)
+
+	res := &query.Result{Total: int(all.GetCardinality())}
+	if len(req.Facets) > 0 {
+		res.Facets = x.facets(req, base, filters, all)
+	}
+
+	keyOf := x.sortKey(sortBy, text, all, nowMs)
+	limit := req.EffectiveLimit()
+	page, more := c.topK(all, keyOf, req.After, sortBy, limit)
+	ids := make([]string, len(page))
+	for i, e := range page {
+		ids[i] = c.ids[e.ord]
+	}
+	hits, err := x.loadDocs(x.snap, ids)
+	if err != nil {
+		return nil, err
+	}
+	res.Hits = hits
+	if more && len(page) > 0 {
+		last := page[len(page)-1]
+		res.NextCursor = req.NewCursor(instant, cursorKey(sortBy, last.v), c.ids[last.ord])
+	}
+	return res, nil
+}
+
+func emptyResult(req *query.Request) *query.Result {
+	res := &query.Result{Hits: []query.Hit{}}
+	if len(req.Facets) > 0 {
+		res.Facets = map[query.Facet][]query.FacetValue{}
+		for _, f := range req.Facets {
+			res.Facets[f] = []query.FacetValue{}
+			if f == query.FacetPrice {
+				res.Facets[f] = priceFacet(make([]int, len(query.PriceBuckets)))
+			}
+		}
+	}
+	return res
+}
+
+func sortedCopy(a []uint32) []uint32 {
+	b := slices.Clone(a)
+	slices.Sort(b)
+	return b
+}
+
+// union ORs the bitmaps of the given values; nil when no value is given.
+func (c *columns) union(bms []*roaring.Bitmap, d *dict, vals []string) *roaring.Bitmap {
+	if len(vals) == 0 {
+		return nil
+	}
+	var parts []*roaring.Bitmap
+	for _, v := range vals {
+		if id, ok := d.ids[v]; ok && id != 0 && int(id) < len(bms) {
+			parts = append(parts, bms[id])
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return roaring.New()
+	case 1:
+		return parts[0]
+	}
+	return roaring.FastOr(parts...)
+}
+
+// priceRange returns the ordinals of in whose price is within [min, max].
+func (c *columns) priceRange(in *roaring.Bitmap, lo, hi *int64) *roaring.Bitmap {
+	l, h := int64(-1<<63), int64(1<<63-1)
+	if lo != nil {
+		l = *lo
+	}
+	if hi != nil {
+		h = *hi
+	}
+	out := make([]uint32, 0, 1024)
+	buf := make([]uint32, 4096)
+	it := in.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		for _, o := range buf[:n] {
+			if p := c.price[o]; p >= l && p <= h {
+				out = append(out, o)
+			}
+		}
+	}
+	b := roaring.New()
+	b.AddMany(out)
+	return b
+}
+
+// intersect returns base ∩ each of bms, without modifying any input.
+func intersect(base *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
+	if len(bms) == 0 {
+		return base
+	}
+	all := append([]*roaring.Bitmap{base}, bms...)
+	return roaring.FastAnd(all...)
+}
+
+// facets counts the requested facets. Each is disjunctive: counted over base
+// ∩ every filter but its own. Facets whose field is not filtered share the
+// set all and are counted in one pass over it.
+func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
+	c := x.cols
+	out := make(map[query.Facet][]query.FacetValue, len(req.Facets))
+	setFor := func(fld field) *roaring.Bitmap {
+		if filters[fld] == nil {
+			return all
+		}
+		var others []*roaring.Bitmap
+		for i, b := range filters {
+			if b != nil && field(i) != fld {
+				others = append(others, b)
+			}
+		}
+		return intersect(base, others)
+	}
+	// Brand and size are high-cardinality: count them by scanning the set
+	// once and reading both columns; the others by bitmap cardinalities.
+	var scanBrand, scanSize bool
+	for _, fc := range req.Facets {
+		switch fc {
+		case query.FacetBrand:
+			scanBrand = true
+		case query.FacetSize:
+			scanSize = true
+		}
+	}
+	var brandCounts, sizeCounts []int
+	if scanBrand && scanSize && filters[fieldBrand] == nil && filters[fieldSize] == nil {
+		brandCounts, sizeCounts = c.countColumns(all, c.brand, len(c.brands.vals), c.size, len(c.sizes.vals))
+	} else {
+		if scanBrand {
+			brandCounts, _ = c.countColumns(setFor(fieldBrand), c.brand, len(c.brands.vals), nil, 0)
+		}
+		if scanSize {
+			sizeCounts, _ = c.countColumns(setFor(fieldSize), c.size, len(c.sizes.vals), nil, 0)
+		}
+	}
+	for _, fc := range req.Facets {
+		set := setFor(facetField[fc])
+		switch fc {
+		case query.FacetBrand:
+			out[fc] = termFacet(brandCounts, c.brands.vals)
+		case query.FacetSize:
+			out[fc] = termFacet(sizeCounts, c.sizes.vals)
+		case query.FacetCondition:
+			counts := make([]int, len(c.condBM))
+			for code := 1; code < len(c.condBM); code++ {
+				counts[code] = int(set.AndCardinality(c.condBM[code]))
+			}
+			names := append([]string{""}, conditionNames()...)
+			out[fc] = termFacet(counts, names)
+		case query.FacetColor:
+			counts := make([]int, len(c.colorBM))
+			for id := 1; id < len(c.colorBM); id++ {
+				counts[id] = int(set.AndCardinality(c.colorBM[id]))
+			}
+			out[fc] = termFacet(counts, c.colorVals.vals)
+		case query.FacetCategory:
+			node := uint32(0)
+			if len(req.Filters.Category) > 0 {
+				n, ok := c.nodeByPath[strings.Join(req.Filters.Category, "/")]
+				if !ok {
+					out[fc] = []query.FacetValue{}
+					continue
+				}
+				node = n
+			}
+			var vals []query.FacetValue
+			for _, ch := range c.nodes[node].children {
+				if int(ch) >= len(c.nodeBM) {
+					continue
+				}
+				if n := int(set.AndCardinality(c.nodeBM[ch])); n > 0 {
+					vals = append(vals, query.FacetValue{Value: c.nodes[ch].path, Count: n})
+				}
+			}
+			out[fc] = sortFacet(vals)
+		case query.FacetPrice:
+			counts := make([]int, len(query.PriceBuckets))
+			for i, b := range c.priceBM {
+				counts[i] = int(set.AndCardinality(b))
+			}
+			out[fc] = priceFacet(counts)
+		}
+	}
+	return out
+}
+
+func conditionNames() []string { return rummage.Conditions }
+
+// countColumns counts the values of one or two dictionary columns over set.
+func (c *columns) countColumns(set *roaring.Bitmap, a []uint32, na int, b []uint32, nb int) ([]int, []int) {
+	ca := make([]int, na)
+	var cb []int
+	if b != nil {
+		cb = make([]int, nb)
+	}
+	buf := make([]uint32, 4096)
+	it := set.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		if b == nil {
+			for _, o := range buf[:n] {
+				ca[a[o]]++
+			}
+			continue
+		}
+		for _, o := range buf[:n] {
+			ca[a[o]]++
+			cb[b[o]]++
+		}
+	}
+	return ca, cb
+}
+
+// termFacet turns counts per dictionary id into the top MaxTermFacet values,
+// by count desc then value asc. Id 0 (no value) is not a facet value.
+func termFacet(counts []int, names []string) []query.FacetValue {
+	vals := []query.FacetValue{}
+	for id := 1; id < len(counts); id++ {
+		if counts[id] > 0 {
+			vals = append(vals, query.FacetValue{Value: names[id], Count: counts[id]})
+		}
+	}
+	return sortFacet(vals)
+}
+
+func sortFacet(vals []query.FacetValue) []query.FacetValue {
+	if vals == nil {
+		vals = []query.FacetValue{}
+	}
+	slices.SortFunc(vals, func(a, b query.FacetValue) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	if len(vals) > query.MaxTermFacet {
+		vals = vals[:query.MaxTermFacet]
+	}
+	return vals
+}
+
+// priceFacet is every bucket of query.PriceBuckets, in order, with counts.
+func priceFacet(counts []int) []query.FacetValue {
+	out := make([]query.FacetValue, len(query.PriceBuckets))
+	for i, b := range query.PriceBuckets {
+		from := b.From
+		out[i] = query.FacetValue{Key: b.Key, From: &from, Count: counts[i]}
+		if b.To != 0 {
+			to := b.To
+			out[i].To = &to
+		}
+	}
+	return out
+}
+
+// sortKey returns the primary sort value of an ordinal: hits are ordered by
+// it descending, then by id ascending. Ascending sorts negate; never-shared
+// listings sort after every shared one.
+func (x *Index) sortKey(s query.Sort, text *textHits, all *roaring.Bitmap, nowMs int64) func(o uint32) float64 {
+	c := x.cols
+	switch s {
+	case query.SortPriceAsc:
+		return func(o uint32) float64 { return -float64(c.price[o]) }
+	case query.SortPriceDesc:
+		return func(o uint32) float64 { return float64(c.price[o]) }
+	case query.SortRecentlyShared:
+		return func(o uint32) float64 {
+			if c.shared[o] == noTime {
+				return neverShared
+			}
+			return float64(c.shared[o])
+		}
+	case query.SortRelevance:
+		if text == nil {
+			break // browsing: relevance is newest
+		}
+		scores := make(map[uint32]float64, len(text.ords))
+		for i, o := range text.ords {
+			if !all.Contains(o) {
+				continue
+			}
+			sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.created[o], Likes: int64(c.likes[o]), Shares: int64(c.shares[o])}
+			if c.shared[o] != noTime {
+				sig.SharedMs = c.shared[o]
+			}
+			scores[o] = ranking.Relevance(sig, nowMs)
+		}
+		return func(o uint32) float64 { return scores[o] }
+	}
+	return func(o uint32) float64 { return float64(c.created[o]) }
+}
+
+// neverShared sorts below any real share instant.
+const neverShared = -1 << 62
+
+// cursorKey stores a primary sort value in a cursor key.
+func cursorKey(s query.Sort, v float64) int64 {
+	switch s {
+	case query.SortRelevance:
+		return query.ScoreKey(v)
+	case query.SortPriceAsc:
+		return int64(-v)
+	case query.SortRecentlyShared:
+		if v == neverShared {
+			return 0
+		}
+	}
+	return int64(v)
+}
+
+// cursorValue reads a cursor key back as a primary sort value.
+func cursorValue(s query.Sort, key int64) float64 {
+	switch s {
+	case query.SortRelevance:
+		return query.KeyScore(key)
+	case query.SortPriceAsc:
+		return -float64(key)
+	case query.SortRecentlyShared:
+		if key == 0 {
+			return neverShared
+		}
+	}
+	return float64(key)
+}
+
+type entry struct {
+	v   float64
+	ord uint32
+}
+
+// before reports whether a comes before b: higher value first, then id.
+func (c *columns) before(a, b entry) bool {
+	if a.v != b.v {
+		return a.v > b.v
+	}
+	return c.ids[a.ord] < c.ids[b.ord]
+}
+
+// pageHeap keeps the best k entries seen; its root is the worst of them.
+type pageHeap struct {
+	c *columns
+	e []entry
+}
+
+func (h *pageHeap) Len() int           { return len(h.e) }
+func (h *pageHeap) Less(i, j int) bool { return h.c.before(h.e[j], h.e[i]) }
+func (h *pageHeap) Swap(i, j int)      { h.e[i], h.e[j] = h.e[j], h.e[i] }
+func (h *pageHeap) Push(v any)         { h.e = append(h.e, v.(entry)) }
+func (h *pageHeap) Pop() any {
+	v := h.e[len(h.e)-1]
+	h.e = h.e[:len(h.e)-1]
+	return v
+}
+
+// topK returns the first k entries of set after the cursor in sort order,
+// and whether more remain after them.
+func (c *columns) topK(set *roaring.Bitmap, keyOf func(uint32) float64, after *query.Cursor, s query.Sort, k int) ([]entry, bool) {
+	var cur entry
+	var curID string
+	if after != nil {
+		cur.v = cursorValue(s, after.Key)
+		curID = after.ID
+	}
+	h := &pageHeap{c: c, e: make([]entry, 0, k+1)}
+	remaining := 0
+	buf := make([]uint32, 4096)
+	it := set.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		for _, o := range buf[:n] {
+			e := entry{v: keyOf(o), ord: o}
+			if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
+				continue
+			}
+			remaining++
+			if len(h.e) < k {
+				heap.Push(h, e)
+			} else if c.before(e, h.e[0]) {
+				h.e[0] = e
+				heap.Fix(h, 0)
+			}
+		}
+	}
+	out := make([]entry, len(h.e))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(entry)
+	}
+	return out, remaining > k
+}
