@@ -253,6 +253,11 @@ func (w *Writer) Write(ctx context.Context, events []change.Event) error {
 		msgs = append(msgs, kafka.Message{Topic: topic, Key: e.Key, Value: value})
 	}
 	if err := w.w.WriteMessages(ctx, msgs...); err != nil {
+		// The cluster may have been replaced (or topics deleted): learn the
+		// topics again before the retry.
+		w.mu.Lock()
+		clear(w.parts)
+		w.mu.Unlock()
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) {
 			return fmt.Errorf("kafkabus: %d of %d messages not acknowledged: %w", werrs.Count(), len(msgs), firstError(werrs))
