@@ -439,3 +439,87 @@ func TestCoalescingBurst(t *testing.T) {
 		listings+updates, listings, updates, listings, produced.Round(time.Millisecond), len(calls), writes,
 		int(testutil.ToFloat64(p.metrics.Coalesced)), int(testutil.ToFloat64(p.metrics.Stale)))
 }
+
+// BenchmarkCoalescingBurst measures issue 3's coalescing figure end to end:
+// a backlog of 2,000 listings plus a burst of 20,000 share updates over
+// them sits in kfake; each iteration starts a fresh consumer group into a
+// fresh embedded index and stops the clock when every offset is committed.
+// It reports the events per second through decode, coalesce, Apply and
+// commit, the Apply batches, and the index writes per listing per batch.
+//
+//	go test ./indexer/kafkabus -run '^$' -bench CoalescingBurst -benchtime 3x
+func BenchmarkCoalescingBurst(b *testing.B) {
+	const listings, updates = 2000, 20000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(4, listingsTopic, sellersTopic), kfake.SeedTopics(1, dlqTopic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: 4, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	ctx := context.Background()
+	lsn := uint64(1000)
+	var evs []change.Event
+	for i := range listings {
+		lsn++
+		evs = append(evs, listing(change.OpRead, fmt.Sprintf("c%d", i), lsn, 100, 0))
+	}
+	for i := range updates {
+		lsn++
+		evs = append(evs, listing(change.OpUpdate, fmt.Sprintf("c%d", i%listings), lsn, 100, int64(i/listings+1)))
+	}
+	for i := 0; i < len(evs); i += 5000 {
+		if err := w.Write(ctx, evs[i:min(i+5000, len(evs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var batches, writes float64
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		b.StopTimer()
+		x, err := embedded.Open(ctx, embedded.Config{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		be := &backend{Index: x}
+		group := fmt.Sprintf("bench-%d", n)
+		rctx, cancel := context.WithCancel(ctx)
+		r, err := kafkabus.NewReader(rctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: group, Topics: []string{listingsTopic},
+			SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond, MaxWait: 100 * time.Millisecond, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dlq, _ := kafkabus.NewDeadLetterWriter(brokers, dlqTopic)
+		m := indexer.NewMetrics(nil)
+		ix, err := indexer.New(r, be, dlq, indexer.Config{BatchSize: listings + updates, BatchWait: 500 * time.Millisecond, Metrics: m, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		b.StartTimer()
+		go func() { done <- ix.Run(rctx) }()
+		for testutil.ToFloat64(m.Written)+testutil.ToFloat64(m.Coalesced)+testutil.ToFloat64(m.Stale) < listings+updates ||
+			testutil.ToFloat64(m.Batches) < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		<-done
+		r.Close()
+		dlq.Close()
+		calls, _ := be.snapshot()
+		batches += float64(len(calls))
+		for _, c := range calls {
+			writes += float64(c.stats.Written)
+		}
+		x.Close()
+	}
+	b.ReportMetric(float64(b.N*(listings+updates))/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(batches/float64(b.N), "applies/op")
+	b.ReportMetric(writes/batches/listings, "writes/listing/batch")
+}
