@@ -10,13 +10,16 @@
 //  1. decode and transform every message; a message that cannot be decoded, a
 //     listing row that does not map or fails rummage.Listing.Validate, and a
 //     truncate of the listings table (see below) become dead letters;
-//  2. coalesce listing changes per id: the highest version wins, and among
-//     equal versions (one transaction) the later offset wins;
+//  2. coalesce listing changes per id: the highest (source.lsn, source.seq)
+//     wins, and among equal ones (one transaction) the later offset wins, so
+//     the backend gets at most one change per listing per batch;
 //  3. apply to the backend, retrying with backoff for as long as it takes on a
 //     transient error (never skipping); a change the backend rejects as
 //     invalid is isolated by bisecting the batch and becomes a dead letter;
-//  4. keep the rows of the other tables (sellers, follows, likes, shares,
-//     parties) in a RowStore for the feed work;
+//  4. hand the rows of the other tables (sellers, follows, likes, shares,
+//     parties) to the RowStore for the feed work (without one they are
+//     counted and dropped: nothing in the index needs them, since like and
+//     share counters arrive on the listing row);
 //  5. write the dead letters and wait for the broker's acknowledgement;
 //  6. commit the offsets of the whole batch.
 //
@@ -26,8 +29,17 @@
 // Truncate: query.Change has no "delete every document of the table below
 // version v" action, so a truncate of listings cannot be applied here. It is
 // sent to the dead-letter topic with reason "truncate_unsupported" (and
-// counted), and the index keeps the rows until a reindex; rummage reconcile
-// reports them. Truncates of the other tables are applied to the RowStore.
+// counted; the CDC writes a truncate to every partition, so there is one
+// dead letter per partition), and the index keeps the rows until a reindex.
+// Truncates of the other tables are applied to the RowStore.
+//
+// Equal versions across batches: the events of one transaction share a
+// commit LSN. Within a batch the later one wins (step 2); but when a batch
+// boundary falls between two changes of one row in one transaction, the
+// second reaches the backend in the next batch with the version it already
+// holds, and a backend that drops equal versions (the query.Change contract
+// today) keeps the first. indexer/change's rule is to apply equal versions;
+// the backend contract should follow it.
 //
 // Sub-packages hold one external system each (indexer/kafkabus for Kafka,
 // indexer/pgcdc for Postgres). This package knows none of them: it defines the
