@@ -591,3 +591,27 @@ func (rc *rowCache) truncate(rel *relation) {
 		clear(rc.rows)
 	}
 }
+
+// Check connects once and verifies what Run cannot fix by retrying: the
+// server's wal_level and that the tables exist. Commands call it first to
+// fail fast with a clear message.
+func (c *CDC) Check(ctx context.Context) error {
+	regCfg, _, err := connConfigs(c.cfg.DatabaseURL)
+	if err != nil {
+		return unwrapFatal(err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, regCfg)
+	if err != nil {
+		return fmt.Errorf("pgcdc: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return unwrapFatal(checkSource(ctx, conn, c.tables))
+}
+
+func unwrapFatal(err error) error {
+	var f *fatalError
+	if errors.As(err, &f) {
+		return f.err
+	}
+	return err
+}

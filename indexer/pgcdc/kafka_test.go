@@ -8,17 +8,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testpg"
 )
+
+func testpgNew(b *testing.B) string { return testpg.New(b, testpg.Options{Logical: true}) }
 
 // topicKeys reads every message of a topic and returns the keys per op.
 func topicKeys(t *testing.T, brokers []string, topic string) map[change.Op]map[string]int {
@@ -132,4 +137,113 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// BenchmarkCDCToKafka measures events/s from Postgres through the CDC into
+// kfake (acks=all, snappy): a snapshot of N pre-existing listings, then N
+// streamed inserts committed in transactions of 100 rows. Run with
+// -benchtime=1x; N is RUMMAGE_BENCH_ROWS (default 20000).
+func BenchmarkCDCToKafka(b *testing.B) {
+	n := 20000
+	if s := os.Getenv("RUMMAGE_BENCH_ROWS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	for i := 0; i < b.N; i++ {
+		benchOnce(b, n)
+	}
+}
+
+// countingSink counts events acknowledged by the wrapped sink.
+type countingSink struct {
+	Sink
+	mu sync.Mutex
+	n  map[change.Op]int
+}
+
+func (s *countingSink) Write(ctx context.Context, evs []change.Event) error {
+	if err := s.Sink.Write(ctx, evs); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, e := range evs {
+		s.n[e.Op]++
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *countingSink) count(op change.Op) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[op]
+}
+
+func benchOnce(b *testing.B, n int) {
+	b.StopTimer()
+	dsn := testpgNew(b)
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	schema, _ := os.ReadFile("../../fixtures/migrations/0001_init.sql")
+	if _, err := db.Exec(context.Background(), string(schema)); err != nil {
+		b.Fatal(err)
+	}
+	rowSQL := `INSERT INTO listings (id, seller_id, title, description, brand, category, size, condition, price_cents, colors, tags, images)
+		SELECT $1 || g, 's' || (g % 1000), 'Vintage wool coat ' || g, repeat('soft warm lined ', 8), 'Acme', '{Women,Coats,Wool}', 'M', 'good',
+		       1000 + g, '{red,black}', '{vintage,y2k}', '[{"url":"https://img.example/1.jpg","width":640,"height":480}]'
+		FROM generate_series($2::int, $3::int) g`
+	if _, err := db.Exec(context.Background(), rowSQL, "s", 1, n); err != nil {
+		b.Fatal(err)
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: cluster.ListenAddrs(), Partitions: 8, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	sink := &countingSink{Sink: w, n: map[change.Op]int{}}
+	c, err := New(Config{DatabaseURL: dsn, Logger: benchLogger(quiet)}, sink, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.StartTimer()
+	start := time.Now()
+	go func() { done <- c.Run(ctx) }()
+	waitCount := func(op change.Op, want int) {
+		for sink.count(op) < want {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitCount(change.OpRead, n)
+	snap := time.Since(start)
+	start = time.Now()
+	for i := 0; i < n; i += 100 {
+		if _, err := db.Exec(context.Background(), rowSQL, "n", i+1, min(i+100, n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitCount(change.OpCreate, n)
+	stream := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(n)/snap.Seconds(), "snapshot_rows/s")
+	b.ReportMetric(float64(n)/stream.Seconds(), "stream_events/s")
+	b.Logf("rows=%d snapshot=%v stream=%v (inserts of 100 rows per transaction, commit to Kafka ack)", n, snap.Round(time.Millisecond), stream.Round(time.Millisecond))
+}
+
+func benchLogger(quiet *slog.Logger) *slog.Logger {
+	if os.Getenv("RUMMAGE_BENCH_LOG") != "" {
+		return slog.Default()
+	}
+	return quiet
 }
