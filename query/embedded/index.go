@@ -520,7 +520,7 @@ func (x *Index) loadDocs(snap *scorch.IndexSnapshot, ids []string) ([]rummage.Li
 		if rec == nil {
 			return nil, fmt.Errorf("embedded: load %q: %w", id, errCorrupt)
 		}
-		l, _, ok, err := decodeListing(rec)
+		l, _, ok, err := decodeListing(id, rec)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
 		}
@@ -554,84 +554,122 @@ func (x *Index) applyLocked(ctx context.Context, batch []query.Change) (query.Ap
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	// Validate everything first: on error nothing is written.
+	idx, stale, err := x.plan(batch, x.held)
+	st.Stale = stale
+	if err != nil || len(idx) == 0 {
+		return st, err
+	}
+	preps := make([]prepared, len(idx))
+	if err := x.prepare(batch, idx, preps); err != nil {
+		return query.ApplyStats{}, err
+	}
+	x.assignOrdinals(preps)
+	if err := x.writeBleve(preps); err != nil {
+		return query.ApplyStats{}, err
+	}
+	if err := x.publish(preps); err != nil {
+		return query.ApplyStats{}, err
+	}
+	st.Written = len(preps)
+	return st, nil
+}
+
+// held returns the version held for id: of its document or of its
+// tombstone. Writer-side.
+func (x *Index) held(id string) (uint64, bool) {
+	c := x.cols
+	o, ok := c.ordOf[id]
+	if !ok || (c.deleted[o] && c.version[o] == 0) {
+		return 0, false // unknown, or an ordinal whose write never landed
+	}
+	return c.version[o], true
+}
+
+// plan validates a batch and returns the indexes of the changes that take
+// effect: per id, the highest version in the batch, if it is above the
+// version held. The others are counted stale. On error nothing may be
+// written.
+func (x *Index) plan(batch []query.Change, held func(string) (uint64, bool)) (idx []int, stale int, err error) {
 	for i := range batch {
 		ch := &batch[i]
 		if ch.ID == "" {
-			return st, fmt.Errorf("embedded: change %d: empty id", i)
+			return nil, 0, fmt.Errorf("embedded: change %d: empty id", i)
 		}
 		if ch.Delete {
 			continue
 		}
 		if ch.Doc == nil {
-			return st, fmt.Errorf("embedded: change %d (%s): upsert without a document", i, ch.ID)
+			return nil, 0, fmt.Errorf("embedded: change %d (%s): upsert without a document", i, ch.ID)
 		}
 		if ch.Doc.ID != ch.ID {
-			return st, fmt.Errorf("embedded: change %d: id %q but document id %q", i, ch.ID, ch.Doc.ID)
+			return nil, 0, fmt.Errorf("embedded: change %d: id %q but document id %q", i, ch.ID, ch.Doc.ID)
 		}
 		if err := ch.Doc.Validate(); err != nil {
-			return st, fmt.Errorf("embedded: change %d (%s): %w", i, ch.ID, err)
+			return nil, 0, fmt.Errorf("embedded: change %d (%s): %w", i, ch.ID, err)
 		}
 	}
-	// The highest version of an id in the batch wins; it must also beat the
-	// version held (a tombstone holds the version of its delete).
-	c := x.cols
 	win := make(map[string]int, len(batch))
 	for i := range batch {
 		ch := &batch[i]
-		if o, ok := c.ordOf[ch.ID]; ok && (!c.deleted[o] || c.version[o] > 0) && ch.Version <= c.version[o] {
-			st.Stale++
+		if v, ok := held(ch.ID); ok && ch.Version <= v {
+			stale++
 			continue
 		}
 		if j, ok := win[ch.ID]; ok {
-			st.Stale++
+			stale++
 			if batch[j].Version >= ch.Version {
 				continue
 			}
 		}
 		win[ch.ID] = i
 	}
-	if len(win) == 0 {
-		return st, nil
-	}
-	idx := make([]int, 0, len(win))
+	idx = make([]int, 0, len(win))
 	for i := range batch {
 		if j, ok := win[batch[i].ID]; ok && j == i {
 			idx = append(idx, i)
 		}
 	}
-	preps := make([]prepared, len(idx))
-	if err := x.prepare(batch, idx, preps); err != nil {
-		return st, err
-	}
-	// New ids get ordinals before the write so that the segment it makes can
-	// be mapped; an empty ordinal is invisible until its columns are set.
+	return idx, stale, nil
+}
+
+// assignOrdinals gives new ids their ordinals before the write, so that the
+// segment it makes can be mapped; an ordinal is invisible to searches until
+// its columns are set.
+func (x *Index) assignOrdinals(preps []prepared) {
 	x.mu.Lock()
 	for i := range preps {
-		c.ordinal(preps[i].id)
+		x.cols.ordinal(preps[i].id)
 	}
 	x.mu.Unlock()
+}
 
+// writeBleve writes the documents in one Bleve batch, durably.
+func (x *Index) writeBleve(preps []prepared) error {
 	b := x.bi.NewBatch()
 	for i := range preps {
 		if err := b.IndexAdvanced(preps[i].doc); err != nil {
-			return query.ApplyStats{}, fmt.Errorf("embedded: batch %s: %w", preps[i].id, err)
+			return fmt.Errorf("embedded: batch %s: %w", preps[i].id, err)
 		}
 	}
 	if err := x.bi.Batch(b); err != nil {
-		return query.ApplyStats{}, fmt.Errorf("embedded: write batch: %w", err)
+		return fmt.Errorf("embedded: write batch: %w", err)
 	}
+	return nil
+}
+
+// publish sets the columns of written documents and installs Bleve's
+// current snapshot, in one step for searches.
+func (x *Index) publish(preps []prepared) error {
 	snap, err := x.snapshot()
 	if err != nil {
-		return query.ApplyStats{}, fmt.Errorf("embedded: batch written, but no snapshot: %w", err)
+		return fmt.Errorf("embedded: batch written, but no snapshot: %w", err)
 	}
 	x.swap(snap, func(c *columns) {
 		for i := range preps {
 			c.set(c.ordOf[preps[i].id], &preps[i].rec)
 		}
 	})
-	st.Written = len(preps)
-	return st, nil
+	return nil
 }
 
 // prepare encodes the documents of batch[idx[i]] into preps[i], in
@@ -679,39 +717,108 @@ func (x *Index) prepare(batch []query.Change, idx []int, preps []prepared) error
 }
 
 // Bulk applies the changes next yields until it returns io.EOF, in batches
-// of Config.BulkBatch, reporting progress. It is Apply in large batches,
-// with the same version rules; use it to build or rebuild big indexes.
+// of Config.BulkBatch, with the same version rules as Apply; use it to build
+// or rebuild big indexes. Two batches are in flight at once (documents of
+// one are analyzed and written while the other's segment is persisted), and
+// each batch is published when written, in order. Writes from Apply wait
+// until Bulk returns. On error, the batches published before it stay.
 func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error) {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
 	var total query.ApplyStats
+	if x.closed {
+		return total, ErrClosed
+	}
 	start := time.Now()
-	batch := make([]query.Change, 0, x.cfg.BulkBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	type chunk struct {
+		preps []prepared
+		err   error
+		done  chan struct{}
+	}
+	// Versions of ids in batches not yet published.
+	pending := map[string]uint64{}
+	held := func(id string) (uint64, bool) {
+		if v, ok := pending[id]; ok {
+			return v, true
 		}
-		st, err := x.Apply(ctx, batch)
-		total.Written += st.Written
-		total.Stale += st.Stale
+		return x.held(id)
+	}
+	var inflight []*chunk
+	finish := func() error {
+		ch := inflight[0]
+		inflight = inflight[1:]
+		<-ch.done
+		if ch.err != nil {
+			return ch.err
+		}
+		if err := x.publish(ch.preps); err != nil {
+			return err
+		}
+		for i := range ch.preps {
+			if pending[ch.preps[i].id] == ch.preps[i].rec.version {
+				delete(pending, ch.preps[i].id)
+			}
+		}
+		total.Written += len(ch.preps)
 		if x.cfg.Progress != nil {
 			x.cfg.Progress(Progress{Phase: "bulk", Done: total.Written + total.Stale, Elapsed: time.Since(start)})
 		}
-		batch = batch[:0]
-		return err
+		return nil
 	}
-	for {
-		ch, err := next()
-		if errors.Is(err, io.EOF) {
-			break
+	drain := func(err error) (query.ApplyStats, error) {
+		for len(inflight) > 0 {
+			if ferr := finish(); err == nil {
+				err = ferr
+			}
 		}
+		return total, err
+	}
+	eof := false
+	for !eof {
+		if err := ctx.Err(); err != nil {
+			return drain(err)
+		}
+		batch := make([]query.Change, 0, x.cfg.BulkBatch)
+		for len(batch) < x.cfg.BulkBatch {
+			ch, err := next()
+			if errors.Is(err, io.EOF) {
+				eof = true
+				break
+			}
+			if err != nil {
+				return drain(err)
+			}
+			batch = append(batch, ch)
+		}
+		idx, stale, err := x.plan(batch, held)
 		if err != nil {
-			return total, err
+			return drain(err)
 		}
-		batch = append(batch, ch)
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return total, err
+		total.Stale += stale
+		if len(idx) == 0 {
+			continue
+		}
+		ch := &chunk{preps: make([]prepared, len(idx)), done: make(chan struct{})}
+		for _, i := range idx {
+			pending[batch[i].ID] = batch[i].Version
+		}
+		// prepare fills preps before ordinals are needed; ids are known now.
+		for j, i := range idx {
+			ch.preps[j].id = batch[i].ID
+		}
+		x.assignOrdinals(ch.preps)
+		go func() {
+			defer close(ch.done)
+			if ch.err = x.prepare(batch, idx, ch.preps); ch.err == nil {
+				ch.err = x.writeBleve(ch.preps)
+			}
+		}()
+		inflight = append(inflight, ch)
+		if len(inflight) >= 2 {
+			if err := finish(); err != nil {
+				return drain(err)
 			}
 		}
 	}
-	return total, flush()
+	return drain(nil)
 }

@@ -52,7 +52,7 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	base := c.visibleAt(&x.vis, nowMs)
 	var text *textHits
 	if q := strings.TrimSpace(req.Query); q != "" {
-		tq, ok := x.textQuery(q)
+		tq, ok := x.textQuery(q, x.snap)
 		if !ok {
 			return emptyResult(req), nil
 		}

@@ -13,17 +13,13 @@ import (
 	"github.com/rummage/rummage/query"
 )
 
-// Boosts of the text query. Brand and title matter more than tags, and tags
-// more than description; an alias hit on the whole brand beats them all.
-// Fuzzy clauses also match the exact term (Bleve boosts fuzzy candidates by
-// edit distance), so an exact word scores exact + fuzzy and ranks above a typo.
+// Boosts of the text query. Field weights live in the document (see
+// buildDoc). Fuzzy clauses also match the exact term (Bleve boosts fuzzy
+// candidates by edit distance), so an exact word scores exact + fuzzy and
+// ranks above a typo; an alias hit on the whole brand beats both.
 const (
-	boostBrand       = 4.0
-	boostTitle       = 3.0
-	boostTags        = 2.0
-	boostDescription = 1.0
-	boostFuzzy       = 0.5 // × the field's boost
-	boostAlias       = 12.0
+	boostFuzzy = 0.5
+	boostAlias = 8.0
 )
 
 // fuzziness is the edit distance a query word of n runes may be off by.
@@ -38,11 +34,12 @@ func fuzziness(n int) int {
 }
 
 // textQuery builds the Bleve query of q: every word must match (in title,
-// brand, description or tags, stemmed, with typo tolerance on title, brand
-// and tags); a run of words that is a brand alias may instead match the
-// brand exactly. ok is false when q has no searchable word (only stop words
-// or punctuation): such a query matches nothing.
-func (x *Index) textQuery(q string) (bq.Query, bool) {
+// brand, description or tags, stemmed); a word that is rare or absent in the
+// index may also match with typos; a run of words that is a
+// brand alias may instead match the brand exactly. ok is false when q has no
+// searchable word (only stop words or punctuation): such a query matches
+// nothing. snap is used to look up how common each word is.
+func (x *Index) textQuery(q string, snap *scorch.IndexSnapshot) (bq.Query, bool) {
 	words := strings.Fields(strings.ToLower(q))
 	var clauses []bq.Query
 	for i := 0; i < len(words); {
@@ -53,7 +50,7 @@ func (x *Index) textQuery(q string) (bq.Query, bool) {
 			alias.SetBoost(boostAlias)
 			var sub []bq.Query
 			for _, w := range words[i : i+n] {
-				sub = append(sub, x.wordClauses(w)...)
+				sub = append(sub, x.wordClauses(w, snap)...)
 			}
 			if len(sub) == 0 {
 				clauses = append(clauses, alias)
@@ -63,7 +60,7 @@ func (x *Index) textQuery(q string) (bq.Query, bool) {
 			i += n
 			continue
 		}
-		clauses = append(clauses, x.wordClauses(words[i])...)
+		clauses = append(clauses, x.wordClauses(words[i], snap)...)
 		i++
 	}
 	if len(clauses) == 0 {
@@ -89,9 +86,17 @@ func (x *Index) aliasAt(words []string) (int, string) {
 	return 0, ""
 }
 
+// commonTerm is the number of documents above which a word is taken as
+// spelled right: its typo variants are not searched. A fuzzy expansion costs
+// a Levenshtein automaton per field plus a disjunction over every near term,
+// several times the cost of the exact term; and a word that many listings
+// use is a real word, whose neighbours ("shirt" and "skirt") are other words
+// the shopper did not mean.
+const commonTerm = 3
+
 // wordClauses returns one clause per searchable token of a whitespace word
 // ("a&f" is two tokens; "the" none).
-func (x *Index) wordClauses(w string) []bq.Query {
+func (x *Index) wordClauses(w string, snap *scorch.IndexSnapshot) []bq.Query {
 	var out []bq.Query
 	for _, tok := range x.an.raw.Analyze([]byte(w)) {
 		stems := x.an.text.Analyze(tok.Term)
@@ -99,35 +104,33 @@ func (x *Index) wordClauses(w string) []bq.Query {
 			continue // a stop word
 		}
 		stem := string(stems[0].Term)
-		var dis []bq.Query
-		term := func(field string, boost float64) {
-			t := bq.NewTermQuery(stem)
-			t.SetField(field)
-			t.SetBoost(boost)
-			dis = append(dis, t)
+		exact := bq.NewTermQuery(stem)
+		exact.SetField(fText)
+		fz := fuzziness(utf8.RuneCount(tok.Term))
+		if fz == 0 || x.common(snap, stem) {
+			out = append(out, exact)
+			continue
 		}
-		term(fBrand, boostBrand)
-		term(fTitle, boostTitle)
-		term(fTags, boostTags)
-		term(fDescription, boostDescription)
-		if fz := fuzziness(utf8.RuneCount(tok.Term)); fz > 0 {
-			for _, f := range []struct {
-				name  string
-				boost float64
-			}{{fBrand, boostBrand}, {fTitle, boostTitle}, {fTags, boostTags}} {
-				// Fuzzy on the unstemmed word too would double the cost for
-				// little: stems of a word and of its typo are usually as
-				// close as the words.
-				fq := bq.NewFuzzyQuery(stem)
-				fq.SetField(f.name)
-				fq.SetFuzziness(fz)
-				fq.SetBoost(f.boost * boostFuzzy)
-				dis = append(dis, fq)
-			}
-		}
-		out = append(out, bq.NewDisjunctionQuery(dis))
+		fq := bq.NewFuzzyQuery(stem)
+		fq.SetField(fText)
+		fq.SetFuzziness(fz)
+		fq.SetBoost(boostFuzzy)
+		out = append(out, bq.NewDisjunctionQuery([]bq.Query{exact, fq}))
 	}
 	return out
+}
+
+// common reports whether more than commonTerm documents hold term.
+func (x *Index) common(snap *scorch.IndexSnapshot, term string) bool {
+	if snap == nil {
+		return false
+	}
+	r, err := snap.TermFieldReader(context.Background(), []byte(term), fText, false, false, false)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	return r.Count() > commonTerm
 }
 
 // textHits are the documents a text query matched, in doc-number order.
@@ -182,4 +185,35 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 		sctx.DocumentMatchPool.Put(dm)
 	}
 	return h, nil
+}
+
+// matchTextExternalID is matchText the simple way, one ExternalID per hit.
+// Kept for BenchmarkHitMapping, which shows why matchText does not use it.
+func (x *Index) matchTextExternalID(ctx context.Context, q bq.Query) (*textHits, error) {
+	snap := x.snap
+	s, err := q.Searcher(ctx, snap, x.m, search.SearcherOptions{Score: "default"})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: snap}
+	h := &textHits{}
+	for {
+		dm, err := s.Next(sctx)
+		if err != nil {
+			return nil, err
+		}
+		if dm == nil {
+			return h, nil
+		}
+		id, err := snap.ExternalID(dm.IndexInternalID)
+		if err != nil {
+			return nil, err
+		}
+		if o, ok := x.cols.ordOf[id]; ok {
+			h.ords = append(h.ords, o)
+			h.scores = append(h.scores, dm.Score)
+		}
+		sctx.DocumentMatchPool.Put(dm)
+	}
 }
