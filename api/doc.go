@@ -26,4 +26,6 @@
 // query.Backend satisfies it. It must not import query/embedded, query/elastic,
 // indexer or cmd: concrete backends are wired in cmd/rummage only. Flags and
 // environment variables are read in cmd/ too; this package takes a Config.
+// (Its end-to-end tests, in package api_test, do load the embedded backend:
+// the API is tested against the real index, not a fake.)
 package api

@@ -40,6 +40,7 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotReady         = "not_ready"
+	CodeShuttingDown     = "shutting_down"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"

@@ -79,7 +79,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.latency.WithLabelValues(route, strconv.Itoa(status)).Observe(dur.Seconds())
 
 		level := slog.LevelDebug
-		if status >= 500 && status != statusClientClosed {
+		if status >= 500 && status != statusClientClosed && !expectedUnavailable(err) {
 			level = slog.LevelWarn
 		}
 		ctx := c.Request().Context()
@@ -101,6 +101,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(ctx, level, "request", attrs...)
 		return nil
 	}
+}
+
+// expectedUnavailable reports the 503s of a healthy server (still loading,
+// shutting down), which are not worth a warning.
+func expectedUnavailable(err error) bool {
+	var ae *Error
+	return errors.As(err, &ae) && (ae.Code == CodeNotReady || ae.Code == CodeShuttingDown)
 }
 
 // recover turns a panic in a handler into a 500 JSON answer and an error

@@ -198,7 +198,7 @@ func (s *Server) healthz(c echo.Context) error {
 
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
-		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down", Message: "the server is shutting down"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown, Message: "the server is shutting down"}
 	}
 	if !s.Ready() {
 		return errNotReady
