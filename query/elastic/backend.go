@@ -197,3 +197,7 @@ func contains[T comparable](list []T, v T) bool {
 	}
 	return false
 }
+
+// Close releases the client's idle connections. Backends made by ForIndex
+// share the client: close only the one Open or New returned.
+func (b *Backend) Close() error { return b.es.Close(context.Background()) }
