@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/query/embedded"
+)
+
+// indexBackend is an opened index: the query.Backend contract, and Close to
+// release it. Every subcommand that reads or writes the index opens it
+// through backendFlags.
+type indexBackend interface {
+	query.Backend
+	io.Closer
+}
+
+// bulkLoader is the optional capability of loading a large stream fast
+// (embedded.Index.Bulk). Loaders fall back to Apply in batches without it.
+type bulkLoader interface {
+	Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error)
+}
+
+// Backend kinds accepted by --backend.
+const backendEmbedded = "embedded"
+
+// backendFlags are the flags that choose and configure the index, shared by
+// serve, indexer, dev, reindex and bench.
+type backendFlags struct {
+	kind     string
+	indexDir string
+	aliases  string
+	es       *elasticFlags
+	// log receives progress while a large index is opened or loaded; nil
+	// means slog.Default().
+	log *slog.Logger
+}
+
+func addBackendFlags(fs *flag.FlagSet) *backendFlags {
+	b := &backendFlags{}
+	fs.StringVar(&b.kind, "backend", backendEmbedded, "index backend: embedded (Bleve plus in-memory columns, on local disk) or elasticsearch (an Elasticsearch 8 cluster, see --es-*)")
+	fs.StringVar(&b.indexDir, "index-dir", "./data/index", "directory of the embedded index; created when missing, reopened without reindexing when present")
+	fs.StringVar(&b.aliases, "aliases", "", "brand alias `file` (lines: alias<TAB>brand); default: the shipped fixtures/brand_aliases.tsv")
+	b.es = addElasticFlags(fs)
+	return b
+}
+
+func (b *backendFlags) validate() error {
+	switch b.kind {
+	case backendEmbedded:
+		if b.indexDir == "" {
+			return errors.New("--index-dir must not be empty")
+		}
+	case backendElasticsearch:
+		return b.es.validate()
+	default:
+		return fmt.Errorf("--backend %q is not supported; use %s or %s", b.kind, backendEmbedded, backendElasticsearch)
+	}
+	return nil
+}
+
+func (b *backendFlags) logger() *slog.Logger {
+	if b.log != nil {
+		return b.log
+	}
+	return slog.Default()
+}
+
+// open opens (or creates) the index. Loading a large existing index takes a
+// while; progress is logged.
+func (b *backendFlags) open(ctx context.Context) (indexBackend, error) {
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	log := b.logger()
+	if b.kind == backendElasticsearch {
+		es, err := b.es.open(ctx, b.aliases, log)
+		if err != nil {
+			return nil, err
+		}
+		return es, nil
+	}
+	start := time.Now()
+	x, err := embedded.Open(ctx, embedded.Config{
+		Dir:       b.indexDir,
+		AliasFile: b.aliases,
+		Progress:  progressLogger(log),
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := x.Stats(ctx)
+	if err != nil {
+		x.Close()
+		return nil, err
+	}
+	log.Info("index open", "backend", b.kind, "dir", b.indexDir, "documents", st.Documents, "took", time.Since(start).Round(time.Millisecond))
+	return x, nil
+}
+
+// remove deletes the index, so that the next open starts empty. It refuses
+// a directory that does not hold an embedded index.
+func (b *backendFlags) remove() error {
+	if err := b.validate(); err != nil {
+		return err
+	}
+	if b.kind == backendElasticsearch {
+		return errors.New("--backend elasticsearch: indices are replaced with rummage reindex, not removed")
+	}
+	if _, err := os.Stat(b.indexDir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(b.indexDir, "rummage_embedded.json")); err != nil {
+		return fmt.Errorf("refusing to delete %s: it does not hold a Rummage index", b.indexDir)
+	}
+	return os.RemoveAll(b.indexDir)
+}
+
+// progressLogger logs the progress of opening a large index, at most every
+// two seconds, with the rate so far. Loading reports its own progress (see
+// load), with the total when known.
+func progressLogger(log *slog.Logger) func(embedded.Progress) {
+	var last time.Time
+	return func(p embedded.Progress) {
+		if p.Phase == "bulk" {
+			return
+		}
+		now := time.Now()
+		if now.Sub(last) < 2*time.Second {
+			return
+		}
+		last = now
+		attrs := []any{"phase", p.Phase, "done", p.Done}
+		if p.Total > 0 {
+			attrs = append(attrs, "total", p.Total)
+		}
+		if s := p.Elapsed.Seconds(); s > 0 {
+			attrs = append(attrs, "per_second", int(float64(p.Done)/s))
+		}
+		log.Info("indexing", attrs...)
+	}
+}
+
+// applyBatch is the batch size of load when the backend has no Bulk.
+const applyBatch = 5000
+
+// load writes every change next yields (until io.EOF) into b: with Bulk when
+// the backend has it, else with Apply in batches. It logs progress every few
+// seconds; total is the expected count, 0 when unknown.
+func load(ctx context.Context, b query.Backend, log *slog.Logger, total int64, next func() (query.Change, error)) (query.ApplyStats, error) {
+	p := newLoadProgress(log, total)
+	next = p.wrap(next)
+	if bl, ok := b.(bulkLoader); ok {
+		return bl.Bulk(ctx, next)
+	}
+	var sum query.ApplyStats
+	batch := make([]query.Change, 0, applyBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		st, err := b.Apply(ctx, batch)
+		sum.Written += st.Written
+		sum.Stale += st.Stale
+		batch = batch[:0]
+		return err
+	}
+	for {
+		ch, err := next()
+		if errors.Is(err, io.EOF) {
+			return sum, flush()
+		}
+		if err != nil {
+			return sum, err
+		}
+		if batch = append(batch, ch); len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return sum, err
+			}
+		}
+	}
+}
+
+// loadProgress logs the changes read so far, with the rate, every few
+// seconds.
+type loadProgress struct {
+	log         *slog.Logger
+	total, n    int64
+	start, last time.Time
+}
+
+func newLoadProgress(log *slog.Logger, total int64) *loadProgress {
+	now := time.Now()
+	return &loadProgress{log: log, total: total, start: now, last: now}
+}
+
+func (p *loadProgress) wrap(next func() (query.Change, error)) func() (query.Change, error) {
+	return func() (query.Change, error) {
+		ch, err := next()
+		if err == nil {
+			p.n++
+			if p.n%1000 == 0 {
+				p.tick()
+			}
+		}
+		return ch, err
+	}
+}
+
+func (p *loadProgress) tick() {
+	now := time.Now()
+	if now.Sub(p.last) < 2*time.Second {
+		return
+	}
+	p.last = now
+	attrs := []any{"read", p.n, "per_second", int(float64(p.n) / now.Sub(p.start).Seconds())}
+	if p.total > 0 {
+		attrs = append(attrs, "total", p.total, "percent", int(100*p.n/p.total))
+	}
+	p.log.Info("indexing", attrs...)
+}
