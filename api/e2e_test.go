@@ -55,6 +55,11 @@ func TestMain(m *testing.M) {
 // part and every test only reads.
 func e2eServer(t *testing.T) *api.Server {
 	t.Helper()
+	return mustE2E(t)
+}
+
+func mustE2E(t testing.TB) *api.Server {
+	t.Helper()
 	e2eOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rummage-api-e2e-")
 		if err != nil {

@@ -1,0 +1,49 @@
+package api_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/rummage/rummage/api"
+)
+
+// The cost the API adds around the backend: routing, middleware, parsing and
+// JSON encoding, measured in process (no sockets).
+
+func BenchmarkHealthz(b *testing.B) {
+	s := e2eServerB(b)
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+func BenchmarkParseSearch(b *testing.B) {
+	v, _ := url.ParseQuery("q=red+dress&brand=Nike&brand=Adidas&size=M&category=Women/Dresses&price_min=1000&price_max=5000&sort=price_asc&limit=24&facets=brand,category,size,condition,color,price")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := api.ParseSearch(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearchE2E is a whole faceted search of the small test index:
+// mostly API overhead, since the index holds 14 listings.
+func BenchmarkSearchE2E(b *testing.B) {
+	s := e2eServerB(b)
+	req := httptest.NewRequest(http.MethodGet, "/v1/search?category=Women&limit=24&facets=brand,category,size,condition,color,price", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+func e2eServerB(b *testing.B) *api.Server { b.Helper(); return mustE2E(b) }
