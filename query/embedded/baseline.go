@@ -34,7 +34,7 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 	must := []bq.Query{}
 	if q := strings.TrimSpace(req.Query); q != "" {
 		x.mu.RLock()
-		tq, ok := x.textQuery(q, x.snap)
+		tq, ok := x.bleveQuery(q, x.snap)
 		x.mu.RUnlock()
 		if !ok {
 			return emptyResult(req), nil

@@ -133,39 +133,40 @@ func BenchmarkSearchBleveFacets(b *testing.B) {
 	}
 }
 
-// BenchmarkHitMapping compares the two ways of turning Bleve matches into
-// ordinals: the per-segment ordinal maps (what matchText does) and
+// BenchmarkHitMapping compares ways of turning a text query into ordinals:
+// matchText (postings bitmaps per segment, then the segment ordinal maps),
+// Bleve's Searcher with the segment ordinal maps, and Bleve's Searcher with
 // ExternalID plus a map lookup per hit.
 func BenchmarkHitMapping(b *testing.B) {
 	x := corpus(b)
 	ctx := context.Background()
-	q, _ := x.textQuery("black", x.snap)
-	b.Run("SegmentMaps", func(b *testing.B) {
-		var n int
-		for b.Loop() {
-			x.mu.RLock()
-			h, err := x.matchText(ctx, x.snap, x.segs, q)
-			x.mu.RUnlock()
-			if err != nil {
-				b.Fatal(err)
-			}
-			n = len(h.ords)
+	for _, q := range []string{"black", "nike sneakers"} {
+		x.mu.RLock()
+		bleveQ, _ := x.bleveQuery(q, x.snap)
+		clauses, _, err := x.planText(q, x.snap)
+		x.mu.RUnlock()
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n), "hits")
-	})
-	b.Run("ExternalID", func(b *testing.B) {
-		var n int
-		for b.Loop() {
-			x.mu.RLock()
-			h, err := x.matchTextExternalID(ctx, q)
-			x.mu.RUnlock()
-			if err != nil {
-				b.Fatal(err)
-			}
-			n = len(h.ords)
+		run := func(name string, f func() (*textHits, error)) {
+			b.Run(name+"/"+q, func(b *testing.B) {
+				var n int
+				for b.Loop() {
+					x.mu.RLock()
+					h, err := f()
+					x.mu.RUnlock()
+					if err != nil {
+						b.Fatal(err)
+					}
+					n = len(h.ords)
+				}
+				b.ReportMetric(float64(n), "hits")
+			})
 		}
-		b.ReportMetric(float64(n), "hits")
-	})
+		run("Bitmaps", func() (*textHits, error) { return x.matchText(ctx, x.snap, x.segs, clauses, true) })
+		run("SearcherSegmentMaps", func() (*textHits, error) { return x.matchSearcher(ctx, x.snap, x.segs, bleveQ) })
+		run("SearcherExternalID", func() (*textHits, error) { return x.matchExternalID(ctx, x.snap, bleveQ) })
+	}
 }
 
 var bulkSize = flag.Int("bulk", 50000, "listings BenchmarkBulk indexes")

@@ -20,9 +20,12 @@ import (
 
 // Field names in the Bleve index.
 const (
-	fText     = "text"      // title, brand, tags and description, weighted (see buildDoc)
-	fBrandKey = "brand_key" // the whole brand, lower-cased: exact alias matches
-	fStored   = "_r"        // the stored record; not indexed
+	fTitle       = "title"
+	fBrand       = "brand"
+	fTags        = "tags"
+	fDescription = "description"
+	fBrandKey    = "brand_key" // the whole brand, lower-cased: exact alias matches
+	fStored      = "_r"        // the stored record; not indexed
 
 	// Only with Config.BaselineFacetFields: what Bleve's own facet builder
 	// and sort need, for the baseline of rummage bench search.
@@ -79,7 +82,9 @@ func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 		return f
 	}
 	dm := mapping.NewDocumentStaticMapping()
-	dm.AddFieldMappingsAt(fText, text())
+	for _, f := range textFields {
+		dm.AddFieldMappingsAt(f, text())
+	}
 	bk := text()
 	bk.Analyzer = analyzerKey
 	dm.AddFieldMappingsAt(fBrandKey, bk)
@@ -158,18 +163,15 @@ func buildDoc(id string, l *rummage.Listing, version uint64, an *analyzers, base
 			d.AddField(document.NewTextFieldCustom(name, nil, []byte(v), optText, a))
 		}
 	}
-	// One text field for all four: a query word is then one term searcher,
-	// not a disjunction over four fields, which made a 2-word query several
-	// times slower. Field weight becomes term frequency (see weightedText).
-	wt := &weightedText{an: an.text}
-	wt.add(l.Brand, weightBrand)
-	wt.add(l.Title, weightTitle)
-	for _, t := range l.Tags {
-		wt.add(t, weightTags)
-	}
-	wt.add(l.Description, weightDescription)
-	d.AddField(wt)
+	add(fTitle, l.Title, an.text)
+	add(fBrand, l.Brand, an.text)
 	add(fBrandKey, l.Brand, an.key)
+	add(fDescription, l.Description, an.text)
+	for i, t := range l.Tags {
+		if t != "" {
+			d.AddField(document.NewTextFieldCustom(fTags, []uint64{uint64(i)}, []byte(t), optText, an.text))
+		}
+	}
 	if baseline {
 		kw := func(name, v string) {
 			if v != "" {
@@ -203,60 +205,5 @@ func buildDoc(id string, l *rummage.Listing, version uint64, an *analyzers, base
 	return d, nil
 }
 
-// Weights of the parts of the text field: a word's frequency counts this
-// many times per occurrence. tf-idf takes the square root of the frequency,
-// so a word in the brand or title outscores the same word in the description
-// alone, without drowning the description.
-const (
-	weightBrand       = 3
-	weightTitle       = 2
-	weightTags        = 2
-	weightDescription = 1
-)
-
-// weightedText is the one indexed text field: several parts, each analyzed
-// once, whose token frequencies are multiplied by the part's weight and
-// added up. No positions are kept (no term vectors), so only frequencies
-// and the length (for the norm) matter.
-type weightedText struct {
-	an     analysis.Analyzer
-	parts  []string
-	weight []int
-	plain  uint64
-	length int
-	freqs  index.TokenFrequencies
-}
-
-func (w *weightedText) add(s string, weight int) {
-	if s != "" {
-		w.parts = append(w.parts, s)
-		w.weight = append(w.weight, weight)
-		w.plain += uint64(len(s))
-	}
-}
-
-func (w *weightedText) Name() string                                     { return fText }
-func (w *weightedText) ArrayPositions() []uint64                         { return nil }
-func (w *weightedText) Options() index.FieldIndexingOptions              { return optText }
-func (w *weightedText) Value() []byte                                    { return nil } // not stored
-func (w *weightedText) NumPlainTextBytes() uint64                        { return w.plain }
-func (w *weightedText) Size() int                                        { return int(w.plain) + 64 }
-func (w *weightedText) EncodedFieldType() byte                           { return 't' }
-func (w *weightedText) AnalyzedLength() int                              { return w.length }
-func (w *weightedText) AnalyzedTokenFrequencies() index.TokenFrequencies { return w.freqs }
-
-func (w *weightedText) Analyze() {
-	w.freqs = make(index.TokenFrequencies, 32)
-	w.length = 0
-	for i, p := range w.parts {
-		for _, tok := range w.an.Analyze([]byte(p)) {
-			w.length += w.weight[i]
-			tf, ok := w.freqs[string(tok.Term)]
-			if !ok {
-				tf = &index.TokenFreq{Term: tok.Term}
-				w.freqs[string(tok.Term)] = tf
-			}
-			tf.SetFrequency(tf.Frequency() + w.weight[i])
-		}
-	}
-}
+// textFields are the full-text fields, by decreasing weight.
+var textFields = []string{fBrand, fTitle, fTags, fDescription}

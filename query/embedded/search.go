@@ -52,12 +52,14 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	base := c.visibleAt(&x.vis, nowMs)
 	var text *textHits
 	if q := strings.TrimSpace(req.Query); q != "" {
-		tq, ok := x.textQuery(q, x.snap)
+		clauses, ok, err := x.planText(q, x.snap)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return emptyResult(req), nil
 		}
-		var err error
-		if text, err = x.matchText(ctx, x.snap, x.segs, tq); err != nil {
+		if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
 			return nil, err
 		}
 		tb := roaring.New()
@@ -105,9 +107,8 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 		res.Facets = x.facets(req, base, filters, all)
 	}
 
-	keyOf := x.sortKey(sortBy, text, all, nowMs)
 	limit := req.EffectiveLimit()
-	page, more := c.topK(all, keyOf, req.After, sortBy, limit)
+	page, more := c.topK(x.candidates(sortBy, text, all, nowMs), req.After, sortBy, limit)
 	ids := make([]string, len(page))
 	for i, e := range page {
 		ids[i] = c.ids[e.ord]
@@ -356,41 +357,54 @@ func priceFacet(counts []int) []query.FacetValue {
 	return out
 }
 
-// sortKey returns the primary sort value of an ordinal: hits are ordered by
-// it descending, then by id ascending. Ascending sorts negate; never-shared
-// listings sort after every shared one.
-func (x *Index) sortKey(s query.Sort, text *textHits, all *roaring.Bitmap, nowMs int64) func(o uint32) float64 {
+// candidates yields every ordinal of all with its primary sort value: hits
+// are ordered by it descending, then by id ascending. Ascending sorts
+// negate; never-shared listings sort after every shared one. For relevance
+// with text the candidates are the text hits (whose scores are at hand)
+// that are in all.
+func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, nowMs int64) func(yield func(uint32, float64)) {
 	c := x.cols
+	scan := func(key func(o uint32) float64) func(yield func(uint32, float64)) {
+		return func(yield func(uint32, float64)) {
+			buf := make([]uint32, 4096)
+			it := all.ManyIterator()
+			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+				for _, o := range buf[:n] {
+					yield(o, key(o))
+				}
+			}
+		}
+	}
 	switch s {
 	case query.SortPriceAsc:
-		return func(o uint32) float64 { return -float64(c.price[o]) }
+		return scan(func(o uint32) float64 { return -float64(c.price[o]) })
 	case query.SortPriceDesc:
-		return func(o uint32) float64 { return float64(c.price[o]) }
+		return scan(func(o uint32) float64 { return float64(c.price[o]) })
 	case query.SortRecentlyShared:
-		return func(o uint32) float64 {
+		return scan(func(o uint32) float64 {
 			if c.shared[o] == noTime {
 				return neverShared
 			}
 			return float64(c.shared[o])
-		}
+		})
 	case query.SortRelevance:
 		if text == nil {
 			break // browsing: relevance is newest
 		}
-		scores := make(map[uint32]float64, len(text.ords))
-		for i, o := range text.ords {
-			if !all.Contains(o) {
-				continue
+		return func(yield func(uint32, float64)) {
+			for i, o := range text.ords {
+				if !all.Contains(o) {
+					continue
+				}
+				sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.created[o], Likes: int64(c.likes[o]), Shares: int64(c.shares[o])}
+				if c.shared[o] != noTime {
+					sig.SharedMs = c.shared[o]
+				}
+				yield(o, ranking.Relevance(sig, nowMs))
 			}
-			sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.created[o], Likes: int64(c.likes[o]), Shares: int64(c.shares[o])}
-			if c.shared[o] != noTime {
-				sig.SharedMs = c.shared[o]
-			}
-			scores[o] = ranking.Relevance(sig, nowMs)
 		}
-		return func(o uint32) float64 { return scores[o] }
 	}
-	return func(o uint32) float64 { return float64(c.created[o]) }
+	return scan(func(o uint32) float64 { return float64(c.created[o]) })
 }
 
 // neverShared sorts below any real share instant.
@@ -455,9 +469,9 @@ func (h *pageHeap) Pop() any {
 	return v
 }
 
-// topK returns the first k entries of set after the cursor in sort order,
-// and whether more remain after them.
-func (c *columns) topK(set *roaring.Bitmap, keyOf func(uint32) float64, after *query.Cursor, s query.Sort, k int) ([]entry, bool) {
+// topK returns the first k candidates after the cursor in sort order, and
+// whether more remain after them.
+func (c *columns) topK(cands func(yield func(uint32, float64)), after *query.Cursor, s query.Sort, k int) ([]entry, bool) {
 	var cur entry
 	var curID string
 	if after != nil {
@@ -466,23 +480,19 @@ func (c *columns) topK(set *roaring.Bitmap, keyOf func(uint32) float64, after *q
 	}
 	h := &pageHeap{c: c, e: make([]entry, 0, k+1)}
 	remaining := 0
-	buf := make([]uint32, 4096)
-	it := set.ManyIterator()
-	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
-		for _, o := range buf[:n] {
-			e := entry{v: keyOf(o), ord: o}
-			if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
-				continue
-			}
-			remaining++
-			if len(h.e) < k {
-				heap.Push(h, e)
-			} else if c.before(e, h.e[0]) {
-				h.e[0] = e
-				heap.Fix(h, 0)
-			}
+	cands(func(o uint32, v float64) {
+		e := entry{v: v, ord: o}
+		if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
+			return
 		}
-	}
+		remaining++
+		if len(h.e) < k {
+			heap.Push(h, e)
+		} else if c.before(e, h.e[0]) {
+			h.e[0] = e
+			heap.Fix(h, 0)
+		}
+	})
 	out := make([]entry, len(h.e))
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(h).(entry)

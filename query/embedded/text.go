@@ -3,24 +3,28 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/rummage/rummage/query"
 )
 
-// Boosts of the text query. Field weights live in the document (see
-// buildDoc). Fuzzy clauses also match the exact term (Bleve boosts fuzzy
-// candidates by edit distance), so an exact word scores exact + fuzzy and
-// ranks above a typo; an alias hit on the whole brand beats both.
-const (
-	boostFuzzy = 0.5
-	boostAlias = 8.0
-)
+// Weights of the text fields, and of a typo: a match one edit off counts
+// half, two edits a third. An alias hit on the whole brand outweighs a brand
+// word match.
+var fieldWeight = map[string]float64{fBrand: 4, fTitle: 3, fTags: 2, fDescription: 1}
+
+const aliasWeight = 6.0
+
+func editPenalty(d int) float64 { return 1 / float64(1+d) }
 
 // fuzziness is the edit distance a query word of n runes may be off by.
 func fuzziness(n int) int {
@@ -33,47 +37,59 @@ func fuzziness(n int) int {
 	return 2
 }
 
-// textQuery builds the Bleve query of q: every word must match (in title,
-// brand, description or tags, stemmed); a word that is rare or absent in the
-// index may also match with typos; a run of words that is a
-// brand alias may instead match the brand exactly. ok is false when q has no
-// searchable word (only stop words or punctuation): such a query matches
-// nothing. snap is used to look up how common each word is.
-func (x *Index) textQuery(q string, snap *scorch.IndexSnapshot) (bq.Query, bool) {
-	words := strings.Fields(strings.ToLower(q))
-	var clauses []bq.Query
-	for i := 0; i < len(words); {
-		n, brand := x.aliasAt(words[i:])
-		if n > 0 {
-			alias := bq.NewTermQuery(strings.ToLower(brand))
-			alias.SetField(fBrandKey)
-			alias.SetBoost(boostAlias)
-			var sub []bq.Query
-			for _, w := range words[i : i+n] {
-				sub = append(sub, x.wordClauses(w, snap)...)
-			}
-			if len(sub) == 0 {
-				clauses = append(clauses, alias)
-			} else {
-				clauses = append(clauses, bq.NewDisjunctionQuery([]bq.Query{alias, conj(sub)}))
-			}
-			i += n
-			continue
-		}
-		clauses = append(clauses, x.wordClauses(words[i], snap)...)
-		i++
-	}
-	if len(clauses) == 0 {
-		return nil, false
-	}
-	return conj(clauses), true
+// commonTerm is the number of documents (title or brand) above which a word
+// is taken as spelled right: its typo variants are not searched. A word many
+// listings use is a real word, whose neighbours ("shirt" and "skirt") are
+// other words the shopper did not mean; and skipping the expansion keeps
+// common queries cheap.
+const commonTerm = 3
+
+// variant is a set of index terms in one field that count as the query word,
+// with the weight a match earns (field weight × typo penalty).
+type variant struct {
+	field  string
+	weight float64
+	terms  []string
 }
 
-func conj(qs []bq.Query) bq.Query {
-	if len(qs) == 1 {
-		return qs[0]
+// wordPlan is one query token: its variants, heaviest first.
+type wordPlan struct {
+	variants []variant
+}
+
+// clausePlan must match: every word matches, or (for an alias) the brand
+// matches exactly.
+type clausePlan struct {
+	words    []*wordPlan
+	aliasKey string // brand_key term; empty unless the words are an alias
+}
+
+// planText turns q into clauses. ok is false when q has no searchable word (only
+// stop words or punctuation): such a query matches nothing.
+func (x *Index) planText(q string, snap *scorch.IndexSnapshot) ([]clausePlan, bool, error) {
+	words := strings.Fields(strings.ToLower(q))
+	var out []clausePlan
+	for i := 0; i < len(words); {
+		n, brand := x.aliasAt(words[i:])
+		c := clausePlan{}
+		if n > 0 {
+			c.aliasKey = strings.ToLower(brand)
+		} else {
+			n = 1
+		}
+		for _, w := range words[i : i+n] {
+			wps, err := x.wordPlans(w, snap)
+			if err != nil {
+				return nil, false, err
+			}
+			c.words = append(c.words, wps...)
+		}
+		if len(c.words) > 0 || c.aliasKey != "" {
+			out = append(out, c)
+		}
+		i += n
 	}
-	return bq.NewConjunctionQuery(qs)
+	return out, len(out) > 0, nil
 }
 
 // aliasAt returns the number of leading words that form the longest alias.
@@ -86,97 +102,353 @@ func (x *Index) aliasAt(words []string) (int, string) {
 	return 0, ""
 }
 
-// commonTerm is the number of documents above which a word is taken as
-// spelled right: its typo variants are not searched. A fuzzy expansion costs
-// a Levenshtein automaton per field plus a disjunction over every near term,
-// several times the cost of the exact term; and a word that many listings
-// use is a real word, whose neighbours ("shirt" and "skirt") are other words
-// the shopper did not mean.
-const commonTerm = 3
-
-// wordClauses returns one clause per searchable token of a whitespace word
-// ("a&f" is two tokens; "the" none).
-func (x *Index) wordClauses(w string, snap *scorch.IndexSnapshot) []bq.Query {
-	var out []bq.Query
+// tokens returns the stemmed searchable tokens of a whitespace word ("a&f"
+// is two tokens; "the" none) and each token's length in runes before
+// stemming.
+func (x *Index) tokens(w string) (stems []string, lens []int) {
 	for _, tok := range x.an.raw.Analyze([]byte(w)) {
-		stems := x.an.text.Analyze(tok.Term)
-		if len(stems) == 0 {
+		s := x.an.text.Analyze(tok.Term)
+		if len(s) == 0 {
 			continue // a stop word
 		}
-		stem := string(stems[0].Term)
-		exact := bq.NewTermQuery(stem)
-		exact.SetField(fText)
-		fz := fuzziness(utf8.RuneCount(tok.Term))
-		if fz == 0 || x.common(snap, stem) {
-			out = append(out, exact)
-			continue
+		stems = append(stems, string(s[0].Term))
+		lens = append(lens, utf8.RuneCount(tok.Term))
+	}
+	return stems, lens
+}
+
+func (x *Index) wordPlans(w string, snap *scorch.IndexSnapshot) ([]*wordPlan, error) {
+	stems, lens := x.tokens(w)
+	var out []*wordPlan
+	for i, stem := range stems {
+		wp := &wordPlan{}
+		for _, f := range textFields {
+			wp.variants = append(wp.variants, variant{field: f, weight: fieldWeight[f], terms: []string{stem}})
 		}
-		fq := bq.NewFuzzyQuery(stem)
-		fq.SetField(fText)
-		fq.SetFuzziness(fz)
-		fq.SetBoost(boostFuzzy)
-		out = append(out, bq.NewDisjunctionQuery([]bq.Query{exact, fq}))
+		if fz := fuzziness(lens[i]); fz > 0 && !common(snap, stem) {
+			for _, f := range []string{fBrand, fTitle} {
+				byDist := map[int][]string{}
+				fd, err := snap.FieldDictFuzzy(f, stem, fz, "")
+				if err != nil {
+					return nil, fmt.Errorf("embedded: fuzzy %q: %w", stem, err)
+				}
+				for {
+					e, err := fd.Next()
+					if err != nil {
+						fd.Close()
+						return nil, err
+					}
+					if e == nil {
+						break
+					}
+					if d := levenshtein(stem, e.Term); d > 0 && d <= fz {
+						byDist[d] = append(byDist[d], e.Term)
+					}
+				}
+				fd.Close()
+				for d, terms := range byDist {
+					wp.variants = append(wp.variants, variant{field: f, weight: fieldWeight[f] * editPenalty(d), terms: terms})
+				}
+			}
+		}
+		slices.SortStableFunc(wp.variants, func(a, b variant) int { return -cmpFloat(a.weight, b.weight) })
+		out = append(out, wp)
 	}
-	return out
+	return out, nil
 }
 
-// common reports whether more than commonTerm documents hold term.
-func (x *Index) common(snap *scorch.IndexSnapshot, term string) bool {
-	if snap == nil {
-		return false
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
-	r, err := snap.TermFieldReader(context.Background(), []byte(term), fText, false, false, false)
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	return r.Count() > commonTerm
+	return 0
 }
 
-// textHits are the documents a text query matched, in doc-number order.
+// common reports whether more than commonTerm documents hold term in their
+// title or brand.
+func common(snap *scorch.IndexSnapshot, term string) bool {
+	n := uint64(0)
+	for _, f := range []string{fTitle, fBrand} {
+		r, err := snap.TermFieldReader(context.Background(), []byte(term), f, false, false, false)
+		if err != nil {
+			return false
+		}
+		n += r.Count()
+		r.Close()
+	}
+	return n > commonTerm
+}
+
+// levenshtein is the edit distance between two short strings, in runes.
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// textHits are the documents a text query matched with their text scores.
 type textHits struct {
 	ords   []uint32
 	scores []float64
 }
 
-// matchText runs the text query on the pinned snapshot and maps every match
-// to its ordinal through the segment views: no per-hit id lookup. Caller
-// holds mu shared.
-func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs []segView, q bq.Query) (*textHits, error) {
+type orInto interface{ OrInto(*roaring.Bitmap) }
+
+// segMatch is what one segment contributed: the matching local documents
+// and, for scoring, the bitmap of every variant.
+type segMatch struct {
+	match   *roaring.Bitmap
+	variant [][][]*roaring.Bitmap // [clause][word][variant]
+	alias   []*roaring.Bitmap     // [clause]; nil unless an alias clause
+}
+
+// postings ORs the postings of terms of field in one segment.
+func postings(dicts map[string]segment.TermDictionary, seg segment.Segment, field string, terms []string) (*roaring.Bitmap, error) {
+	d, ok := dicts[field]
+	if !ok {
+		var err error
+		if d, err = seg.Dictionary(field); err != nil {
+			return nil, err
+		}
+		dicts[field] = d
+	}
+	b := roaring.New()
+	for _, t := range terms {
+		pl, err := d.PostingsList([]byte(t), nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		oi, ok := pl.(orInto)
+		if !ok {
+			return nil, fmt.Errorf("embedded: segment postings %T cannot be read as a bitmap", pl)
+		}
+		oi.OrInto(b)
+	}
+	return b, nil
+}
+
+// matchText evaluates the clauses on every segment of the pinned snapshot
+// with roaring bitmaps: zap keeps each term's postings as a bitmap of
+// local doc numbers, so AND across words and OR across fields and typo
+// variants are bitmap operations, and only the final matches are visited,
+// each mapped to its ordinal through the segment's ordinal map. Scores are
+// computed only when score is set (relevance sort): per word, idf × the
+// weight of the heaviest variant that matched; per alias clause,
+// aliasWeight × idf when the brand matched exactly. Caller holds mu shared.
+func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs []segView, clauses []clausePlan, score bool) (*textHits, error) {
+	ss := snap.Segments()
+	matches := make([]segMatch, len(ss))
+	df := make([][]uint64, len(clauses)) // [clause][word]
+	aliasDF := make([]uint64, len(clauses))
+	for ci := range clauses {
+		df[ci] = make([]uint64, len(clauses[ci].words))
+	}
+	for si, s := range ss {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		seg := s.Segment()
+		dicts := map[string]segment.TermDictionary{}
+		m := segMatch{variant: make([][][]*roaring.Bitmap, len(clauses)), alias: make([]*roaring.Bitmap, len(clauses))}
+		var all *roaring.Bitmap
+		for ci, c := range clauses {
+			var cm *roaring.Bitmap
+			m.variant[ci] = make([][]*roaring.Bitmap, len(c.words))
+			for wi, w := range c.words {
+				vbs := make([]*roaring.Bitmap, len(w.variants))
+				for vi, v := range w.variants {
+					b, err := postings(dicts, seg, v.field, v.terms)
+					if err != nil {
+						return nil, fmt.Errorf("embedded: text query: %w", err)
+					}
+					vbs[vi] = b
+				}
+				m.variant[ci][wi] = vbs
+				wm := roaring.FastOr(vbs...)
+				df[ci][wi] += wm.GetCardinality()
+				if cm == nil {
+					cm = wm
+				} else {
+					cm.And(wm)
+				}
+			}
+			if c.aliasKey != "" {
+				ab, err := postings(dicts, seg, fBrandKey, []string{c.aliasKey})
+				if err != nil {
+					return nil, fmt.Errorf("embedded: text query: %w", err)
+				}
+				m.alias[ci] = ab
+				aliasDF[ci] += ab.GetCardinality()
+				if cm == nil {
+					cm = ab.Clone()
+				} else {
+					cm.Or(ab)
+				}
+			}
+			if all == nil {
+				all = cm
+			} else {
+				all.And(cm)
+			}
+			if all.IsEmpty() {
+				break
+			}
+		}
+		if all == nil || all.IsEmpty() {
+			continue
+		}
+		if del := s.Deleted(); del != nil {
+			all.AndNot(del)
+		}
+		m.match = all
+		matches[si] = m
+	}
+
+	n := float64(x.cols.live)
+	idf := func(df uint64) float64 { return 1 + math.Log((n+1)/(float64(df)+1)) }
+	h := &textHits{}
+	buf := make([]uint32, 1024)
+	for si := range matches {
+		m := &matches[si]
+		if m.match == nil {
+			continue
+		}
+		ords := segs[si].ords
+		it := m.match.ManyIterator()
+		for k := it.NextMany(buf); k > 0; k = it.NextMany(buf) {
+			for _, local := range buf[:k] {
+				if int(local) >= len(ords) || ords[local] == noOrd {
+					continue
+				}
+				h.ords = append(h.ords, ords[local])
+				if !score {
+					continue
+				}
+				sc := 0.0
+				for ci, c := range clauses {
+					if m.alias[ci] != nil && m.alias[ci].Contains(local) {
+						sc += aliasWeight * idf(aliasDF[ci])
+					}
+					for wi, w := range c.words {
+						for vi, v := range w.variants {
+							if m.variant[ci][wi][vi].Contains(local) {
+								sc += v.weight * idf(df[ci][wi])
+								break // variants are heaviest first
+							}
+						}
+					}
+				}
+				h.scores = append(h.scores, sc)
+			}
+		}
+	}
+	return h, nil
+}
+
+// bleveQuery is the text query as a plain Bleve application writes it (a
+// disjunction over the four fields per word, fuzzy on brand and title for
+// rare words, an exact brand_key clause for aliases). The baseline and
+// BenchmarkHitMapping use it; Search uses matchText.
+func (x *Index) bleveQuery(q string, snap *scorch.IndexSnapshot) (bq.Query, bool) {
+	words := strings.Fields(strings.ToLower(q))
+	var clauses []bq.Query
+	wordQ := func(w string) []bq.Query {
+		var out []bq.Query
+		stems, lens := x.tokens(w)
+		for i, stem := range stems {
+			var dis []bq.Query
+			for _, f := range textFields {
+				t := bq.NewTermQuery(stem)
+				t.SetField(f)
+				t.SetBoost(fieldWeight[f])
+				dis = append(dis, t)
+			}
+			if fz := fuzziness(lens[i]); fz > 0 && !common(snap, stem) {
+				for _, f := range []string{fBrand, fTitle} {
+					fq := bq.NewFuzzyQuery(stem)
+					fq.SetField(f)
+					fq.SetFuzziness(fz)
+					fq.SetBoost(fieldWeight[f] / 2)
+					dis = append(dis, fq)
+				}
+			}
+			out = append(out, bq.NewDisjunctionQuery(dis))
+		}
+		return out
+	}
+	for i := 0; i < len(words); {
+		n, brand := x.aliasAt(words[i:])
+		if n == 0 {
+			clauses = append(clauses, wordQ(words[i])...)
+			i++
+			continue
+		}
+		alias := bq.NewTermQuery(strings.ToLower(brand))
+		alias.SetField(fBrandKey)
+		alias.SetBoost(aliasWeight)
+		var sub []bq.Query
+		for _, w := range words[i : i+n] {
+			sub = append(sub, wordQ(w)...)
+		}
+		if len(sub) == 0 {
+			clauses = append(clauses, alias)
+		} else {
+			clauses = append(clauses, bq.NewDisjunctionQuery([]bq.Query{alias, bq.NewConjunctionQuery(sub)}))
+		}
+		i += n
+	}
+	if len(clauses) == 0 {
+		return nil, false
+	}
+	if len(clauses) == 1 {
+		return clauses[0], true
+	}
+	return bq.NewConjunctionQuery(clauses), true
+}
+
+// matchSearcher runs a Bleve query's Searcher directly on the snapshot and
+// maps each match to its ordinal through the segment maps. It was the text
+// path before matchText; BenchmarkHitMapping keeps it for comparison.
+func (x *Index) matchSearcher(ctx context.Context, snap *scorch.IndexSnapshot, segs []segView, q bq.Query) (*textHits, error) {
 	s, err := q.Searcher(ctx, snap, x.m, search.SearcherOptions{Score: "default"})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: text query: %w", err)
 	}
 	defer s.Close()
-	sctx := &search.SearchContext{
-		DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0),
-		IndexReader:       snap,
-	}
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: snap}
 	h := &textHits{}
 	seg := 0
-	for n := 0; ; n++ {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
+	for {
 		dm, err := s.Next(sctx)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: text query: %w", err)
 		}
 		if dm == nil {
-			break
+			return h, nil
 		}
 		num := dm.IndexInternalID.Value()
-		// Matches come in doc-number order, so the segment only moves forward.
 		for seg+1 < len(segs) && num >= segs[seg+1].offset {
 			seg++
 		}
-		for seg > 0 && num < segs[seg].offset {
-			seg--
-		}
-		local := num - segs[seg].offset
-		if local < uint64(len(segs[seg].ords)) {
+		if local := num - segs[seg].offset; local < uint64(len(segs[seg].ords)) {
 			if o := segs[seg].ords[local]; o != noOrd {
 				h.ords = append(h.ords, o)
 				h.scores = append(h.scores, dm.Score)
@@ -184,13 +456,11 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 		}
 		sctx.DocumentMatchPool.Put(dm)
 	}
-	return h, nil
 }
 
-// matchTextExternalID is matchText the simple way, one ExternalID per hit.
-// Kept for BenchmarkHitMapping, which shows why matchText does not use it.
-func (x *Index) matchTextExternalID(ctx context.Context, q bq.Query) (*textHits, error) {
-	snap := x.snap
+// matchExternalID is matchSearcher the simple way, one ExternalID per hit.
+// BenchmarkHitMapping shows why nothing uses it.
+func (x *Index) matchExternalID(ctx context.Context, snap *scorch.IndexSnapshot, q bq.Query) (*textHits, error) {
 	s, err := q.Searcher(ctx, snap, x.m, search.SearcherOptions{Score: "default"})
 	if err != nil {
 		return nil, err
