@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rummage/rummage/internal/testpg"
+)
+
+// devOutput collects devMain's output for the test log.
+type devOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *devOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *devOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// devRun is one devMain running in the test.
+type devRun struct {
+	base, broker string
+	out          *devOutput
+	stop         func() error
+}
+
+func startDev(t *testing.T, args ...string) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{}
+	type addrs struct{ api, broker string }
+	started := make(chan addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- devMain(ctx, args, out, devHooks{started: func(a, b string) { started <- addrs{a, b} }})
+	}()
+	var stopped bool
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("dev did not stop in 30s")
+		}
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("dev: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("dev output:\n%s", out.String())
+		}
+	})
+	select {
+	case a := <-started:
+		return &devRun{base: "http://" + a.api, broker: a.broker, out: out, stop: stop}
+	case err := <-done:
+		t.Fatalf("dev stopped before it started: %v\n%s", err, out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev did not start in 60s:\n%s", out.String())
+	}
+	return nil
+}
+
+// eventually polls cond every 20ms until it holds or the deadline passes,
+// and returns how long it took.
+func eventually(t *testing.T, what string, deadline time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start)
+		}
+		if time.Since(start) > deadline {
+			t.Fatalf("%s: not within %v", what, deadline)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func devGet(t *testing.T, u string, v any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v: %s", u, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+type devSearch struct {
+	Total int `json:"total"`
+	Hits  []struct {
+		ID         string `json:"id"`
+		PriceCents int64  `json:"price_cents"`
+	} `json:"hits"`
+}
+
+func (d *devRun) search(t *testing.T, params url.Values) devSearch {
+	t.Helper()
+	var r devSearch
+	if code := devGet(t, d.base+"/v1/search?"+params.Encode(), &r); code != http.StatusOK {
+		t.Fatalf("search %v: HTTP %d", params, code)
+	}
+	return r
+}
+
+// TestDevEndToEnd runs `rummage dev` against a fresh database: snapshot,
+// then insert, update (price; status → sold) and delete in Postgres, each
+// seen in /v1/search over HTTP; one /metrics for every role; kcat lists and
+// consumes the broker; a restart resumes and picks up a change made while
+// it was down.
+func TestDevEndToEnd(t *testing.T) {
+	db := testpg.New(t, testpg.Options{Logical: true})
+	dir := t.TempDir()
+	slot := fmt.Sprintf("rummage_devtest_%08x", rand.Uint32())
+	args := []string{"--database-url", db, "--index-dir", filepath.Join(dir, "index"), "--addr", "127.0.0.1:0",
+		"--kafka-addr", "127.0.0.1:0", "--seed-count", "300", "--slot", slot, "--partitions", "2", "--log-level", "warn"}
+	d := startDev(t, args...)
+
+	eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	var snap devSearch
+	devGet(t, d.base+"/v1/search?limit=1", &snap)
+	if snap.Total == 0 {
+		t.Fatalf("no listings after the snapshot of 300")
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	q := url.Values{"q": {"quixotic zebra"}}
+
+	exec(`INSERT INTO listings (id, seller_id, title, brand, price_cents) VALUES ('devt1', 's0000001', 'Quixotic zebra blazer', 'Zara', 4200)`)
+	took := eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	t.Logf("insert → searchable in %v", took)
+
+	exec(`UPDATE listings SET price_cents = 1234, updated_at = now() WHERE id = 'devt1'`)
+	took = eventually(t, "price update searchable", 10*time.Second, func() bool {
+		r := d.search(t, url.Values{"q": q["q"], "price_min": {"1234"}, "price_max": {"1234"}})
+		return r.Total == 1 && r.Hits[0].PriceCents == 1234
+	})
+	t.Logf("price update → searchable in %v", took)
+
+	exec(`UPDATE listings SET status = 'sold' WHERE id = 'devt1'`)
+	took = eventually(t, "sold listing leaves search", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
+	t.Logf("status sold → gone from search in %v", took)
+	var got struct {
+		Status string `json:"status"`
+	}
+	if devGet(t, d.base+"/v1/listings/devt1", &got); got.Status != "sold" {
+		t.Errorf("listing status = %q, want sold", got.Status)
+	}
+
+	exec(`UPDATE listings SET status = 'available' WHERE id = 'devt1'`)
+	eventually(t, "available again", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	exec(`DELETE FROM listings WHERE id = 'devt1'`)
+	took = eventually(t, "delete gone", 10*time.Second, func() bool {
+		return d.search(t, q).Total == 0 && devGet(t, d.base+"/v1/listings/devt1", nil) == http.StatusNotFound
+	})
+	t.Logf("delete → gone in %v", took)
+
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"rummage_http_request_duration_seconds", "rummage_index_documents", "rummage_cdc_events_total",
+		"rummage_cdc_replication_lag_bytes", "rummage_indexer_", "rummage_kafka_reader_", "go_goroutines"} {
+		if !bytes.Contains(metrics, []byte(m)) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+
+	t.Run("kcat", func(t *testing.T) { devKcat(t, d.broker) })
+
+	if err := d.stop(); err != nil {
+		t.Fatalf("dev shutdown: %v", err)
+	}
+
+	// Restart: the index, the broker's log and the CDC position are kept; a
+	// change made while dev was down arrives, and it is ready at once.
+	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt2', 's0000001', 'Quixotic zebra loafers', 900)`)
+	d = startDev(t, args...)
+	if code := devGet(t, d.base+"/readyz", nil); code != http.StatusOK {
+		t.Errorf("after a restart /readyz = %d, want 200 at once", code)
+	}
+	eventually(t, "change made while down", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+}
+
+func devKcat(t *testing.T, broker string) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		testpg.Unavailable(t, "kcat is not installed (Debian package kcat; scripts/test installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kcat", "-b", broker, "-L").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kcat -L: %v\n%s", err, out)
+	}
+	for _, topic := range []string{"rummage.public.listings", "rummage.public.sellers", "rummage.dlq"} {
+		if !strings.Contains(string(out), `"`+topic+`"`) {
+			t.Errorf("kcat -L does not list %s:\n%s", topic, out)
+		}
+	}
+	out, err = exec.CommandContext(ctx, "kcat", "-b", broker, "-C", "-t", "rummage.public.listings", "-o", "beginning", "-e", "-q",
+		"-f", "%k\t%s\n").Output()
+	if err != nil {
+		t.Fatalf("kcat -C: %v\n%s", err, out)
+	}
+	ops := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		key, value, _ := strings.Cut(line, "\t")
+		var e struct {
+			Op     string `json:"op"`
+			Source struct {
+				Table string `json:"table"`
+			} `json:"source"`
+		}
+		if err := json.Unmarshal([]byte(value), &e); err != nil {
+			t.Fatalf("kcat -C: not a change event: %v: %q", err, line)
+		}
+		if e.Source.Table != "listings" {
+			t.Errorf("event of table %q on the listings topic", e.Source.Table)
+		}
+		if strings.Contains(key, "devt1") {
+			ops[e.Op]++
+		}
+	}
+	// devt1: insert, price, sold, available, delete.
+	if ops["c"] != 1 || ops["u"] != 3 || ops["d"] != 1 {
+		t.Errorf("kcat -C: events of devt1 by op = %v, want c:1 u:3 d:1", ops)
+	}
+	t.Logf("kcat consumed %d listing events", strings.Count(string(out), "\n"))
+}

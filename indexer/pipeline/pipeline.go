@@ -1,0 +1,548 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/indexer/pgcdc"
+)
+
+// StateTable is the table where the CDC keeps its confirmed LSN (pgcdc's
+// default, named here because Resnapshot clears the slot's row).
+const StateTable = "rummage_cdc_state"
+
+// Config configures a Pipeline. Zero fields take the defaults noted.
+type Config struct {
+	// DatabaseURL of the source database (required). Its tables must exist
+	// (fixtures.Migrate) and it needs wal_level=logical.
+	DatabaseURL string
+	// Index receives the listing changes (required).
+	Index indexer.Applier
+
+	// KafkaAddr is where the in-process broker listens (default
+	// "127.0.0.1:0", a free port). Use a loopback address: the broker has no
+	// authentication.
+	KafkaAddr string
+	// KafkaDir persists the broker's log and the consumer group's offsets, so
+	// that a restart loses nothing the CDC already confirmed to Postgres.
+	// Empty keeps them in memory: events the CDC confirmed but the indexer had
+	// not applied when the process ended are then lost to the index.
+	KafkaDir string
+
+	Slot        string   // replication slot (default "rummage")
+	Publication string   // publication (default "rummage")
+	TopicPrefix string   // topics <prefix>.<schema>.<table> (default "rummage")
+	Tables      []string // default pgcdc.DefaultTables; must include listings
+	Partitions  int      // partitions of the topics it creates (default 4)
+	Group       string   // consumer group (default "rummage-dev")
+
+	// BatchSize and BatchWait tune the indexer (defaults 5000 and 50ms: a
+	// change waits at most BatchWait for company before it is applied).
+	BatchSize int
+	BatchWait time.Duration
+	// Linger is how long the CDC holds events for more before it writes
+	// them to Kafka (default 5ms).
+	Linger time.Duration
+
+	// Resnapshot forgets the CDC's position (its row in StateTable; the slot
+	// is recreated) and clears KafkaDir, so that the CDC copies every table
+	// again: for an empty or untrusted index. Without it the CDC resumes where
+	// it stopped, and SnapshotApplied is closed at once.
+	Resnapshot bool
+	// DrainTimeout bounds how long Run lets the indexer catch up with the
+	// broker on shutdown (default 10s).
+	DrainTimeout time.Duration
+
+	// Registerer receives the metrics of every role (rummage_cdc_*,
+	// rummage_indexer_*, rummage_kafka_reader_*); nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.KafkaAddr == "" {
+		c.KafkaAddr = "127.0.0.1:0"
+	}
+	if c.Slot == "" {
+		c.Slot = "rummage"
+	}
+	if c.Publication == "" {
+		c.Publication = "rummage"
+	}
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = "rummage"
+	}
+	if len(c.Tables) == 0 {
+		c.Tables = pgcdc.DefaultTables
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 4
+	}
+	if c.Group == "" {
+		c.Group = "rummage-dev"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 5000
+	}
+	if c.BatchWait <= 0 {
+		c.BatchWait = 50 * time.Millisecond
+	}
+	if c.Linger <= 0 {
+		c.Linger = 5 * time.Millisecond
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports what is wrong with c (after defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("database URL is required"))
+	}
+	if c.Index == nil {
+		errs = append(errs, errors.New("an index is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.KafkaAddr); err != nil {
+		errs = append(errs, fmt.Errorf("kafka address %q: %w", c.KafkaAddr, err))
+	}
+	hasListings := false
+	for _, t := range c.Tables {
+		if tableName(t) == indexer.ListingsTable {
+			hasListings = true
+		}
+	}
+	if !hasListings {
+		errs = append(errs, fmt.Errorf("tables %v must include %s", c.Tables, indexer.ListingsTable))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pipeline: config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func tableName(t string) string { return t[strings.LastIndexByte(t, '.')+1:] }
+
+// Pipeline is the CDC, the broker and the indexer of one process. New starts
+// the broker (so its address is known before anything runs); Run runs the
+// rest.
+type Pipeline struct {
+	cfg     Config
+	log     *slog.Logger
+	cluster *kfake.Cluster
+	addr    string
+	topics  []string
+	client  *kafka.Client // end offsets (readiness, drain); its own transport
+
+	writer *kafkabus.Writer
+	reader *kafkabus.Reader
+	dlq    *kafkabus.DeadLetterWriter
+	src    *trackedSource
+	cdc    *pgcdc.CDC
+	ix     *indexer.Indexer
+
+	applied   chan struct{} // closed once the index holds the initial snapshot
+	target    chan offsets  // the broker's end offsets when the snapshot was acknowledged
+	closeOnce sync.Once
+}
+
+// New prepares the pipeline: it resets the CDC's position when asked,
+// starts the broker and creates the topics, and builds the CDC and the
+// indexer. Nothing reads Postgres until Run.
+func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	if cfg.Resnapshot {
+		if err := resetCDC(ctx, cfg.DatabaseURL, cfg.Slot); err != nil {
+			return nil, err
+		}
+		if cfg.KafkaDir != "" {
+			if err := os.RemoveAll(cfg.KafkaDir); err != nil {
+				return nil, fmt.Errorf("pipeline: clear kafka dir: %w", err)
+			}
+		}
+	}
+
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ClusterID("rummage-dev"),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.AllowAutoTopicCreation(),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.KafkaAddr) }),
+	}
+	if cfg.KafkaDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.KafkaDir))
+	}
+	cluster, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: start kafka on %s: %w", cfg.KafkaAddr, err)
+	}
+	p = &Pipeline{cfg: cfg, log: log, cluster: cluster, applied: make(chan struct{}), target: make(chan offsets, 1)}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	p.addr = cluster.ListenAddrs()[0]
+	brokers := []string{p.addr}
+	p.topics = kafkabus.TableTopics(cfg.TopicPrefix, cfg.Tables)
+	p.client = &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{ClientID: "rummage-dev", DialTimeout: 5 * time.Second, MetadataTTL: time.Second}}
+
+	p.writer, err = kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: cfg.TopicPrefix,
+		Partitions: cfg.Partitions, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.writer.EnsureTopics(ctx, p.topics...); err != nil {
+		return nil, err
+	}
+	p.dlq, err = kafkabus.NewDeadLetterWriter(brokers, kafkabus.DeadLetterTopic(cfg.TopicPrefix))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.dlq.EnsureTopic(ctx, 1); err != nil {
+		return nil, err
+	}
+	p.reader, err = kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: cfg.Group, Topics: p.topics,
+		CreateTopics: true, Partitions: cfg.Partitions,
+		// A fetch returns as soon as there is data, so a long poll costs no
+		// latency; a short one makes kafka-go's read deadline (MaxWait, the
+		// broker waiting MaxWait*3/4) expire on a loaded machine, and each
+		// expiry is a reconnect.
+		MaxWait: 2 * time.Second,
+		Registerer: cfg.Registerer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	p.src = newTrackedSource(p.reader)
+
+	names := make([]string, len(cfg.Tables))
+	for i, t := range cfg.Tables {
+		names[i] = tableName(t)
+	}
+	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, BatchSize: cfg.BatchSize,
+		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	ccfg := pgcdc.Config{DatabaseURL: cfg.DatabaseURL, Slot: cfg.Slot, Publication: cfg.Publication, Tables: cfg.Tables,
+		TopicPrefix: cfg.TopicPrefix, StateTable: StateTable, Linger: cfg.Linger, Logger: log}
+	if cfg.Resnapshot {
+		// The first acknowledgement after a reset is the snapshot's: every
+		// row is then in the broker. Its end offsets are what the indexer
+		// must commit for the index to hold the snapshot.
+		var once sync.Once
+		ccfg.Hooks.AfterAck = func(uint64) error {
+			var err error
+			once.Do(func() { err = p.snapshotAcked() })
+			return err
+		}
+	} else {
+		close(p.applied)
+	}
+	p.cdc, err = pgcdc.New(ccfg, p.writer, pgcdc.NewMetrics(cfg.Registerer))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cdc.Check(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// BrokerAddr is the host:port of the in-process Kafka broker.
+func (p *Pipeline) BrokerAddr() string { return p.addr }
+
+// Topics are the change topics, one per table.
+func (p *Pipeline) Topics() []string { return p.topics }
+
+// SnapshotApplied is closed once the index holds the initial snapshot: the
+// indexer has committed every event the CDC had written when the snapshot
+// was acknowledged. Without Config.Resnapshot it is closed from the start.
+func (p *Pipeline) SnapshotApplied() <-chan struct{} { return p.applied }
+
+// Run runs the CDC and the indexer until ctx is done, then shuts down in
+// order: the CDC stops, the indexer catches up with the broker (up to
+// Config.DrainTimeout), the indexer stops, and the broker closes. It returns
+// nil after a clean shutdown, or the error that stopped a role (the others
+// are stopped too). Call it once.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.Close()
+	cdcCtx, stopCDC := context.WithCancel(ctx)
+	defer stopCDC()
+	ixCtx, stopIx := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIx()
+	cdcDone := make(chan error, 1)
+	ixDone := make(chan error, 1)
+	go func() { cdcDone <- p.cdc.Run(cdcCtx) }()
+	go func() { ixDone <- p.ix.Run(ixCtx) }()
+	go p.watchSnapshot(ixCtx)
+
+	var errs []error
+	cdcRunning, ixRunning := true, true
+	select {
+	case <-ctx.Done():
+	case err := <-cdcDone:
+		cdcRunning = false
+		errs = append(errs, fmt.Errorf("cdc: %w", err))
+	case err := <-ixDone:
+		ixRunning = false
+		errs = append(errs, err)
+	}
+	stopCDC()
+	if cdcRunning {
+		if err := <-cdcDone; err != nil {
+			errs = append(errs, fmt.Errorf("cdc: %w", err))
+		}
+	}
+	if ixRunning {
+		if len(errs) == 0 {
+			p.drain(ixDone)
+		}
+		stopIx()
+		if err := <-ixDone; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the broker and the clients. Run calls it; call it yourself only
+// when Run is never called.
+func (p *Pipeline) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		if p.reader != nil {
+			err = errors.Join(err, p.reader.Close())
+		}
+		if p.dlq != nil {
+			err = errors.Join(err, p.dlq.Close())
+		}
+		if p.writer != nil {
+			err = errors.Join(err, p.writer.Close())
+		}
+		if t, ok := p.client.Transport.(*kafka.Transport); ok {
+			t.CloseIdleConnections()
+		}
+		p.cluster.Close()
+	})
+	return err
+}
+
+// drain waits until the indexer has committed everything the broker holds,
+// or DrainTimeout, or the indexer stops.
+func (p *Pipeline) drain(ixDone chan error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DrainTimeout)
+	defer cancel()
+	end, err := p.endOffsets(ctx)
+	if err != nil {
+		p.log.Warn("pipeline: drain: cannot read end offsets; stopping the indexer now", "err", err)
+		return
+	}
+	select {
+	case <-p.src.reached(end):
+		p.log.Info("pipeline: drained: the index holds every event in the broker")
+	case <-ctx.Done():
+		p.log.Warn("pipeline: drain timed out; the rest is applied on the next start", "timeout", p.cfg.DrainTimeout)
+	case err := <-ixDone:
+		ixDone <- err // Run reads it
+	}
+}
+
+// snapshotAcked runs in the CDC's goroutine once the snapshot is in the
+// broker: it records the end offsets the indexer must reach.
+func (p *Pipeline) snapshotAcked() error {
+	var err error
+	for attempt := range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var end offsets
+		end, err = p.endOffsets(ctx)
+		cancel()
+		if err == nil {
+			p.target <- end
+			return nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	return fmt.Errorf("pipeline: end offsets after the snapshot: %w", err)
+}
+
+// watchSnapshot closes applied once the indexer reached the snapshot's end
+// offsets.
+func (p *Pipeline) watchSnapshot(ctx context.Context) {
+	select {
+	case <-p.applied:
+		return
+	case <-ctx.Done():
+		return
+	case end := <-p.target:
+		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", end.total())
+		select {
+		case <-p.src.reached(end):
+			p.log.Info("pipeline: snapshot applied: the index holds the initial snapshot")
+			close(p.applied)
+		case <-ctx.Done():
+		}
+	}
+}
+
+// topicPartition names one partition.
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// offsets maps a partition to an offset: the next offset to read (end
+// offsets), or one past the last committed message.
+type offsets map[topicPartition]int64
+
+func (o offsets) total() int64 {
+	var n int64
+	for _, v := range o {
+		n += v
+	}
+	return n
+}
+
+// endOffsets reads the end offset (high watermark) of every partition of the
+// change topics.
+func (p *Pipeline) endOffsets(ctx context.Context) (offsets, error) {
+	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
+	if err != nil {
+		return nil, err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		for _, part := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(part.ID))
+		}
+	}
+	res, err := p.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	end := offsets{}
+	for topic, parts := range res.Topics {
+		for _, po := range parts {
+			if po.Error != nil {
+				return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+			if po.LastOffset > 0 {
+				end[topicPartition{topic, po.Partition}] = po.LastOffset
+			}
+		}
+	}
+	return end, nil
+}
+
+// trackedSource is the indexer's source, recording what it committed.
+type trackedSource struct {
+	indexer.Source
+	mu        sync.Mutex
+	committed offsets
+	waiters   []waiter
+}
+
+type waiter struct {
+	end  offsets
+	done chan struct{}
+}
+
+func newTrackedSource(s indexer.Source) *trackedSource {
+	return &trackedSource{Source: s, committed: offsets{}}
+}
+
+// Commit commits, then records the positions.
+func (s *trackedSource) Commit(ctx context.Context, msgs []indexer.Message) error {
+	if err := s.Source.Commit(ctx, msgs); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		tp := topicPartition{m.Topic, m.Partition}
+		if m.Offset+1 > s.committed[tp] {
+			s.committed[tp] = m.Offset + 1
+		}
+	}
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		if s.covers(w.end) {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	s.waiters = kept
+	return nil
+}
+
+// reached returns a channel closed once the committed positions cover end.
+func (s *trackedSource) reached(end offsets) <-chan struct{} {
+	done := make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.covers(end) {
+		close(done)
+	} else {
+		s.waiters = append(s.waiters, waiter{end, done})
+	}
+	return done
+}
+
+func (s *trackedSource) covers(end offsets) bool {
+	for tp, off := range end {
+		if s.committed[tp] < off {
+			return false
+		}
+	}
+	return true
+}
+
+// resetCDC deletes the CDC's record of its position for slot, so that its
+// next start takes a new snapshot (pgcdc then recreates the slot).
+func resetCDC(ctx context.Context, databaseURL, slot string) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("pipeline: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{StateTable}.Sanitize()+" WHERE slot = $1", slot)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no state table yet: nothing to forget
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pipeline: reset the CDC position: %w", err)
+	}
+	return nil
+}
