@@ -234,7 +234,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		// latency; a short one makes kafka-go's read deadline (MaxWait, the
 		// broker waiting MaxWait*3/4) expire on a loaded machine, and each
 		// expiry is a reconnect.
-		MaxWait: 2 * time.Second,
+		MaxWait:    2 * time.Second,
 		Registerer: cfg.Registerer, Logger: log})
 	if err != nil {
 		return nil, err
