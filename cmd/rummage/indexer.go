@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/kafkabus"
 )
@@ -50,6 +51,7 @@ func runIndexer(ctx context.Context, args []string) error {
 	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
 	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics; empty disables")
+	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	bf := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -104,6 +106,26 @@ func runIndexer(ctx context.Context, args []string) error {
 			return err
 		}
 		defer stop()
+	}
+	if *apiAddr != "" {
+		srv, err := api.New(api.DefaultConfig(), backend, log)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", *apiAddr)
+		if err != nil {
+			return fmt.Errorf("--addr: %w", err)
+		}
+		served := make(chan error, 1)
+		apiCtx, stopAPI := context.WithCancel(ctx)
+		go func() { served <- srv.Serve(apiCtx, ln) }()
+		defer func() {
+			stopAPI()
+			if err := <-served; err != nil {
+				log.Error("api", "err", err)
+			}
+		}()
+		log.Info("api listening", "addr", ln.Addr().String())
 	}
 	log.Info("indexer running", "brokers", brokerList, "group", *group, "topics", topics,
 		"dead_letters", kafkabus.DeadLetterTopic(*prefix), "batch_size", *batchSize, "batch_wait", *batchWait)
