@@ -35,6 +35,7 @@ type catNode struct {
 	parent   uint32
 	path     string // full path joined by "/"
 	children []uint32
+	anc      []uint32 // the path as nodes, top level first, ending with this node
 }
 
 // columns hold, per ordinal, what filters, facets and sorts read, and the
@@ -60,8 +61,9 @@ type columns struct {
 	shares  []uint32
 
 	brands, sizes, colorVals dict
-	colorSets                dict       // key: sorted color ids joined by ","
-	colorSetIDs              [][]uint32 // colorSets id → color ids
+	colorSets                dict              // key: sorted color ids joined by ","
+	colorSetIDs              [][]uint32        // colorSets id → color ids
+	colorSetByNames          map[string]uint32 // colors as listed, joined by NUL → colorSets id
 
 	nodes      []catNode
 	nodeByPath map[string]uint32
@@ -82,15 +84,16 @@ type columns struct {
 
 func newColumns() *columns {
 	c := &columns{
-		ordOf:      map[string]uint32{},
-		brands:     newDict(),
-		sizes:      newDict(),
-		colorVals:  newDict(),
-		colorSets:  newDict(),
-		nodes:      []catNode{{}},
-		nodeByPath: map[string]uint32{"": 0},
-		available:  roaring.New(),
-		drops:      roaring.New(),
+		ordOf:           map[string]uint32{},
+		brands:          newDict(),
+		sizes:           newDict(),
+		colorVals:       newDict(),
+		colorSets:       newDict(),
+		colorSetByNames: map[string]uint32{},
+		nodes:           []catNode{{}},
+		nodeByPath:      map[string]uint32{"": 0},
+		available:       roaring.New(),
+		drops:           roaring.New(),
 	}
 	c.colorSetIDs = [][]uint32{nil}
 	c.brandBM = []*roaring.Bitmap{roaring.New()}
@@ -146,6 +149,16 @@ func (c *columns) colorSet(colors []string) uint32 {
 	if len(colors) == 0 {
 		return 0
 	}
+	names := strings.Join(colors, "\x00")
+	if set, ok := c.colorSetByNames[names]; ok {
+		return set
+	}
+	set := c.colorSetSlow(colors)
+	c.colorSetByNames[names] = set
+	return set
+}
+
+func (c *columns) colorSetSlow(colors []string) uint32 {
 	ids := make([]uint32, 0, len(colors))
 	for _, s := range colors {
 		if s != "" {
@@ -171,13 +184,20 @@ func (c *columns) colorSet(colors []string) uint32 {
 
 // categoryNode returns the node of a path, creating it and its ancestors.
 func (c *columns) categoryNode(path []string) uint32 {
+	if len(path) == 0 {
+		return 0
+	}
+	if n, ok := c.nodeByPath[strings.Join(path, "/")]; ok {
+		return n
+	}
 	node := uint32(0)
 	for i := range path {
 		p := strings.Join(path[:i+1], "/")
 		n, ok := c.nodeByPath[p]
 		if !ok {
 			n = uint32(len(c.nodes))
-			c.nodes = append(c.nodes, catNode{parent: node, path: p})
+			anc := append(slices.Clone(c.nodes[node].anc), n)
+			c.nodes = append(c.nodes, catNode{parent: node, path: p, anc: anc})
 			c.nodes[node].children = append(c.nodes[node].children, n)
 			c.nodeByPath[p] = n
 		}

@@ -279,7 +279,54 @@ func (x *Index) snapshot() (*scorch.IndexSnapshot, error) {
 	return s, nil
 }
 
-// load rebuilds the columns from the stored records of an opened index.
+// loadChunk is a run of documents of one segment, decoded by a worker.
+type loadChunk struct {
+	ss       *scorch.SegmentSnapshot
+	from, to uint64
+	ids      []string
+	recs     []colRecord
+	err      error
+	done     chan struct{}
+}
+
+func (ch *loadChunk) decode() {
+	defer close(ch.done)
+	del := ch.ss.Deleted()
+	for i := ch.from; i < ch.to; i++ {
+		if del != nil && del.Contains(uint32(i)) {
+			continue
+		}
+		id, err := ch.ss.DocID(i)
+		if err != nil {
+			ch.err = err
+			return
+		}
+		var rec colRecord
+		var derr error
+		found := false
+		err = ch.ss.VisitDocument(i, func(field string, _ byte, value []byte, _ []uint64) bool {
+			if field == fStored {
+				rec, _, derr = decodeHeader(value)
+				found = true
+				return false
+			}
+			return true
+		})
+		if err == nil && derr == nil && !found {
+			derr = errCorrupt
+		}
+		if err != nil || derr != nil {
+			ch.err = fmt.Errorf("document %q: %w", id, errors.Join(err, derr))
+			return
+		}
+		ch.ids = append(ch.ids, string(id))
+		ch.recs = append(ch.recs, rec)
+	}
+}
+
+// load rebuilds the columns from the stored records of an opened index:
+// workers decode record headers chunk by chunk, and the columns take them
+// in order.
 func (x *Index) load(ctx context.Context) error {
 	snap, err := x.snapshot()
 	if err != nil {
@@ -287,61 +334,80 @@ func (x *Index) load(ctx context.Context) error {
 	}
 	start := time.Now()
 	total := 0
+	const chunkDocs = 32 << 10
+	var chunks []*loadChunk
 	for _, ss := range snap.Segments() {
 		total += int(ss.LiveSize())
+		n := uint64(ss.FullSize())
+		for from := uint64(0); from < n; from += chunkDocs {
+			chunks = append(chunks, &loadChunk{ss: ss, from: from, to: min(from+chunkDocs, n), done: make(chan struct{})})
+		}
 	}
-	done := 0
+	// Workers take chunks in order; at most 2×workers are decoded ahead of
+	// the columns, which bounds memory.
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	sem := make(chan struct{}, 2*workers)
+	next := make(chan *loadChunk)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ch := range next {
+				ch.decode()
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for _, ch := range chunks {
+			select {
+			case sem <- struct{}{}:
+			case <-stop:
+				return
+			}
+			select {
+			case next <- ch:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	finish := func(err error) error {
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			snap.Close()
+		}
+		return err
+	}
 	c := x.cols
-	report := func() {
-		if x.cfg.Progress != nil {
+	done, reported := 0, 0
+	for _, ch := range chunks {
+		<-ch.done
+		<-sem
+		if ch.err != nil {
+			return finish(fmt.Errorf("embedded: load: %w", ch.err))
+		}
+		for i := range ch.ids {
+			c.set(c.ordinal(ch.ids[i]), &ch.recs[i])
+		}
+		done += len(ch.ids)
+		ch.ids, ch.recs = nil, nil
+		if err := ctx.Err(); err != nil {
+			return finish(err)
+		}
+		if x.cfg.Progress != nil && done-reported >= 100000 {
+			reported = done
 			x.cfg.Progress(Progress{Phase: "load", Done: done, Total: total, Elapsed: time.Since(start)})
 		}
 	}
-	for _, ss := range snap.Segments() {
-		n := uint64(ss.FullSize())
-		del := ss.Deleted()
-		for i := uint64(0); i < n; i++ {
-			if del != nil && del.Contains(uint32(i)) {
-				continue
-			}
-			id, err := ss.DocID(i)
-			if err != nil {
-				snap.Close()
-				return fmt.Errorf("embedded: load: %w", err)
-			}
-			var rec colRecord
-			var derr error
-			found := false
-			err = ss.VisitDocument(i, func(field string, _ byte, value []byte, _ []uint64) bool {
-				if field == fStored {
-					rec, _, derr = decodeHeader(value)
-					found = true
-					return false
-				}
-				return true
-			})
-			if err == nil && derr == nil && !found {
-				derr = errCorrupt
-			}
-			if err != nil || derr != nil {
-				snap.Close()
-				return fmt.Errorf("embedded: load document %q: %w", id, errors.Join(err, derr))
-			}
-			o := c.ordinal(string(id))
-			c.set(o, &rec)
-			done++
-			if done%100000 == 0 {
-				if err := ctx.Err(); err != nil {
-					snap.Close()
-					return err
-				}
-				report()
-			}
-		}
+	finish(nil)
+	if x.cfg.Progress != nil {
+		x.cfg.Progress(Progress{Phase: "load", Done: done, Total: total, Elapsed: time.Since(start)})
 	}
-	report()
-	segs := x.views(snap)
-	x.snap, x.segs = snap, segs
+	x.snap, x.segs = snap, x.views(snap)
 	return nil
 }
 

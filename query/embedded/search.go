@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"math"
 	"slices"
 	"strings"
 
@@ -200,10 +201,12 @@ func intersect(base *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
 
 // facets counts the requested facets. Each is disjunctive: counted over base
 // ∩ every filter but its own. Facets whose field is not filtered share the
-// set all and are counted in one pass over it.
+// set all. Over a set that is small next to the index, one pass reads every
+// column the facets sharing that set need; over a large set, brand and size
+// (many values) are still counted by one scan, and the fields with few
+// values by bitmap cardinalities, which cost per value, not per document.
 func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
 	c := x.cols
-	out := make(map[query.Facet][]query.FacetValue, len(req.Facets))
 	setFor := func(fld field) *roaring.Bitmap {
 		if filters[fld] == nil {
 			return all
@@ -216,103 +219,193 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 		}
 		return intersect(base, others)
 	}
-	// Brand and size are high-cardinality: count them by scanning the set
-	// once and reading both columns; the others by bitmap cardinalities.
-	var scanBrand, scanSize bool
-	for _, fc := range req.Facets {
-		switch fc {
-		case query.FacetBrand:
-			scanBrand = true
-		case query.FacetSize:
-			scanSize = true
+	catNode := uint32(0)
+	if len(req.Filters.Category) > 0 {
+		n, ok := c.nodeByPath[strings.Join(req.Filters.Category, "/")]
+		if !ok {
+			catNode = noNode
+		} else {
+			catNode = n
 		}
 	}
-	var brandCounts, sizeCounts []int
-	if scanBrand && scanSize && filters[fieldBrand] == nil && filters[fieldSize] == nil {
-		brandCounts, sizeCounts = c.countColumns(all, c.brand, len(c.brands.vals), c.size, len(c.sizes.vals))
-	} else {
-		if scanBrand {
-			brandCounts, _ = c.countColumns(setFor(fieldBrand), c.brand, len(c.brands.vals), nil, 0)
-		}
-		if scanSize {
-			sizeCounts, _ = c.countColumns(setFor(fieldSize), c.size, len(c.sizes.vals), nil, 0)
-		}
+	// Group the facets by the set they are counted over.
+	type group struct {
+		set  *roaring.Bitmap
+		want facetMask
 	}
+	var groups []group
 	for _, fc := range req.Facets {
 		set := setFor(facetField[fc])
+		i := slices.IndexFunc(groups, func(g group) bool { return g.set == set })
+		if i < 0 {
+			groups = append(groups, group{set: set})
+			i = len(groups) - 1
+		}
+		groups[i].want |= 1 << facetField[fc]
+	}
+	small := uint64(len(c.ids)) / facetScanFraction
+	counts := &facetCounts{}
+	for _, g := range groups {
+		want := g.want
+		if g.set.GetCardinality() > small {
+			c.bitmapFacets(g.set, want&^(1<<fieldBrand|1<<fieldSize), catNode, counts)
+			want &= 1<<fieldBrand | 1<<fieldSize
+		}
+		if want != 0 {
+			c.scanFacets(g.set, want, catNode, counts)
+		}
+	}
+	out := make(map[query.Facet][]query.FacetValue, len(req.Facets))
+	for _, fc := range req.Facets {
 		switch fc {
 		case query.FacetBrand:
-			out[fc] = termFacet(brandCounts, c.brands.vals)
+			out[fc] = termFacet(counts.brand, c.brands.vals)
 		case query.FacetSize:
-			out[fc] = termFacet(sizeCounts, c.sizes.vals)
+			out[fc] = termFacet(counts.size, c.sizes.vals)
 		case query.FacetCondition:
-			counts := make([]int, len(c.condBM))
-			for code := 1; code < len(c.condBM); code++ {
-				counts[code] = int(set.AndCardinality(c.condBM[code]))
-			}
-			names := append([]string{""}, conditionNames()...)
-			out[fc] = termFacet(counts, names)
+			out[fc] = termFacet(counts.cond, append([]string{""}, rummage.Conditions...))
 		case query.FacetColor:
-			counts := make([]int, len(c.colorBM))
-			for id := 1; id < len(c.colorBM); id++ {
-				counts[id] = int(set.AndCardinality(c.colorBM[id]))
-			}
-			out[fc] = termFacet(counts, c.colorVals.vals)
+			out[fc] = termFacet(counts.color, c.colorVals.vals)
 		case query.FacetCategory:
-			node := uint32(0)
-			if len(req.Filters.Category) > 0 {
-				n, ok := c.nodeByPath[strings.Join(req.Filters.Category, "/")]
-				if !ok {
-					out[fc] = []query.FacetValue{}
-					continue
-				}
-				node = n
-			}
 			var vals []query.FacetValue
-			for _, ch := range c.nodes[node].children {
-				if int(ch) >= len(c.nodeBM) {
-					continue
-				}
-				if n := int(set.AndCardinality(c.nodeBM[ch])); n > 0 {
-					vals = append(vals, query.FacetValue{Value: c.nodes[ch].path, Count: n})
+			for n, k := range counts.cat {
+				if k > 0 {
+					vals = append(vals, query.FacetValue{Value: c.nodes[n].path, Count: k})
 				}
 			}
 			out[fc] = sortFacet(vals)
 		case query.FacetPrice:
-			counts := make([]int, len(query.PriceBuckets))
-			for i, b := range c.priceBM {
-				counts[i] = int(set.AndCardinality(b))
+			if counts.price == nil {
+				counts.price = make([]int, len(query.PriceBuckets))
 			}
-			out[fc] = priceFacet(counts)
+			out[fc] = priceFacet(counts.price)
 		}
 	}
 	return out
 }
 
-func conditionNames() []string { return rummage.Conditions }
+// facetScanFraction: a set holding more than 1/facetScanFraction of all
+// ordinals is counted with bitmaps for the few-valued fields. A variable so
+// tests can force either path.
+var facetScanFraction uint64 = 4
 
-// countColumns counts the values of one or two dictionary columns over set.
-func (c *columns) countColumns(set *roaring.Bitmap, a []uint32, na int, b []uint32, nb int) ([]int, []int) {
-	ca := make([]int, na)
-	var cb []int
-	if b != nil {
-		cb = make([]int, nb)
+// noNode stands for a category filter naming no node.
+const noNode = math.MaxUint32
+
+// facetMask has bit f set for each field f whose facet is wanted.
+type facetMask uint
+
+// facetCounts are counts per dictionary id (category: per node id; price:
+// per bucket).
+type facetCounts struct {
+	brand, size, cond, color, cat, price []int
+}
+
+// catChildren returns the children of node whose counts the category facet
+// reports: the top level for node 0, none for noNode.
+func (c *columns) catChildren(node uint32) []uint32 {
+	if node == noNode {
+		return nil
+	}
+	return c.nodes[node].children
+}
+
+// bitmapFacets counts condition, color, category and price (as wanted) by
+// cardinalities of set ∩ the value bitmaps.
+func (c *columns) bitmapFacets(set *roaring.Bitmap, want facetMask, catNode uint32, fc *facetCounts) {
+	if want&(1<<fieldCondition) != 0 {
+		fc.cond = make([]int, len(c.condBM))
+		for code := 1; code < len(c.condBM); code++ {
+			fc.cond[code] = int(set.AndCardinality(c.condBM[code]))
+		}
+	}
+	if want&(1<<fieldColor) != 0 {
+		fc.color = make([]int, len(c.colorVals.vals))
+		for id := 1; id < len(c.colorBM); id++ {
+			fc.color[id] = int(set.AndCardinality(c.colorBM[id]))
+		}
+	}
+	if want&(1<<fieldCategory) != 0 {
+		fc.cat = make([]int, len(c.nodes))
+		for _, ch := range c.catChildren(catNode) {
+			if int(ch) < len(c.nodeBM) {
+				fc.cat[ch] = int(set.AndCardinality(c.nodeBM[ch]))
+			}
+		}
+	}
+	if want&(1<<fieldPrice) != 0 {
+		fc.price = make([]int, len(query.PriceBuckets))
+		for i, b := range c.priceBM {
+			fc.price[i] = int(set.AndCardinality(b))
+		}
+	}
+}
+
+// scanFacets counts the wanted facets in one pass over set, reading each
+// document's columns.
+func (c *columns) scanFacets(set *roaring.Bitmap, want facetMask, catNode uint32, fc *facetCounts) {
+	has := func(f field) bool { return want&(1<<f) != 0 }
+	var brand, size, cond, color, cat, price []int
+	if has(fieldBrand) {
+		brand = make([]int, len(c.brands.vals))
+		fc.brand = brand
+	}
+	if has(fieldSize) {
+		size = make([]int, len(c.sizes.vals))
+		fc.size = size
+	}
+	if has(fieldCondition) {
+		cond = make([]int, len(c.condBM))
+		fc.cond = cond
+	}
+	if has(fieldColor) {
+		color = make([]int, len(c.colorVals.vals))
+		fc.color = color
+	}
+	catDepth := 0
+	if has(fieldCategory) {
+		cat = make([]int, len(c.nodes))
+		fc.cat = cat
+		if catNode == noNode {
+			cat = nil // nothing under a node that does not exist
+		} else if catNode != 0 {
+			catDepth = len(c.nodes[catNode].anc)
+		}
+	}
+	if has(fieldPrice) {
+		price = make([]int, len(query.PriceBuckets))
+		fc.price = price
 	}
 	buf := make([]uint32, 4096)
 	it := set.ManyIterator()
 	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
-		if b == nil {
-			for _, o := range buf[:n] {
-				ca[a[o]]++
-			}
-			continue
-		}
 		for _, o := range buf[:n] {
-			ca[a[o]]++
-			cb[b[o]]++
+			if brand != nil {
+				brand[c.brand[o]]++
+			}
+			if size != nil {
+				size[c.size[o]]++
+			}
+			if cond != nil {
+				cond[c.cond[o]]++
+			}
+			if color != nil {
+				for _, id := range c.colorSetIDs[c.colors[o]] {
+					color[id]++
+				}
+			}
+			if cat != nil {
+				if anc := c.nodes[c.node[o]].anc; len(anc) > catDepth && (catDepth == 0 || anc[catDepth-1] == catNode) {
+					cat[anc[catDepth]]++
+				}
+			}
+			if price != nil {
+				if b := priceBucket(c.price[o]); b >= 0 {
+					price[b]++
+				}
+			}
 		}
 	}
-	return ca, cb
 }
 
 // termFacet turns counts per dictionary id into the top MaxTermFacet values,

@@ -324,6 +324,19 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 
 	n := float64(x.cols.live)
 	idf := func(df uint64) float64 { return 1 + math.Log((n+1)/(float64(df)+1)) }
+	// The weight a match earns: [clause][word][variant], and per alias clause.
+	wts := make([][][]float64, len(clauses))
+	aliasWt := make([]float64, len(clauses))
+	for ci, c := range clauses {
+		aliasWt[ci] = aliasWeight * idf(aliasDF[ci])
+		wts[ci] = make([][]float64, len(c.words))
+		for wi, w := range c.words {
+			wts[ci][wi] = make([]float64, len(w.variants))
+			for vi, v := range w.variants {
+				wts[ci][wi][vi] = v.weight * idf(df[ci][wi])
+			}
+		}
+	}
 	h := &textHits{}
 	buf := make([]uint32, 1024)
 	for si := range matches {
@@ -345,12 +358,12 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 				sc := 0.0
 				for ci, c := range clauses {
 					if m.alias[ci] != nil && m.alias[ci].Contains(local) {
-						sc += aliasWeight * idf(aliasDF[ci])
+						sc += aliasWt[ci]
 					}
-					for wi, w := range c.words {
-						for vi, v := range w.variants {
-							if m.variant[ci][wi][vi].Contains(local) {
-								sc += v.weight * idf(df[ci][wi])
+					for wi := range c.words {
+						for vi, b := range m.variant[ci][wi] {
+							if b.Contains(local) {
+								sc += wts[ci][wi][vi]
 								break // variants are heaviest first
 							}
 						}

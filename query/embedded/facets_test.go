@@ -1,0 +1,25 @@
+package embedded
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rummage/rummage/query/conformance"
+)
+
+// TestFacetPaths runs the conformance search cases with facets counted only
+// by scanning columns, and only by bitmaps (brand and size always scan).
+func TestFacetPaths(t *testing.T) {
+	defer func(f uint64) { facetScanFraction = f }(facetScanFraction)
+	for name, frac := range map[string]uint64{"scan": 1, "bitmaps": 1 << 40} {
+		t.Run(name, func(t *testing.T) {
+			facetScanFraction = frac
+			x, err := Open(context.Background(), Config{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			conformance.RunSearch(t, x)
+		})
+	}
+}
