@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage/internal/benchkit"
@@ -15,6 +17,7 @@ import (
 // per benchmark; its run gets the arguments after the name.
 var benchCommands = []command{
 	{"search", "search latency and throughput against the Bleve-facets baseline, build rate, memory", runBenchSearch},
+	{"pipeline", "commit → searchable latency at a steady change rate, and snapshot rate, through the dev pipeline", runBenchPipeline},
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -86,6 +89,8 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	baseline := fs.Bool("baseline", true, "also run every scenario through Bleve's facet builder (builds the baseline index when missing)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames, ","))
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured searches (not the build) to `file`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -122,6 +127,22 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *quiet {
 		cfg.Log = nil
+	}
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	if *cpuProfile != "" {
+		cfg.Profile = func() (func() error, error) {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return nil, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
+			return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
+		}
 	}
 	rep, err := searchbench.Run(ctx, cfg)
 	if err != nil {

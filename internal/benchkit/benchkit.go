@@ -64,6 +64,10 @@ type Summary struct {
 	P90         time.Duration
 	P99         time.Duration
 	Max         time.Duration
+	// CPUPerOp is the process's CPU time (all threads, GC included) during
+	// the run divided by N: what one operation costs whatever else runs
+	// on the machine. Zero when not measured.
+	CPUPerOp time.Duration
 }
 
 // String is a one-line rendering of s.
@@ -133,7 +137,7 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 		lats     = make([][]time.Duration, conc)
 	)
 	minIter := int64(max(plan.MinIterations, 1))
-	start := time.Now()
+	start, cpu0 := time.Now(), ProcessCPU()
 	var deadline time.Time
 	if plan.Duration > 0 {
 		deadline = start.Add(plan.Duration)
@@ -165,7 +169,7 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), ProcessCPU()-cpu0
 	if firstErr != nil {
 		return Summary{}, firstErr
 	}
@@ -176,7 +180,11 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 	for _, l := range lats {
 		all = append(all, l...)
 	}
-	return Summarize(all, elapsed, conc), nil
+	s := Summarize(all, elapsed, conc)
+	if cpu0 > 0 && s.N > 0 {
+		s.CPUPerOp = cpu / time.Duration(s.N)
+	}
+	return s, nil
 }
 
 // FormatDuration renders d with three significant digits in a fitting
@@ -212,5 +220,6 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		P90Ms       float64 `json:"p90_ms"`
 		P99Ms       float64 `json:"p99_ms"`
 		MaxMs       float64 `json:"max_ms"`
-	}{s.N, s.Concurrency, s.Elapsed.Seconds(), math.Round(s.QPS*10) / 10, ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max)})
+		CPUPerOpMs  float64 `json:"cpu_per_op_ms"`
+	}{s.N, s.Concurrency, s.Elapsed.Seconds(), math.Round(s.QPS*10) / 10, ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), ms(s.CPUPerOp)})
 }

@@ -34,10 +34,15 @@ type Build struct {
 	Seconds  float64 `json:"seconds"`
 	// PerSecond is listings per second from the first generated listing to
 	// the last batch durable on disk: generation, analysis, Bleve, columns.
-	PerSecond float64    `json:"listings_per_second"`
-	DiskBytes int64      `json:"disk_bytes"`
-	LoadAvg   [3]float64 `json:"load_avg"` // at the end of the build
-	BuiltAt   time.Time  `json:"built_at"`
+	PerSecond float64 `json:"listings_per_second"`
+	// CPUSeconds is the process's CPU time (user + system, all threads)
+	// during the build; listings per CPU-second is steadier than the wall
+	// rate on a shared machine.
+	CPUSeconds   float64    `json:"cpu_seconds"`
+	PerCPUSecond float64    `json:"listings_per_cpu_second"`
+	DiskBytes    int64      `json:"disk_bytes"`
+	LoadAvg      [3]float64 `json:"load_avg"` // at the end of the build
+	BuiltAt      time.Time  `json:"built_at"`
 	// Reused is set when this run found the index already built; the
 	// figures are those measured when it was built.
 	Reused bool `json:"reused"`
@@ -175,11 +180,11 @@ func (c *Config) build(ctx context.Context, name, dir string, baseline bool) (*B
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), benchkit.ProcessCPU()
 	next, stop := c.generate(ctx)
 	defer stop()
 	st, err := x.Bulk(ctx, next)
-	took := time.Since(start)
+	took, cpu := time.Since(start), benchkit.ProcessCPU()-cpu0
 	if cerr := x.Close(); err == nil {
 		err = cerr
 	}
@@ -190,9 +195,12 @@ func (c *Config) build(ctx context.Context, name, dir string, baseline bool) (*B
 		return nil, fmt.Errorf("searchbench: build %s: wrote %d of %d listings", name, st.Written, c.Listings)
 	}
 	b := &Build{Listings: st.Written, Seconds: took.Seconds(), PerSecond: float64(st.Written) / took.Seconds(),
-		DiskBytes: dirSize(dir), LoadAvg: benchkit.LoadAvg(), BuiltAt: time.Now().UTC().Truncate(time.Second)}
-	c.logf("built the %s index: %d listings in %s, %.0f listings/s, %s on disk (load %.1f)",
-		name, b.Listings, took.Round(100*time.Millisecond), b.PerSecond, benchkit.FormatBytes(b.DiskBytes), b.LoadAvg[0])
+		CPUSeconds: cpu.Seconds(), DiskBytes: dirSize(dir), LoadAvg: benchkit.LoadAvg(), BuiltAt: time.Now().UTC().Truncate(time.Second)}
+	if cpu > 0 {
+		b.PerCPUSecond = float64(st.Written) / cpu.Seconds()
+	}
+	c.logf("built the %s index: %d listings in %s, %.0f listings/s (%.0f per CPU-second), %s on disk (load %.1f)",
+		name, b.Listings, took.Round(100*time.Millisecond), b.PerSecond, b.PerCPUSecond, benchkit.FormatBytes(b.DiskBytes), b.LoadAvg[0])
 	return b, nil
 }
 

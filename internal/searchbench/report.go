@@ -191,32 +191,32 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	qpsHdr := "QPS@2"
-	fmt.Fprintf(tw, "scenario\thits\tRummage p50\tp99\tQPS\t%s\tBleve p50\tp99\tQPS\t%s\tratio p50\tratio p99\ttarget\tstatus\tload\t\n", qpsHdr, qpsHdr)
+	fmt.Fprintf(tw, "scenario\thits\tRummage p50\tp99\tQPS\t%s\tCPU/op\tBleve p50\tp99\tQPS\t%s\tCPU/op\tratio p50\tratio p99\ttarget\tstatus\tload\t\n", qpsHdr, qpsHdr)
 	for _, s := range r.Scenarios {
 		hits := fmt.Sprint(s.HitsMin)
 		if s.HitsMax != s.HitsMin {
 			hits = fmt.Sprintf("%d-%d", s.HitsMin, s.HitsMax)
 		}
 		rm := s.Rummage
-		bp50, bp99, bq, bq2, r50, r99 := "-", "-", "-", "-", "-", "-"
+		bp50, bp99, bq, bq2, bcpu, r50, r99 := "-", "-", "-", "-", "-", "-", "-"
 		if b := s.Baseline; b != nil {
-			bp50, bp99, bq, bq2 = dur(b.Latency.P50), dur(b.Latency.P99), qps(b.Latency.QPS), qpsOf(b.QPS2)
+			bp50, bp99, bq, bq2, bcpu = dur(b.Latency.P50), dur(b.Latency.P99), qps(b.Latency.QPS), qpsOf(b.QPS2), dur(b.Latency.CPUPerOp)
 			r50, r99 = fmt.Sprintf("%.1fx", s.RatioP50), fmt.Sprintf("%.1fx", s.RatioP99)
 		}
 		tgt := "p99<=" + dur(s.Target.P99Max)
 		if s.Target.MinRatioP50 > 0 {
 			tgt += fmt.Sprintf(", >=%.0fx", s.Target.MinRatioP50)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
-			s.Name, hits, dur(rm.Latency.P50), dur(rm.Latency.P99), qps(rm.Latency.QPS), qpsOf(rm.QPS2),
-			bp50, bp99, bq, bq2, r50, r99, tgt, s.Status, rm.LoadAvg[0])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
+			s.Name, hits, dur(rm.Latency.P50), dur(rm.Latency.P99), qps(rm.Latency.QPS), qpsOf(rm.QPS2), dur(rm.Latency.CPUPerOp),
+			bp50, bp99, bq, bq2, bcpu, r50, r99, tgt, s.Status, rm.LoadAvg[0])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "hits: matching visible listings, min-max over the scenario's variants, of %d visible\n", d.Visible)
 	if len(r.Scenarios) > 0 {
-		fmt.Fprintf(w, "latency at concurrency %d; QPS@2: closed loop with 2 workers; load: 1-min load average after the Rummage run\n",
+		fmt.Fprintf(w, "latency at concurrency %d; QPS@2: closed loop with 2 workers; CPU/op: process CPU time per search (GC included) in the latency run;\nload: 1-min load average after the Rummage run\n",
 			r.Scenarios[0].Rummage.Latency.Concurrency)
 	}
 	for _, s := range r.Scenarios {
@@ -238,8 +238,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		if x.b.Reused {
 			reused = fmt.Sprintf(" (reused; measured when built at %s)", x.b.BuiltAt.Format(time.RFC3339))
 		}
-		fmt.Fprintf(w, "  %-40s %d listings in %.1fs: %.0f listings/s, %s on disk, load %.1f%s\n",
-			x.name, x.b.Listings, x.b.Seconds, x.b.PerSecond, benchkit.FormatBytes(x.b.DiskBytes), x.b.LoadAvg[0], reused)
+		fmt.Fprintf(w, "  %-38s %d listings in %.1fs: %.0f listings/s (%.0f per CPU-second), %s on disk, load %.1f%s\n",
+			x.name, x.b.Listings, x.b.Seconds, x.b.PerSecond, x.b.PerCPUSecond, benchkit.FormatBytes(x.b.DiskBytes), x.b.LoadAvg[0], reused)
 	}
 	fmt.Fprintln(w, "memory (this process):")
 	if r.Memory.BuiltHere {

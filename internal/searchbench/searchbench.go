@@ -17,6 +17,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage/internal/benchkit"
@@ -47,9 +49,18 @@ type Config struct {
 	// throughput run at that concurrency (default 2 in cmd: the cores of
 	// the reference machine).
 	QPSConcurrency int
+	// Only, when not empty, runs just the scenarios of these names.
+	Only []string
+	// Profile, when set, is called to start a CPU profile once the indexes
+	// are built and opened; the returned stop runs after the scenarios.
+	Profile func() (stop func() error, err error)
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
+
+// ScenarioNames lists the scenarios of the fixed mix, in run order.
+var ScenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
+	"sort_newest", "sort_price_asc", "sort_price_desc", "sort_recently_shared", "sort_relevance"}
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
@@ -60,6 +71,11 @@ func (c *Config) Validate() error {
 		return errors.New("searchbench: Dir is required")
 	case c.QPSConcurrency < 0:
 		return errors.New("searchbench: QPSConcurrency must be >= 0")
+	}
+	for _, n := range c.Only {
+		if !slices.Contains(ScenarioNames, n) {
+			return fmt.Errorf("searchbench: unknown scenario %q; use any of %s", n, strings.Join(ScenarioNames, ","))
+		}
 	}
 	return c.Plan.Validate()
 }
@@ -115,6 +131,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(c.Only) > 0 {
+		scs = slices.DeleteFunc(scs, func(s scenario) bool { return !slices.Contains(c.Only, s.name) })
+	}
 	all, err := x.Search(ctx, &query.Request{Now: c.Now, Limit: 1})
 	if err != nil {
 		return nil, err
@@ -141,6 +160,13 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		defer bx.Close()
 	}
 
+	if c.Profile != nil {
+		stop, err := c.Profile()
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	for _, sc := range scs {
 		res, err := c.runScenario(ctx, x, bx, sc)
 		if err != nil {
