@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer"
@@ -116,8 +117,10 @@ func TestReindexMidStream(t *testing.T) {
 	defer live.Close()
 
 	sink := &applySink{b: live}
+	reg := prometheus.NewRegistry()
+	cdcMetrics := pgcdc.NewMetrics(reg)
 	cdc, err := pgcdc.New(pgcdc.Config{DatabaseURL: dsn, Tables: []string{"listings"}, Slot: fmt.Sprintf("reindex_test_%08x", rand.Uint32()), Linger: 5 * time.Millisecond,
-		StatusInterval: 200 * time.Millisecond}, sink, nil)
+		StatusInterval: 200 * time.Millisecond}, sink, cdcMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +293,16 @@ func TestReindexMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	var diff error
-	waitFor(t, ctx, "index equal to Postgres", func() bool {
-		diff = compare(ctx, db, live)
-		return diff == nil
-	})
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if diff = compare(ctx, db, live); diff == nil {
+			break
+		}
+	}
 	if diff != nil {
-		t.Fatal(diff)
+		if n := skipped(reg); n > 0 {
+			t.Fatalf("after the drain: %v — the CDC skipped %v transactions as already confirmed with no Postgres restart, so the stream lost them (a pgcdc keepalive-confirm problem, not the reindex: it happens without one too)", diff, n)
+		}
+		t.Fatalf("after the drain: %v", diff)
 	}
 
 	// And a restart opens the new generation with the same contents.
@@ -346,7 +353,13 @@ func compare(ctx context.Context, db *pgx.Conn, b query.Backend) error {
 		return err
 	}
 	if st.Documents != int64(len(all)) {
-		return fmt.Errorf("index holds %d listings, Postgres %d", st.Documents, len(all))
+		var missing []string
+		for _, r := range all {
+			if _, err := b.Get(ctx, r.id); err != nil {
+				missing = append(missing, r.id)
+			}
+		}
+		return fmt.Errorf("index holds %d listings, Postgres %d; missing %v", st.Documents, len(all), missing)
 	}
 	for _, r := range all {
 		l, err := b.Get(ctx, r.id)
@@ -368,4 +381,16 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// skipped reads the CDC's count of transactions skipped as already
+// confirmed.
+func skipped(reg *prometheus.Registry) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "rummage_cdc_skipped_transactions_total" && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
