@@ -136,6 +136,9 @@ func prepareDir(ctx context.Context, c *Config) (*marker, error) {
 	} else {
 		m.Main.Reused = true
 	}
+	if m.Baseline != nil {
+		m.Baseline.Reused = true // until rebuilt below
+	}
 	if c.Baseline {
 		if m.Baseline == nil {
 			if err := os.RemoveAll(filepath.Join(c.Dir, baselineDir)); err != nil {
@@ -149,8 +152,6 @@ func prepareDir(ctx context.Context, c *Config) (*marker, error) {
 			if err := writeMarker(c.Dir, m); err != nil {
 				return nil, err
 			}
-		} else {
-			m.Baseline.Reused = true
 		}
 	}
 	return m, nil

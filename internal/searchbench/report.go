@@ -238,8 +238,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		if x.b.Reused {
 			reused = fmt.Sprintf(" (reused; measured when built at %s)", x.b.BuiltAt.Format(time.RFC3339))
 		}
-		fmt.Fprintf(w, "  %-38s %d listings in %.1fs: %.0f listings/s (%.0f per CPU-second), %s on disk, load %.1f%s\n",
-			x.name, x.b.Listings, x.b.Seconds, x.b.PerSecond, x.b.PerCPUSecond, benchkit.FormatBytes(x.b.DiskBytes), x.b.LoadAvg[0], reused)
+		perCPU := "-"
+		if x.b.PerCPUSecond > 0 {
+			perCPU = fmt.Sprintf("%.0f", x.b.PerCPUSecond)
+		}
+		fmt.Fprintf(w, "  %-38s %d listings in %.1fs: %.0f listings/s (%s per CPU-second), %s on disk, load %.1f%s\n",
+			x.name, x.b.Listings, x.b.Seconds, x.b.PerSecond, perCPU, benchkit.FormatBytes(x.b.DiskBytes), x.b.LoadAvg[0], reused)
 	}
 	fmt.Fprintln(w, "memory (this process):")
 	if r.Memory.BuiltHere {
