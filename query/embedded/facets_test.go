@@ -3,12 +3,13 @@ package embedded
 import (
 	"context"
 	"testing"
+	"unsafe"
 
 	"github.com/rummage/rummage/query/conformance"
 )
 
 // TestFacetPaths runs the conformance search cases with facets counted only
-// by scanning columns, and only by bitmaps (brand and size always scan).
+// by reading rows, and only by bitmaps.
 func TestFacetPaths(t *testing.T) {
 	defer func(f uint64) { facetScanFraction = f }(facetScanFraction)
 	for name, frac := range map[string]uint64{"scan": 1, "bitmaps": 1 << 40} {
@@ -21,5 +22,11 @@ func TestFacetPaths(t *testing.T) {
 			defer x.Close()
 			conformance.RunSearch(t, x)
 		})
+	}
+}
+
+func TestRowFitsACacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(row{}); n > 64 {
+		t.Errorf("row is %d bytes, want at most one 64-byte cache line", n)
 	}
 }

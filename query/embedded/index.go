@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -127,6 +128,9 @@ type Index struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	building atomic.Bool    // an order rebuild is running
+	bg       sync.WaitGroup // background rebuilds
 }
 
 var _ query.Backend = (*Index)(nil)
@@ -210,6 +214,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	go x.refreshLoop()
+	x.loaded()
 	return x, nil
 }
 
@@ -343,6 +348,7 @@ func (x *Index) load(ctx context.Context) error {
 			chunks = append(chunks, &loadChunk{ss: ss, from: from, to: min(from+chunkDocs, n), done: make(chan struct{})})
 		}
 	}
+	x.cols.reserve(total)
 	// Workers take chunks in order; at most 2×workers are decoded ahead of
 	// the columns, which bounds memory.
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -411,6 +417,9 @@ func (x *Index) load(ctx context.Context) error {
 	return nil
 }
 
+// loaded is called once Open has loaded the columns.
+func (x *Index) loaded() { x.maybeRebuildOrders() }
+
 // views returns the segment views of snap, building the ordinal map of any
 // segment not seen before. Writer-side (writeMu held, or during Open).
 func (x *Index) views(snap *scorch.IndexSnapshot) []segView {
@@ -469,6 +478,47 @@ func (x *Index) swap(snap *scorch.IndexSnapshot, f func(c *columns)) {
 	if old != nil {
 		old.Close()
 	}
+	if f != nil {
+		x.maybeRebuildOrders()
+	}
+}
+
+// Orders are worth having from this many listings on, and are rebuilt once
+// more than 1/orderDirtyFraction of the listings were written since.
+const (
+	minOrdered         = 4096
+	orderDirtyFraction = 32
+)
+
+// maybeRebuildOrders starts a background rebuild of the presorted orders
+// when there are none or too many listings changed since. The sort columns
+// are copied under the lock (a few ms at 1M); sorting runs outside it.
+func (x *Index) maybeRebuildOrders() {
+	x.mu.RLock()
+	n := len(x.cols.ids)
+	need := n >= minOrdered && (x.cols.ord == nil || x.cols.dirty.GetCardinality() > uint64(n/orderDirtyFraction))
+	x.mu.RUnlock()
+	if !need || !x.building.CompareAndSwap(false, true) {
+		return
+	}
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		x.building.Store(false)
+		return
+	}
+	src := x.cols.orderSource()
+	x.cols.pendingDirty = roaring.New()
+	x.mu.Unlock()
+	x.bg.Add(1)
+	go func() {
+		defer x.bg.Done()
+		defer x.building.Store(false)
+		o := buildOrders(src)
+		x.mu.Lock()
+		x.cols.ord, x.cols.dirty, x.cols.pendingDirty = o, x.cols.pendingDirty, nil
+		x.mu.Unlock()
+	}()
 }
 
 func (x *Index) refreshLoop() {
@@ -533,6 +583,7 @@ func (x *Index) Close() error {
 	x.writeMu.Unlock()
 	close(x.stop)
 	<-x.done
+	x.bg.Wait()
 	if snap != nil {
 		snap.Close()
 	}

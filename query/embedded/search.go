@@ -109,7 +109,13 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	}
 
 	limit := req.EffectiveLimit()
-	page, more := c.topK(x.candidates(sortBy, text, all, nowMs), req.After, sortBy, limit)
+	var page []entry
+	var more bool
+	if so := c.orderFor(sortBy, text, all); so != nil {
+		page, more = c.topKOrdered(so, c.dirty, all, sortBy, req.After, limit)
+	} else {
+		page, more = c.topK(x.candidates(sortBy, text, all, nowMs), req.After, sortBy, limit)
+	}
 	ids := make([]string, len(page))
 	for i, e := range page {
 		ids[i] = c.ids[e.ord]
@@ -180,7 +186,7 @@ func (c *columns) priceRange(in *roaring.Bitmap, lo, hi *int64) *roaring.Bitmap 
 	it := in.ManyIterator()
 	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
 		for _, o := range buf[:n] {
-			if p := c.price[o]; p >= l && p <= h {
+			if p := c.rows[o].price; p >= l && p <= h {
 				out = append(out, o)
 			}
 		}
@@ -201,10 +207,12 @@ func intersect(base *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
 
 // facets counts the requested facets. Each is disjunctive: counted over base
 // ∩ every filter but its own. Facets whose field is not filtered share the
-// set all. Over a set that is small next to the index, one pass reads every
-// column the facets sharing that set need; over a large set, brand and size
-// (many values) are still counted by one scan, and the fields with few
-// values by bitmap cardinalities, which cost per value, not per document.
+// set all. Over a set that is small next to the index, one pass reads the
+// rows of its documents for every facet sharing that set (one cache miss a
+// document). Over a large set, brand and size (many values) are counted in
+// one pass over their 4-byte columns, and the few-valued fields by
+// cardinalities of the set ∩ each value's bitmap, which cost per value, not
+// per document.
 func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
 	c := x.cols
 	setFor := func(fld field) *roaring.Bitmap {
@@ -248,10 +256,9 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 	for _, g := range groups {
 		want := g.want
 		if g.set.GetCardinality() > small {
+			c.countColumns(g.set, want, counts)
 			c.bitmapFacets(g.set, want&^(1<<fieldBrand|1<<fieldSize), catNode, counts)
-			want &= 1<<fieldBrand | 1<<fieldSize
-		}
-		if want != 0 {
+		} else {
 			c.scanFacets(g.set, want, catNode, counts)
 		}
 	}
@@ -285,9 +292,9 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 }
 
 // facetScanFraction: a set holding more than 1/facetScanFraction of all
-// ordinals is counted with bitmaps for the few-valued fields. A variable so
+// ordinals is counted with bitmaps, a smaller one by reading its rows. A variable so
 // tests can force either path.
-var facetScanFraction uint64 = 4
+var facetScanFraction uint64 = 16
 
 // noNode stands for a category filter naming no node.
 const noNode = math.MaxUint32
@@ -313,6 +320,7 @@ func (c *columns) catChildren(node uint32) []uint32 {
 // bitmapFacets counts condition, color, category and price (as wanted) by
 // cardinalities of set ∩ the value bitmaps.
 func (c *columns) bitmapFacets(set *roaring.Bitmap, want facetMask, catNode uint32, fc *facetCounts) {
+
 	if want&(1<<fieldCondition) != 0 {
 		fc.cond = make([]int, len(c.condBM))
 		for code := 1; code < len(c.condBM); code++ {
@@ -381,28 +389,64 @@ func (c *columns) scanFacets(set *roaring.Bitmap, want facetMask, catNode uint32
 	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
 		for _, o := range buf[:n] {
 			if brand != nil {
-				brand[c.brand[o]]++
+				brand[c.rows[o].brand]++
 			}
 			if size != nil {
-				size[c.size[o]]++
+				size[c.rows[o].size]++
 			}
 			if cond != nil {
-				cond[c.cond[o]]++
+				cond[c.rows[o].cond]++
 			}
 			if color != nil {
-				for _, id := range c.colorSetIDs[c.colors[o]] {
+				for _, id := range c.colorSetIDs[c.rows[o].colors] {
 					color[id]++
 				}
 			}
 			if cat != nil {
-				if anc := c.nodes[c.node[o]].anc; len(anc) > catDepth && (catDepth == 0 || anc[catDepth-1] == catNode) {
+				if anc := c.nodes[c.rows[o].node].anc; len(anc) > catDepth && (catDepth == 0 || anc[catDepth-1] == catNode) {
 					cat[anc[catDepth]]++
 				}
 			}
 			if price != nil {
-				if b := priceBucket(c.price[o]); b >= 0 {
+				if b := priceBucket(c.rows[o].price); b >= 0 {
 					price[b]++
 				}
+			}
+		}
+	}
+}
+
+// countColumns counts brand and size (as wanted) in one pass over their
+// columns.
+func (c *columns) countColumns(set *roaring.Bitmap, want facetMask, fc *facetCounts) {
+	var brand, size []int
+	if want&(1<<fieldBrand) != 0 {
+		brand = make([]int, len(c.brands.vals))
+		fc.brand = brand
+	}
+	if want&(1<<fieldSize) != 0 {
+		size = make([]int, len(c.sizes.vals))
+		fc.size = size
+	}
+	if brand == nil && size == nil {
+		return
+	}
+	buf := make([]uint32, 4096)
+	it := set.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		switch {
+		case size == nil:
+			for _, o := range buf[:n] {
+				brand[c.brandCol[o]]++
+			}
+		case brand == nil:
+			for _, o := range buf[:n] {
+				size[c.sizeCol[o]]++
+			}
+		default:
+			for _, o := range buf[:n] {
+				brand[c.brandCol[o]]++
+				size[c.sizeCol[o]]++
 			}
 		}
 	}
@@ -470,15 +514,15 @@ func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, no
 	}
 	switch s {
 	case query.SortPriceAsc:
-		return scan(func(o uint32) float64 { return -float64(c.price[o]) })
+		return scan(func(o uint32) float64 { return -float64(c.priceCol[o]) })
 	case query.SortPriceDesc:
-		return scan(func(o uint32) float64 { return float64(c.price[o]) })
+		return scan(func(o uint32) float64 { return float64(c.priceCol[o]) })
 	case query.SortRecentlyShared:
 		return scan(func(o uint32) float64 {
-			if c.shared[o] == noTime {
+			if c.sharedCol[o] == noTime {
 				return neverShared
 			}
-			return float64(c.shared[o])
+			return float64(c.sharedCol[o])
 		})
 	case query.SortRelevance:
 		if text == nil {
@@ -489,15 +533,15 @@ func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, no
 				if !all.Contains(o) {
 					continue
 				}
-				sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.created[o], Likes: int64(c.likes[o]), Shares: int64(c.shares[o])}
-				if c.shared[o] != noTime {
-					sig.SharedMs = c.shared[o]
+				sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.rows[o].created, Likes: int64(c.rows[o].likes), Shares: int64(c.rows[o].shares)}
+				if c.rows[o].shared != noTime {
+					sig.SharedMs = c.rows[o].shared
 				}
 				yield(o, ranking.Relevance(sig, nowMs))
 			}
 		}
 	}
-	return scan(func(o uint32) float64 { return float64(c.created[o]) })
+	return scan(func(o uint32) float64 { return float64(c.createdCol[o]) })
 }
 
 // neverShared sorts below any real share instant.
