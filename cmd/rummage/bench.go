@@ -17,6 +17,7 @@ import (
 // per benchmark; its run gets the arguments after the name.
 var benchCommands = []command{
 	{"search", "search latency and throughput against the Bleve-facets baseline, build rate, memory", runBenchSearch},
+	{"pipeline", "commit → searchable latency at a steady change rate, and snapshot rate, through the dev pipeline", runBenchPipeline},
 }
 
 func runBench(ctx context.Context, args []string) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,6 +193,9 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		kfake.ClusterID("rummage-dev"),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.AllowAutoTopicCreation(),
+		// The writer sends up to 16 MB per partition request (a snapshot
+		// batch of wide rows); Kafka's default limit is 1 MB.
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(64 << 20)}),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.KafkaAddr) }),
 	}
 	if cfg.KafkaDir != "" {
@@ -239,7 +243,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.src = newTrackedSource(p.reader)
+	p.src = newTrackedSource(p.reader, cfg.Registerer)
 
 	names := make([]string, len(cfg.Tables))
 	for i, t := range cfg.Tables {
@@ -467,6 +471,8 @@ func (p *Pipeline) endOffsets(ctx context.Context) (offsets, error) {
 // trackedSource is the indexer's source, recording what it committed.
 type trackedSource struct {
 	indexer.Source
+	fetchSeconds, commitSeconds, brokerDelay prometheus.Histogram
+
 	mu        sync.Mutex
 	committed offsets
 	waiters   []waiter
@@ -477,15 +483,42 @@ type waiter struct {
 	done chan struct{}
 }
 
-func newTrackedSource(s indexer.Source) *trackedSource {
-	return &trackedSource{Source: s, committed: offsets{}}
+func newTrackedSource(s indexer.Source, reg prometheus.Registerer) *trackedSource {
+	t := &trackedSource{Source: s, committed: offsets{},
+		fetchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_fetch_seconds",
+			Help: "Time the indexer's fetch of one batch took, waiting for the first message included.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_commit_seconds",
+			Help: "Time to commit a batch's offsets.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		brokerDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_broker_delay_seconds",
+			Help: "Age of a fetched message (since the broker stored it) when the indexer got it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	if reg != nil {
+		reg.MustRegister(t.fetchSeconds, t.commitSeconds, t.brokerDelay)
+	}
+	return t
+}
+
+// Fetch fetches, timed.
+func (s *trackedSource) Fetch(ctx context.Context, max int, wait time.Duration) ([]indexer.Message, error) {
+	start := time.Now()
+	msgs, err := s.Source.Fetch(ctx, max, wait)
+	now := time.Now()
+	s.fetchSeconds.Observe(now.Sub(start).Seconds())
+	for _, m := range msgs {
+		if !m.Time.IsZero() {
+			s.brokerDelay.Observe(now.Sub(m.Time).Seconds())
+		}
+	}
+	return msgs, err
 }
 
 // Commit commits, then records the positions.
 func (s *trackedSource) Commit(ctx context.Context, msgs []indexer.Message) error {
+	start := time.Now()
 	if err := s.Source.Commit(ctx, msgs); err != nil {
 		return err
 	}
+	s.commitSeconds.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range msgs {

@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/query"
+)
+
+// Recorder measures commit → searchable latency. It wraps the index the
+// pipeline applies to: when Apply returns nil the batch is durable and
+// visible to searches, and that instant is when each change in it became
+// searchable. A writer marks each change with a unique number in
+// price_cents (Committed, after its transaction committed); a change that
+// the indexer coalesced away (a newer one of the same listing in the same
+// batch won) became searchable with its successor.
+type Recorder struct {
+	next indexer.Applier
+
+	mu        sync.Mutex
+	pending   map[string][]*mark // listing id → marks not yet seen applied, by marker order
+	byMarker  map[int64]*mark
+	latencies []time.Duration
+	seen      int              // marks resolved
+	last      map[string]int64 // listing id → the marker it was last applied with
+}
+
+type mark struct {
+	id      string
+	marker  int64
+	commit  time.Time // zero until Committed
+	applied time.Time // zero until applied
+}
+
+// NewRecorder wraps next.
+func NewRecorder(next indexer.Applier) *Recorder {
+	return &Recorder{next: next, pending: map[string][]*mark{}, byMarker: map[int64]*mark{}, last: map[string]int64{}}
+}
+
+// Expect registers a change before its transaction commits: listing id will
+// carry marker in price_cents. Markers must be unique, and grow in commit
+// order per listing: one writer at a time per listing (Load gives each
+// worker its own listings).
+func (r *Recorder) Expect(id string, marker int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := &mark{id: id, marker: marker}
+	r.byMarker[marker] = m
+	r.pending[id] = append(r.pending[id], m)
+}
+
+// Committed records the commit time of the changes of markers.
+func (r *Recorder) Committed(at time.Time, markers ...int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range markers {
+		m := r.byMarker[k]
+		if m == nil {
+			continue
+		}
+		m.commit = at
+		if !m.applied.IsZero() { // applied before the writer saw the commit
+			r.resolve(m)
+		}
+	}
+}
+
+// Forget drops the marks of a transaction that failed.
+func (r *Recorder) Forget(markers ...int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range markers {
+		m := r.byMarker[k]
+		if m == nil {
+			continue
+		}
+		delete(r.byMarker, k)
+		r.pending[m.id] = slices.DeleteFunc(r.pending[m.id], func(x *mark) bool { return x == m })
+	}
+}
+
+// Apply applies the batch, then stamps the marks it makes searchable.
+func (r *Recorder) Apply(ctx context.Context, batch []query.Change) (query.ApplyStats, error) {
+	st, err := r.next.Apply(ctx, batch)
+	if err != nil {
+		return st, err
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range batch {
+		c := &batch[i]
+		if c.Doc == nil {
+			continue
+		}
+		r.applied(c.ID, c.Doc.PriceCents, now)
+	}
+	return st, nil
+}
+
+// applied handles listing id seen searchable with marker k at now: that
+// change and every earlier one of the same listing (a smaller marker; the
+// indexer may have coalesced them away) became searchable then.
+func (r *Recorder) applied(id string, k int64, now time.Time) {
+	r.last[id] = k
+	marks := r.pending[id]
+	n := 0
+	for _, m := range marks {
+		if m.marker > k {
+			break
+		}
+		n++
+		if m.applied.IsZero() {
+			m.applied = now
+		}
+		if !m.commit.IsZero() { // else Committed resolves it
+			r.resolve(m)
+		}
+	}
+	if n == len(marks) {
+		delete(r.pending, id)
+	} else if n > 0 {
+		r.pending[id] = marks[n:]
+	}
+}
+
+func (r *Recorder) resolve(m *mark) {
+	if _, ok := r.byMarker[m.marker]; !ok {
+		return
+	}
+	delete(r.byMarker, m.marker)
+	r.latencies = append(r.latencies, max(0, m.applied.Sub(m.commit)))
+	r.seen++
+}
+
+// Outstanding is the number of expected changes not yet seen searchable.
+func (r *Recorder) Outstanding() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byMarker)
+}
+
+// Missing describes up to n changes never seen searchable, for diagnosis:
+// the listing, its marker, whether the commit was seen, and the marker the
+// index last applied for that listing.
+func (r *Recorder) Missing(n int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.byMarker {
+		if len(out) == n {
+			break
+		}
+		out = append(out, fmt.Sprintf("%s marker %d committed %v applied %v last applied marker %d",
+			m.id, m.marker, !m.commit.IsZero(), !m.applied.IsZero(), r.last[m.id]))
+	}
+	return out
+}
+
+// LatencySummary describes the recorded latencies.
+type LatencySummary struct {
+	Count       int     `json:"count"`
+	Outstanding int     `json:"outstanding"` // expected, never seen searchable
+	P50Ms       float64 `json:"p50_ms"`
+	P95Ms       float64 `json:"p95_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	MeanMs      float64 `json:"mean_ms"`
+}
+
+// Summary computes the percentiles so far.
+func (r *Recorder) Summary() LatencySummary {
+	r.mu.Lock()
+	l := slices.Clone(r.latencies)
+	s := LatencySummary{Count: len(l), Outstanding: len(r.byMarker)}
+	r.mu.Unlock()
+	if len(l) == 0 {
+		return s
+	}
+	slices.Sort(l)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	q := func(p float64) float64 { return ms(l[min(len(l)-1, int(p*float64(len(l))))]) }
+	var sum time.Duration
+	for _, d := range l {
+		sum += d
+	}
+	s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs = q(0.50), q(0.95), q(0.99), ms(l[len(l)-1])
+	s.MeanMs = ms(sum / time.Duration(len(l)))
+	return s
+}

@@ -1,0 +1,57 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/query"
+)
+
+type nopApplier struct{}
+
+func (nopApplier) Apply(context.Context, []query.Change) (query.ApplyStats, error) {
+	return query.ApplyStats{}, nil
+}
+
+func change(id string, marker int64) query.Change {
+	return query.Change{ID: id, Version: 1, Doc: &rummage.Listing{ID: id, PriceCents: marker}}
+}
+
+func TestRecorder(t *testing.T) {
+	ctx := context.Background()
+	r := NewRecorder(nopApplier{})
+	t0 := time.Now()
+	r.Expect("a", 1)
+	r.Expect("a", 2) // coalesced with 3 below
+	r.Expect("a", 3)
+	r.Expect("b", 4) // applied before its commit is seen
+	r.Expect("c", 5) // never applied
+	r.Expect("d", 6) // failed transaction
+	r.Committed(t0, 1, 2, 3)
+	r.Forget(6)
+	if _, err := r.Apply(ctx, []query.Change{change("a", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Outstanding(); got != 4 {
+		t.Fatalf("outstanding = %d, want 4 (a/2, a/3, b, c)", got)
+	}
+	r.Apply(ctx, []query.Change{change("a", 3), change("b", 4), change("zz", 99)})
+	r.Committed(time.Now(), 4)
+	s := r.Summary()
+	if s.Count != 4 || s.Outstanding != 1 {
+		t.Fatalf("summary = %+v, want 4 measured and 1 outstanding", s)
+	}
+	if s.P50Ms < 0 || s.MaxMs < s.P50Ms {
+		t.Errorf("bad percentiles: %+v", s)
+	}
+	if m := r.Missing(5); len(m) != 1 {
+		t.Errorf("missing = %v, want c only", m)
+	}
+	// A redelivery changes nothing.
+	r.Apply(ctx, []query.Change{change("a", 3)})
+	if got := r.Summary().Count; got != 4 {
+		t.Errorf("count after redelivery = %d, want 4", got)
+	}
+}
