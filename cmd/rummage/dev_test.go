@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -277,4 +279,26 @@ func devKcat(t *testing.T, broker string) {
 		t.Errorf("kcat -C: events of devt1 by op = %v, want c:1 u:3 d:1", ops)
 	}
 	t.Logf("kcat consumed %d listing events", strings.Count(string(out), "\n"))
+}
+
+func TestDevFlags(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	out := &devOutput{}
+	if err := devMain(context.Background(), []string{"--help"}, out, devHooks{}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: err = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"kcat -b ADDR -L", "--seed-count", "--kafka-addr", "--index-dir", "/readyz"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not mention %q", want)
+		}
+	}
+	for _, args := range [][]string{
+		{}, // no database
+		{"--database-url", "x", "--backend", "elasticsearch"}, // dev is embedded only
+		{"--database-url", "x", "--seed-count", "-1"},
+	} {
+		if err := devMain(context.Background(), args, &devOutput{}, devHooks{}); !errors.Is(err, errUsage) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
 }
