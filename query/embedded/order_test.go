@@ -70,7 +70,17 @@ func TestOrderedPaging(t *testing.T) {
 		t.Fatal("too many pages")
 		return nil
 	}
-	defer func(f int) { orderFrac = f }(orderFrac)
+	defer func(f int, p bool) { orderFrac, relevancePruning = f, p }(orderFrac, relevancePruning)
+	for _, q := range []string{"black", "vintage dress", "nike", "lululemom"} {
+		req := query.Request{Query: q, Limit: 20, Now: at}
+		relevancePruning = true
+		pruned := walk(req)
+		relevancePruning = false
+		full := walk(req)
+		if !slices.Equal(pruned, full) || len(full) == 0 {
+			t.Errorf("q=%q: pruned and full relevance pages differ (%d vs %d listings)", q, len(pruned), len(full))
+		}
+	}
 	for _, s := range []query.Sort{query.SortNewest, query.SortPriceAsc, query.SortPriceDesc, query.SortRecentlyShared, query.SortRelevance} {
 		for _, cat := range [][]string{nil, {"Women"}} {
 			req := query.Request{Sort: s, Limit: 100, Now: at, Filters: query.Filters{Category: cat}}

@@ -113,6 +113,8 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	var more bool
 	if so := c.orderFor(sortBy, text, all); so != nil {
 		page, more = c.topKOrdered(so, c.dirty, all, sortBy, req.After, limit)
+	} else if sortBy == query.SortRelevance && text != nil && relevancePruning {
+		page, more = c.topKRelevance(text, all, req.After, limit, nowMs)
 	} else {
 		page, more = c.topK(x.candidates(sortBy, text, all, nowMs), req.After, sortBy, limit)
 	}
@@ -604,6 +606,74 @@ func (h *pageHeap) Pop() any {
 	v := h.e[len(h.e)-1]
 	h.e = h.e[:len(h.e)-1]
 	return v
+}
+
+// relevancePruning is off only in tests comparing it with a full pass.
+var relevancePruning = true
+
+// maxBlend bounds ranking.Relevance / text score: freshness and popularity
+// are each at most 1.
+const maxBlend = (1 + ranking.FreshnessWeight + ranking.PopularityWeight) * (1 + 1e-9)
+
+// topKRelevance is topK for relevance with text. Text scores take few
+// distinct values (sums of field weights × idf), so hits are grouped by
+// score and visited best group first; once the page is full and a group's
+// best possible blended score is below the page's worst, that group and all
+// after it are skipped without reading their rows or blending. A broad word
+// matching 130k listings then blends a few thousand.
+func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Cursor, k int, nowMs int64) ([]entry, bool) {
+	groups := map[float64][]uint32{}
+	for i, o := range text.ords {
+		if all.Contains(o) {
+			groups[text.scores[i]] = append(groups[text.scores[i]], o)
+		}
+	}
+	scores := make([]float64, 0, len(groups))
+	for sc := range groups {
+		scores = append(scores, sc)
+	}
+	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
+	var cur entry
+	var curID string
+	if after != nil {
+		cur.v = cursorValue(query.SortRelevance, after.Key)
+		curID = after.ID
+	}
+	h := &pageHeap{c: c, e: make([]entry, 0, k+1)}
+	remaining := 0
+	for gi, sc := range scores {
+		if len(h.e) == k && sc*maxBlend < h.e[0].v {
+			// Every listing left scores below the page's worst, which is
+			// after the cursor: they are all after it too.
+			for _, rest := range scores[gi:] {
+				remaining += len(groups[rest])
+			}
+			break
+		}
+		for _, o := range groups[sc] {
+			r := &c.rows[o]
+			sig := ranking.Signals{Text: sc, CreatedMs: r.created, Likes: int64(r.likes), Shares: int64(r.shares)}
+			if r.shared != noTime {
+				sig.SharedMs = r.shared
+			}
+			e := entry{v: ranking.Relevance(sig, nowMs), ord: o}
+			if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
+				continue
+			}
+			remaining++
+			if len(h.e) < k {
+				heap.Push(h, e)
+			} else if c.before(e, h.e[0]) {
+				h.e[0] = e
+				heap.Fix(h, 0)
+			}
+		}
+	}
+	out := make([]entry, len(h.e))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(entry)
+	}
+	return out, remaining > k
 }
 
 // topK returns the first k candidates after the cursor in sort order, and
