@@ -28,9 +28,14 @@ type CDC struct {
 	rows   *rowCache
 
 	// confirmed is the highest LSN known to be durable downstream: every
-	// transaction committed at or before it has been acknowledged by the sink
-	// (or had nothing for it). It only grows while the process lives and
-	// survives reconnects; the state table keeps it across restarts.
+	// transaction whose commit record starts before it has been acknowledged
+	// by the sink (or had nothing for it). It is an end position, as
+	// Postgres's confirmed_flush_lsn is: a transaction's end LSN once it is
+	// acknowledged, or the end of the last WAL record the server decoded (a
+	// keepalive's WAL end). A commit record may start exactly there and not
+	// have been sent yet, so "already downstream" is FinalLSN < confirmed,
+	// never <=. It only grows while the process lives and survives
+	// reconnects; the state table keeps it across restarts.
 	confirmed uint64
 }
 
@@ -363,14 +368,16 @@ func (s *stream) handle(ctx context.Context, data []byte) error {
 		s.inTx, s.txXid, s.txLSN, s.txTime, s.txSeq = true, m.Xid, uint64(m.FinalLSN), m.CommitTime, 0
 		// After a Postgres restart the slot can rewind to before positions
 		// already confirmed; those transactions are downstream already.
-		s.skipTx = s.txLSN <= s.c.confirmed
+		s.skipTx = s.txLSN < s.c.confirmed
 		if s.skipTx {
 			s.c.m.skipped.Inc()
 		}
 	case *pglogrepl.CommitMessage:
 		skip := s.skipTx
 		s.inTx, s.skipTx = false, false
-		commit := uint64(m.CommitLSN)
+		// Confirm the end of the transaction, not the start of its commit
+		// record: see CDC.confirmed.
+		commit := uint64(m.TransactionEndLSN)
 		switch {
 		case skip:
 		case s.txSeq == 0 && len(s.pending) == 0 && s.pendingCommit <= s.c.confirmed:

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -106,6 +108,9 @@ func start(t *testing.T, cfg Config, sink Sink) *running {
 		cfg.StatusInterval = 200 * time.Millisecond
 	}
 	cfg.MinBackoff, cfg.MaxBackoff = 50*time.Millisecond, 500*time.Millisecond
+	if cfg.Slot == "" {
+		cfg.Slot = slotFor(t, cfg.DatabaseURL)
+	}
 	c, err := New(cfg, sink, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +144,7 @@ func waitStreaming(t *testing.T, db *pgx.Conn) {
 	for {
 		var active bool
 		err := db.QueryRow(context.Background(), `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots
-			WHERE slot_name = 'rummage' AND database = current_database()`).Scan(&active)
+			WHERE slot_name = current_database()`).Scan(&active)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +523,7 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	before := len(evs)
 	var st state
 	var err error
-	st, err = loadState(context.Background(), db, "rummage_cdc_state", "rummage")
+	st, err = loadState(context.Background(), db, "rummage_cdc_state", slotFor(t, dsn))
 	if err != nil || !st.found || !st.snapshotDone || st.confirmed == 0 {
 		t.Fatalf("state %+v %v", st, err)
 	}
@@ -539,7 +544,7 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 	// Rewind the slot's idea of progress as a Postgres crash can, by
 	// recreating it further back is not possible; instead simulate a
 	// rewind for the CDC: it must skip by its stored LSN alone.
-	st, err := loadState(context.Background(), db, "rummage_cdc_state", "rummage")
+	st, err := loadState(context.Background(), db, "rummage_cdc_state", slotFor(t, dsn))
 	if err != nil || st.confirmed == 0 {
 		t.Fatalf("state %+v %v", st, err)
 	}
@@ -573,7 +578,7 @@ func TestIdleAdvancesSlot(t *testing.T) {
 			}
 		}
 		var ok bool
-		err := db.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = 'rummage' AND database = current_database()`, target).Scan(&ok)
+		err := db.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = current_database()`, target).Scan(&ok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -592,7 +597,7 @@ func TestIdleAdvancesSlot(t *testing.T) {
 
 func TestMissingTables(t *testing.T) {
 	dsn := testpg.New(t, testpg.Options{Logical: true})
-	c, err := New(Config{DatabaseURL: dsn}, &memSink{}, nil)
+	c, err := New(Config{DatabaseURL: dsn, Slot: slotFor(t, dsn)}, &memSink{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,3 +653,19 @@ func TestSnapshotFunc(t *testing.T) {
 		t.Fatalf("Snapshot left %d slots behind", slots)
 	}
 }
+
+// slotFor names the slot of a test after its database (unique per test, see
+// testpg.New). Slot names are server-wide and other packages' tests
+// replicate from the same server at the same time, so a shared default
+// name would collide.
+func slotFor(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// testSlot names a slot for a test that does not look it up again.
+func testSlot() string { return fmt.Sprintf("pgcdc_test_%08x", rand.Uint32()) }

@@ -31,8 +31,8 @@ type Sink interface {
 // crash would: nothing after the hook point happens.
 type Hooks struct {
 	// AfterAck runs after the sink acknowledged a batch and before the
-	// confirmed LSN of its transactions (commitLSN) is stored and sent to
-	// Postgres.
+	// confirmed LSN of its transactions (the end LSN of the last complete
+	// one) is stored and sent to Postgres.
 	AfterAck func(commitLSN uint64) error
 }
 

@@ -19,8 +19,12 @@
 //     keepalive's WAL end is confirmed too, so an idle publication does not
 //     make Postgres retain WAL (see stream.keepalive for why that is safe).
 //   - A Postgres restart can rewind the slot before positions already
-//     confirmed; transactions whose commit LSN is at or below the CDC's own
-//     confirmed LSN are skipped.
+//     confirmed; transactions whose commit record starts below the CDC's
+//     own confirmed LSN are skipped. Confirmed positions are end positions
+//     (a transaction's end LSN, a keepalive's WAL end), so a transaction
+//     whose commit record starts exactly at the confirmed LSN is new, not
+//     a replay: skipping it with "<=" lost transactions that committed
+//     right after a keepalive.
 //   - Everything else is at-least-once: after a crash between the sink's ack
 //     and the confirm, the transaction is sent again. Downstream versions
 //     (source.lsn, source.seq) make the duplicates harmless.

@@ -87,7 +87,7 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 	}
 	defer w.Close()
 	m := NewMetrics(nil)
-	c, err := New(Config{DatabaseURL: dsn, TopicPrefix: "e2e", Linger: 5 * time.Millisecond, StatusInterval: 200 * time.Millisecond,
+	c, err := New(Config{DatabaseURL: dsn, Slot: slotFor(t, dsn), TopicPrefix: "e2e", Linger: 5 * time.Millisecond, StatusInterval: 200 * time.Millisecond,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Logger: quiet}, w, m)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func benchOnce(b *testing.B, n int) {
 	}
 	defer w.Close()
 	sink := &countingSink{Sink: w, n: map[change.Op]int{}}
-	c, err := New(Config{DatabaseURL: dsn, Logger: benchLogger(quiet)}, sink, nil)
+	c, err := New(Config{DatabaseURL: dsn, Slot: testSlot(), Logger: benchLogger(quiet)}, sink, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
