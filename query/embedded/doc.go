@@ -16,29 +16,64 @@
 // ordinal, or from a roaring bitmap of ordinals per filter value and per
 // category node (a node's bitmap holds its whole subtree).
 //
-// # Hits to ordinals
+// # Text: postings bitmaps, not Bleve searchers
 //
 // Bleve reports a match as a global doc number: a segment's offset plus the
 // local number. Looking the id up per hit (ExternalID, then a map) costs
-// ~0.2 µs a hit; for a 100k-hit text query that is tens of milliseconds.
-// Instead every immutable segment gets, once, a []uint32 from local number to
-// ordinal, cached by segment object; the query's Searcher runs directly on the
-// pinned scorch snapshot and each match costs a slice read
-// (BenchmarkHitMapping). Maps are built by the writer before a new snapshot
-// is published (after each Apply, and every Config.RefreshInterval for
-// segments Bleve merged in the background), so queries never build one.
+// ~0.2 µs a hit, tens of milliseconds for a 100k-hit query. So every
+// immutable segment gets, once, a []uint32 from local number to ordinal,
+// cached by segment object and built by the writer before a snapshot is
+// published (after each Apply, and every Config.RefreshInterval for
+// segments Bleve merged in the background): queries never build one.
+//
+// Running Bleve's Searcher on the pinned snapshot with those maps was the
+// first design; at 1M listings a 2-word query over four fields still cost
+// ~8 ms of CPU in Bleve's disjunction and conjunction searchers (decoding
+// frequencies and norms of every posting). Zap keeps each term's postings
+// as a roaring bitmap of local doc numbers, so matchText evaluates the query
+// per segment with bitmap operations instead (OR over fields and typo
+// variants, AND across words, minus the segment's deleted docs) and visits
+// only the final matches. BenchmarkHitMapping compares the three ways.
+//
+// Scoring is field-weighted idf, computed only for the relevance sort: per
+// word, idf × the weight of the heaviest variant the document matched
+// (brand 4, title 3, tags 2, description 1; a typo one edit off counts
+// half, two edits a third); an alias clause that hits the brand exactly
+// adds 6 × idf. Term frequencies and norms are not used; listings are short.
+// Text scores therefore take few distinct values, which lets the relevance
+// top-k visit hits by score group and stop early (topKRelevance).
+//
+// Every query word must match title, brand, tags or description, stemmed
+// (English analyzer: "dresses" finds "dress"). A word of 4 to 7 letters may
+// be one edit off, 8 or more two edits, on title and brand, but only when
+// the word is rare (at most commonTerm documents): a word many listings use
+// is spelled right, its neighbours are other words, and skipping the
+// expansion keeps common queries cheap. Brand aliases (the alias file) add
+// an exact match on brand_key, a lower-cased keyword of the whole brand.
 //
 // # Documents
 //
-// The mapping is explicit and lean: title, brand, description and tags as
-// English text (stemmed), brand again as one lower-cased keyword (brand_key,
-// for alias hits), and one stored, unindexed field holding the record: a
-// binary header with the version and every column value, then the rest of
-// the listing. Reopening reads only the headers; hits and Get decode whole
-// records, and only for the page. A delete is written as a tombstone
-// document (no indexed field, a record with the delete's version), so the
-// version of every id, live or deleted, is durable in the same Bleve batch as
-// the documents: no second store, no ordering problem between two stores.
+// The mapping is explicit and lean: title, brand, tags and description as
+// English text with no term vectors, doc values or _all; brand_key; and one
+// stored, unindexed field holding the record: a binary header with the
+// version and every column value, then the rest of the listing (binary too:
+// encoding/json cost 25 µs a hit). Reopening reads only the headers, in
+// parallel; hits and Get decode whole records, for the page only. A delete
+// is written as a tombstone document (no indexed field, a record with the
+// delete's version), so the version of every id, live or deleted, is
+// durable in the same Bleve batch as the documents: no second store, no
+// ordering problem between two stores.
+//
+// # Columns
+//
+// Per ordinal, a 64-byte row (brand, size, color set, category leaf,
+// condition, status, price, times, likes, shares) serves sparse reads: a
+// text query's few thousand hits cost one cache miss each. Plain arrays of
+// brand, size, price, created and shared serve passes over large sets.
+// Facets over a small set are counted in one pass over its rows; over a
+// large set brand and size from their arrays and the few-valued fields by
+// roaring cardinalities. Large browses page through presorted orders
+// (order.go) merged with the listings written since they were built.
 //
 // # Writes and consistency
 //
@@ -48,19 +83,8 @@
 // the new snapshot with its segment maps. Searches hold the lock shared for
 // their run, so text matches, columns and the snapshot always belong to the
 // same write; writers are serialized by their own mutex and do all slow work
-// outside the state lock.
-//
-// # Text
-//
-// Every query word must match one of the text fields (AND across words).
-// Brand and title weigh more than tags and description. A word of 4 to 7
-// letters may be one edit off, 8 or more two edits, on title and brand —
-// but only when the word is rare in the index (at most commonTerm documents
-// hold it): a word many listings use is spelled right, and fuzzy expansion
-// of common words was most of the cost of a text query. Exact matches score
-// above fuzzy ones (the fuzzy clause also matches the exact term, and Bleve
-// boosts fuzzy candidates by edit distance). Brand aliases from the alias
-// file add an exact brand_key clause with a strong boost.
+// outside the state lock. Bulk keeps two batches in flight and publishes
+// them in order.
 //
 // # Visibility
 //
