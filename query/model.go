@@ -119,9 +119,14 @@ type Result struct {
 // ErrNotFound is returned by Get for an unknown or deleted listing.
 var ErrNotFound = errors.New("listing not found")
 
-// Change is one versioned write. Version is monotonic per listing (the commit
-// LSN in the CDC path): a backend ignores a change whose Version is not above
-// the version it holds for that id, including the version of a delete.
+// Change is one versioned write. Version never decreases per listing (the
+// commit LSN in the CDC path): a backend ignores a change whose Version is
+// below the version it holds for that id, including the version of a delete
+// (deletes leave tombstones). An equal version is applied: every change of
+// one transaction carries its commit LSN, and a transaction that writes a row
+// twice may be split across batches, so among equals the stream's order
+// decides — within a batch the later change wins. Replays converge because a
+// key's changes stay in order on their partition.
 type Change struct {
 	ID      string
 	Version uint64

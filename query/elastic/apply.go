@@ -202,7 +202,7 @@ func (b *Backend) bulk(ctx context.Context, op string, batch []query.Change, bod
 			Action:      "index",
 			DocumentID:  c.ID,
 			Version:     &v,
-			VersionType: "external",
+			VersionType: "external_gte",
 			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
 				set(k, written, ItemError{})
 			},

@@ -34,8 +34,11 @@
 // # Writes and durability
 //
 // Apply sends one bulk request per batch through esutil.BulkIndexer with
-// version_type=external, for deletes too. A 409 version conflict means the
-// index already holds that version or a newer one: it is counted as stale.
+// version_type=external_gte, for deletes too: the query.Change contract
+// applies an equal version (one transaction's changes share its commit LSN),
+// and external_gte is Elasticsearch's name for exactly that rule. A 409
+// version conflict means the index already holds a newer version: it is
+// counted as stale.
 // Rejections (429) and unavailable shards are retried; any other failed item
 // makes Apply return a *BulkError, so the indexer does not commit its Kafka
 // offset past it. Elasticsearch acknowledges a bulk item only after its

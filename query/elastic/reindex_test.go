@@ -91,7 +91,7 @@ func TestReindexDualWrite(t *testing.T) {
 			aliases++
 			goldenRequest(t, fmt.Sprintf("requests/reindex_aliases_%d.json", aliases), q)
 		}
-		if strings.HasSuffix(q.Path, "/_bulk") && !strings.Contains(q.Query, "version_type") && !strings.Contains(q.Body, `"version_type":"external"`) {
+		if strings.HasSuffix(q.Path, "/_bulk") && !strings.Contains(q.Query, "version_type") && !strings.Contains(q.Body, `"version_type":"external_gte"`) {
 			t.Errorf("bulk without external versions: %s?%s %s", q.Path, q.Query, q.Body)
 		}
 	}

@@ -728,13 +728,13 @@ func (x *Index) plan(batch []query.Change, held func(string) (uint64, bool)) (id
 	win := make(map[string]int, len(batch))
 	for i := range batch {
 		ch := &batch[i]
-		if v, ok := held(ch.ID); ok && ch.Version <= v {
+		if v, ok := held(ch.ID); ok && ch.Version < v {
 			stale++
 			continue
 		}
 		if j, ok := win[ch.ID]; ok {
 			stale++
-			if batch[j].Version >= ch.Version {
+			if batch[j].Version > ch.Version {
 				continue
 			}
 		}

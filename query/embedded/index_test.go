@@ -182,9 +182,9 @@ func checkVersions(t *testing.T, b query.Backend) {
 	ghost := l01
 	ghost.ID = "ghost"
 	st, err := b.Apply(ctx, []query.Change{
-		{ID: "l01", Version: conformance.Version, Doc: &l01}, // equal: stale
-		{ID: "l04", Version: 4, Doc: &l04},                   // below its delete: stale
-		{ID: "ghost", Version: 8, Doc: &ghost},               // below its delete: stale
+		{ID: "l01", Version: conformance.Version - 1, Doc: &l01}, // below: stale
+		{ID: "l04", Version: 4, Doc: &l04},                       // below its delete: stale
+		{ID: "ghost", Version: 8, Doc: &ghost},                   // below its delete: stale
 	})
 	if err != nil {
 		t.Fatal(err)
