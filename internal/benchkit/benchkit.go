@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,13 @@ type Summary struct {
 	// the run divided by N: what one operation costs whatever else runs
 	// on the machine. Zero when not measured.
 	CPUPerOp time.Duration
+	// OnCPUP50 and OnCPUP99 are percentiles of the CPU time of the worker's
+	// own thread during each operation (Linux): the operation's latency
+	// minus the time it waited for a CPU or for I/O, and minus work other
+	// threads did for it (parallel GC marking). On a machine shared with
+	// other load, they show what the latency percentiles would be on an
+	// idle one. Zero when not measured.
+	OnCPUP50, OnCPUP99 time.Duration
 }
 
 // String is a one-line rendering of s.
@@ -135,6 +143,7 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 		errOnce  sync.Once
 		wg       sync.WaitGroup
 		lats     = make([][]time.Duration, conc)
+		oncpu    = make([][]time.Duration, conc)
 	)
 	minIter := int64(max(plan.MinIterations, 1))
 	start, cpu0 := time.Now(), ProcessCPU()
@@ -146,14 +155,16 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			runtime.LockOSThread() // for threadCPU
+			defer runtime.UnlockOSThread()
 			for !stop.Load() {
 				i := next.Add(1) - 1
 				if plan.Iterations > 0 && i >= int64(plan.Iterations) {
 					return
 				}
-				t0 := time.Now()
+				c0, t0 := threadCPU(), time.Now()
 				err := op(ctx, int(i)+plan.Warmup)
-				t1 := time.Now()
+				t1, c1 := time.Now(), threadCPU()
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					stop.Store(true)
@@ -161,6 +172,9 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 					return
 				}
 				lats[w] = append(lats[w], t1.Sub(t0))
+				if c0 > 0 {
+					oncpu[w] = append(oncpu[w], c1-c0)
+				}
 				n := done.Add(1)
 				if !deadline.IsZero() && !t1.Before(deadline) && n >= minIter {
 					stop.Store(true)
@@ -176,13 +190,18 @@ func Run(ctx context.Context, plan Plan, op Op) (Summary, error) {
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
+	var all, on []time.Duration
+	for w := range lats {
+		all = append(all, lats[w]...)
+		on = append(on, oncpu[w]...)
 	}
 	s := Summarize(all, elapsed, conc)
 	if cpu0 > 0 && s.N > 0 {
 		s.CPUPerOp = cpu / time.Duration(s.N)
+	}
+	if len(on) == s.N && s.N > 0 {
+		slices.Sort(on)
+		s.OnCPUP50, s.OnCPUP99 = Percentile(on, 50), Percentile(on, 99)
 	}
 	return s, nil
 }
@@ -221,5 +240,28 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		P99Ms       float64 `json:"p99_ms"`
 		MaxMs       float64 `json:"max_ms"`
 		CPUPerOpMs  float64 `json:"cpu_per_op_ms"`
-	}{s.N, s.Concurrency, s.Elapsed.Seconds(), math.Round(s.QPS*10) / 10, ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), ms(s.CPUPerOp)})
+		OnCPUP50Ms  float64 `json:"on_cpu_p50_ms"`
+		OnCPUP99Ms  float64 `json:"on_cpu_p99_ms"`
+	}{s.N, s.Concurrency, s.Elapsed.Seconds(), math.Round(s.QPS*10) / 10, ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max),
+		ms(s.CPUPerOp), ms(s.OnCPUP50), ms(s.OnCPUP99)})
+}
+
+// WaitIdle waits until this process has been nearly idle (under 5% of one
+// CPU) for a whole second, so that background work (an index building
+// caches after it opened) does not run during a measurement. It gives up
+// after limit and returns how long it waited.
+func WaitIdle(ctx context.Context, limit time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) < limit {
+		c0 := ProcessCPU()
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(time.Second):
+		}
+		if ProcessCPU()-c0 < 50*time.Millisecond {
+			break
+		}
+	}
+	return time.Since(start)
 }

@@ -53,11 +53,15 @@ type Builds struct {
 type Memory struct {
 	// BuiltHere is set when this process built an index before measuring:
 	// the peaks (HWM) then include the build.
-	BuiltHere   bool         `json:"built_here"`
-	OpenSeconds float64      `json:"open_seconds"`
-	AfterOpen   benchkit.Mem `json:"after_open"`
-	AfterWarmup benchkit.Mem `json:"after_warmup"`
-	AfterRun    benchkit.Mem `json:"after_run"`
+	BuiltHere   bool    `json:"built_here"`
+	OpenSeconds float64 `json:"open_seconds"`
+	// SettleSeconds is how long the opened index kept working in the
+	// background (CPU above 5% of a core) after the warm-up pass; the
+	// scenarios start after it.
+	SettleSeconds float64      `json:"settle_seconds"`
+	AfterOpen     benchkit.Mem `json:"after_open"`
+	AfterWarmup   benchkit.Mem `json:"after_warmup"`
+	AfterRun      benchkit.Mem `json:"after_run"`
 }
 
 // LoadAvgs are the machine's load averages (1, 5, 15 min) at the start
@@ -189,35 +193,56 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	qpsHdr := "QPS@2"
-	fmt.Fprintf(tw, "scenario\thits\tRummage p50\tp99\tQPS\t%s\tCPU/op\tBleve p50\tp99\tQPS\t%s\tCPU/op\tratio p50\tratio p99\ttarget\tstatus\tload\t\n", qpsHdr, qpsHdr)
+	conc := 1
+	if len(r.Scenarios) > 0 {
+		conc = r.Scenarios[0].Rummage.Latency.Concurrency
+	}
+	fmt.Fprintf(w, "Rummage (latency at concurrency %d):\n", conc)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintf(tw, "scenario\thits\tp50\tp99\tQPS\tQPS@2\tCPU/op\ton-CPU p50\ton-CPU p99\ttarget\tstatus\tload\t\n")
 	for _, s := range r.Scenarios {
-		hits := fmt.Sprint(s.HitsMin)
-		if s.HitsMax != s.HitsMin {
-			hits = fmt.Sprintf("%d-%d", s.HitsMin, s.HitsMax)
-		}
 		rm := s.Rummage
-		bp50, bp99, bq, bq2, bcpu, r50, r99 := "-", "-", "-", "-", "-", "-", "-"
-		if b := s.Baseline; b != nil {
-			bp50, bp99, bq, bq2, bcpu = dur(b.Latency.P50), dur(b.Latency.P99), qps(b.Latency.QPS), qpsOf(b.QPS2), dur(b.Latency.CPUPerOp)
-			r50, r99 = fmt.Sprintf("%.1fx", s.RatioP50), fmt.Sprintf("%.1fx", s.RatioP99)
-		}
 		tgt := "p99<=" + dur(s.Target.P99Max)
 		if s.Target.MinRatioP50 > 0 {
 			tgt += fmt.Sprintf(", >=%.0fx", s.Target.MinRatioP50)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
-			s.Name, hits, dur(rm.Latency.P50), dur(rm.Latency.P99), qps(rm.Latency.QPS), qpsOf(rm.QPS2), dur(rm.Latency.CPUPerOp),
-			bp50, bp99, bq, bq2, bcpu, r50, r99, tgt, s.Status, rm.LoadAvg[0])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
+			s.Name, hitsStr(s), dur(rm.Latency.P50), dur(rm.Latency.P99), qps(rm.Latency.QPS), qpsOf(rm.QPS2),
+			dur(rm.Latency.CPUPerOp), dur(rm.Latency.OnCPUP50), dur(rm.Latency.OnCPUP99), tgt, s.Status, rm.LoadAvg[0])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(r.Scenarios) > 0 && r.Scenarios[0].Baseline != nil {
+		fmt.Fprintf(w, "\nBleve-facets baseline (same documents, same requests) and ratios:\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
+		fmt.Fprintf(tw, "scenario\thits\tn\tp50\tp99\tQPS\tQPS@2\tCPU/op\tratio p50\tratio p99\tratio CPU/op\tload\t\n")
+		for _, s := range r.Scenarios {
+			b := s.Baseline
+			if b == nil {
+				continue
+			}
+			hits := "same"
+			for _, v := range s.Variants {
+				if v.BaselineHits != v.Hits {
+					hits = "differ"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.1fx\t%.1fx\t%.1fx\t%.1f\t\n",
+				s.Name, hits, b.Latency.N, dur(b.Latency.P50), dur(b.Latency.P99), qps(b.Latency.QPS), qpsOf(b.QPS2),
+				dur(b.Latency.CPUPerOp), s.RatioP50, s.RatioP99, ratio(b.Latency.CPUPerOp, s.Rummage.Latency.CPUPerOp), b.LoadAvg[0])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "hits: matching visible listings, min-max over the scenario's variants, of %d visible\n", d.Visible)
 	if len(r.Scenarios) > 0 {
-		fmt.Fprintf(w, "latency at concurrency %d; QPS@2: closed loop with 2 workers; CPU/op: process CPU time per search (GC included) in the latency run;\nload: 1-min load average after the Rummage run\n",
-			r.Scenarios[0].Rummage.Latency.Concurrency)
+		fmt.Fprint(w, `QPS@2: closed loop with 2 workers. CPU/op: process CPU time (all threads, GC included) per search in
+the latency run. on-CPU: CPU time of the searching thread per search, i.e. latency without waiting
+for a core (the machine is shared: compare with load). Status is on wall-clock p99. load: 1-min load
+average after the run. hits "same": the baseline's totals equal Rummage's for every variant.
+`)
 	}
 	for _, s := range r.Scenarios {
 		if s.Why != "" && s.Status == Miss {
@@ -250,7 +275,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(w, "  (an index was built in this run: peaks include the build; rerun to reuse it for clean peaks)")
 	}
 	fmt.Fprintf(w, "  after opening the Rummage index (%.1fs): %s\n", r.Memory.OpenSeconds, r.Memory.AfterOpen)
-	fmt.Fprintf(w, "  after a warm-up pass over every scenario: %s\n", r.Memory.AfterWarmup)
+	fmt.Fprintf(w, "  after a warm-up pass over every scenario and %.1fs of background work: %s\n", r.Memory.SettleSeconds, r.Memory.AfterWarmup)
 	fmt.Fprintf(w, "  at the end (baseline index open too, if run): %s\n", r.Memory.AfterRun)
 
 	fmt.Fprintln(w)
@@ -260,6 +285,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Value, c.Target, c.Status)
 	}
 	return tw.Flush()
+}
+
+func hitsStr(s ScenarioResult) string {
+	if s.HitsMax != s.HitsMin {
+		return fmt.Sprintf("%d-%d", s.HitsMin, s.HitsMax)
+	}
+	return fmt.Sprint(s.HitsMin)
 }
 
 func dur(d time.Duration) string { return benchkit.FormatDuration(d) }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -57,6 +58,9 @@ type Config struct {
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
+
+// settleLimit bounds the wait for an opened index's background work.
+const settleLimit = 2 * time.Minute
 
 // ScenarioNames lists the scenarios of the fixed mix, in run order.
 var ScenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
@@ -148,16 +152,21 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			}
 		}
 	}
+	// The index may finish work in the background after opening (sort
+	// orders); measure steady state.
+	rep.Memory.SettleSeconds = benchkit.WaitIdle(ctx, settleLimit).Seconds()
 	if rep.Memory.AfterWarmup, err = benchkit.ProcMem(0); err != nil {
 		return nil, err
 	}
+	c.logf("warmed up; background work settled after %.1fs: %s", rep.Memory.SettleSeconds, rep.Memory.AfterWarmup)
 
 	var bx *embedded.Index
 	if c.Baseline {
-		if bx, err = embedded.Open(ctx, embedded.Config{Dir: c.Dir + "/" + baselineDir}); err != nil {
+		if bx, err = embedded.Open(ctx, embedded.Config{Dir: filepath.Join(c.Dir, baselineDir)}); err != nil {
 			return nil, err
 		}
 		defer bx.Close()
+		benchkit.WaitIdle(ctx, settleLimit)
 	}
 
 	if c.Profile != nil {
