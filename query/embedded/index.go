@@ -130,6 +130,7 @@ type Index struct {
 	done chan struct{}
 
 	building atomic.Bool    // an order rebuild is running
+	bulking  bool           // Bulk runs: orders are rebuilt once at its end (writeMu)
 	bg       sync.WaitGroup // background rebuilds
 }
 
@@ -478,7 +479,7 @@ func (x *Index) swap(snap *scorch.IndexSnapshot, f func(c *columns)) {
 	if old != nil {
 		old.Close()
 	}
-	if f != nil {
+	if f != nil && !x.bulking {
 		x.maybeRebuildOrders()
 	}
 }
@@ -847,6 +848,11 @@ func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (qu
 		return total, ErrClosed
 	}
 	start := time.Now()
+	x.bulking = true
+	defer func() {
+		x.bulking = false
+		x.maybeRebuildOrders()
+	}()
 	type chunk struct {
 		preps []prepared
 		err   error
