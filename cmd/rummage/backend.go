@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -89,7 +90,9 @@ func (b *backendFlags) open(ctx context.Context) (indexBackend, error) {
 		return es, nil
 	}
 	start := time.Now()
-	x, err := embedded.Open(ctx, embedded.Config{
+	// Through reindex: after a zero-downtime reindex the live index is the
+	// generation DIR.CURRENT names, not DIR itself.
+	x, err := reindex.OpenEmbedded(ctx, embedded.Config{
 		Dir:       b.indexDir,
 		AliasFile: b.aliases,
 		Progress:  progressLogger(log),
@@ -115,13 +118,22 @@ func (b *backendFlags) remove() error {
 	if b.kind == backendElasticsearch {
 		return errors.New("--backend elasticsearch: indices are replaced with rummage reindex, not removed")
 	}
-	if _, err := os.Stat(b.indexDir); errors.Is(err, os.ErrNotExist) {
+	active, err := reindex.ActiveDir(b.indexDir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(active); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(b.indexDir, "rummage_embedded.json")); err != nil {
-		return fmt.Errorf("refusing to delete %s: it does not hold a Rummage index", b.indexDir)
+	if _, err := os.Stat(filepath.Join(active, "rummage_embedded.json")); err != nil {
+		return fmt.Errorf("refusing to delete %s: it does not hold a Rummage index", active)
 	}
-	return os.RemoveAll(b.indexDir)
+	for _, p := range []string{active, b.indexDir, filepath.Clean(b.indexDir) + reindex.CurrentSuffix} {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // progressLogger logs the progress of opening a large index, at most every
