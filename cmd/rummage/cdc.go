@@ -82,7 +82,7 @@ func runCDC(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, *brokers)
 	}
 	if *metricsAddr != "" {
-		stop, err := serveIndexerMetrics(*metricsAddr, reg, log)
+		stop, err := serveIndexerMetrics(*metricsAddr, reg, nil, log)
 		if err != nil {
 			return err
 		}

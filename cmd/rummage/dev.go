@@ -57,7 +57,12 @@ rummage_kafka_reader_* (batches, consumer lag, dead letters).
 SIGINT or SIGTERM shuts down gracefully: the HTTP server drains, the CDC
 stops, the indexer applies what the broker holds, then the index closes.`
 
-// devMarkerFile, in the index directory, records which database dev's
+// devMarkerPath is where the marker of the index in dir lives: beside the
+// directory, not in it, because a reindex replaces the directory in use with
+// a new generation (see indexer/reindex).
+func devMarkerPath(dir string) string { return filepath.Clean(dir) + "." + devMarkerFile }
+
+// devMarkerFile, beside the index directory, records which database dev's
 // index follows and whether it holds the initial snapshot.
 const devMarkerFile = "rummage_dev.json"
 
@@ -94,6 +99,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	partitions := fs.Int("partitions", 4, "partitions of each change topic")
 	batchWait := fs.Duration("batch-wait", 50*time.Millisecond, "how long an indexer batch waits to fill after its first event")
 	linger := fs.Duration("linger", 5*time.Millisecond, "how long the CDC holds events for more before writing them to Kafka")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
@@ -148,13 +154,17 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 		if err := bf.remove(); err != nil {
 			return err
 		}
+		if err := os.Remove(devMarkerPath(bf.indexDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	b, err := bf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	markerPath := filepath.Join(bf.indexDir, devMarkerFile)
+	idx := bf.live(ctx, b, *dbURL, log)
+	defer idx.Close()
+	markerPath := devMarkerPath(bf.indexDir)
 	marker, err := readDevMarker(markerPath)
 	if err != nil {
 		return err
@@ -194,7 +204,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	}
 	reg := prometheus.NewRegistry()
 	p, err := pipeline.New(ctx, pipeline.Config{
-		DatabaseURL: *dbURL, Index: b, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir,
+		DatabaseURL: *dbURL, Index: idx.Write, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir,
 		Slot: *slot, Publication: *slot, TopicPrefix: *prefix, Partitions: *partitions,
 		BatchWait: *batchWait, Linger: *linger, Resnapshot: resnapshot,
 		Registerer: reg, Logger: log,
@@ -218,6 +228,14 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 		return fmt.Errorf("--addr: %w", err)
 	}
 	httpSrv := devHTTPServer(srv, reg, acfg, log)
+	if *adminAddr != "" {
+		stopAdmin, err := serveIndexerMetrics(*adminAddr, reg, idx.Admin, log)
+		if err != nil {
+			p.Close()
+			return err
+		}
+		defer stopAdmin()
+	}
 	fmt.Fprintf(w, "api: http://%s  (try: curl 'http://%s/v1/search?q=dress')\n", ln.Addr(), ln.Addr())
 	if hooks.started != nil {
 		hooks.started(ln.Addr().String(), broker)
@@ -237,7 +255,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	var errs []error
 	pipeRunning, httpRunning := true, true
 	if marker != nil && marker.Complete {
-		srv.SetBackend(b)
+		srv.SetBackend(idx.Read)
 		log.Info("ready: serving the index while it catches up", "documents", st.Documents)
 	} else {
 		log.Info("taking the initial snapshot; /readyz answers 503 until the index holds it")
@@ -247,13 +265,13 @@ loop:
 		select {
 		case <-snapshot:
 			snapshot = nil
-			srv.SetBackend(b)
+			srv.SetBackend(idx.Read)
 			want.Complete, want.Updated = true, time.Now().UTC()
 			if err := writeJSONAtomic(markerPath, want); err != nil {
 				errs = append(errs, err)
 				break loop
 			}
-			st, _ := b.Stats(ctx)
+			st, _ := idx.Read.Stats(ctx)
 			log.Info("ready: the index holds the initial snapshot", "documents", st.Documents)
 		case <-ctx.Done():
 			break loop

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
@@ -152,8 +155,9 @@ func TestDevEndToEnd(t *testing.T) {
 	db := testpg.New(t, testpg.Options{Logical: true})
 	dir := t.TempDir()
 	slot := fmt.Sprintf("rummage_devtest_%08x", rand.Uint32())
+	adminAddr := freeAddr(t)
 	args := []string{"--database-url", db, "--index-dir", filepath.Join(dir, "index"), "--addr", "127.0.0.1:0",
-		"--kafka-addr", "127.0.0.1:0", "--seed-count", "300", "--slot", slot, "--partitions", "2", "--log-level", "warn"}
+		"--kafka-addr", "127.0.0.1:0", "--admin-addr", adminAddr, "--seed-count", "300", "--slot", slot, "--partitions", "2", "--log-level", "warn"}
 	d := startDev(t, args...)
 
 	eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
@@ -218,6 +222,33 @@ func TestDevEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+
+	// A zero-downtime reindex through the admin endpoint, as `rummage
+	// reindex` asks for it: afterwards the new generation serves, and the
+	// stream writes into it.
+	admin := &reindex.Client{URL: "http://" + adminAddr}
+	if _, err := admin.Start(ctx, reindex.Request{}); err != nil {
+		t.Fatalf("start reindex: %v", err)
+	}
+	eventually(t, "reindex done", 60*time.Second, func() bool {
+		st, err := admin.Status(ctx)
+		return err == nil && st.Ended()
+	})
+	if st, _ := admin.Status(ctx); st.Phase != reindex.PhaseDone {
+		t.Fatalf("reindex ended in %+v", st)
+	}
+	if cur, err := os.ReadFile(filepath.Join(dir, "index") + reindex.CurrentSuffix); err != nil || !strings.Contains(string(cur), "g000002") {
+		t.Fatalf("after the reindex CURRENT = %q (%v), want generation 2", cur, err)
+	}
+	var after devSearch
+	devGet(t, d.base+"/v1/search?limit=1", &after)
+	if after.Total != snap.Total {
+		t.Errorf("after the reindex: %d listings, want %d", after.Total, snap.Total)
+	}
+	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt3', 's0000001', 'Quixotic zebra scarf', 700)`)
+	eventually(t, "insert after the reindex searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	exec(`DELETE FROM listings WHERE id = 'devt3'`)
+	eventually(t, "delete after the reindex", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
 
 	t.Run("kcat", func(t *testing.T) { devKcat(t, d.broker) })
 
@@ -301,4 +332,15 @@ func TestDevFlags(t *testing.T) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
 	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

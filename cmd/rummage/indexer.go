@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/indexer/reindex"
 )
 
 const indexerHelp = `Consumes change events from Kafka (topics <prefix>.<schema>.<table>, written
@@ -50,7 +52,8 @@ func runIndexer(ctx context.Context, args []string) error {
 	batchSize := fs.Int("batch-size", 5000, "most messages per batch (coalesced and applied together)")
 	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
 	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics; empty disables")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots by default (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	bf := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -77,7 +80,8 @@ func runIndexer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer backend.Close()
+	idx := bf.live(ctx, backend, *dbURL, log)
+	defer idx.Close()
 
 	topics := kafkabus.TableTopics(*prefix, tableList)
 	reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokerList, GroupID: *group, Topics: topics,
@@ -96,19 +100,19 @@ func runIndexer(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	ix, err := indexer.New(reader, backend, dlq, cfg)
+	ix, err := indexer.New(reader, idx.Write, dlq, cfg)
 	if err != nil {
 		return err
 	}
 	if *metricsAddr != "" {
-		stop, err := serveIndexerMetrics(*metricsAddr, reg, log)
+		stop, err := serveIndexerMetrics(*metricsAddr, reg, idx.Admin, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if *apiAddr != "" {
-		srv, err := api.New(api.DefaultConfig(), backend, log)
+		srv, err := api.New(api.DefaultConfig(), idx.Read, log)
 		if err != nil {
 			return err
 		}
@@ -132,14 +136,18 @@ func runIndexer(ctx context.Context, args []string) error {
 	return ix.Run(ctx)
 }
 
-// serveIndexerMetrics serves reg on addr at /metrics until stop is called.
-func serveIndexerMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+// serveIndexerMetrics serves reg on addr at /metrics, and admin (when not
+// nil) at reindex.AdminPath, until stop is called.
+func serveIndexerMetrics(addr string, reg *prometheus.Registry, admin http.Handler, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if admin != nil {
+		mux.Handle(reindex.AdminPath, admin)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/reindex"
+	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/query/elastic"
+	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/swap"
+)
+
+// liveIndex is an opened index as a process that applies the change stream
+// (rummage indexer, rummage dev) uses it: reads and writes go through what a
+// zero-downtime reindex needs.
+type liveIndex struct {
+	// Read is what the API searches.
+	Read query.Backend
+	// Write is what the indexer applies batches to.
+	Write indexer.Applier
+	// Admin serves reindex.AdminPath for the embedded backend, whose reindex
+	// runs inside this process; nil for Elasticsearch, where
+	// `rummage reindex` works on the cluster directly.
+	Admin http.Handler
+	// Close closes whichever index is live at the end.
+	Close func() error
+}
+
+// live wraps x. Embedded: a swap.Backend that a reindex can tee into and
+// switch, with the admin handler that starts one (dsn is the default
+// database to snapshot). Elasticsearch: the reindex-aware DualWriter.
+func (b *backendFlags) live(ctx context.Context, x indexBackend, dsn string, log *slog.Logger) *liveIndex {
+	if es, ok := x.(*elastic.Backend); ok {
+		return &liveIndex{Read: es, Write: es.DualWriter(), Close: es.Close}
+	}
+	sw := swap.New(x)
+	mgr := reindex.NewManager(ctx, reindex.ManagerConfig{
+		Logger:      log,
+		DatabaseURL: dsn,
+		NewTarget: func() reindex.Target {
+			return &reindex.Embedded{Live: sw, Config: embedded.Config{Dir: b.indexDir, AliasFile: b.aliases}}
+		},
+	})
+	return &liveIndex{Read: sw, Write: sw, Admin: mgr.Handler(), Close: sw.Close}
+}
