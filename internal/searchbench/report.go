@@ -84,6 +84,9 @@ type Variant struct {
 	Label        string `json:"label"`
 	Hits         int    `json:"hits"`
 	BaselineHits int    `json:"baseline_hits,omitempty"`
+	// Rummage's latency for this variant in the latency run (wall time).
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
 }
 
 // Measure is one engine's figures for a scenario.
@@ -245,9 +248,14 @@ average after the run. hits "same": the baseline's totals equal Rummage's for ev
 `)
 	}
 	for _, s := range r.Scenarios {
-		if s.Why != "" && s.Status == Miss {
-			fmt.Fprintf(w, "  MISS %s: %s\n", s.Name, s.Why)
+		if s.Why == "" || s.Status != Miss {
+			continue
 		}
+		fmt.Fprintf(w, "  MISS %s: %s; per variant (hits p50 p99):", s.Name, s.Why)
+		for _, v := range s.Variants {
+			fmt.Fprintf(w, " [%s: %d %.1fms %.1fms]", v.Label, v.Hits, v.P50Ms, v.P99Ms)
+		}
+		fmt.Fprintln(w)
 	}
 
 	fmt.Fprintln(w)

@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rummage/rummage/internal/benchkit"
@@ -201,14 +202,36 @@ func (c *Config) runScenario(ctx context.Context, x, bx *embedded.Index, sc scen
 	res.HitsMin, res.HitsMax = sc.hitRange()
 	plan := c.Plan
 	plan.Warmup = 0 // warmed up already
+	// Latency per variant, recorded in the latency run only.
+	var (
+		mu         sync.Mutex
+		perVariant [][]time.Duration
+		recording  bool
+	)
 	rummage := func(ctx context.Context, i int) error {
-		_, err := x.Search(ctx, sc.variants[i%len(sc.variants)].req)
+		v := i % len(sc.variants)
+		t0 := time.Now()
+		_, err := x.Search(ctx, sc.variants[v].req)
+		if recording {
+			d := time.Since(t0)
+			mu.Lock()
+			perVariant[v] = append(perVariant[v], d)
+			mu.Unlock()
+		}
 		return err
 	}
 	var err error
 	c.logf("%s: Rummage...", sc.name)
+	perVariant, recording = make([][]time.Duration, len(sc.variants)), true
 	if res.Rummage.Latency, err = benchkit.Run(ctx, plan, rummage); err != nil {
 		return nil, err
+	}
+	recording = false
+	for v, lat := range perVariant {
+		if len(lat) > 0 {
+			s := benchkit.Summarize(lat, 0, plan.Concurrency)
+			res.Variants[v].P50Ms, res.Variants[v].P99Ms = ms(s.P50), ms(s.P99)
+		}
 	}
 	if res.Rummage.QPS2, err = c.qpsRun(ctx, rummage); err != nil {
 		return nil, err
@@ -267,6 +290,8 @@ func (c *Config) qpsRun(ctx context.Context, op benchkit.Op) (*benchkit.Summary,
 	}
 	return &s, nil
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
 func ratio(a, b time.Duration) float64 {
 	if b <= 0 {
