@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rummage/rummage"
@@ -127,16 +129,42 @@ func New(src Source, backend Applier, dlq DeadLetterSink, cfg Config) (*Indexer,
 // Run processes batches until ctx is done (then it returns nil) or the
 // source or an offset commit fails for good. Whatever was fetched but not
 // committed when it returns is delivered again to the next run.
+//
+// Fetching and decoding run on their own goroutine, ahead of applying: while
+// the backend writes a batch (mostly waiting for its segment to reach the
+// disk), what arrives meanwhile is fetched and decoded into the next batch,
+// which grows up to BatchSize. Under a backlog batches therefore grow, and
+// the fixed cost of a durable write is spread over more changes; when the
+// stream is light, a batch is what arrived within BatchWait. Batches are
+// still applied and committed one at a time, in order.
 func (ix *Indexer) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := &batchQueue{max: ix.cfg.BatchSize}
+	q.cond = sync.NewCond(&q.mu)
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ix.fetchLoop(ctx, q)
+	}()
+	defer wg.Wait()
+	defer cancel()
 	for {
-		msgs, err := ix.src.Fetch(ctx, ix.cfg.BatchSize, ix.cfg.BatchWait)
+		d, err := q.take(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("indexer: fetch: %w", err)
+			return err
 		}
-		if err := ix.process(ctx, msgs); err != nil {
+		if _, err := ix.applyBatch(ctx, d); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -145,11 +173,87 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
+// batchQueue is the next batch, filled by the fetching goroutine and taken
+// whole by the applying one.
+type batchQueue struct {
+	max  int
+	mu   sync.Mutex
+	cond *sync.Cond
+	next decoded
+	err  error // the fetch failed; returned once next is taken
+}
+
+// room waits until the next batch has room (or ctx is done) and returns how
+// many messages it can still take.
+func (q *batchQueue) room(ctx context.Context) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.next.msgs) >= q.max && ctx.Err() == nil {
+		q.cond.Wait()
+	}
+	return q.max - len(q.next.msgs)
+}
+
+// add appends a decoded chunk of messages to the next batch.
+func (q *batchQueue) add(d decoded) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.next.append(d)
+	q.cond.Broadcast()
+}
+
+func (q *batchQueue) fail(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.err = err
+	q.cond.Broadcast()
+}
+
+// take waits for a non-empty batch (or the fetch error, or ctx) and takes
+// it.
+func (q *batchQueue) take(ctx context.Context) (decoded, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.next.msgs) == 0 && q.err == nil && ctx.Err() == nil {
+		q.cond.Wait()
+	}
+	if len(q.next.msgs) == 0 {
+		if err := ctx.Err(); err != nil {
+			return decoded{}, err
+		}
+		return decoded{}, q.err
+	}
+	d := q.next
+	q.next = decoded{}
+	q.cond.Broadcast()
+	return d, nil
+}
+
+// fetchLoop fetches and decodes into q until ctx is done or Fetch fails.
+func (ix *Indexer) fetchLoop(ctx context.Context, q *batchQueue) {
+	for {
+		n := q.room(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		msgs, err := ix.src.Fetch(ctx, n, ix.cfg.BatchWait)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			q.fail(fmt.Errorf("indexer: fetch: %w", err))
+			return
+		}
+		q.add(ix.decode(msgs))
+	}
+}
+
 // pending is a listing change and the batch position of its message.
 type pending struct {
-	change query.Change
-	seq    uint32 // source.seq: the order within the transaction, 0 when unset
-	msg    int
+	change   query.Change
+	seq      uint32 // source.seq: the order within the transaction, 0 when unset
+	msg      int
+	snapshot bool // from the initial snapshot (op "r")
 }
 
 // batchResult tells what one batch did (tests assert on it).
@@ -168,21 +272,92 @@ func (ix *Indexer) process(ctx context.Context, msgs []Message) error {
 }
 
 func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResult, error) {
-	res := batchResult{Messages: len(msgs)}
-	ix.m.BatchSize.Observe(float64(len(msgs)))
+	return ix.applyBatch(ctx, ix.decode(msgs))
+}
 
-	// 1. Decode and transform.
-	var listings []pending
-	var rows []RowChange
-	lastLSN := map[string]uint64{}
-	for i, msg := range msgs {
+// decoded is a batch after step 1: what its messages mean.
+type decoded struct {
+	msgs     []Message
+	listings []pending
+	rows     []RowChange
+	dead     []DeadLetter
+	lastLSN  map[string]uint64
+}
+
+// append adds the messages (and what they decoded to) of o after those of
+// d.
+func (d *decoded) append(o decoded) {
+	if len(d.msgs) == 0 {
+		*d = o
+		return
+	}
+	base := len(d.msgs)
+	d.msgs = append(d.msgs, o.msgs...)
+	for _, p := range o.listings {
+		p.msg += base
+		d.listings = append(d.listings, p)
+	}
+	d.rows = append(d.rows, o.rows...)
+	d.dead = append(d.dead, o.dead...)
+	for t, lsn := range o.lastLSN {
+		d.lastLSN[t] = max(d.lastLSN[t], lsn)
+	}
+}
+
+// decodeParallelMin is the batch size from which decoding is split across
+// the CPUs: JSON decoding is most of the loop's own CPU time.
+const decodeParallelMin = 512
+
+// decode runs step 1 of the protocol: it decodes and transforms every
+// message, in parallel for large batches, keeping the message order.
+func (ix *Indexer) decode(msgs []Message) decoded {
+	parts := 1
+	if len(msgs) >= decodeParallelMin {
+		parts = min(runtime.GOMAXPROCS(0), len(msgs)/(decodeParallelMin/2))
+	}
+	out := make([]decoded, parts)
+	chunk := (len(msgs) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for w := range parts {
+		lo, hi := w*chunk, min((w+1)*chunk, len(msgs))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[w] = ix.decodeRange(msgs, lo, hi)
+		}()
+	}
+	wg.Wait()
+	d := out[0]
+	d.msgs = msgs
+	if d.lastLSN == nil {
+		d.lastLSN = map[string]uint64{}
+	}
+	for _, o := range out[1:] {
+		d.listings = append(d.listings, o.listings...)
+		d.rows = append(d.rows, o.rows...)
+		d.dead = append(d.dead, o.dead...)
+		for t, lsn := range o.lastLSN {
+			d.lastLSN[t] = max(d.lastLSN[t], lsn)
+		}
+	}
+	return d
+}
+
+// decodeRange decodes msgs[lo:hi]; pending.msg indexes msgs.
+func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
+	d := decoded{lastLSN: map[string]uint64{}}
+	for i := lo; i < hi; i++ {
+		msg := msgs[i]
 		e, err := DecodeEvent(msg.Topic, msg.Key, msg.Value)
 		if errors.Is(err, ErrTombstone) {
 			ix.m.Tombstones.Inc()
 			continue
 		}
 		if err != nil {
-			res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+			d.dead = append(d.dead, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
 			continue
 		}
 		table := e.Source.Table
@@ -194,20 +369,28 @@ func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResul
 		case table == ListingsTable:
 			c, reason, err := listingChange(e)
 			if err != nil {
-				res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
+				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
 				continue
 			}
-			listings = append(listings, pending{change: c, seq: e.Source.Seq, msg: i})
+			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i, snapshot: e.Op == change.OpRead})
 		default:
 			r, err := rowChange(e)
 			if err != nil {
-				res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
 				continue
 			}
-			rows = append(rows, r)
+			d.rows = append(d.rows, r)
 		}
-		lastLSN[table] = max(lastLSN[table], e.Version())
+		d.lastLSN[table] = max(d.lastLSN[table], e.Version())
 	}
+	return d
+}
+
+// applyBatch runs steps 2-6 of the protocol on a decoded batch.
+func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, error) {
+	msgs, listings, rows, lastLSN := d.msgs, d.listings, d.rows, d.lastLSN
+	res := batchResult{Messages: len(msgs), DeadLetters: d.dead}
+	ix.m.BatchSize.Observe(float64(len(msgs)))
 
 	// 2. Coalesce.
 	changes, coalesced := coalesce(listings)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -105,6 +106,7 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	indexDir := fs.String("index-dir", "", "`directory` for the fresh index (default: a temporary directory, removed afterwards); must not hold an index")
 	slot := fs.String("slot", "rummage_bench", "replication slot `name` of the bench (dropped at the end)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (snapshot and stream) to `file`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -163,6 +165,17 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		return errors.Join(err, fmt.Errorf("--index-dir %s already holds an index; the bench needs a fresh one", dir))
 	}
 	rec := pipeline.NewRecorder(idx)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	res := benchPipelineResult{Listings: n, LoadAvgStart: loadAvg(), TargetRate: *rate,
 		BatchWaitMs: float64(batchWait.Milliseconds()), LingerMs: float64(linger.Milliseconds())}

@@ -36,6 +36,12 @@ type ReaderConfig struct {
 	RebalanceTimeout  time.Duration // 10s
 	MaxWait           time.Duration // 250ms: a fetch's long-poll on the broker
 
+	// QueueCapacity is how many fetched messages the reader holds ahead of
+	// Fetch (default 20000): while the indexer applies a batch, the next one
+	// accumulates here, so under backlog batches grow to Fetch's max instead
+	// of to what a few fetch round trips bring within the batch wait.
+	QueueCapacity int
+
 	// Registerer receives the reader's metrics (lag, queue, rebalances,
 	// errors); nil registers none.
 	Registerer prometheus.Registerer
@@ -53,6 +59,8 @@ func (c ReaderConfig) Validate() error {
 		return errors.New("kafkabus: reader needs at least one topic")
 	case c.Partitions < 0:
 		return errors.New("kafkabus: partitions must not be negative")
+	case c.QueueCapacity < 0:
+		return errors.New("kafkabus: queue capacity must not be negative")
 	}
 	return nil
 }
@@ -93,6 +101,10 @@ func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 		}
 	}
 	log := cfg.Logger
+	queue := cfg.QueueCapacity
+	if queue == 0 {
+		queue = 20000
+	}
 	kr := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:                cfg.Brokers,
 		GroupID:                cfg.GroupID,
@@ -100,12 +112,12 @@ func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 		Dialer:                 dialer,
 		CommitInterval:         0, // explicit, synchronous commits only
 		StartOffset:            kafka.FirstOffset,
-		MinBytes:               1,
+		MinBytes:               1, // a fetch returns as soon as there is data: latency
 		MaxBytes:               16 << 20,
 		MaxWait:                dur(cfg.MaxWait, 250*time.Millisecond),
 		ReadBackoffMin:         10 * time.Millisecond,
 		ReadBackoffMax:         250 * time.Millisecond,
-		QueueCapacity:          1000,
+		QueueCapacity:          queue,
 		SessionTimeout:         dur(cfg.SessionTimeout, 10*time.Second),
 		HeartbeatInterval:      dur(cfg.HeartbeatInterval, time.Second),
 		RebalanceTimeout:       dur(cfg.RebalanceTimeout, 10*time.Second),
@@ -128,8 +140,14 @@ func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 
 var _ indexer.Source = (*Reader)(nil)
 
+// drainGap is how long Fetch waits for one more message once its wait is
+// over: a message already queued (a backlog) is taken at once, so a batch
+// keeps growing while messages are queued, and ends when the queue is empty.
+const drainGap = 2 * time.Millisecond
+
 // Fetch blocks for the first message, then takes up to max messages, waiting
-// at most wait for more. See indexer.Source.
+// at most wait for more; after that it still takes the messages already
+// queued (backlog), up to max. See indexer.Source.
 func (r *Reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]indexer.Message, error) {
 	r.mu.Lock()
 	err := r.pending
@@ -149,10 +167,15 @@ func (r *Reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]inde
 	}
 	// FetchMessage leaves a message in the reader's queue when its context
 	// ends first, so cutting the batch by deadline loses nothing.
-	bctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	deadline := time.Now().Add(wait)
 	for len(out) < max {
+		d := time.Until(deadline)
+		if d < drainGap {
+			d = drainGap
+		}
+		bctx, cancel := context.WithTimeout(ctx, d)
 		m, err := r.r.FetchMessage(bctx)
+		cancel()
 		if err != nil {
 			if bctx.Err() == nil {
 				r.mu.Lock()

@@ -34,7 +34,13 @@ type WriterConfig struct {
 	MaxAttempts int
 	// WriteTimeout bounds one produce request (default 10s).
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// BatchBytes caps the records of one partition in one produce request
+	// (default DefaultBatchBytes). It must stay below the brokers'
+	// message.max.bytes (and the topics' max.message.bytes), or a request
+	// is refused every time it is retried. A Write of more is split into
+	// several requests.
+	BatchBytes int64
+	Logger     *slog.Logger
 }
 
 func (c WriterConfig) withDefaults() WriterConfig {
@@ -56,11 +62,18 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
 }
+
+// DefaultBatchBytes is WriterConfig.BatchBytes's default: under Kafka's
+// default message.max.bytes (1048588), with room for the batch framing.
+const DefaultBatchBytes = 1_000_000
 
 var codecs = map[string]compress.Compression{
 	"none": 0, "gzip": compress.Gzip, "snappy": compress.Snappy, "lz4": compress.Lz4, "zstd": compress.Zstd,
@@ -126,7 +139,7 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 			Balancer:     &balancer{},
 			MaxAttempts:  cfg.MaxAttempts,
 			BatchSize:    10000,            // a Write's events go out together ...
-			BatchBytes:   16 << 20,         // ... up to 16 MB per partition request
+			BatchBytes:   cfg.BatchBytes,   // ... up to BatchBytes per partition request
 			BatchTimeout: time.Millisecond, // writes are synchronous: don't linger
 			WriteTimeout: cfg.WriteTimeout,
 			RequiredAcks: kafka.RequireAll,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,32 @@ func TestWriterConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A Write larger than Kafka's default message.max.bytes (1 MB) is split into
+// requests under it: a cluster with default limits takes it.
+func TestWriterSplitsBelowDefaultMessageMaxBytes(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1048588"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: c.ListenAddrs(), TopicPrefix: "big", Partitions: 1, Compression: "none", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	pad := strings.Repeat("x", 1000)
+	events := make([]change.Event, 3000) // about 3.5 MB
+	for i := range events {
+		e := wtEvent(change.OpCreate, "listings", "l"+strconv.Itoa(i), uint64(100+i), 0)
+		e.After = json.RawMessage(fmt.Sprintf(`{"id":"l%d","pad":%q}`, i, pad))
+		events[i] = e
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Write(ctx, events); err != nil {
+		t.Fatalf("write of %d events: %v", len(events), err)
+	}
+	readPartitions(t, c.ListenAddrs(), w.Topic("public", "listings"), 1, len(events))
 }

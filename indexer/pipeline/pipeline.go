@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +51,10 @@ type Config struct {
 	Partitions  int      // partitions of the topics it creates (default 4)
 	Group       string   // consumer group (default "rummage-dev")
 
-	// BatchSize and BatchWait tune the indexer (defaults 5000 and 50ms: a
-	// change waits at most BatchWait for company before it is applied).
+	// BatchSize and BatchWait tune the indexer (defaults 20000 and 50ms: a
+	// change waits at most BatchWait for company before it is applied; under
+	// a backlog, such as the initial snapshot, batches grow up to BatchSize,
+	// which spreads the fixed cost of a durable index write).
 	BatchSize int
 	BatchWait time.Duration
 	// Linger is how long the CDC holds events for more before it writes
@@ -98,7 +99,7 @@ func (c Config) withDefaults() Config {
 		c.Group = "rummage-dev"
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 5000
+		c.BatchSize = 20000
 	}
 	if c.BatchWait <= 0 {
 		c.BatchWait = 50 * time.Millisecond
@@ -193,9 +194,6 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		kfake.ClusterID("rummage-dev"),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.AllowAutoTopicCreation(),
-		// The writer sends up to 16 MB per partition request (a snapshot
-		// batch of wide rows); Kafka's default limit is 1 MB.
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(64 << 20)}),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.KafkaAddr) }),
 	}
 	if cfg.KafkaDir != "" {
