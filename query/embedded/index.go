@@ -129,9 +129,12 @@ type Index struct {
 	stop chan struct{}
 	done chan struct{}
 
-	building atomic.Bool    // an order rebuild is running
-	bulking  bool           // Bulk runs: orders are rebuilt once at its end (writeMu)
-	bg       sync.WaitGroup // background rebuilds
+	building atomic.Bool // an order rebuild is running
+	// lastBuildEnd and lastBuildDur (UnixNano, ns) throttle the rebuilds:
+	// see maybeRebuildOrders.
+	lastBuildEnd, lastBuildDur atomic.Int64
+	bulking                    bool           // Bulk runs: orders are rebuilt once at its end (writeMu)
+	bg                         sync.WaitGroup // background rebuilds
 }
 
 var _ query.Backend = (*Index)(nil)
@@ -489,6 +492,7 @@ func (x *Index) swap(snap *scorch.IndexSnapshot, f func(c *columns)) {
 const (
 	minOrdered         = 4096
 	orderDirtyFraction = 32
+	orderRebuildRest   = 2
 )
 
 // maybeRebuildOrders starts a background rebuild of the presorted orders
@@ -497,8 +501,18 @@ const (
 func (x *Index) maybeRebuildOrders() {
 	x.mu.RLock()
 	n := len(x.cols.ids)
-	need := n >= minOrdered && (x.cols.ord == nil || x.cols.dirty.GetCardinality() > uint64(n/orderDirtyFraction))
+	first := x.cols.ord == nil
+	need := n >= minOrdered && (first || x.cols.dirty.GetCardinality() > uint64(n/orderDirtyFraction))
 	x.mu.RUnlock()
+	// While listings stream in fast (an initial load through Apply), every
+	// write would start a rebuild as soon as the last one ended, sorting
+	// all listings back to back on a core the writes need. Wait at least
+	// orderRebuildRest times the last rebuild's duration after it: the
+	// rebuilds then take at most 1/(1+orderRebuildRest) of a core. Searches
+	// stay correct meanwhile (they merge the dirty listings in, or sort).
+	if !first && time.Now().UnixNano()-x.lastBuildEnd.Load() < orderRebuildRest*x.lastBuildDur.Load() {
+		return
+	}
 	if !need || !x.building.CompareAndSwap(false, true) {
 		return
 	}
@@ -515,7 +529,11 @@ func (x *Index) maybeRebuildOrders() {
 	go func() {
 		defer x.bg.Done()
 		defer x.building.Store(false)
+		start := time.Now()
 		o := buildOrders(src)
+		end := time.Now()
+		x.lastBuildDur.Store(int64(end.Sub(start)))
+		x.lastBuildEnd.Store(end.UnixNano())
 		x.mu.Lock()
 		x.cols.ord, x.cols.dirty, x.cols.pendingDirty = o, x.cols.pendingDirty, nil
 		x.mu.Unlock()
@@ -545,6 +563,9 @@ func (x *Index) refresh() {
 	if x.closed {
 		return
 	}
+	// A rebuild the throttle put off is started here once it may run,
+	// also when no more writes come.
+	x.maybeRebuildOrders()
 	snap, err := x.snapshot()
 	if err != nil {
 		return
