@@ -53,6 +53,9 @@ func TestBenchSearchTiny(t *testing.T) {
 				Latency struct{ N int }
 			}
 			RatioP50 float64 `json:"ratio_p50"`
+			Variants []struct {
+				APIPath string `json:"api_path"`
+			}
 		}
 		Checks []struct{ Name, Status string }
 	}
@@ -91,6 +94,9 @@ func TestBenchSearchTiny(t *testing.T) {
 		}
 		if s.HitsMax == 0 {
 			t.Errorf("%s: no hits", s.Name)
+		}
+		if len(s.Variants) == 0 || !strings.HasPrefix(s.Variants[0].APIPath, "/v1/search?") {
+			t.Errorf("%s: first variant has no API path: %+v", s.Name, s.Variants)
 		}
 		if s.Status != "n/a" {
 			t.Errorf("%s: status %q below the target size", s.Name, s.Status)

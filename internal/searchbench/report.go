@@ -21,6 +21,42 @@ type Report struct {
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Checks    []Check          `json:"checks"`
 	LoadAvg   LoadAvgs         `json:"load_avg"`
+	// Serve is the memory of a separate "rummage serve" process on the
+	// main index, when measured (AddServe).
+	Serve *ServeMemory `json:"serve,omitempty"`
+}
+
+// ServeMemory is the memory of a "rummage serve" process on the main index.
+type ServeMemory struct {
+	PID         int          `json:"pid"`
+	ReadySecond float64      `json:"ready_seconds"` // start to /readyz 200
+	AfterReady  benchkit.Mem `json:"after_ready"`
+	AfterWarmup benchkit.Mem `json:"after_warmup"`
+	Requests    int          `json:"warmup_requests"` // over the API paths of the variants
+}
+
+// APIPaths returns the distinct GET /v1/search requests of the scenarios'
+// first-page variants, for warming up a server.
+func (r *Report) APIPaths() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range r.Scenarios {
+		for _, v := range s.Variants {
+			if v.APIPath != "" && !seen[v.APIPath] {
+				seen[v.APIPath] = true
+				out = append(out, v.APIPath)
+			}
+		}
+	}
+	return out
+}
+
+// AddServe records the memory of a serve process and checks it against
+// the target.
+func (r *Report) AddServe(s ServeMemory) {
+	r.Serve = &s
+	r.Checks = append(r.Checks, Check{Name: "RSS of rummage serve after warm-up", Value: s.AfterWarmup.String(),
+		Target: "< " + benchkit.FormatBytes(MaxServeRSS), Status: status(r.atScale(), s.AfterWarmup.RSS < MaxServeRSS)})
 }
 
 // Dataset describes the documents searched.
@@ -87,6 +123,8 @@ type Variant struct {
 	// Rummage's latency for this variant in the latency run (wall time).
 	P50Ms float64 `json:"p50_ms"`
 	P99Ms float64 `json:"p99_ms"`
+	// APIPath is the same request as GET /v1/search ("" for later pages).
+	APIPath string `json:"api_path,omitempty"`
 }
 
 // Measure is one engine's figures for a scenario.
@@ -285,6 +323,11 @@ average after the run. hits "same": the baseline's totals equal Rummage's for ev
 	fmt.Fprintf(w, "  after opening the Rummage index (%.1fs): %s\n", r.Memory.OpenSeconds, r.Memory.AfterOpen)
 	fmt.Fprintf(w, "  after a warm-up pass over every scenario and %.1fs of background work: %s\n", r.Memory.SettleSeconds, r.Memory.AfterWarmup)
 	fmt.Fprintf(w, "  at the end (baseline index open too, if run): %s\n", r.Memory.AfterRun)
+	if sv := r.Serve; sv != nil {
+		fmt.Fprintf(w, "memory of rummage serve (pid %d) on %s:\n", sv.PID, r.Dataset.MainIndexDir)
+		fmt.Fprintf(w, "  ready after %.1fs: %s\n", sv.ReadySecond, sv.AfterReady)
+		fmt.Fprintf(w, "  after %d warm-up searches over the scenarios' requests: %s\n", sv.Requests, sv.AfterWarmup)
+	}
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,4 +245,46 @@ func topValue(vs []query.FacetValue) string {
 		return ""
 	}
 	return vs[0].Value
+}
+
+// apiPath is the GET /v1/search request equivalent to r, or "" for a page
+// after the first (cursors carry the instant of their first page, and serve
+// evaluates at its own clock).
+func apiPath(r *query.Request) string {
+	if r.After != nil {
+		return ""
+	}
+	v := url.Values{}
+	if r.Query != "" {
+		v.Set("q", r.Query)
+	}
+	f := &r.Filters
+	for _, b := range f.Brands {
+		v.Add("brand", b)
+	}
+	for _, x := range f.Sizes {
+		v.Add("size", x)
+	}
+	for _, x := range f.Conditions {
+		v.Add("condition", x)
+	}
+	for _, x := range f.Colors {
+		v.Add("color", x)
+	}
+	if len(f.Category) > 0 {
+		v.Set("category", strings.Join(f.Category, "/"))
+	}
+	if f.PriceMin != nil {
+		v.Set("price_min", strconv.FormatInt(*f.PriceMin, 10))
+	}
+	if f.PriceMax != nil {
+		v.Set("price_max", strconv.FormatInt(*f.PriceMax, 10))
+	}
+	if r.Sort != "" {
+		v.Set("sort", string(r.Sort))
+	}
+	if len(r.Facets) > 0 {
+		v.Set("facets", strings.Join(facetNames(r.Facets), ","))
+	}
+	return "/v1/search?" + v.Encode()
 }

@@ -197,7 +197,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 func (c *Config) runScenario(ctx context.Context, x, bx *embedded.Index, sc scenario) (*ScenarioResult, error) {
 	res := &ScenarioResult{Name: sc.name, Description: sc.desc, Target: sc.target}
 	for _, v := range sc.variants {
-		res.Variants = append(res.Variants, Variant{Label: v.label, Hits: v.hits})
+		res.Variants = append(res.Variants, Variant{Label: v.label, Hits: v.hits, APIPath: apiPath(v.req)})
 	}
 	res.HitsMin, res.HitsMax = sc.hitRange()
 	plan := c.Plan
