@@ -168,18 +168,28 @@ func cmpFloat(a, b float64) int {
 }
 
 // common reports whether more than commonTerm documents hold term in their
-// title or brand.
+// title or brand. It counts segment by segment and stops as soon as the
+// count is above commonTerm: a common word costs a lookup or two, not one
+// per segment and field.
 func common(snap *scorch.IndexSnapshot, term string) bool {
 	n := uint64(0)
-	for _, f := range []string{fTitle, fBrand} {
-		r, err := snap.TermFieldReader(context.Background(), []byte(term), f, false, false, false)
-		if err != nil {
-			return false
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		for _, f := range []string{fTitle, fBrand} {
+			d, err := seg.Dictionary(f)
+			if err != nil {
+				return false
+			}
+			pl, err := d.PostingsList([]byte(term), ss.Deleted(), nil)
+			if err != nil {
+				return false
+			}
+			if n += pl.Count(); n > commonTerm {
+				return true
+			}
 		}
-		n += r.Count()
-		r.Close()
 	}
-	return n > commonTerm
+	return false
 }
 
 // levenshtein is the edit distance between two short strings, in runes.
