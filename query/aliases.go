@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode"
 )
@@ -64,6 +65,29 @@ func ParseAliases(r io.Reader) (Aliases, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("aliases: line %d: %w", n+1, err)
+	}
+	return a, nil
+}
+
+// LoadAliases reads the alias file at path, or, when path is empty, the
+// shipped default (the bytes of fixtures/brand_aliases.tsv, which callers
+// pass in so that query does not depend on fixtures). Errors name the file.
+func LoadAliases(path string, shipped []byte) (Aliases, error) {
+	if path == "" {
+		a, err := ParseAliases(strings.NewReader(string(shipped)))
+		if err != nil {
+			return nil, fmt.Errorf("shipped brand aliases: %w", err)
+		}
+		return a, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("brand aliases: %w", err)
+	}
+	defer f.Close()
+	a, err := ParseAliases(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return a, nil
 }

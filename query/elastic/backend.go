@@ -88,21 +88,9 @@ func loadAliases(cfg *Config) (query.Aliases, error) {
 	if cfg.Aliases != nil {
 		return cfg.Aliases, nil
 	}
-	var r io.Reader = bytes.NewReader(fixtures.BrandAliases)
-	if cfg.AliasFile != "" {
-		f, err := os.Open(cfg.AliasFile)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: aliases: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	a, err := query.ParseAliases(r)
+	a, err := query.LoadAliases(cfg.AliasFile, fixtures.BrandAliases)
 	if err != nil {
-		if cfg.AliasFile != "" {
-			return nil, fmt.Errorf("elasticsearch: %s: %w", cfg.AliasFile, err)
-		}
-		return nil, fmt.Errorf("elasticsearch: shipped %w", err)
+		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
 	return a, nil
 }

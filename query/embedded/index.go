@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,21 +247,9 @@ func loadAliases(cfg *Config) (query.Aliases, error) {
 	if cfg.Aliases != nil {
 		return cfg.Aliases, nil
 	}
-	var r io.Reader = bytes.NewReader(fixtures.BrandAliases)
-	if cfg.AliasFile != "" {
-		f, err := os.Open(cfg.AliasFile)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: aliases: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	a, err := query.ParseAliases(r)
+	a, err := query.LoadAliases(cfg.AliasFile, fixtures.BrandAliases)
 	if err != nil {
-		if cfg.AliasFile != "" {
-			return nil, fmt.Errorf("embedded: %s: %w", cfg.AliasFile, err)
-		}
-		return nil, fmt.Errorf("embedded: shipped %w", err)
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	return a, nil
 }
