@@ -215,8 +215,10 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	p.client = &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
 		Transport: &kafka.Transport{ClientID: "rummage-dev", DialTimeout: 5 * time.Second, MetadataTTL: time.Second}}
 
+	// No compression: the broker is in this process, on loopback, and
+	// compressing costs CPU twice (writer and reader) for nothing.
 	p.writer, err = kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: cfg.TopicPrefix,
-		Partitions: cfg.Partitions, Logger: log})
+		Partitions: cfg.Partitions, Compression: "none", Logger: log})
 	if err != nil {
 		return nil, err
 	}
