@@ -168,18 +168,28 @@ func cmpFloat(a, b float64) int {
 }
 
 // common reports whether more than commonTerm documents hold term in their
-// title or brand.
+// title or brand. It counts segment by segment and stops as soon as the
+// count is above commonTerm: a common word costs a lookup or two, not one
+// per segment and field.
 func common(snap *scorch.IndexSnapshot, term string) bool {
 	n := uint64(0)
-	for _, f := range []string{fTitle, fBrand} {
-		r, err := snap.TermFieldReader(context.Background(), []byte(term), f, false, false, false)
-		if err != nil {
-			return false
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		for _, f := range []string{fTitle, fBrand} {
+			d, err := seg.Dictionary(f)
+			if err != nil {
+				return false
+			}
+			pl, err := d.PostingsList([]byte(term), ss.Deleted(), nil)
+			if err != nil {
+				return false
+			}
+			if n += pl.Count(); n > commonTerm {
+				return true
+			}
 		}
-		n += r.Count()
-		r.Close()
 	}
-	return n > commonTerm
+	return false
 }
 
 // levenshtein is the edit distance between two short strings, in runes.
@@ -338,42 +348,75 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 		}
 	}
 	h := &textHits{}
-	buf := make([]uint32, 1024)
+	var locals []uint32
+	var sc []float64
+	var sub []uint32
+	var wordSc []float64
 	for si := range matches {
 		m := &matches[si]
 		if m.match == nil {
 			continue
 		}
 		ords := segs[si].ords
-		it := m.match.ManyIterator()
-		for k := it.NextMany(buf); k > 0; k = it.NextMany(buf) {
-			for _, local := range buf[:k] {
-				if int(local) >= len(ords) || ords[local] == noOrd {
-					continue
-				}
-				h.ords = append(h.ords, ords[local])
-				if !score {
-					continue
-				}
-				sc := 0.0
-				for ci, c := range clauses {
-					if m.alias[ci] != nil && m.alias[ci].Contains(local) {
-						sc += aliasWt[ci]
+		locals = m.match.ToArray()
+		if score {
+			// Score by walking sorted arrays, not a Contains per hit and
+			// variant: per word, each variant ∩ match (heaviest first) is
+			// merged against match, and a hit keeps the first weight it
+			// gets.
+			sc = resize(sc, len(locals))
+			clear(sc)
+			wordSc = resize(wordSc, len(locals))
+			add := func(b *roaring.Bitmap, wt float64) {
+				sub = roaring.And(b, m.match).ToArray()
+				j := 0
+				for _, l := range sub {
+					for locals[j] < l {
+						j++
 					}
-					for wi := range c.words {
-						for vi, b := range m.variant[ci][wi] {
-							if b.Contains(local) {
-								sc += wts[ci][wi][vi]
-								break // variants are heaviest first
-							}
-						}
+					if wordSc[j] == 0 {
+						wordSc[j] = wt
 					}
 				}
-				h.scores = append(h.scores, sc)
+			}
+			for ci, c := range clauses {
+				if m.alias[ci] != nil {
+					clear(wordSc)
+					add(m.alias[ci], aliasWt[ci])
+					for j, w := range wordSc {
+						sc[j] += w
+					}
+				}
+				for wi := range c.words {
+					clear(wordSc)
+					for vi, b := range m.variant[ci][wi] {
+						add(b, wts[ci][wi][vi])
+					}
+					for j, w := range wordSc {
+						sc[j] += w
+					}
+				}
+			}
+		}
+		for j, local := range locals {
+			if int(local) >= len(ords) || ords[local] == noOrd {
+				continue
+			}
+			h.ords = append(h.ords, ords[local])
+			if score {
+				h.scores = append(h.scores, sc[j])
 			}
 		}
 	}
 	return h, nil
+}
+
+// resize returns s with length n, reusing its array when it is big enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }
 
 // bleveQuery is the text query as a plain Bleve application writes it (a
