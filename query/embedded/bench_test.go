@@ -21,6 +21,12 @@ import (
 //	go test ./query/embedded -run '^$' -bench . -benchtime 200x -corpus 200000
 var corpusSize = flag.Int("corpus", 50000, "listings in the benchmark corpus")
 
+// corpusDir, when set, is an existing index (of any size, with or without
+// baseline facet fields) to benchmark instead of the generated corpus:
+//
+//	go test ./query/embedded -run '^$' -bench '^BenchmarkSearch$' -corpusdir /path/to/1M-index
+var corpusDir = flag.String("corpusdir", "", "existing index to benchmark searches on (not built)")
+
 var benchNow = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 var (
@@ -34,6 +40,10 @@ var (
 func corpus(b *testing.B) *Index {
 	b.Helper()
 	corpusOnce.Do(func() {
+		if *corpusDir != "" {
+			corpusIdx, corpusErr = Open(context.Background(), Config{Dir: *corpusDir})
+			return
+		}
 		dir := filepath.Join(os.TempDir(), fmt.Sprintf("rummage-embedded-bench-%d", *corpusSize))
 		_, statErr := os.Stat(filepath.Join(dir, metaFile))
 		corpusIdx, corpusErr = Open(context.Background(), Config{Dir: dir, BaselineFacetFields: true})

@@ -70,8 +70,10 @@
 // condition, status, price, times, likes, shares) serves sparse reads: a
 // text query's few thousand hits cost one cache miss each. Plain arrays of
 // brand, size, price, created and shared serve passes over large sets.
-// Facets over a small set are counted in one pass over its rows; over a
-// large set brand and size from their arrays and the few-valued fields by
+// Facets over a small set are counted in one pass over its rows, chunk by
+// chunk with one tight loop per facet, so that the rows' cache misses
+// overlap instead of coming one at a time (the relevance top-k reads its
+// rows the same way); over a large set brand and size from their arrays and the few-valued fields by
 // roaring cardinalities. Large browses page through presorted orders
 // (order.go) merged with the listings written since they were built.
 //
