@@ -3,6 +3,7 @@ package indexer
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/rummage/rummage/indexer/change"
@@ -21,6 +22,15 @@ func FuzzDecodeEvent(f *testing.F) {
 		f.Add(k, v)
 	}
 	f.Fuzz(func(t *testing.T, key, value []byte) {
+		// The one-pass envelope decoding agrees with change.Unmarshal.
+		want, werr := change.Unmarshal(key, value)
+		got, gerr := unmarshalEvent(key, value)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("unmarshalEvent error %v, change.Unmarshal %v", gerr, werr)
+		}
+		if werr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("unmarshalEvent %+v, change.Unmarshal %+v", got, want)
+		}
 		e, err := DecodeEvent("rummage.public.listings", key, value)
 		if err != nil {
 			if !errors.Is(err, ErrTombstone) && !errors.Is(err, change.ErrInvalid) {
