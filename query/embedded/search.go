@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -648,11 +649,35 @@ const maxBlend = (1 + ranking.FreshnessWeight + ranking.PopularityWeight) * (1 +
 // after it are skipped without reading their rows or blending. A broad word
 // matching 130k listings then blends a few thousand.
 func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Cursor, k int, nowMs int64) ([]entry, bool) {
-	groups := map[float64][]uint32{}
-	for i, o := range text.ords {
-		if all.Contains(o) {
-			groups[text.scores[i]] = append(groups[text.scores[i]], o)
+	// Membership in all through a bitset over ordinals (a load and a
+	// shift) instead of a roaring Contains per hit.
+	in := getBitset(len(c.ids))
+	defer putBitset(in, all)
+	buf := make([]uint32, 1024)
+	it := all.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		for _, o := range buf[:n] {
+			in[o>>6] |= 1 << (o & 63)
 		}
+	}
+	// Consecutive hits mostly share a score: check the last group first.
+	groups := map[float64][]uint32{}
+	var last []uint32
+	lastSc := math.NaN()
+	for i, o := range text.ords {
+		if in[o>>6]&(1<<(o&63)) == 0 {
+			continue
+		}
+		if sc := text.scores[i]; sc != lastSc {
+			if !math.IsNaN(lastSc) {
+				groups[lastSc] = last
+			}
+			lastSc, last = sc, groups[sc]
+		}
+		last = append(last, o)
+	}
+	if !math.IsNaN(lastSc) {
+		groups[lastSc] = last
 	}
 	scores := make([]float64, 0, len(groups))
 	for sc := range groups {
@@ -709,6 +734,33 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 		out[i] = heap.Pop(h).(entry)
 	}
 	return out, remaining > k
+}
+
+var bitsets sync.Pool // of *[]uint64, all zero
+
+// getBitset returns a zeroed bitset of at least n bits.
+func getBitset(n int) []uint64 {
+	words := (n + 63) / 64
+	if p, ok := bitsets.Get().(*[]uint64); ok && len(*p) >= words {
+		return *p
+	}
+	return make([]uint64, words)
+}
+
+// putBitset clears the bits of set in b and pools b.
+func putBitset(b []uint64, set *roaring.Bitmap) {
+	if set.GetCardinality() > uint64(len(b)) {
+		clear(b)
+	} else {
+		buf := make([]uint32, 1024)
+		it := set.ManyIterator()
+		for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+			for _, o := range buf[:n] {
+				b[o>>6] = 0
+			}
+		}
+	}
+	bitsets.Put(&b)
 }
 
 // topK returns the first k candidates after the cursor in sort order, and
