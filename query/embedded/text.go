@@ -351,7 +351,6 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 	var locals []uint32
 	var sc []float64
 	var sub []uint32
-	var wordSc []float64
 	for si := range matches {
 		m := &matches[si]
 		if m.match == nil {
@@ -361,39 +360,37 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 		locals = m.match.ToArray()
 		if score {
 			// Score by walking sorted arrays, not a Contains per hit and
-			// variant: per word, each variant ∩ match (heaviest first) is
-			// merged against match, and a hit keeps the first weight it
-			// gets.
+			// variant. Per word, the variants are taken heaviest first
+			// over the hits that no heavier variant matched, so each hit
+			// gets the heaviest weight it earns, and a word stops once
+			// every hit has its weight (usually after one or two).
 			sc = resize(sc, len(locals))
 			clear(sc)
-			wordSc = resize(wordSc, len(locals))
-			add := func(b *roaring.Bitmap, wt float64) {
-				sub = roaring.And(b, m.match).ToArray()
+			add := func(hit *roaring.Bitmap, wt float64) {
+				sub = hit.ToArray()
 				j := 0
 				for _, l := range sub {
 					for locals[j] < l {
 						j++
 					}
-					if wordSc[j] == 0 {
-						wordSc[j] = wt
-					}
+					sc[j] += wt
 				}
 			}
 			for ci, c := range clauses {
 				if m.alias[ci] != nil {
-					clear(wordSc)
-					add(m.alias[ci], aliasWt[ci])
-					for j, w := range wordSc {
-						sc[j] += w
-					}
+					add(roaring.And(m.alias[ci], m.match), aliasWt[ci])
 				}
 				for wi := range c.words {
-					clear(wordSc)
+					rem := m.match.Clone()
 					for vi, b := range m.variant[ci][wi] {
-						add(b, wts[ci][wi][vi])
-					}
-					for j, w := range wordSc {
-						sc[j] += w
+						hit := roaring.And(rem, b)
+						if hit.IsEmpty() {
+							continue
+						}
+						add(hit, wts[ci][wi][vi])
+						if rem.AndNot(hit); rem.IsEmpty() {
+							break
+						}
 					}
 				}
 			}
