@@ -20,7 +20,7 @@ import (
 )
 
 const serveHelp = `Serves the v1 search API (GET /v1/search, /v1/listings/{id}, /healthz,
-/readyz, /metrics) on the embedded index.
+/readyz, /metrics) on the index of --backend.
 
 The HTTP server starts at once: /healthz answers 200 immediately, while
 /readyz and the /v1 routes answer 503 until the index is loaded.
@@ -38,6 +38,13 @@ What is served:
     as it is, when no --data is given.
   - an interrupted first build resumes on the next start.
 Progress is logged every few seconds while a large catalog is indexed.
+
+With --backend elasticsearch, serve serves the cluster's index as it is
+(written by "rummage indexer") and never builds the seed catalog into it:
+--seed-count, --seed and --rebuild are refused. With --data FILE.jsonl the
+file is loaded into the cluster on every start (idempotent: the version of a
+listing is its line number, so reloading rewrites the same documents, and a
+document the indexer wrote since, at a commit LSN, is newer and stays).
 
 Bad lines in --data: each is reported (line number, field and reason; the
 first 100 in full) and skipped, and a summary with the count of bad lines is
@@ -80,6 +87,7 @@ type serveMarker struct {
 
 type serveOptions struct {
 	backend   *backendFlags
+	load      serveLoad
 	data      string
 	seed      uint64
 	seedCount int
@@ -128,6 +136,10 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	plan, err := servePlan(bf.kind, *data, *rebuild, explicit["seed-count"] || explicit["seed"])
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	cfg := api.DefaultConfig()
 	cfg.RequestTimeout = *reqTimeout
 	cfg.ShutdownTimeout = *shutdownTimeout
@@ -161,7 +173,7 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 		err error
 	}
 	done := make(chan loaded, 1)
-	opts := serveOptions{backend: bf, data: *data, seed: *seed, seedCount: *seedCount, strict: *strict, rebuild: *rebuild, log: logger}
+	opts := serveOptions{backend: bf, load: plan, data: *data, seed: *seed, seedCount: *seedCount, strict: *strict, rebuild: *rebuild, log: logger}
 	go func() {
 		b, err := prepareIndex(loadCtx, opts)
 		done <- loaded{b, err}
@@ -200,9 +212,44 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	}
 }
 
+// serveLoad is what serve writes into the index before serving it.
+type serveLoad int
+
+const (
+	// loadCatalog: the embedded index in --index-dir holds the seed catalog
+	// or --data, built unless its marker says it is there already.
+	loadCatalog serveLoad = iota
+	// loadNothing: a cluster's index is served as it is.
+	loadNothing
+	// loadDataFile: --data is loaded into the cluster, then served.
+	loadDataFile
+)
+
+// servePlan decides what serve loads, given --backend, --data, --rebuild and
+// whether --seed-count or --seed were given. A cluster is never seeded: its
+// index is written by the indexer, and a generated catalog in it would be
+// served as if it were real listings.
+func servePlan(kind, data string, rebuild, seedFlags bool) (serveLoad, error) {
+	if kind != backendElasticsearch {
+		return loadCatalog, nil
+	}
+	switch {
+	case seedFlags:
+		return 0, errors.New("--seed-count and --seed build the generated catalog into the embedded index only; with --backend elasticsearch serve serves the cluster's index as it is, or loads --data FILE")
+	case rebuild:
+		return 0, errors.New("--rebuild deletes the embedded index only; replace an Elasticsearch index with rummage reindex")
+	case data != "":
+		return loadDataFile, nil
+	}
+	return loadNothing, nil
+}
+
 // prepareIndex opens the index and makes sure it holds the catalog asked
 // for, building it when needed. It returns the index ready to serve.
 func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
+	if o.load != loadCatalog {
+		return prepareCluster(ctx, o)
+	}
 	log := o.log
 	want, err := wantedSource(o)
 	if err != nil {
@@ -272,6 +319,50 @@ func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
 	if err := writeServeMarker(markerPath, serveMarker{Source: want, Complete: true, Listings: read, BadLines: bad, Built: time.Now().UTC()}); err != nil {
 		return fail(err)
 	}
+	return b, nil
+}
+
+// prepareCluster opens a cluster's index and, with --data, loads the file
+// into it. It never builds the seed catalog, and keeps no marker: the
+// versions make a reload harmless.
+func prepareCluster(ctx context.Context, o serveOptions) (indexBackend, error) {
+	log := o.log
+	var want catalogSource
+	if o.load == loadDataFile {
+		var err error
+		if want, err = wantedSource(o); err != nil {
+			return nil, err
+		}
+	}
+	b, err := o.backend.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (indexBackend, error) {
+		b.Close()
+		return nil, err
+	}
+	st, err := b.Stats(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if o.load == loadNothing {
+		if st.Documents == 0 {
+			log.Warn("the cluster's index is empty; serve does not seed a cluster: run rummage indexer, or pass --data FILE.jsonl", "backend", o.backend.kind)
+		} else {
+			log.Info("serving the cluster's index as it is", "backend", o.backend.kind, "documents", st.Documents)
+		}
+		return b, nil
+	}
+	start := time.Now()
+	log.Info("loading into the cluster", "backend", o.backend.kind, "source", want.String(), "documents", st.Documents)
+	stats, bad, read, err := loadFile(ctx, b, want.Path, o.strict, log)
+	if err != nil {
+		return fail(err)
+	}
+	took := time.Since(start)
+	log.Info("loaded", "source", want.String(), "listings", read, "written", stats.Written,
+		"already_newer", stats.Stale, "bad_lines", bad, "took", took.Round(time.Millisecond))
 	return b, nil
 }
 
