@@ -58,7 +58,9 @@
 // stored, unindexed field holding the record: a binary header with the
 // version and every column value, then the rest of the listing (binary too:
 // encoding/json cost 25 µs a hit). Reopening reads only the headers, in
-// parallel; hits and Get decode whole records, for the page only. A delete
+// parallel; hits and Get decode whole records, for the page only (a text
+// query's page straight from the segment and local number its matches came
+// from, without Document's _id lookup in every segment). A delete
 // is written as a tombstone document (no indexed field, a record with the
 // delete's version), so the version of every id, live or deleted, is
 // durable in the same Bleve batch as the documents: no second store, no

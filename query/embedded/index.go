@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -645,6 +647,48 @@ func (x *Index) loadDocs(snap *scorch.IndexSnapshot, ids []string) ([]rummage.Li
 		}
 		if rec == nil {
 			return nil, fmt.Errorf("embedded: load %q: %w", id, errCorrupt)
+		}
+		l, _, ok, err := decodeListing(id, rec)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("embedded: load %q: %w (tombstone)", id, errCorrupt)
+		}
+		out[i] = *l
+	}
+	return out, nil
+}
+
+// loadDocsAt is loadDocs for documents whose global doc numbers in snap
+// are known (text hits): it reads each record from its segment directly,
+// skipping the _id lookup in every segment that Document makes. A
+// document whose number does not hold its id is read by id.
+func (x *Index) loadDocsAt(snap *scorch.IndexSnapshot, segs []segView, ids []string, docs []uint64) ([]rummage.Listing, error) {
+	ss := snap.Segments()
+	out := make([]rummage.Listing, len(ids))
+	for i, id := range ids {
+		si := sort.Search(len(segs), func(k int) bool { return segs[k].offset > docs[i] }) - 1
+		var rec []byte
+		if si >= 0 && si < len(ss) {
+			local := docs[i] - segs[si].offset
+			if got, err := ss[si].DocID(local); err == nil && string(got) == id {
+				_ = ss[si].VisitDocument(local, func(field string, _ byte, value []byte, _ []uint64) bool {
+					if field == fStored {
+						rec = bytes.Clone(value)
+						return false
+					}
+					return true
+				})
+			}
+		}
+		if rec == nil {
+			l, err := x.loadDocs(snap, []string{id})
+			if err != nil {
+				return nil, err
+			}
+			out[i] = l[0]
+			continue
 		}
 		l, _, ok, err := decodeListing(id, rec)
 		if err != nil {

@@ -124,7 +124,13 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	for i, e := range page {
 		ids[i] = c.ids[e.ord]
 	}
-	hits, err := x.loadDocs(x.snap, ids)
+	var hits []rummage.Listing
+	var err error
+	if text != nil && len(text.docs) == len(text.ords) {
+		hits, err = x.loadDocsAt(x.snap, x.segs, ids, pageDocs(page, text))
+	} else {
+		hits, err = x.loadDocs(x.snap, ids)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +140,27 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 		res.NextCursor = req.NewCursor(instant, cursorKey(sortBy, last.v), c.ids[last.ord])
 	}
 	return res, nil
+}
+
+// pageDocs returns the global doc number of each page entry, from the text
+// hits (one pass, a bitset test per hit).
+func pageDocs(page []entry, text *textHits) []uint64 {
+	var in [1024]uint64
+	at := make(map[uint32]int, len(page))
+	for i, e := range page {
+		at[e.ord] = i
+		in[e.ord&(1<<16-1)>>6] |= 1 << (e.ord & 63)
+	}
+	docs := make([]uint64, len(page))
+	for i, o := range text.ords {
+		if in[o&(1<<16-1)>>6]&(1<<(o&63)) == 0 {
+			continue
+		}
+		if j, ok := at[o]; ok {
+			docs[j] = text.docs[i]
+		}
+	}
+	return docs
 }
 
 func emptyResult(req *query.Request) *query.Result {

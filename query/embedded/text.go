@@ -218,6 +218,7 @@ func levenshtein(a, b string) int {
 type textHits struct {
 	ords   []uint32
 	scores []float64
+	docs   []uint64 // global doc number of each hit; only from matchText
 }
 
 type orInto interface{ OrInto(*roaring.Bitmap) }
@@ -400,6 +401,7 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 				continue
 			}
 			h.ords = append(h.ords, ords[local])
+			h.docs = append(h.docs, segs[si].offset+uint64(local))
 			if score {
 				h.scores = append(h.scores, sc[j])
 			}
