@@ -490,6 +490,9 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	}}}
 	r := start(t, cfg, sink)
 	sink.waitFor(t, "snapshot", func(evs []change.Event) bool { return len(evs) == 1 })
+	// The snapshot's own confirm runs the hook too: arm it only once
+	// streaming has started, so the crash hits the insert below.
+	waitStreaming(t, db)
 	armed.Lock()
 	crash = true
 	armed.Unlock()
