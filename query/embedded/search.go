@@ -646,10 +646,51 @@ func (c *columns) before(a, b entry) bool {
 	return c.ids[a.ord] < c.ids[b.ord]
 }
 
-// pageHeap keeps the best k entries seen; its root is the worst of them.
+// pageHeap keeps the best k entries seen after a cursor position; its root
+// is the worst of them. remaining counts every entry offered after the
+// cursor, so that the caller can tell whether a next page exists.
 type pageHeap struct {
-	c *columns
-	e []entry
+	c         *columns
+	e         []entry
+	k         int
+	after     bool
+	cur       entry
+	curID     string
+	remaining int
+}
+
+// newPage returns an empty page of k entries after the cursor (nil: from
+// the start) in sort s.
+func (c *columns) newPage(after *query.Cursor, s query.Sort, k int) *pageHeap {
+	h := &pageHeap{c: c, e: make([]entry, 0, k+1), k: k}
+	if after != nil {
+		h.after, h.cur.v, h.curID = true, cursorValue(s, after.Key), after.ID
+	}
+	return h
+}
+
+// offer considers one entry for the page.
+func (h *pageHeap) offer(e entry) {
+	if h.after && (e.v > h.cur.v || (e.v == h.cur.v && h.c.ids[e.ord] <= h.curID)) {
+		return
+	}
+	h.remaining++
+	if len(h.e) < h.k {
+		heap.Push(h, e)
+	} else if h.c.before(e, h.e[0]) {
+		h.e[0] = e
+		heap.Fix(h, 0)
+	}
+}
+
+// result returns the page in sort order, and whether more entries remain
+// after it.
+func (h *pageHeap) result() ([]entry, bool) {
+	out := make([]entry, len(h.e))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(entry)
+	}
+	return out, h.remaining > h.k
 }
 
 func (h *pageHeap) Len() int           { return len(h.e) }
@@ -711,21 +752,14 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 		scores = append(scores, sc)
 	}
 	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
-	var cur entry
-	var curID string
-	if after != nil {
-		cur.v = cursorValue(query.SortRelevance, after.Key)
-		curID = after.ID
-	}
-	h := &pageHeap{c: c, e: make([]entry, 0, k+1)}
-	remaining := 0
+	h := c.newPage(after, query.SortRelevance, k)
 	var sigs [256]ranking.Signals
 	for gi, sc := range scores {
 		if len(h.e) == k && sc*maxBlend < h.e[0].v {
 			// Every listing left scores below the page's worst, which is
 			// after the cursor: they are all after it too.
 			for _, rest := range scores[gi:] {
-				remaining += len(groups[rest])
+				h.remaining += len(groups[rest])
 			}
 			break
 		}
@@ -742,25 +776,11 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 				}
 			}
 			for i, o := range chunk {
-				e := entry{v: ranking.Relevance(sigs[i], nowMs), ord: o}
-				if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
-					continue
-				}
-				remaining++
-				if len(h.e) < k {
-					heap.Push(h, e)
-				} else if c.before(e, h.e[0]) {
-					h.e[0] = e
-					heap.Fix(h, 0)
-				}
+				h.offer(entry{v: ranking.Relevance(sigs[i], nowMs), ord: o})
 			}
 		}
 	}
-	out := make([]entry, len(h.e))
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(h).(entry)
-	}
-	return out, remaining > k
+	return h.result()
 }
 
 var bitsets sync.Pool // of *[]uint64, all zero
@@ -793,30 +813,7 @@ func putBitset(b []uint64, set *roaring.Bitmap) {
 // topK returns the first k candidates after the cursor in sort order, and
 // whether more remain after them.
 func (c *columns) topK(cands func(yield func(uint32, float64)), after *query.Cursor, s query.Sort, k int) ([]entry, bool) {
-	var cur entry
-	var curID string
-	if after != nil {
-		cur.v = cursorValue(s, after.Key)
-		curID = after.ID
-	}
-	h := &pageHeap{c: c, e: make([]entry, 0, k+1)}
-	remaining := 0
-	cands(func(o uint32, v float64) {
-		e := entry{v: v, ord: o}
-		if after != nil && (e.v > cur.v || (e.v == cur.v && c.ids[o] <= curID)) {
-			return
-		}
-		remaining++
-		if len(h.e) < k {
-			heap.Push(h, e)
-		} else if c.before(e, h.e[0]) {
-			h.e[0] = e
-			heap.Fix(h, 0)
-		}
-	})
-	out := make([]entry, len(h.e))
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(h).(entry)
-	}
-	return out, remaining > k
+	h := c.newPage(after, s, k)
+	cands(func(o uint32, v float64) { h.offer(entry{v: v, ord: o}) })
+	return h.result()
 }
