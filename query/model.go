@@ -309,3 +309,35 @@ func validCondition(c string) bool {
 	}
 	return false
 }
+
+// PriceFacet is the price facet for counts per query.PriceBuckets: every
+// bucket, in order, zero counts included, with from/to as the contract
+// gives them.
+func PriceFacet(counts []int) []FacetValue {
+	out := make([]FacetValue, len(PriceBuckets))
+	for i, b := range PriceBuckets {
+		from := b.From
+		out[i] = FacetValue{Key: b.Key, From: &from, Count: counts[i]}
+		if b.To != 0 {
+			to := b.To
+			out[i].To = &to
+		}
+	}
+	return out
+}
+
+// EmptyResult is the answer to a request that can match nothing: no hits,
+// every asked-for facet present and empty, the price buckets at zero.
+func EmptyResult(req *Request) *Result {
+	res := &Result{Hits: []Hit{}}
+	if len(req.Facets) > 0 {
+		res.Facets = map[Facet][]FacetValue{}
+		for _, f := range req.Facets {
+			res.Facets[f] = []FacetValue{}
+			if f == FacetPrice {
+				res.Facets[f] = PriceFacet(make([]int, len(PriceBuckets)))
+			}
+		}
+	}
+	return res
+}

@@ -40,7 +40,7 @@ func (b *Backend) Search(ctx context.Context, req *query.Request) (*query.Result
 	now := req.Instant()
 	sb, ok := searchBody(req, now, b.cfg.Aliases)
 	if !ok {
-		return emptyResult(req), nil
+		return query.EmptyResult(req), nil
 	}
 	body, err := json.Marshal(sb)
 	if err != nil {
@@ -109,35 +109,6 @@ func searchBody(req *query.Request, now time.Time, aliases query.Aliases) (body 
 		body["search_after"] = searchAfter(req.After, text)
 	}
 	return body, true
-}
-
-// emptyResult is the answer to a query that can match nothing: no hits,
-// empty facets, and every price bucket at zero.
-func emptyResult(req *query.Request) *query.Result {
-	res := &query.Result{Hits: []query.Hit{}}
-	if len(req.Facets) > 0 {
-		res.Facets = map[query.Facet][]query.FacetValue{}
-		for _, f := range req.Facets {
-			res.Facets[f] = []query.FacetValue{}
-			if f == query.FacetPrice {
-				res.Facets[f] = priceFacet(make([]int, len(query.PriceBuckets)))
-			}
-		}
-	}
-	return res
-}
-
-// priceFacet is every bucket of query.PriceBuckets, in order, with counts
-// (zero counts included).
-func priceFacet(counts []int) []query.FacetValue {
-	out := make([]query.FacetValue, len(query.PriceBuckets))
-	for i, pb := range query.PriceBuckets {
-		out[i] = query.FacetValue{Key: pb.Key, From: ptr(pb.From), Count: counts[i]}
-		if pb.To != 0 {
-			out[i].To = ptr(pb.To)
-		}
-	}
-	return out
 }
 
 // filterOrder fixes the order filters appear in, for stable request bodies.
@@ -481,7 +452,7 @@ func (r *searchResponse) result(op string, req *query.Request, now time.Time) (*
 					}
 				}
 			}
-			out.Facets[facet] = priceFacet(counts)
+			out.Facets[facet] = query.PriceFacet(counts)
 			continue
 		}
 		vals := make([]query.FacetValue, 0, len(agg.Values.Buckets))
@@ -519,5 +490,3 @@ func cursorKey(s query.Sort, text bool, sort []json.RawMessage) (int64, error) {
 	}
 	return k, nil
 }
-
-func ptr[T any](v T) *T { return &v }

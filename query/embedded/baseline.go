@@ -37,7 +37,7 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 		tq, ok := x.bleveQuery(q, x.snap)
 		x.mu.RUnlock()
 		if !ok {
-			return emptyResult(req), nil
+			return query.EmptyResult(req), nil
 		}
 		must = append(must, tq)
 	}
@@ -142,7 +142,7 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 					}
 				}
 			}
-			out.Facets[fc] = priceFacet(counts)
+			out.Facets[fc] = query.PriceFacet(counts)
 			continue
 		}
 		vals := []query.FacetValue{}

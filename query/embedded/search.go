@@ -60,7 +60,7 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 			return nil, err
 		}
 		if !ok {
-			return emptyResult(req), nil
+			return query.EmptyResult(req), nil
 		}
 		if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
 			return nil, err
@@ -161,20 +161,6 @@ func pageDocs(page []entry, text *textHits) []uint64 {
 		}
 	}
 	return docs
-}
-
-func emptyResult(req *query.Request) *query.Result {
-	res := &query.Result{Hits: []query.Hit{}}
-	if len(req.Facets) > 0 {
-		res.Facets = map[query.Facet][]query.FacetValue{}
-		for _, f := range req.Facets {
-			res.Facets[f] = []query.FacetValue{}
-			if f == query.FacetPrice {
-				res.Facets[f] = priceFacet(make([]int, len(query.PriceBuckets)))
-			}
-		}
-	}
-	return res
 }
 
 func sortedCopy(a []uint32) []uint32 {
@@ -316,7 +302,7 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 			if counts.price == nil {
 				counts.price = make([]int, len(query.PriceBuckets))
 			}
-			out[fc] = priceFacet(counts.price)
+			out[fc] = query.PriceFacet(counts.price)
 		}
 	}
 	return out
@@ -534,20 +520,6 @@ func sortFacet(vals []query.FacetValue) []query.FacetValue {
 		vals = vals[:query.MaxTermFacet]
 	}
 	return vals
-}
-
-// priceFacet is every bucket of query.PriceBuckets, in order, with counts.
-func priceFacet(counts []int) []query.FacetValue {
-	out := make([]query.FacetValue, len(query.PriceBuckets))
-	for i, b := range query.PriceBuckets {
-		from := b.From
-		out[i] = query.FacetValue{Key: b.Key, From: &from, Count: counts[i]}
-		if b.To != 0 {
-			to := b.To
-			out[i].To = &to
-		}
-	}
-	return out
 }
 
 // candidates yields every ordinal of all with its primary sort value: hits
