@@ -62,8 +62,7 @@ type row struct {
 // (a deleted listing is a tombstone holding its version), so ordinals are
 // stable for the life of the process. Guarded by Index.mu.
 type columns struct {
-	ids     []string
-	ordOf   map[string]uint32
+	ids     idTable
 	version []uint64
 	deleted []bool
 	rows    []row
@@ -103,7 +102,7 @@ type columns struct {
 
 func newColumns() *columns {
 	c := &columns{
-		ordOf:           map[string]uint32{},
+		ids:             newIDTable(),
 		brands:          newDict(),
 		sizes:           newDict(),
 		colorVals:       newDict(),
@@ -133,12 +132,10 @@ var conditionsPlusNone = [5]struct{}{}
 
 // ordinal returns the ordinal of id, assigning a fresh empty slot if new.
 func (c *columns) ordinal(id string) uint32 {
-	if o, ok := c.ordOf[id]; ok {
+	if o, ok := c.ids.lookup(id); ok {
 		return o
 	}
-	o := uint32(len(c.ids))
-	c.ordOf[id] = o
-	c.ids = append(c.ids, id)
+	o := c.ids.add(id)
 	c.version = append(c.version, 0)
 	c.deleted = append(c.deleted, true)
 	c.rows = append(c.rows, row{shared: noTime, avail: noTime})
@@ -150,16 +147,19 @@ func (c *columns) ordinal(id string) uint32 {
 	return o
 }
 
-func (c *columns) len() int { return len(c.ids) }
+func (c *columns) len() int { return c.ids.len() }
+
+// reserveIDLen is the id length reserve plans for; longer ids only make the
+// arena grow once more.
+const reserveIDLen = 16
 
 // reserve makes room for n more ordinals, so that loading a big index does
 // not grow the map and slices step by step.
 func (c *columns) reserve(n int) {
-	if len(c.ids) > 0 {
+	if c.ids.len() > 0 {
 		return
 	}
-	c.ordOf = make(map[string]uint32, n)
-	c.ids = make([]string, 0, n)
+	c.ids.reserve(n, reserveIDLen)
 	c.version = make([]uint64, 0, n)
 	c.deleted = make([]bool, 0, n)
 	c.rows = make([]row, 0, n)

@@ -28,10 +28,10 @@ func (x *Index) IDs(ctx context.Context, fn func(id string, version uint64) erro
 			return ErrClosed
 		}
 		c := x.cols
-		n := len(c.ids)
+		n := c.ids.len()
 		for ; next < n && len(buf) < idsChunk; next++ {
 			if !c.deleted[next] {
-				buf = append(buf, entry{c.ids[next], c.version[next]})
+				buf = append(buf, entry{c.ids.str(uint32(next)), c.version[next]})
 			}
 		}
 		x.mu.RUnlock()

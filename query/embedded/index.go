@@ -447,7 +447,7 @@ func (x *Index) buildOrds(ss *scorch.SegmentSnapshot) []uint32 {
 	ords := make([]uint32, n)
 	for i := range ords {
 		id, err := ss.DocID(uint64(i))
-		o, ok := x.cols.ordOf[string(id)]
+		o, ok := x.cols.ids.lookupBytes(id)
 		if err != nil || !ok {
 			o = noOrd
 		}
@@ -489,7 +489,7 @@ const (
 // are copied under the lock (a few ms at 1M); sorting runs outside it.
 func (x *Index) maybeRebuildOrders() {
 	x.mu.RLock()
-	n := len(x.cols.ids)
+	n := x.cols.ids.len()
 	first := x.cols.ord == nil
 	need := n >= minOrdered && (first || x.cols.dirty.GetCardinality() > uint64(n/orderDirtyFraction))
 	x.mu.RUnlock()
@@ -618,7 +618,7 @@ func (x *Index) Get(ctx context.Context, id string) (*rummage.Listing, error) {
 	if x.closed {
 		return nil, ErrClosed
 	}
-	o, ok := x.cols.ordOf[id]
+	o, ok := x.cols.ids.lookup(id)
 	if !ok || x.cols.deleted[o] {
 		return nil, query.ErrNotFound
 	}
@@ -711,6 +711,7 @@ func (x *Index) Apply(ctx context.Context, batch []query.Change) (query.ApplySta
 
 type prepared struct {
 	id      string
+	ord     uint32 // set by assignOrdinals
 	rec     colRecord
 	doc     *document.Document
 	listing *rummage.Listing
@@ -748,7 +749,7 @@ func (x *Index) applyLocked(ctx context.Context, batch []query.Change) (query.Ap
 // tombstone. Writer-side.
 func (x *Index) held(id string) (uint64, bool) {
 	c := x.cols
-	o, ok := c.ordOf[id]
+	o, ok := c.ids.lookup(id)
 	if !ok || (c.deleted[o] && c.version[o] == 0) {
 		return 0, false // unknown, or an ordinal whose write never landed
 	}
@@ -808,7 +809,7 @@ func (x *Index) plan(batch []query.Change, held func(string) (uint64, bool)) (id
 func (x *Index) assignOrdinals(preps []prepared) {
 	x.mu.Lock()
 	for i := range preps {
-		x.cols.ordinal(preps[i].id)
+		preps[i].ord = x.cols.ordinal(preps[i].id)
 	}
 	x.mu.Unlock()
 }
@@ -836,7 +837,7 @@ func (x *Index) publish(preps []prepared) error {
 	}
 	x.swap(snap, func(c *columns) {
 		for i := range preps {
-			c.set(c.ordOf[preps[i].id], &preps[i].rec)
+			c.set(preps[i].ord, &preps[i].rec)
 		}
 	})
 	return nil
@@ -872,7 +873,7 @@ func (x *Index) prepare(batch []query.Change, idx []int, preps []prepared) error
 					errs[w] = err
 					return
 				}
-				p := prepared{id: ch.ID, doc: d, listing: l}
+				p := prepared{id: ch.ID, ord: preps[i].ord, doc: d, listing: l} // Bulk assigns ordinals first
 				if l == nil {
 					p.rec = colRecord{version: ch.Version, deleted: true}
 				} else {

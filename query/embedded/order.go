@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -50,13 +49,13 @@ func (c *columns) sortValue(s query.Sort, o uint32) float64 {
 
 // orderSource is what building orders needs, copied under the lock.
 type orderSource struct {
-	ids                             []string
+	ids                             idList
 	priceCol, createdCol, sharedCol []int64
 }
 
 func (c *columns) orderSource() *orderSource {
 	return &orderSource{
-		ids:        c.ids[:len(c.ids):len(c.ids)], // entries never change once set
+		ids:        c.ids.frozen(),
 		priceCol:   slices.Clone(c.priceCol),
 		createdCol: slices.Clone(c.createdCol),
 		sharedCol:  slices.Clone(c.sharedCol),
@@ -65,8 +64,8 @@ func (c *columns) orderSource() *orderSource {
 
 // buildOrders sorts every ordinal of src by each ordered sort.
 func buildOrders(src *orderSource) *orders {
-	view := &columns{ids: src.ids, priceCol: src.priceCol, createdCol: src.createdCol, sharedCol: src.sharedCol}
-	n := len(src.ids)
+	view := &columns{priceCol: src.priceCol, createdCol: src.createdCol, sharedCol: src.sharedCol}
+	n := src.ids.len()
 	out := &orders{by: map[query.Sort]*sortOrder{}, n: n}
 	for _, s := range orderedSorts {
 		so := &sortOrder{ords: make([]uint32, n), vals: make([]float64, n)}
@@ -81,7 +80,7 @@ func buildOrders(src *orderSource) *orders {
 			case va < vb:
 				return 1
 			}
-			return strings.Compare(src.ids[a], src.ids[b])
+			return src.ids.compare(a, b)
 		})
 		for i, o := range so.ords {
 			so.vals[i] = view.sortValue(s, o)
@@ -109,7 +108,7 @@ func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring
 			return 0
 		})
 		// Within equal values, skip ids up to the cursor's.
-		for start < len(so.ords) && so.vals[start] == cv && c.ids[so.ords[start]] <= after.ID {
+		for start < len(so.ords) && so.vals[start] == cv && string(c.ids.at(so.ords[start])) <= after.ID {
 			start++
 		}
 	}
@@ -161,7 +160,7 @@ func (c *columns) orderFor(s query.Sort, text *textHits, all *roaring.Bitmap) *s
 	if c.ord == nil || (s == query.SortRelevance && text != nil) {
 		return nil
 	}
-	n := uint64(len(c.ids))
+	n := uint64(c.ids.len())
 	if all.GetCardinality()*uint64(orderFrac) < n || c.dirty.GetCardinality() > n/orderDirtyFraction {
 		return nil
 	}

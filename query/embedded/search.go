@@ -122,7 +122,7 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	}
 	ids := make([]string, len(page))
 	for i, e := range page {
-		ids[i] = c.ids[e.ord]
+		ids[i] = c.ids.str(e.ord)
 	}
 	var hits []rummage.Listing
 	var err error
@@ -137,7 +137,7 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	res.Hits = hits
 	if more && len(page) > 0 {
 		last := page[len(page)-1]
-		res.NextCursor = req.NewCursor(instant, cursorKey(sortBy, last.v), c.ids[last.ord])
+		res.NextCursor = req.NewCursor(instant, cursorKey(sortBy, last.v), c.ids.str(last.ord))
 	}
 	return res, nil
 }
@@ -268,7 +268,7 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 		}
 		groups[i].want |= 1 << facetField[fc]
 	}
-	small := uint64(len(c.ids)) / facetScanFraction
+	small := uint64(c.ids.len()) / facetScanFraction
 	counts := &facetCounts{}
 	for _, g := range groups {
 		want := g.want
@@ -615,7 +615,7 @@ func (c *columns) before(a, b entry) bool {
 	if a.v != b.v {
 		return a.v > b.v
 	}
-	return c.ids[a.ord] < c.ids[b.ord]
+	return c.ids.compare(a.ord, b.ord) < 0
 }
 
 // pageHeap keeps the best k entries seen after a cursor position; its root
@@ -643,7 +643,7 @@ func (c *columns) newPage(after *query.Cursor, s query.Sort, k int) *pageHeap {
 
 // offer considers one entry for the page.
 func (h *pageHeap) offer(e entry) {
-	if h.after && (e.v > h.cur.v || (e.v == h.cur.v && h.c.ids[e.ord] <= h.curID)) {
+	if h.after && (e.v > h.cur.v || (e.v == h.cur.v && string(h.c.ids.at(e.ord)) <= h.curID)) {
 		return
 	}
 	h.remaining++
@@ -691,7 +691,7 @@ const maxBlend = (1 + ranking.FreshnessWeight + ranking.PopularityWeight) * (1 +
 func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Cursor, k int, nowMs int64) ([]entry, bool) {
 	// Membership in all through a bitset over ordinals (a load and a
 	// shift) instead of a roaring Contains per hit.
-	in := getBitset(len(c.ids))
+	in := getBitset(c.ids.len())
 	defer putBitset(in, all)
 	buf := make([]uint32, 1024)
 	it := all.ManyIterator()

@@ -535,7 +535,7 @@ func (x *Index) matchExternalID(ctx context.Context, snap *scorch.IndexSnapshot,
 		if err != nil {
 			return nil, err
 		}
-		if o, ok := x.cols.ordOf[id]; ok {
+		if o, ok := x.cols.ids.lookup(id); ok {
 			h.ords = append(h.ords, o)
 			h.scores = append(h.scores, dm.Score)
 		}
