@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -96,6 +97,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames, ","))
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured searches (not the build) to `file`")
+	memProfile := fs.String("memprofile", "", "write a heap profile (live objects and allocations) taken after the measured searches to `file`")
 	serveRSS := fs.Bool("serve-rss", false, "afterwards, start \"rummage serve\" on the main index, warm it up with the scenarios' requests and report its resident memory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -137,17 +139,9 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}
-	if *cpuProfile != "" {
+	if *cpuProfile != "" || *memProfile != "" {
 		cfg.Profile = func() (func() error, error) {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return nil, err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return nil, err
-			}
-			return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
+			return startProfiles(*cpuProfile, *memProfile)
 		}
 	}
 	rep, err := searchbench.Run(ctx, cfg)
@@ -248,4 +242,43 @@ func measureServe(ctx context.Context, indexDir string, paths []string, log io.W
 		return nil, err
 	}
 	return sm, nil
+}
+
+// startProfiles starts a CPU profile into cpuFile (when set) and returns
+// the function that stops it and writes a heap profile into memFile (when
+// set).
+func startProfiles(cpuFile, memFile string) (func() error, error) {
+	var cpu *os.File
+	if cpuFile != "" {
+		f, err := os.Create(cpuFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		cpu = f
+	}
+	return func() error {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			if err := cpu.Close(); err != nil {
+				return err
+			}
+		}
+		if memFile == "" {
+			return nil
+		}
+		f, err := os.Create(memFile)
+		if err != nil {
+			return err
+		}
+		runtime.GC() // the profile's live objects are those of the last completed cycle
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
 }
