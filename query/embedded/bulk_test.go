@@ -1,0 +1,67 @@
+package embedded
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/index/scorch"
+
+	"github.com/rummage/rummage/fixtures"
+)
+
+// TestBulkMerges loads in small batches (a segment each) and wants one
+// segment at the end, installed for searches, with every listing in it.
+func TestBulkMerges(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var phases []string
+	x, err := Open(ctx, Config{Dir: t.TempDir(), BulkBatch: 200, Progress: func(p Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	const n = 3000
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 5, Now: at, Count: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := x.Bulk(ctx, generated(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written != n || st.Stale != 0 {
+		t.Fatalf("first load: %+v, want %d written", st, n)
+	}
+	adv, err := x.bi.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.segments(adv.(*scorch.Scorch)); got != 1 {
+		t.Errorf("%d segments after Bulk, want 1", got)
+	}
+	x.mu.RLock()
+	installed := len(x.snap.Segments())
+	x.mu.RUnlock()
+	if installed != 1 {
+		t.Errorf("searches see %d segments, want the merged one", installed)
+	}
+	if phases[len(phases)-1] != "merge" {
+		t.Errorf("progress phases %v, want merge last", phases)
+	}
+	stats, err := x.Stats(ctx)
+	if err != nil || stats.Documents != n {
+		t.Fatalf("Stats = %+v, %v; want %d documents", stats, err, n)
+	}
+	for i := 0; i < n; i += 97 {
+		l := g.Listing(i)
+		got, err := x.Get(ctx, l.ID)
+		if err != nil || got.Title != l.Title {
+			t.Fatalf("Get(%s) = %v, %v; want title %q", l.ID, got, err, l.Title)
+		}
+	}
+}
