@@ -164,6 +164,13 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	if st, err := idx.Stats(ctx); err != nil || st.Documents > 0 {
 		return errors.Join(err, fmt.Errorf("--index-dir %s already holds an index; the bench needs a fresh one", dir))
 	}
+	// The broker keeps its log on disk as under rummage dev (in memory it
+	// would hold the whole snapshot in the Go heap).
+	kafkaDir, err := os.MkdirTemp("", "rummage-bench-kafka-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(kafkaDir)
 	rec := pipeline.NewRecorder(idx)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -181,7 +188,7 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		BatchWaitMs: float64(batchWait.Milliseconds()), LingerMs: float64(linger.Milliseconds())}
 	reg := prometheus.NewRegistry()
 	p, err := pipeline.New(ctx, pipeline.Config{DatabaseURL: *dbURL, Index: rec, Slot: *slot, Partitions: *partitions,
-		BatchWait: *batchWait, Linger: *linger, Resnapshot: true, Registerer: reg, Logger: log})
+		KafkaDir: kafkaDir, BatchWait: *batchWait, Linger: *linger, Resnapshot: true, Registerer: reg, Logger: log})
 	if err != nil {
 		return explainCDC(err)
 	}
