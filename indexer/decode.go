@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func unmarshalEvent(key, value []byte) (change.Event, error) {
 		return change.Unmarshal(key, value)
 	}
 	var env envelope
-	if err := json.Unmarshal(v, &env); err != nil || env.Schema != nil && env.Payload != nil {
+	if err := gojson.Unmarshal(v, &env); err != nil || env.Schema != nil && env.Payload != nil {
 		return change.Unmarshal(key, value)
 	}
 	e := env.Event
@@ -93,7 +94,7 @@ func unmarshalEvent(key, value []byte) (change.Event, error) {
 			Schema  json.RawMessage `json:"schema"`
 			Payload json.RawMessage `json:"payload"`
 		}
-		if err := json.Unmarshal(k, &w); err != nil {
+		if err := gojson.Unmarshal(k, &w); err != nil {
 			return e, fmt.Errorf("%w: %v", change.ErrInvalid, err)
 		}
 		if w.Schema != nil && w.Payload != nil {
@@ -127,7 +128,7 @@ func DecodeListing(row []byte) (rummage.Listing, error) {
 	// column on its own: decoding into a map first and then each value again
 	// cost twice the JSON scanning, and decoding is most of the indexer's CPU.
 	var r listingRow
-	if err := json.Unmarshal(row, &r); err != nil {
+	if err := gojson.Unmarshal(row, &r); err != nil {
 		return l, &TransformError{Field: "(row)", Err: fmt.Errorf("not a JSON object: %w", err)}
 	}
 	if isNull(row) {
@@ -153,7 +154,7 @@ func DecodeListing(row []byte) (rummage.Listing, error) {
 				*dst = s
 				return nil
 			}
-			return json.Unmarshal(v, dst)
+			return gojson.Unmarshal(v, dst)
 		}
 	}
 	num := func(dst *int64) func(json.RawMessage) error {
@@ -282,11 +283,11 @@ func keyID(row, key []byte) (string, error) {
 		var k struct {
 			ID json.RawMessage `json:"id"`
 		}
-		if len(b) == 0 || json.Unmarshal(b, &k) != nil || isNull(k.ID) {
+		if len(b) == 0 || gojson.Unmarshal(b, &k) != nil || isNull(k.ID) {
 			continue
 		}
 		var s string
-		if err := json.Unmarshal(k.ID, &s); err != nil {
+		if err := gojson.Unmarshal(k.ID, &s); err != nil {
 			return "", &TransformError{Field: "id", Err: err}
 		}
 		return s, nil
@@ -309,9 +310,9 @@ func decodeInt(v json.RawMessage) (int64, error) {
 		}
 	}
 	var n json.Number
-	if err := json.Unmarshal(v, &n); err != nil {
+	if err := gojson.Unmarshal(v, &n); err != nil {
 		var s string
-		if json.Unmarshal(v, &s) != nil {
+		if gojson.Unmarshal(v, &s) != nil {
 			return 0, fmt.Errorf("want an integer, got %s", abbrev(v))
 		}
 		n = json.Number(strings.TrimSpace(s))
@@ -326,7 +327,7 @@ func decodeInt(v json.RawMessage) (int64, error) {
 // decodeStrings accepts a JSON array of strings (nulls inside are dropped).
 func decodeStrings(v json.RawMessage, dst *[]string) error {
 	var raw []*string
-	if err := json.Unmarshal(v, &raw); err != nil {
+	if err := gojson.Unmarshal(v, &raw); err != nil {
 		return fmt.Errorf("want an array of strings, got %s", abbrev(v))
 	}
 	out := make([]string, 0, len(raw))
@@ -346,14 +347,14 @@ func decodeStrings(v json.RawMessage, dst *[]string) error {
 // holding the JSON text (Debezium's io.debezium.data.Json).
 func decodeImages(v json.RawMessage, dst *[]rummage.Image) error {
 	var s string
-	if json.Unmarshal(v, &s) == nil {
+	if gojson.Unmarshal(v, &s) == nil {
 		if strings.TrimSpace(s) == "" || strings.TrimSpace(s) == "null" {
 			return nil
 		}
 		v = json.RawMessage(s)
 	}
 	var imgs []rummage.Image
-	if err := json.Unmarshal(v, &imgs); err != nil {
+	if err := gojson.Unmarshal(v, &imgs); err != nil {
 		return fmt.Errorf("want an array of {url, width, height}, got %s", abbrev(v))
 	}
 	if len(imgs) == 0 {
@@ -378,7 +379,7 @@ var timeLayouts = []string{
 // timestamp column).
 func decodeTime(v json.RawMessage) (time.Time, error) {
 	s, ok := plainString(v)
-	if !ok && json.Unmarshal(v, &s) == nil {
+	if !ok && gojson.Unmarshal(v, &s) == nil {
 		ok = true
 	}
 	if ok {
