@@ -251,6 +251,10 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 			res.Load.Changes, res.Load.Transactions, res.Load.Failed, res.Load.Seconds, res.Load.PerSecond, *rate)
 		fmt.Fprintf(stdout, "latency    commit → searchable over %d changes: p50 %.0f ms  p95 %.0f ms  p99 %.0f ms  max %.0f ms  mean %.0f ms\n",
 			l.Count, l.P50Ms, l.P95Ms, l.P99Ms, l.MaxMs, l.MeanMs)
+		for _, w := range l.Windows {
+			fmt.Fprintf(stdout, "  window   committed %3.0f-%.0f s: %6d changes  p50 %.0f ms  p99 %.0f ms  max %.0f ms\n",
+				w.StartS, w.StartS+pipeline.SummaryWindow.Seconds(), w.Count, w.P50Ms, w.P99Ms, w.MaxMs)
+		}
 		if l.Outstanding > 0 {
 			fmt.Fprintf(stdout, "MISSING    %d committed changes never became searchable (see rummage_cdc_skipped_transactions_total)\n", l.Outstanding)
 		}

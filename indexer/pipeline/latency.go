@@ -25,6 +25,7 @@ type Recorder struct {
 	pending   map[string][]*mark // listing id → marks not yet seen applied, by marker order
 	byMarker  map[int64]*mark
 	latencies []time.Duration
+	commits   []time.Time      // commit time of each latency
 	seen      int              // marks resolved
 	last      map[string]int64 // listing id → the marker it was last applied with
 }
@@ -134,6 +135,7 @@ func (r *Recorder) resolve(m *mark) {
 	}
 	delete(r.byMarker, m.marker)
 	r.latencies = append(r.latencies, max(0, m.applied.Sub(m.commit)))
+	r.commits = append(r.commits, m.commit)
 	r.seen++
 }
 
@@ -170,25 +172,71 @@ type LatencySummary struct {
 	P99Ms       float64 `json:"p99_ms"`
 	MaxMs       float64 `json:"max_ms"`
 	MeanMs      float64 `json:"mean_ms"`
+	// Windows splits the changes by commit time into windows of
+	// SummaryWindow from the first commit: is a slow tail a transient
+	// (the first seconds after a snapshot) or steady?
+	Windows []LatencyWindow `json:"windows,omitempty"`
+}
+
+// SummaryWindow is the width of LatencySummary.Windows.
+const SummaryWindow = 10 * time.Second
+
+// LatencyWindow summarizes the changes committed in one window.
+type LatencyWindow struct {
+	StartS float64 `json:"start_s"` // seconds after the first commit
+	Count  int     `json:"count"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
 }
 
 // Summary computes the percentiles so far.
 func (r *Recorder) Summary() LatencySummary {
 	r.mu.Lock()
 	l := slices.Clone(r.latencies)
+	commits := slices.Clone(r.commits)
 	s := LatencySummary{Count: len(l), Outstanding: len(r.byMarker)}
 	r.mu.Unlock()
 	if len(l) == 0 {
 		return s
 	}
+	s.Windows = windows(commits, l)
 	slices.Sort(l)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	q := func(p float64) float64 { return ms(l[min(len(l)-1, int(p*float64(len(l))))]) }
+	q := func(p float64) float64 { return quantileMs(l, p) }
 	var sum time.Duration
 	for _, d := range l {
 		sum += d
 	}
-	s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs = q(0.50), q(0.95), q(0.99), ms(l[len(l)-1])
-	s.MeanMs = ms(sum / time.Duration(len(l)))
+	s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs = q(0.50), q(0.95), q(0.99), q(1)
+	s.MeanMs = toMs(sum / time.Duration(len(l)))
 	return s
 }
+
+func windows(commits []time.Time, lat []time.Duration) []LatencyWindow {
+	first := slices.MinFunc(commits, func(a, b time.Time) int { return a.Compare(b) })
+	var by [][]time.Duration
+	for i, c := range commits {
+		w := int(c.Sub(first) / SummaryWindow)
+		for len(by) <= w {
+			by = append(by, nil)
+		}
+		by[w] = append(by[w], lat[i])
+	}
+	out := make([]LatencyWindow, 0, len(by))
+	for w, l := range by {
+		if len(l) == 0 {
+			continue
+		}
+		slices.Sort(l)
+		out = append(out, LatencyWindow{StartS: (time.Duration(w) * SummaryWindow).Seconds(), Count: len(l),
+			P50Ms: quantileMs(l, 0.5), P99Ms: quantileMs(l, 0.99), MaxMs: quantileMs(l, 1)})
+	}
+	return out
+}
+
+// quantileMs is the p quantile of sorted latencies, in milliseconds.
+func quantileMs(sorted []time.Duration, p float64) float64 {
+	return toMs(sorted[min(len(sorted)-1, int(p*float64(len(sorted))))])
+}
+
+func toMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

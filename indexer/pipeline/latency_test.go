@@ -55,3 +55,22 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("count after redelivery = %d, want 4", got)
 	}
 }
+
+func TestLatencyWindows(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	commits := []time.Time{t0.Add(25 * time.Second), t0, t0.Add(9 * time.Second), t0.Add(21 * time.Second)}
+	lat := []time.Duration{4 * time.Second, 100 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second}
+	got := windows(commits, lat)
+	want := []LatencyWindow{
+		{StartS: 0, Count: 2, P50Ms: 300, P99Ms: 300, MaxMs: 300},
+		{StartS: 20, Count: 2, P50Ms: 4000, P99Ms: 4000, MaxMs: 4000},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("windows = %+v, want %+v (the empty 10-20 s window left out)", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("window %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
