@@ -47,33 +47,58 @@ func (c *columns) sortValue(s query.Sort, o uint32) float64 {
 	return float64(c.createdCol[o])
 }
 
-// orderSource is what building orders needs, copied under the lock.
+// orderSource is what building orders needs, copied under the lock: the
+// sort columns, and the orders in use with the listings written since they
+// were built, from which the new orders are merged.
 type orderSource struct {
 	ids                             idList
 	priceCol, createdCol, sharedCol []int64
+	prev                            *orders         // nil: sort everything
+	dirty                           *roaring.Bitmap // written since prev was built
 }
 
 func (c *columns) orderSource() *orderSource {
-	return &orderSource{
+	src := &orderSource{
 		ids:        c.ids.frozen(),
 		priceCol:   slices.Clone(c.priceCol),
 		createdCol: slices.Clone(c.createdCol),
 		sharedCol:  slices.Clone(c.sharedCol),
 	}
+	if c.ord != nil {
+		src.prev, src.dirty = c.ord, c.dirty.Clone()
+	}
+	return src
 }
 
-// buildOrders sorts every ordinal of src by each ordered sort.
+// buildOrders orders every ordinal of src by each ordered sort. With
+// previous orders it sorts only the listings written since (and ordinals
+// new since) and merges them into the previous order without the stale
+// entries: O(n + d log d) instead of O(n log n). At 1M listings a full
+// sort of the four orders cost ~2.5 s of CPU, and a stream of 2,000
+// changes/s made one every ~15 s; the merge costs a pass over the orders.
 func buildOrders(src *orderSource) *orders {
 	view := &columns{priceCol: src.priceCol, createdCol: src.createdCol, sharedCol: src.sharedCol}
 	n := src.ids.len()
 	out := &orders{by: map[query.Sort]*sortOrder{}, n: n}
-	for _, s := range orderedSorts {
-		so := &sortOrder{ords: make([]uint32, n), vals: make([]float64, n)}
-		for i := range so.ords {
-			so.ords[i] = uint32(i)
+	var changed []uint32 // sorted ordinals to (re)place; all of them without prev
+	var isChanged []uint64
+	if src.prev != nil {
+		d := src.dirty.Clone()
+		d.AddRange(uint64(src.prev.n), uint64(n))
+		changed = d.ToArray()
+		isChanged = make([]uint64, (n+63)/64)
+		for _, o := range changed {
+			isChanged[o/64] |= 1 << (o % 64)
 		}
-		slices.SortFunc(so.ords, func(a, b uint32) int {
-			va, vb := view.sortValue(s, a), view.sortValue(s, b)
+	} else {
+		changed = make([]uint32, n)
+		for i := range changed {
+			changed[i] = uint32(i)
+		}
+	}
+	for _, s := range orderedSorts {
+		// cmp orders (value desc, id asc).
+		cmp := func(va float64, a uint32, vb float64, b uint32) int {
 			switch {
 			case va > vb:
 				return -1
@@ -81,10 +106,30 @@ func buildOrders(src *orderSource) *orders {
 				return 1
 			}
 			return src.ids.compare(a, b)
-		})
-		for i, o := range so.ords {
-			so.vals[i] = view.sortValue(s, o)
 		}
+		ch := &sortOrder{ords: slices.Clone(changed), vals: make([]float64, len(changed))}
+		slices.SortFunc(ch.ords, func(a, b uint32) int { return cmp(view.sortValue(s, a), a, view.sortValue(s, b), b) })
+		for i, o := range ch.ords {
+			ch.vals[i] = view.sortValue(s, o)
+		}
+		if src.prev == nil {
+			out.by[s] = ch
+			continue
+		}
+		prev := src.prev.by[s]
+		so := &sortOrder{ords: make([]uint32, 0, n), vals: make([]float64, 0, n)}
+		j := 0
+		for i, o := range prev.ords {
+			if isChanged[o/64]&(1<<(o%64)) != 0 {
+				continue // stale: its place comes from ch
+			}
+			v := prev.vals[i]
+			for ; j < len(ch.ords) && cmp(ch.vals[j], ch.ords[j], v, o) < 0; j++ {
+				so.ords, so.vals = append(so.ords, ch.ords[j]), append(so.vals, ch.vals[j])
+			}
+			so.ords, so.vals = append(so.ords, o), append(so.vals, v)
+		}
+		so.ords, so.vals = append(so.ords, ch.ords[j:]...), append(so.vals, ch.vals[j:]...)
 		out.by[s] = so
 	}
 	return out

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -97,6 +98,85 @@ func TestOrderedPaging(t *testing.T) {
 			if !slices.Equal(ordered, heap) || len(heap) == 0 {
 				t.Errorf("%s %v: ordered and heap pages differ (%d vs %d listings)", s, cat, len(ordered), len(heap))
 			}
+		}
+	}
+}
+
+// TestIncrementalOrders rebuilds the orders by merging the listings written
+// since into the previous orders, and wants exactly what sorting everything
+// gives: after price, time and share changes to existing listings, new
+// listings, and deletes.
+func TestIncrementalOrders(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	x, err := Open(ctx, Config{Dir: t.TempDir(), BulkBatch: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 4, Now: at, Count: 6000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if _, err := x.Bulk(ctx, func() (query.Change, error) {
+		if n == 5000 {
+			return query.Change{}, io.EOF
+		}
+		l := g.Listing(n)
+		n++
+		return query.Change{ID: l.ID, Version: 1, Doc: &l}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	x.bg.Wait()
+	x.mu.Lock()
+	x.cols.ord = buildOrders(x.cols.orderSource())
+	x.cols.dirty = roaring.New()
+	x.mu.Unlock()
+
+	var batch []query.Change
+	for i := 0; i < 5000; i += 13 {
+		l := g.Listing(i)
+		switch i % 3 {
+		case 0:
+			l.PriceCents = int64(i % 700 * 100) // many equal prices: ties go by id
+		case 1:
+			l.CreatedAt = at.Add(-time.Duration(i) * time.Minute)
+		default:
+			shared := at.Add(-time.Duration(i%50) * time.Hour)
+			l.LastSharedAt = &shared
+		}
+		batch = append(batch, query.Change{ID: l.ID, Version: 2, Doc: &l})
+	}
+	for i := 5000; i < 6000; i++ { // new listings
+		l := g.Listing(i)
+		batch = append(batch, query.Change{ID: l.ID, Version: 2, Doc: &l})
+	}
+	for i := 7; i < 5000; i += 101 {
+		batch = append(batch, query.Change{ID: g.Listing(i).ID, Version: 3, Delete: true})
+	}
+	x.building.Store(true) // no background rebuild takes the dirty set meanwhile
+	defer x.building.Store(false)
+	if _, err := x.Apply(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	x.mu.Lock()
+	src := x.cols.orderSource()
+	x.mu.Unlock()
+	if src.prev == nil || src.dirty.IsEmpty() {
+		t.Fatal("no previous orders or no dirty listings to merge")
+	}
+	merged := buildOrders(src)
+	src.prev, src.dirty = nil, nil
+	full := buildOrders(src)
+	if merged.n != full.n {
+		t.Fatalf("merged orders hold %d ordinals, full %d", merged.n, full.n)
+	}
+	for _, s := range orderedSorts {
+		m, f := merged.by[s], full.by[s]
+		if !slices.Equal(m.ords, f.ords) || !slices.Equal(m.vals, f.vals) {
+			t.Errorf("sort %s: merged order differs from a full sort (%d vs %d entries)", s, len(m.ords), len(f.ords))
 		}
 	}
 }
