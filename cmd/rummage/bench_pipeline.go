@@ -188,7 +188,7 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		BatchWaitMs: float64(batchWait.Milliseconds()), LingerMs: float64(linger.Milliseconds())}
 	reg := prometheus.NewRegistry()
 	p, err := pipeline.New(ctx, pipeline.Config{DatabaseURL: *dbURL, Index: rec, Slot: *slot, Partitions: *partitions,
-		KafkaDir: kafkaDir, BatchWait: *batchWait, Linger: *linger, Resnapshot: true, Registerer: reg, Logger: log})
+		KafkaDir: kafkaDir, Compact: idx.Compact, BatchWait: *batchWait, Linger: *linger, Resnapshot: true, Registerer: reg, Logger: log})
 	if err != nil {
 		return explainCDC(err)
 	}

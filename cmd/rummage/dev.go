@@ -22,6 +22,7 @@ import (
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/internal/promscrape"
+	"github.com/rummage/rummage/query/embedded"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -203,12 +204,16 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 		}
 	}
 	reg := prometheus.NewRegistry()
-	p, err := pipeline.New(ctx, pipeline.Config{
+	pcfg := pipeline.Config{
 		DatabaseURL: *dbURL, Index: idx.Write, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir,
 		Slot: *slot, Publication: *slot, TopicPrefix: *prefix, Partitions: *partitions,
 		BatchWait: *batchWait, Linger: *linger, Resnapshot: resnapshot,
 		Registerer: reg, Logger: log,
-	})
+	}
+	if x, ok := b.(*embedded.Index); ok {
+		pcfg.Compact = x.Compact
+	}
+	p, err := pipeline.New(ctx, pcfg)
 	if err != nil {
 		return explainCDC(err)
 	}

@@ -61,6 +61,14 @@ type Config struct {
 	// them to Kafka (default 5ms).
 	Linger time.Duration
 
+	// Compact, when set, runs once the index holds the initial snapshot,
+	// before SnapshotApplied is closed, while stream events wait in Kafka:
+	// embedded.Index.Compact merges the segments the snapshot's batches left,
+	// which Bleve would otherwise merge in the background in the first
+	// seconds of the stream, delaying its first changes (at 1M listings,
+	// commit → searchable p99 1.6 s in those seconds, ~0.4 s after).
+	Compact func(context.Context) error
+
 	// Resnapshot forgets the CDC's position (its row in StateTable; the slot
 	// is recreated) and clears KafkaDir, so that the CDC copies every table
 	// again: for an empty or untrusted index. Without it the CDC resumes where
@@ -409,6 +417,12 @@ func (p *Pipeline) watchSnapshot(ctx context.Context) {
 		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", end.total())
 		select {
 		case <-p.src.reached(end):
+			if p.cfg.Compact != nil {
+				p.log.Info("pipeline: snapshot in the index; merging its segments")
+				if err := p.cfg.Compact(ctx); err != nil {
+					p.log.Warn("pipeline: merging the snapshot's segments failed; Bleve merges them in the background", "err", err)
+				}
+			}
 			p.log.Info("pipeline: snapshot applied: the index holds the initial snapshot")
 			close(p.applied)
 		case <-ctx.Done():

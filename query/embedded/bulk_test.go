@@ -8,6 +8,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/query"
 )
 
 // TestBulkMerges loads in small batches (a segment each) and wants one
@@ -63,5 +64,42 @@ func TestBulkMerges(t *testing.T) {
 		if err != nil || got.Title != l.Title {
 			t.Fatalf("Get(%s) = %v, %v; want title %q", l.ID, got, err, l.Title)
 		}
+	}
+}
+
+// TestCompact merges what batches of Apply left (a segment each) into one.
+func TestCompact(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	x, err := Open(ctx, Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 6, Now: at, Count: 900})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < 3; b++ {
+		var batch []query.Change
+		for i := b * 300; i < (b+1)*300; i++ {
+			l := g.Listing(i)
+			batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
+		}
+		if _, err := x.Apply(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x.mu.RLock()
+	installed := len(x.snap.Segments())
+	x.mu.RUnlock()
+	if installed != 1 {
+		t.Errorf("searches see %d segments after Compact, want 1", installed)
+	}
+	if st, err := x.Stats(ctx); err != nil || st.Documents != 900 {
+		t.Errorf("Stats = %+v, %v; want 900 documents", st, err)
 	}
 }

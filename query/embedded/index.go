@@ -1014,6 +1014,18 @@ func (x *Index) Bulk(ctx context.Context, next func() (query.Change, error)) (qu
 	return st, x.mergeAll(ctx)
 }
 
+// Compact merges the index into one segment and installs it, as Bulk does
+// at its end: for after a large load through Apply, such as the CDC's
+// initial snapshot. Writes wait until it returns.
+func (x *Index) Compact(ctx context.Context) error {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if x.closed {
+		return ErrClosed
+	}
+	return x.mergeAll(ctx)
+}
+
 // mergeAll merges the index into one segment (Bleve's single-segment merge
 // plan) and installs it for searches. A bulk load leaves about twenty
 // segments per million listings, and a text query looks up every word, and
