@@ -137,12 +137,16 @@ func (b *backendFlags) remove() error {
 }
 
 // progressLogger logs the progress of opening a large index, at most every
-// two seconds, with the rate so far. Loading reports its own progress (see
-// load), with the total when known.
+// two seconds, with the rate so far, and the merge that ends a bulk load.
+// Loading reports its own progress (see load), with the total when known.
 func progressLogger(log *slog.Logger) func(embedded.Progress) {
 	var last time.Time
 	return func(p embedded.Progress) {
-		if p.Phase == "bulk" {
+		switch p.Phase {
+		case "bulk":
+			return
+		case "merge":
+			log.Info("merging the index into one segment (faster text queries)", "documents", p.Done)
 			return
 		}
 		now := time.Now()
