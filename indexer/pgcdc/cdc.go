@@ -132,7 +132,12 @@ func (c *CDC) session(ctx context.Context) error {
 		if st.found && st.snapshotDone {
 			c.log.Warn("pgcdc: replication slot is gone; taking a new snapshot (rows deleted meanwhile may linger downstream until a reindex)", "slot", c.cfg.Slot)
 		}
-		if err := c.initialSnapshot(ctx, conn, repl, slot); err != nil {
+		if st.found && !st.snapshotDone && slot.exists && slot.plugin == "pgoutput" && slot.activePID == 0 && slot.confirmed != 0 {
+			err = c.resumeSnapshot(ctx, conn, slot)
+		} else {
+			err = c.initialSnapshot(ctx, conn, repl, slot)
+		}
+		if err != nil {
 			return err
 		}
 	} else if st.confirmed > c.confirmed {
@@ -153,7 +158,8 @@ func (c *CDC) session(ctx context.Context) error {
 
 // initialSnapshot (re)creates the slot with an exported snapshot and copies
 // every table at the slot's consistent point. The state row is marked
-// "snapshot not done" first, so a crash in the middle starts over.
+// "snapshot not done" first, so that a run after a crash in the middle
+// finishes the snapshot on the same slot (resumeSnapshot).
 func (c *CDC) initialSnapshot(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgConn, slot slotState) error {
 	if err := storeState(ctx, conn, c.cfg.StateTable, c.cfg.Slot, 0, false); err != nil {
 		return err
@@ -177,20 +183,42 @@ func (c *CDC) initialSnapshot(ctx context.Context, conn *pgx.Conn, repl *pgconn.
 		return fmt.Errorf("pgcdc: consistent point %q: %w", res.ConsistentPoint, err)
 	}
 	c.log.Info("pgcdc: snapshot", "slot", c.cfg.Slot, "lsn", res.ConsistentPoint)
+	return c.copySnapshot(ctx, conn, res.SnapshotName, uint64(lsn))
+}
+
+// resumeSnapshot finishes a snapshot that an earlier run began on this slot
+// but did not mark done (it stopped anywhere between creating the slot and
+// storing the state, as late as after Kafka acknowledged the last row).
+// Dropping the slot for a new one would lose the deletes committed between
+// the two slots' points: their rows would linger downstream. Instead the
+// slot is kept: the tables are copied as they are now, which is at or after
+// the slot's position P, with version P, and streaming then starts at P.
+// Every change after P, those deletes included, follows the copy, so a row
+// the copy read newer than some event after it is set right by the events
+// after that one.
+func (c *CDC) resumeSnapshot(ctx context.Context, conn *pgx.Conn, slot slotState) error {
+	c.log.Info("pgcdc: resuming an unfinished snapshot on its slot", "slot", c.cfg.Slot, "lsn", pglogrepl.LSN(slot.confirmed).String())
+	return c.copySnapshot(ctx, conn, "", slot.confirmed)
+}
+
+// copySnapshot copies every table as op "r" events with version lsn (in the
+// exported snapshot snapshotName, if set), then stores the snapshot as done
+// with lsn confirmed.
+func (c *CDC) copySnapshot(ctx context.Context, conn *pgx.Conn, snapshotName string, lsn uint64) error {
 	start := time.Now()
-	n, err := copyTables(ctx, conn, c.dec, res.SnapshotName, c.tables, uint64(lsn), c.cfg.TopicPrefix, c.cfg.MaxBatch, c.sink.Write, c.m)
+	n, err := copyTables(ctx, conn, c.dec, snapshotName, c.tables, lsn, c.cfg.TopicPrefix, c.cfg.MaxBatch, c.sink.Write, c.m)
 	if err != nil {
 		return err
 	}
 	if h := c.cfg.Hooks.AfterAck; h != nil {
-		if err := h(uint64(lsn)); err != nil {
+		if err := h(lsn); err != nil {
 			return fatal(err)
 		}
 	}
-	if err := storeState(ctx, conn, c.cfg.StateTable, c.cfg.Slot, uint64(lsn), true); err != nil {
+	if err := storeState(ctx, conn, c.cfg.StateTable, c.cfg.Slot, lsn, true); err != nil {
 		return err
 	}
-	c.confirmed = uint64(lsn)
+	c.confirmed = lsn
 	c.log.Info("pgcdc: snapshot done", "rows", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

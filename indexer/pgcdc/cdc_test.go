@@ -533,6 +533,50 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	_ = before
 }
 
+// TestCrashAfterSnapshotAck stops the CDC after Kafka acked the whole
+// snapshot but before it was stored as done. Rows deleted before the restart
+// must still reach Kafka as deletes: the restarted CDC finishes the snapshot
+// on the same slot and streams from its point, instead of taking a new slot
+// whose snapshot no longer holds those rows (they would linger downstream).
+func TestCrashAfterSnapshotAck(t *testing.T) {
+	dsn, db := newDB(t)
+	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A'), ('b', 's1', 'B')`)
+	sink := &memSink{}
+	cfg := Config{DatabaseURL: dsn, Hooks: Hooks{AfterAck: func(uint64) error { return errCrash }}}
+	r := start(t, cfg, sink)
+	select {
+	case err := <-r.done:
+		close(r.done)
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("Run = %v, want the injected crash", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("hook did not stop the CDC")
+	}
+	first := sink.snapshot()
+	if n := count(first, "listings", change.OpRead); n != 2 {
+		t.Fatalf("first snapshot acked %d rows, want 2", n)
+	}
+	exec(t, db, `DELETE FROM listings WHERE id = 'a'`)
+	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
+
+	cfg.Hooks = Hooks{}
+	start(t, cfg, sink)
+	evs := sink.waitFor(t, "the delete of a", func(evs []change.Event) bool {
+		return find(evs, "listings", change.OpDelete, `{"id":"a"}`) != nil
+	})
+	snapLSN := findFirst(first, "listings", change.OpRead, `{"id":"a"}`).Source.LSN
+	if d := find(evs, "listings", change.OpDelete, `{"id":"a"}`); d.Source.LSN <= snapLSN {
+		t.Errorf("delete at LSN %d, not after the snapshot's %d", d.Source.LSN, snapLSN)
+	}
+	if e := find(evs[len(first):], "listings", change.OpRead, `{"id":"b"}`); e == nil || e.Source.LSN != snapLSN {
+		t.Errorf("second copy of b = %+v, want an r event at the slot's LSN %d", e, snapLSN)
+	}
+	if e := find(evs[len(first):], "listings", change.OpRead, `{"id":"a"}`); e != nil {
+		t.Errorf("the deleted row a was copied again: %+v", e)
+	}
+}
+
 // TestResumeSkipsConfirmed: after a clean stop the CDC resumes after its own
 // confirmed LSN; transactions at or below it are never sent again, even if
 // the slot were to replay them (as after a Postgres restart).

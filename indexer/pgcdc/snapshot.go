@@ -82,7 +82,8 @@ func Snapshot(ctx context.Context, databaseURL string, opts SnapshotOptions, fn 
 }
 
 // copyTables reads every table inside a REPEATABLE READ transaction that
-// imports the exported snapshot, and emits the rows as op "r" events with
+// imports the exported snapshot (with snapshotName empty: as the tables are
+// when it starts; see resumeSnapshot), and emits the rows as op "r" events with
 // version lsn. The last event is marked snapshot "last". Reading the next
 // batch overlaps with emitting the previous one.
 func copyTables(ctx context.Context, conn *pgx.Conn, dec *decoder, snapshotName string, tables []tableRef, lsn uint64,
@@ -92,8 +93,10 @@ func copyTables(ctx context.Context, conn *pgx.Conn, dec *decoder, snapshotName 
 		return 0, fmt.Errorf("pgcdc: snapshot: begin: %w", err)
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshotName+"'"); err != nil {
-		return 0, fmt.Errorf("pgcdc: snapshot: set transaction snapshot: %w", err)
+	if snapshotName != "" {
+		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshotName+"'"); err != nil {
+			return 0, fmt.Errorf("pgcdc: snapshot: set transaction snapshot: %w", err)
+		}
 	}
 
 	// The writer goroutine emits batches while the reader fills the next.
