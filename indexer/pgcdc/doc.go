@@ -28,6 +28,12 @@
 //   - Everything else is at-least-once: after a crash between the sink's ack
 //     and the confirm, the transaction is sent again. Downstream versions
 //     (source.lsn, source.seq) make the duplicates harmless.
+//   - A snapshot is stored as done only after the sink acknowledged all of
+//     it. A run that finds it not done but its slot present (a crash during
+//     the copy, or after its last ack) keeps the slot: it copies the tables
+//     again as they are, versioned at the slot's position, and streams from
+//     there, so deletes committed meanwhile are not lost (a new slot's
+//     snapshot would simply not hold those rows).
 //
 // It must not import Kafka or any index or query package: the Sink
 // interface is how events leave it (indexer/kafkabus implements it).
