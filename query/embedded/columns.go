@@ -68,9 +68,10 @@ type columns struct {
 	rows    []row
 	// Copies of a few row fields as plain arrays, for passes over large
 	// sets: a sort over every visible listing reads 8 bytes a listing
-	// instead of a 64-byte row, and brand and size facets over a large set
-	// are counted from 4-byte columns.
-	brandCol, sizeCol               []uint32
+	// instead of a 64-byte row, brand and size facets over a large set are
+	// counted from 4-byte columns, and the text score's category boost
+	// reads the category leaf of every text hit from nodeCol.
+	brandCol, sizeCol, nodeCol      []uint32
 	priceCol, createdCol, sharedCol []int64
 
 	brands, sizes, colorVals dict
@@ -140,6 +141,7 @@ func (c *columns) ordinal(id string) uint32 {
 	c.deleted = append(c.deleted, true)
 	c.rows = append(c.rows, row{shared: noTime, avail: noTime})
 	c.brandCol = append(c.brandCol, 0)
+	c.nodeCol = append(c.nodeCol, 0)
 	c.sizeCol = append(c.sizeCol, 0)
 	c.priceCol = append(c.priceCol, 0)
 	c.createdCol = append(c.createdCol, 0)
@@ -164,6 +166,7 @@ func (c *columns) reserve(n int) {
 	c.deleted = make([]bool, 0, n)
 	c.rows = make([]row, 0, n)
 	c.brandCol = make([]uint32, 0, n)
+	c.nodeCol = make([]uint32, 0, n)
 	c.sizeCol = make([]uint32, 0, n)
 	c.priceCol = make([]int64, 0, n)
 	c.createdCol = make([]int64, 0, n)
@@ -296,7 +299,7 @@ func (c *columns) set(o uint32, r *colRecord) {
 	c.rows[o].avail = r.avail
 	c.rows[o].likes = uint32(min(r.likes, 1<<32-1))
 	c.rows[o].shares = uint32(min(r.shares, 1<<32-1))
-	c.brandCol[o], c.sizeCol[o] = c.rows[o].brand, c.rows[o].size
+	c.brandCol[o], c.sizeCol[o], c.nodeCol[o] = c.rows[o].brand, c.rows[o].size, c.rows[o].node
 	c.priceCol[o], c.createdCol[o], c.sharedCol[o] = r.price, r.created, r.shared
 
 	if r.status == stAvailable {

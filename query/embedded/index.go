@@ -130,6 +130,8 @@ type Index struct {
 	stop chan struct{}
 	done chan struct{}
 
+	catWords categoryWords // which category nodes each word names (text.go)
+
 	building atomic.Bool // an order rebuild is running
 	// lastBuildEnd and lastBuildDur (UnixNano, ns) throttle the rebuilds:
 	// see maybeRebuildOrders.
