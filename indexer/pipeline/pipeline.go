@@ -62,11 +62,12 @@ type Config struct {
 	Linger time.Duration
 
 	// Compact, when set, runs once the index holds the initial snapshot,
-	// before SnapshotApplied is closed, while stream events wait in Kafka:
-	// embedded.Index.Compact merges the segments the snapshot's batches left,
-	// which Bleve would otherwise merge in the background in the first
-	// seconds of the stream, delaying its first changes (at 1M listings,
-	// commit → searchable p99 1.6 s in those seconds, ~0.4 s after).
+	// before SnapshotApplied is closed (stream events are applied
+	// meanwhile): embedded.Index.Compact merges the segments the snapshot's
+	// batches left, which Bleve would otherwise merge bit by bit in the
+	// first seconds of the stream, delaying its first changes (at 1M
+	// listings, commit → searchable p99 1.6 s in those seconds, ~0.4 s
+	// after).
 	Compact func(context.Context) error
 
 	// Resnapshot forgets the CDC's position (its row in StateTable; the slot

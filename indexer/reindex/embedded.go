@@ -203,10 +203,14 @@ func removeGeneration(base, dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// Switch points DIR.CURRENT at the new generation and makes it the live
-// backend, both with no write in flight; the old index is no longer
-// written.
+// Switch merges the new generation's segments (the backfill wrote one per
+// batch; live writes go on meanwhile), then points DIR.CURRENT at it and
+// makes it the live backend, both with no write in flight; the old index is
+// no longer written.
 func (e *Embedded) Switch(ctx context.Context) error {
+	if err := e.nb.Compact(ctx); err != nil {
+		return fmt.Errorf("reindex: merge the new index: %w", err)
+	}
 	old, err := e.Live.Promote(ctx, func(context.Context) error {
 		err := setCurrent(e.Config.Dir, filepath.Base(e.newDir))
 		if err != nil {

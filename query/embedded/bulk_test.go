@@ -103,3 +103,64 @@ func TestCompact(t *testing.T) {
 		t.Errorf("Stats = %+v, %v; want 900 documents", st, err)
 	}
 }
+
+// TestCompactBesideWrites runs Compact while batches keep being applied:
+// both finish, nothing is lost, and searches see every document.
+func TestCompactBesideWrites(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	x, err := Open(ctx, Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 7, Now: at, Count: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(lo, hi int) error {
+		var batch []query.Change
+		for i := lo; i < hi; i++ {
+			l := g.Listing(i)
+			batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
+		}
+		_, err := x.Apply(ctx, batch)
+		return err
+	}
+	for b := 0; b < 10; b++ {
+		if err := apply(b*100, (b+1)*100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for b := 10; b < 20; b++ {
+			if err := apply(b*100, (b+1)*100); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := x.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, err := x.Stats(ctx); err != nil || st.Documents != 2000 {
+		t.Fatalf("Stats = %+v, %v; want 2000 documents", st, err)
+	}
+	res, err := x.Search(ctx, &query.Request{Limit: 1, Now: at.Add(time.Hour * 24 * 365)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total == 0 {
+		t.Error("no visible listing after Compact")
+	}
+	for i := 0; i < 2000; i += 131 {
+		if _, err := x.Get(ctx, g.Listing(i).ID); err != nil {
+			t.Errorf("Get(%s): %v", g.Listing(i).ID, err)
+		}
+	}
+}
