@@ -28,17 +28,21 @@ embedded index) in this process, against the database at --database-url:
  1. Snapshot: an empty listings table is first seeded with --listings
     generated listings. A fresh index (in a temporary directory unless
     --index-dir) takes the initial snapshot through the whole path; the rate
-    is listings per second from start until the index holds the snapshot.
+    is listings per second from start until the index holds the snapshot
+    (and its segments are merged, as rummage dev does).
  2. Stream: for --duration, changes are committed at --rate per second
     (transactions of --tx-size, paced on a schedule by --workers
     connections): updates of price (a third also of title) and, for
     --insert-share of them, new listings. Each change writes a unique marker
     into price_cents; the index's Apply is wrapped to stamp when each marker
     became durable and searchable, and the latency is that instant minus the
-    writer's commit time. Printed: p50, p95, p99, max, the achieved rate, and
-    the load average (the machine may be shared).
+    writer's commit time. Printed: p50, p95, p99, max, the same per 10 s
+    window of commit time, the achieved rate, and the load average (the
+    machine may be shared).
 
-The bench uses its own replication slot (--slot) and drops it at the end.
+The in-process broker keeps its log in a temporary directory, as rummage
+dev keeps it in --kafka-dir. The bench uses its own replication slot
+(--slot) and drops it at the end.
 It changes the rows of the database: use a scratch database.`
 
 // benchPipelineResult is the --json output.
