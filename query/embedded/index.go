@@ -653,19 +653,27 @@ func (x *Index) loadDocs(snap *scorch.IndexSnapshot, ids []string) ([]rummage.Li
 				}
 			})
 		}
-		if rec == nil {
-			return nil, fmt.Errorf("embedded: load %q: %w", id, errCorrupt)
+		if out[i], err = storedListing(id, rec); err != nil {
+			return nil, err
 		}
-		l, _, ok, err := decodeListing(id, rec)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
-		}
-		if !ok {
-			return nil, fmt.Errorf("embedded: load %q: %w (tombstone)", id, errCorrupt)
-		}
-		out[i] = *l
 	}
 	return out, nil
+}
+
+// storedListing decodes the stored record of a document the columns hold as
+// live: a missing record or a tombstone is corruption.
+func storedListing(id string, rec []byte) (rummage.Listing, error) {
+	if rec == nil {
+		return rummage.Listing{}, fmt.Errorf("embedded: load %q: %w", id, errCorrupt)
+	}
+	l, _, ok, err := decodeListing(id, rec)
+	if err != nil {
+		return rummage.Listing{}, fmt.Errorf("embedded: load %q: %w", id, err)
+	}
+	if !ok {
+		return rummage.Listing{}, fmt.Errorf("embedded: load %q: %w (tombstone)", id, errCorrupt)
+	}
+	return *l, nil
 }
 
 // loadDocsAt is loadDocs for documents whose global doc numbers in snap
@@ -698,14 +706,10 @@ func (x *Index) loadDocsAt(snap *scorch.IndexSnapshot, segs []segView, ids []str
 			out[i] = l[0]
 			continue
 		}
-		l, _, ok, err := decodeListing(id, rec)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: load %q: %w", id, err)
+		var err error
+		if out[i], err = storedListing(id, rec); err != nil {
+			return nil, err
 		}
-		if !ok {
-			return nil, fmt.Errorf("embedded: load %q: %w (tombstone)", id, errCorrupt)
-		}
-		out[i] = *l
 	}
 	return out, nil
 }
@@ -881,13 +885,13 @@ func (x *Index) prepare(batch []query.Change, idx []int, preps []prepared) error
 					errs[w] = err
 					return
 				}
-				p := prepared{id: ch.ID, ord: preps[i].ord, doc: d, listing: l} // Bulk assigns ordinals first
+				p := &preps[i] // p.ord may be set already: Bulk assigns ordinals first
+				p.id, p.doc, p.listing = ch.ID, d, l
 				if l == nil {
 					p.rec = colRecord{version: ch.Version, deleted: true}
 				} else {
 					p.rec = recordOf(l, ch.Version)
 				}
-				preps[i] = p
 			}
 		}()
 	}

@@ -96,17 +96,17 @@ func buildOrders(src *orderSource) *orders {
 			changed[i] = uint32(i)
 		}
 	}
-	for _, s := range orderedSorts {
-		// cmp orders (value desc, id asc).
-		cmp := func(va float64, a uint32, vb float64, b uint32) int {
-			switch {
-			case va > vb:
-				return -1
-			case va < vb:
-				return 1
-			}
-			return src.ids.compare(a, b)
+	// cmp orders (value desc, id asc).
+	cmp := func(va float64, a uint32, vb float64, b uint32) int {
+		switch {
+		case va > vb:
+			return -1
+		case va < vb:
+			return 1
 		}
+		return src.ids.compare(a, b)
+	}
+	for _, s := range orderedSorts {
 		ch := &sortOrder{ords: slices.Clone(changed), vals: make([]float64, len(changed))}
 		slices.SortFunc(ch.ords, func(a, b uint32) int { return cmp(view.sortValue(s, a), a, view.sortValue(s, b), b) })
 		for i, o := range ch.ords {
