@@ -7,7 +7,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 
-	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 )
 
@@ -15,22 +14,13 @@ import (
 // segment at the end, installed for searches, with every listing in it.
 func TestBulkMerges(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var phases []string
-	x, err := Open(ctx, Config{Dir: t.TempDir(), BulkBatch: 200, Progress: func(p Progress) {
+	const n = 3000
+	x, g := testIndex(t, Config{BulkBatch: 200, Progress: func(p Progress) {
 		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 			phases = append(phases, p.Phase)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	const n = 3000
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 5, Now: at, Count: n})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}, 5, n)
 	st, err := x.Bulk(ctx, generated(g))
 	if err != nil {
 		t.Fatal(err)
@@ -70,23 +60,9 @@ func TestBulkMerges(t *testing.T) {
 // TestCompact merges what batches of Apply left (a segment each) into one.
 func TestCompact(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	x, err := Open(ctx, Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 6, Now: at, Count: 900})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, g := testIndex(t, Config{}, 6, 900)
 	for b := 0; b < 3; b++ {
-		var batch []query.Change
-		for i := b * 300; i < (b+1)*300; i++ {
-			l := g.Listing(i)
-			batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
-		}
-		if _, err := x.Apply(ctx, batch); err != nil {
+		if _, err := x.Apply(ctx, upserts(g, b*300, (b+1)*300)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,23 +84,9 @@ func TestCompact(t *testing.T) {
 // both finish, nothing is lost, and searches see every document.
 func TestCompactBesideWrites(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	x, err := Open(ctx, Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 7, Now: at, Count: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, g := testIndex(t, Config{}, 7, 2000)
 	apply := func(lo, hi int) error {
-		var batch []query.Change
-		for i := lo; i < hi; i++ {
-			l := g.Listing(i)
-			batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
-		}
-		_, err := x.Apply(ctx, batch)
+		_, err := x.Apply(ctx, upserts(g, lo, hi))
 		return err
 	}
 	for b := 0; b < 10; b++ {
@@ -151,7 +113,7 @@ func TestCompactBesideWrites(t *testing.T) {
 	if st, err := x.Stats(ctx); err != nil || st.Documents != 2000 {
 		t.Fatalf("Stats = %+v, %v; want 2000 documents", st, err)
 	}
-	res, err := x.Search(ctx, &query.Request{Limit: 1, Now: at.Add(time.Hour * 24 * 365)})
+	res, err := x.Search(ctx, &query.Request{Limit: 1, Now: benchNow.Add(time.Hour * 24 * 365)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,14 +2,10 @@ package embedded
 
 import (
 	"context"
-	"io"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2"
-
-	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 )
 
@@ -18,24 +14,12 @@ import (
 // through the heap, and wants the same pages.
 func TestOrderedPaging(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	x, err := Open(ctx, Config{Dir: t.TempDir(), BulkBatch: 2000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 3, Now: at, Count: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	at := benchNow
+	x, g := testIndex(t, Config{BulkBatch: 2000}, 3, 5000)
 	if _, err := x.Bulk(ctx, generated(g)); err != nil {
 		t.Fatal(err)
 	}
-	x.bg.Wait()
-	x.mu.Lock()
-	x.cols.ord = buildOrders(x.cols.orderSource())
-	x.cols.dirty = roaring.New()
-	x.mu.Unlock()
+	freshOrders(x)
 	// Dirty a few: new prices, times and shares on existing listings.
 	var batch []query.Change
 	for i := 0; i < 100; i++ {
@@ -108,32 +92,12 @@ func TestOrderedPaging(t *testing.T) {
 // listings, and deletes.
 func TestIncrementalOrders(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	x, err := Open(ctx, Config{Dir: t.TempDir(), BulkBatch: 1000})
-	if err != nil {
+	at := benchNow
+	x, g := testIndex(t, Config{BulkBatch: 1000}, 4, 6000)
+	if _, err := x.Bulk(ctx, each(upserts(g, 0, 5000))); err != nil { // the rest come new below
 		t.Fatal(err)
 	}
-	defer x.Close()
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 4, Now: at, Count: 6000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	if _, err := x.Bulk(ctx, func() (query.Change, error) {
-		if n == 5000 {
-			return query.Change{}, io.EOF
-		}
-		l := g.Listing(n)
-		n++
-		return query.Change{ID: l.ID, Version: 1, Doc: &l}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	x.bg.Wait()
-	x.mu.Lock()
-	x.cols.ord = buildOrders(x.cols.orderSource())
-	x.cols.dirty = roaring.New()
-	x.mu.Unlock()
+	freshOrders(x)
 
 	var batch []query.Change
 	for i := 0; i < 5000; i += 13 {
@@ -149,9 +113,9 @@ func TestIncrementalOrders(t *testing.T) {
 		}
 		batch = append(batch, query.Change{ID: l.ID, Version: 2, Doc: &l})
 	}
-	for i := 5000; i < 6000; i++ { // new listings
-		l := g.Listing(i)
-		batch = append(batch, query.Change{ID: l.ID, Version: 2, Doc: &l})
+	for _, c := range upserts(g, 5000, 6000) { // new listings
+		c.Version = 2
+		batch = append(batch, c)
 	}
 	for i := 7; i < 5000; i += 101 {
 		batch = append(batch, query.Change{ID: g.Listing(i).ID, Version: 3, Delete: true})
