@@ -78,16 +78,23 @@ func (b *backendFlags) logger() *slog.Logger {
 // open opens (or creates) the index. Loading a large existing index takes a
 // while; progress is logged.
 func (b *backendFlags) open(ctx context.Context) (indexBackend, error) {
+	x, _, err := b.openCounted(ctx)
+	return x, err
+}
+
+// openCounted is open, also returning the index's stats as of opening.
+func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Stats, error) {
+	var st query.Stats
 	if err := b.validate(); err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	log := b.logger()
 	if b.kind == backendElasticsearch {
-		es, err := b.es.open(ctx, b.aliases, log)
+		es, st, err := b.es.open(ctx, b.aliases, log)
 		if err != nil {
-			return nil, err
+			return nil, st, err
 		}
-		return es, nil
+		return es, st, nil
 	}
 	start := time.Now()
 	// Through reindex: after a zero-downtime reindex the live index is the
@@ -98,15 +105,14 @@ func (b *backendFlags) open(ctx context.Context) (indexBackend, error) {
 		Progress:  progressLogger(log),
 	})
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
-	st, err := x.Stats(ctx)
-	if err != nil {
+	if st, err = x.Stats(ctx); err != nil {
 		x.Close()
-		return nil, err
+		return nil, st, err
 	}
 	log.Info("index open", "backend", b.kind, "dir", b.indexDir, "documents", st.Documents, "took", time.Since(start).Round(time.Millisecond))
-	return x, nil
+	return x, st, nil
 }
 
 // remove deletes the index, so that the next open starts empty. It refuses

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/elastic"
 )
 
@@ -74,19 +75,19 @@ func (e *elasticFlags) validate() error { return e.config("").Validate() }
 
 // open connects, checks the cluster and the credentials, and makes sure the
 // aliases exist (creating the first index on an empty cluster).
-func (e *elasticFlags) open(ctx context.Context, aliasFile string, log *slog.Logger) (*elastic.Backend, error) {
+func (e *elasticFlags) open(ctx context.Context, aliasFile string, log *slog.Logger) (*elastic.Backend, query.Stats, error) {
 	cfg := e.config(aliasFile)
 	start := time.Now()
 	b, err := elastic.Open(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, query.Stats{}, err
 	}
 	st, err := b.Stats(ctx)
 	if err != nil {
 		b.Close()
-		return nil, err
+		return nil, st, err
 	}
 	log.Info("index open", "backend", backendElasticsearch, "urls", cfg.URLs, "alias", cfg.ReadAlias(),
 		"documents", st.Documents, "took", time.Since(start).Round(time.Millisecond))
-	return b, nil
+	return b, st, nil
 }

@@ -62,7 +62,7 @@ func runReindex(ctx context.Context, args []string) error {
 		if err := bf.validate(); err != nil {
 			return err
 		}
-		es, err := bf.es.open(ctx, bf.aliases, bf.logger())
+		es, _, err := bf.es.open(ctx, bf.aliases, bf.logger())
 		if err != nil {
 			return err
 		}

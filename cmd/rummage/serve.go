@@ -261,17 +261,13 @@ func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
 			return nil, err
 		}
 	}
-	b, err := o.backend.open(ctx)
+	b, st, err := o.backend.openCounted(ctx)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (indexBackend, error) {
 		b.Close()
 		return nil, err
-	}
-	st, err := b.Stats(ctx)
-	if err != nil {
-		return fail(err)
 	}
 	markerPath := filepath.Join(o.backend.indexDir, serveMarkerFile)
 	marker, err := readServeMarker(markerPath)
@@ -334,17 +330,13 @@ func prepareCluster(ctx context.Context, o serveOptions) (indexBackend, error) {
 			return nil, err
 		}
 	}
-	b, err := o.backend.open(ctx)
+	b, st, err := o.backend.openCounted(ctx)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (indexBackend, error) {
 		b.Close()
 		return nil, err
-	}
-	st, err := b.Stats(ctx)
-	if err != nil {
-		return fail(err)
 	}
 	if o.load == loadNothing {
 		if st.Documents == 0 {
