@@ -441,11 +441,11 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 
 // categoryWords maps a word's stem to the category nodes whose own name
 // (the last part of the path: "Leggings", "Coats & Jackets") holds it,
-// built on first use and again when nodes were added. Safe for concurrent
+// extended with the nodes added since its last use. Safe for concurrent
 // searches.
 type categoryWords struct {
 	mu      sync.Mutex
-	covered int // nodes covered by byStem
+	covered int // nodes 1..covered-1 are in byStem
 	byStem  map[string][]uint32
 }
 
@@ -453,23 +453,23 @@ type categoryWords struct {
 func (cw *categoryWords) nodes(x *Index, stem string) []uint32 {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	if n := len(x.cols.nodes); cw.byStem == nil || cw.covered != n {
+	if cw.byStem == nil {
 		cw.byStem = map[string][]uint32{}
-		for id := 1; id < n; id++ {
-			p := x.cols.nodes[id].path
-			name := p[strings.LastIndexByte(p, '/')+1:]
-			seen := map[string]bool{}
-			for _, w := range strings.Fields(strings.ToLower(name)) {
-				stems, _ := x.tokens(w)
-				for _, s := range stems {
-					if !seen[s] {
-						seen[s] = true
-						cw.byStem[s] = append(cw.byStem[s], uint32(id))
-					}
+		cw.covered = 1 // node 0 is the root
+	}
+	// Nodes are only ever appended: add the new ones.
+	for ; cw.covered < len(x.cols.nodes); cw.covered++ {
+		p := x.cols.nodes[cw.covered].path
+		seen := map[string]bool{}
+		for _, w := range strings.Fields(strings.ToLower(p[strings.LastIndexByte(p, '/')+1:])) {
+			stems, _ := x.tokens(w)
+			for _, s := range stems {
+				if !seen[s] {
+					seen[s] = true
+					cw.byStem[s] = append(cw.byStem[s], uint32(cw.covered))
 				}
 			}
 		}
-		cw.covered = n
 	}
 	return cw.byStem[stem]
 }
