@@ -67,6 +67,16 @@ type Listing struct {
 // CategoryPath joins the category path with "/", the form used by the API.
 func (l *Listing) CategoryPath() string { return strings.Join(l.Category, "/") }
 
+// ListedAt is max(created_at, available_at): when shoppers first saw the
+// listing. "Newest", feed_at and freshness use it, so a drop lands at the
+// top at its instant rather than days deep.
+func (l *Listing) ListedAt() time.Time {
+	if l.AvailableAt != nil && l.AvailableAt.After(l.CreatedAt) {
+		return *l.AvailableAt
+	}
+	return l.CreatedAt
+}
+
 // VisibleAt reports whether the listing is shown to shoppers at instant now:
 // it is available, and a drop (available_at) has started.
 func (l *Listing) VisibleAt(now time.Time) bool {

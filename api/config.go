@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/query"
 )
 
 // Config tunes the server. The zero value of a field means its default (see
@@ -24,6 +27,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers.
 	MaxHeaderBytes int
+
+	// Cursors signs the cursors of every surface; nil means a random key of
+	// this process (cursors then do not survive a restart nor cross
+	// replicas: configure a shared key for those).
+	Cursors *feed.Cursors
+	// Aliases resolve brand shorthand in the brand filter.
+	Aliases query.Aliases
 }
 
 // DefaultConfig returns the defaults: 5 s per request, 10 s to drain on

@@ -21,24 +21,41 @@ import (
 // (e2e_test.go) run against the real embedded backend.
 type stubBackend struct {
 	mu      sync.Mutex
-	last    *query.Request
-	result  *query.Result
-	search  func(ctx context.Context, req *query.Request) (*query.Result, error)
+	last    *query.Retrieval
+	result  *query.Candidates
+	search  func(ctx context.Context, r *query.Retrieval) (*query.Candidates, error)
 	docs    int64
 	listing map[string]*rummage.Listing
 }
 
-func (b *stubBackend) Search(ctx context.Context, req *query.Request) (*query.Result, error) {
+func (b *stubBackend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
 	b.mu.Lock()
-	b.last = req
+	b.last = r
 	b.mu.Unlock()
 	if b.search != nil {
-		return b.search(ctx, req)
+		return b.search(ctx, r)
 	}
 	if b.result != nil {
 		return b.result, nil
 	}
-	return &query.Result{}, nil
+	return &query.Candidates{}, nil
+}
+
+func (b *stubBackend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, error) {
+	out := make([]*rummage.Listing, len(ids))
+	for i, id := range ids {
+		out[i] = b.listing[id]
+	}
+	return out, nil
+}
+
+// hits returns candidates holding the given listings as their documents.
+func hits(ls ...rummage.Listing) []query.Candidate {
+	out := make([]query.Candidate, len(ls))
+	for i := range ls {
+		out[i] = query.Candidate{ID: ls[i].ID, Doc: &ls[i], Key: int64(i)}
+	}
+	return out
 }
 
 func (b *stubBackend) Get(ctx context.Context, id string) (*rummage.Listing, error) {
@@ -52,7 +69,7 @@ func (b *stubBackend) Stats(ctx context.Context) (query.Stats, error) {
 	return query.Stats{Documents: b.docs}, nil
 }
 
-func (b *stubBackend) lastRequest() *query.Request {
+func (b *stubBackend) lastRequest() *query.Retrieval {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.last

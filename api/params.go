@@ -27,6 +27,7 @@ const (
 	paramLimit     = "limit"
 	paramCursor    = "cursor"
 	paramFacets    = "facets"
+	paramFacetLim  = "facet_limit"
 	paramUser      = "user"
 )
 
@@ -36,7 +37,7 @@ var searchParams = map[string]bool{
 	paramQuery: false, paramBrand: true, paramSize: true, paramCondition: true,
 	paramColor: true, paramCategory: false, paramPriceMin: false, paramPriceMax: false,
 	paramSort: false, paramLimit: false, paramCursor: false, paramFacets: true,
-	paramUser: false,
+	paramFacetLim: false, paramUser: false,
 }
 
 // maxEcho bounds how much of a bad parameter name is echoed back.
@@ -96,11 +97,12 @@ func ParseSearch(v url.Values) (*query.Request, error) {
 	if s := single(paramLimit); s != "" && err == nil {
 		req.Limit, err = parseLimit(s)
 	}
-	if s := single(paramCursor); s != "" && err == nil {
-		req.After, err = query.DecodeCursor(s)
-	}
+	req.Cursor = single(paramCursor)
 	if err == nil {
 		req.Facets, err = parseFacets(v[paramFacets])
+	}
+	if s := single(paramFacetLim); s != "" && err == nil {
+		req.FacetLimit, err = parseBounded(paramFacetLim, s, query.MaxFacetLimit)
 	}
 	req.User = single(paramUser)
 	if err != nil {
@@ -133,7 +135,7 @@ func checkNames(v url.Values) error {
 	}
 	sort.Strings(unknown)
 	name := truncate(unknown[0], maxEcho)
-	return bad("unknown_parameter", name, "unknown parameter %q; use q, brand, size, condition, color, category, price_min, price_max, sort, limit, cursor, facets or user", name)
+	return bad("unknown_parameter", name, "unknown parameter %q; use q, brand, size, condition, color, category, price_min, price_max, sort, limit, cursor, facets, facet_limit or user", name)
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, and makes it valid
@@ -186,10 +188,13 @@ func parseCents(name, s string) (*int64, error) {
 	return &n, nil
 }
 
-func parseLimit(s string) (int, error) {
+func parseLimit(s string) (int, error) { return parseBounded(paramLimit, s, query.MaxLimit) }
+
+// parseBounded reads a whole number between 1 and max.
+func parseBounded(name, s string, max int) (int, error) {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > query.MaxLimit {
-		return 0, bad("invalid_limit", paramLimit, "must be a whole number between 1 and %d, got %q", query.MaxLimit, truncate(s, maxEcho))
+	if err != nil || n < 1 || n > max {
+		return 0, bad("invalid_limit", name, "must be a whole number between 1 and %d, got %q", max, truncate(s, maxEcho))
 	}
 	return n, nil
 }

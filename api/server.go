@@ -14,20 +14,20 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 )
 
-// Backend is what the API needs from an index; query.Backend satisfies it.
-// Implementations must be safe for concurrent use and honour ctx: the
-// request deadline is carried there.
+// Backend is what the API needs from an index: retrieval and documents for
+// the surfaces of package feed, one listing for /v1/listings/{id}, and the
+// index size for /metrics (read at every scrape). query.Backend satisfies
+// it. Implementations must be safe for concurrent use and honour ctx: the
+// request deadline is carried there. A *query.InvalidError they return is
+// answered as a 400.
 type Backend interface {
-	// Search runs a request that ParseSearch has validated. A
-	// *query.InvalidError it returns is answered as a 400.
-	Search(ctx context.Context, req *query.Request) (*query.Result, error)
-	// Get returns one listing whatever its status, or query.ErrNotFound.
-	Get(ctx context.Context, id string) (*rummage.Listing, error)
-	// Stats describes the index; /metrics reads it at every scrape.
-	Stats(ctx context.Context) (query.Stats, error)
+	feed.Retriever
+	query.Getter
+	query.Stater
 }
 
 // Server is the HTTP API. It is an http.Handler; Serve runs it with graceful
@@ -40,12 +40,17 @@ type Server struct {
 	routes  map[string]bool // registered route paths, the metric labels
 
 	backend  atomic.Pointer[backendRef] // nil until the index is loaded
+	cursors  *feed.Cursors
 	draining atomic.Bool
 	reqSeq   atomic.Uint64
 	reqBase  string
 }
 
-type backendRef struct{ Backend }
+// backendRef is the loaded index and the surfaces over it.
+type backendRef struct {
+	Backend
+	search *feed.Search
+}
 
 // New builds the server. b may be nil when the index is still loading: the
 // server then answers /healthz and /metrics, but /readyz and the /v1 routes
@@ -64,9 +69,11 @@ func New(cfg Config, b Backend, logger *slog.Logger) (*Server, error) {
 		routes:  map[string]bool{},
 		reqBase: newRequestIDBase(),
 	}
-	if b != nil {
-		s.backend.Store(&backendRef{b})
+	s.cursors = s.cfg.Cursors
+	if s.cursors == nil {
+		s.cursors = feed.NewRandomCursors()
 	}
+	s.SetBackend(b)
 	s.metrics = newMetrics(s.documents)
 
 	e := s.e
@@ -96,7 +103,7 @@ func (s *Server) SetBackend(b Backend) {
 		s.backend.Store(nil)
 		return
 	}
-	s.backend.Store(&backendRef{b})
+	s.backend.Store(&backendRef{Backend: b, search: feed.NewSearch(b, feed.SearchConfig{Cursors: s.cursors, Aliases: s.cfg.Aliases})})
 }
 
 // Ready reports whether /readyz answers 200: an index is installed and the
@@ -106,18 +113,18 @@ func (s *Server) Ready() bool { return s.backend.Load() != nil && !s.draining.Lo
 // errNotReady is the answer of the /v1 routes before the index is loaded.
 var errNotReady = &Error{Status: http.StatusServiceUnavailable, Code: CodeNotReady, Message: "the index is still loading; try again shortly"}
 
-func (s *Server) loaded() (Backend, error) {
+func (s *Server) loaded() (*backendRef, error) {
 	ref := s.backend.Load()
 	if ref == nil {
 		return nil, errNotReady
 	}
-	return ref.Backend, nil
+	return ref, nil
 }
 
 // searchResponse is the v1 search answer. All four keys are always present.
 type searchResponse struct {
 	Total      int                                `json:"total"`
-	Hits       []query.Hit                        `json:"hits"`
+	Hits       []feed.Hit                         `json:"hits"`
 	Facets     map[query.Facet][]query.FacetValue `json:"facets"`
 	NextCursor *string                            `json:"next_cursor"`
 }
@@ -135,7 +142,7 @@ func (s *Server) search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := b.Search(c.Request().Context(), req)
+	res, err := b.search.Search(c.Request().Context(), req)
 	if err != nil {
 		var ie *query.InvalidError
 		if errors.As(err, &ie) {
@@ -145,7 +152,7 @@ func (s *Server) search(c echo.Context) error {
 	}
 	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
 	if out.Hits == nil {
-		out.Hits = []query.Hit{}
+		out.Hits = []feed.Hit{}
 	}
 	if out.Facets == nil {
 		out.Facets = map[query.Facet][]query.FacetValue{}
@@ -179,7 +186,7 @@ func (s *Server) listing(c echo.Context) error {
 		return err
 	}
 	l, err := b.Get(c.Request().Context(), id)
-	if errors.Is(err, query.ErrNotFound) {
+	if errors.Is(err, query.ErrNotFound) || (err == nil && !s.mayOpen(c, l)) {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("listing %q not found", id)}
 	}
 	if err != nil {
@@ -187,6 +194,24 @@ func (s *Server) listing(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, l)
 }
+
+// mayOpen reports whether the listing page may be shown: a removed listing
+// and a drop before its instant are not there for shoppers (no way around
+// a drop); a sold or reserved one still opens, its status saying so.
+// Admin callers see everything.
+func (s *Server) mayOpen(c echo.Context, l *rummage.Listing) bool {
+	if isAdmin(c) {
+		return true
+	}
+	if l.Status == rummage.StatusRemoved {
+		return false
+	}
+	return l.AvailableAt == nil || !l.AvailableAt.After(time.Now())
+}
+
+// isAdmin reports whether the request carries an admin key. Until keys
+// exist no request does.
+func isAdmin(c echo.Context) bool { return false }
 
 type statusBody struct {
 	Status string `json:"status"`

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,7 +47,11 @@ const (
 	MaxLimit      = 100
 	MaxQueryBytes = 256 // longer q is rejected, not truncated
 	MaxValues     = 50  // values of one filter field
-	MaxTermFacet  = 100 // values returned for a terms facet, by count desc
+
+	// DefaultFacetLimit and MaxFacetLimit bound the values returned for a
+	// terms facet, by count desc (selected values always appear besides).
+	DefaultFacetLimit = 100
+	MaxFacetLimit     = 1000
 )
 
 // PriceBucket is one fixed bucket of the price facet: From inclusive, To
@@ -80,23 +83,23 @@ type Filters struct {
 	PriceMax   *int64   // cents, inclusive
 }
 
-// Request is one search: text, filters, sort, page and facets.
+// Request is one search as a client asks it: text, filters, sort, page and
+// facets. The discovery layer (package feed) answers it from retrievals.
 type Request struct {
-	Query   string // free text; empty means browse
-	Filters Filters
-	Sort    Sort    // empty: relevance with Query, newest without
-	Limit   int     // 1..MaxLimit; 0 means DefaultLimit
-	After   *Cursor // the page starts after this position; nil for the first page
-	Facets  []Facet
-	User    string // optional user id, for personalization
+	Query      string // free text; empty means browse
+	Filters    Filters
+	Sort       Sort   // empty: relevance with Query, newest without
+	Limit      int    // 1..MaxLimit; 0 means DefaultLimit
+	Cursor     string // opaque next_cursor of the previous page; empty for the first
+	Facets     []Facet
+	FacetLimit int    // values per terms facet; 0 means DefaultFacetLimit
+	User       string // optional user id, for personalization
 
-	// Now is the instant visibility is evaluated at (status and drops); zero
-	// means the backend's clock. Tests and replays set it.
+	// Now is the instant visibility is evaluated at (status and drops) on
+	// the first page; zero means the clock. Later pages use the instant
+	// their cursor pins. Tests and replays set it.
 	Now time.Time
 }
-
-// Hit is one listing in a result.
-type Hit = rummage.Listing
 
 // FacetValue is one bucket of a facet. Terms and category facets fill Value;
 // the price facet fills Key, From and To.
@@ -108,25 +111,17 @@ type FacetValue struct {
 	Count int    `json:"count"`
 }
 
-// Result is the answer to a Request.
-type Result struct {
-	Total      int                    `json:"total"`
-	Hits       []Hit                  `json:"hits"`
-	Facets     map[Facet][]FacetValue `json:"facets,omitempty"`
-	NextCursor string                 `json:"next_cursor,omitempty"`
-}
-
 // ErrNotFound is returned by Get for an unknown or deleted listing.
 var ErrNotFound = errors.New("listing not found")
 
 // Change is one versioned write. Version never decreases per listing (the
-// commit LSN in the CDC path): a backend ignores a change whose Version is
-// below the version it holds for that id, including the version of a delete
-// (deletes leave tombstones). An equal version is applied: every change of
-// one transaction carries its commit LSN, and a transaction that writes a row
-// twice may be split across batches, so among equals the stream's order
-// decides — within a batch the later change wins. Replays converge because a
-// key's changes stay in order on their partition.
+// commit LSN in the CDC path). The version rule: a backend ignores a change
+// whose Version is below the version it holds for that id, including the
+// version of a delete (deletes leave tombstones); an equal version is
+// applied: every change of one transaction carries its commit LSN, and a
+// transaction that writes a row twice may be split across batches, so among
+// equals the stream's order decides — within a batch the later change wins.
+// Replays converge because a key's changes stay in order on their partition.
 type Change struct {
 	ID      string
 	Version uint64
@@ -143,24 +138,6 @@ type ApplyStats struct {
 // Stats describes the index.
 type Stats struct {
 	Documents int64 `json:"documents"` // live documents, any status
-}
-
-// Backend is a search index: the contract between the API and indexer on one
-// side and an index implementation on the other. Implementations must be safe
-// for concurrent use.
-type Backend interface {
-	// Search runs a validated request (see Request.Validate).
-	Search(ctx context.Context, req *Request) (*Result, error)
-	// Apply writes a batch. When it returns nil the batch is durable: a crash
-	// afterwards loses none of it. Changes at or below the held version of
-	// their id are skipped and counted as stale. On error nothing may be
-	// assumed about the batch, and the caller retries it whole (Apply is
-	// idempotent thanks to versions).
-	Apply(ctx context.Context, batch []Change) (ApplyStats, error)
-	// Get returns one listing whatever its status, or ErrNotFound.
-	Get(ctx context.Context, id string) (*rummage.Listing, error)
-	// Stats describes the index.
-	Stats(ctx context.Context) (Stats, error)
 }
 
 // InvalidError is a request the client must fix. Code is stable and machine
@@ -184,11 +161,13 @@ func (r *Request) EffectiveSort() Sort {
 	if r.Sort != "" {
 		return r.Sort
 	}
-	if strings.TrimSpace(r.Query) != "" {
+	if hasText(r.Query) {
 		return SortRelevance
 	}
 	return SortNewest
 }
+
+func hasText(q string) bool { return strings.TrimSpace(q) != "" }
 
 // EffectiveLimit is the page size after defaults.
 func (r *Request) EffectiveLimit() int {
@@ -219,6 +198,9 @@ func (r *Request) Validate() error {
 	}
 	if r.Limit < 0 || r.Limit > MaxLimit {
 		return invalid("invalid_limit", "limit", "must be between 1 and %d", MaxLimit)
+	}
+	if r.FacetLimit < 0 || r.FacetLimit > MaxFacetLimit {
+		return invalid("invalid_limit", "facet_limit", "must be between 1 and %d", MaxFacetLimit)
 	}
 	seen := map[Facet]bool{}
 	for _, f := range r.Facets {
@@ -266,12 +248,6 @@ func (r *Request) Validate() error {
 	if f.PriceMin != nil && f.PriceMax != nil && *f.PriceMin > *f.PriceMax {
 		return invalid("invalid_price", "price_min", "must not be above price_max")
 	}
-	if r.After != nil && r.After.Sort != r.EffectiveSort() {
-		return invalid("invalid_cursor", "cursor", "cursor was made for sort %q, not %q", r.After.Sort, r.EffectiveSort())
-	}
-	if r.After != nil && r.After.Request != r.Fingerprint() {
-		return invalid("invalid_cursor", "cursor", "cursor belongs to a different query or filters")
-	}
 	return nil
 }
 
@@ -301,38 +277,23 @@ func validFacet(f Facet) bool {
 	return false
 }
 
+// validCondition: conditions match case-insensitively, as every filter does.
 func validCondition(c string) bool {
 	for _, x := range rummage.Conditions {
-		if x == c {
+		if strings.EqualFold(x, c) {
 			return true
 		}
 	}
 	return false
 }
 
-// PriceFacet is the price facet for counts per query.PriceBuckets: every
-// bucket, in order, zero counts included, with from/to as the contract
-// gives them.
-func PriceFacet(counts []int) []FacetValue {
-	out := make([]FacetValue, len(PriceBuckets))
-	for i, b := range PriceBuckets {
-		from := b.From
-		out[i] = FacetValue{Key: b.Key, From: &from, Count: counts[i]}
-		if b.To != 0 {
-			to := b.To
-			out[i].To = &to
-		}
-	}
-	return out
-}
-
-// EmptyResult is the answer to a request that can match nothing: no hits,
-// every asked-for facet present and empty, the price buckets at zero.
-func EmptyResult(req *Request) *Result {
-	res := &Result{Hits: []Hit{}}
-	if len(req.Facets) > 0 {
+// EmptyCandidates is the answer to a retrieval that can match nothing: no
+// hits, every asked-for facet present and empty, the price buckets at zero.
+func EmptyCandidates(r *Retrieval) *Candidates {
+	res := &Candidates{Hits: []Candidate{}}
+	if len(r.Facets) > 0 {
 		res.Facets = map[Facet][]FacetValue{}
-		for _, f := range req.Facets {
+		for _, f := range r.Facets {
 			res.Facets[f] = []FacetValue{}
 			if f == FacetPrice {
 				res.Facets[f] = PriceFacet(make([]int, len(PriceBuckets)))

@@ -1,15 +1,10 @@
 package ranking
 
-import "math"
+import (
+	"math"
 
-// Signals are what ranking knows of one candidate.
-type Signals struct {
-	Text      float64 // text relevance from the index, > 0
-	CreatedMs int64   // created_at, Unix ms
-	SharedMs  int64   // last_shared_at, Unix ms; 0 if never shared
-	Likes     int64
-	Shares    int64
-}
+	"github.com/rummage/rummage/query"
+)
 
 // Weights of the relevance blend. The text score dominates; freshness and
 // popularity lift a listing by at most FreshnessWeight and PopularityWeight
@@ -20,16 +15,20 @@ const (
 	// FreshnessHalfLifeDays: a listing listed or shared this long ago gets half
 	// the freshness lift of a new one.
 	FreshnessHalfLifeDays = 14.0
-	// popularitySaturation is the engagement (likes + 2×shares) that earns the
-	// whole popularity lift; counts are power-law, so the lift is logarithmic.
-	popularitySaturation = 500.0
+	// PopularitySaturation is the engagement (likes + 2×shares) that earns
+	// the whole popularity lift; counts are power-law, so the lift is
+	// logarithmic.
+	PopularitySaturation = 500.0
 )
 
-// Freshness is in [0,1]: 1 for a listing created or shared at nowMs, halving
+// FreshMs is the instant a listing last looked new to shoppers: listed
+// (a drop at its instant) or shared.
+func FreshMs(s *query.Signals) int64 { return max(s.CreatedMs, s.ListedMs, s.SharedMs) }
+
+// Freshness is in [0,1]: 1 for a listing listed or shared at nowMs, halving
 // every FreshnessHalfLifeDays. A share counts as fresh as a new listing.
-func Freshness(s Signals, nowMs int64) float64 {
-	t := max(s.CreatedMs, s.SharedMs)
-	ageDays := float64(nowMs-t) / (24 * 3600 * 1000)
+func Freshness(s *query.Signals, nowMs int64) float64 {
+	ageDays := float64(nowMs-FreshMs(s)) / (24 * 3600 * 1000)
 	if ageDays <= 0 {
 		return 1
 	}
@@ -37,13 +36,28 @@ func Freshness(s Signals, nowMs int64) float64 {
 }
 
 // Popularity is in [0,1], logarithmic in likes and shares.
-func Popularity(s Signals) float64 {
+func Popularity(s *query.Signals) float64 {
 	e := float64(max(s.Likes, 0) + 2*max(s.Shares, 0))
-	return min(math.Log1p(e)/math.Log1p(popularitySaturation), 1)
+	return min(math.Log1p(e)/math.Log1p(PopularitySaturation), 1)
 }
 
 // Relevance blends text score, freshness and popularity into the score the
 // relevance sort orders by (descending).
-func Relevance(s Signals, nowMs int64) float64 {
+func Relevance(s *query.Signals, nowMs int64) float64 {
 	return s.Text * (1 + FreshnessWeight*Freshness(s, nowMs) + PopularityWeight*Popularity(s))
 }
+
+// maxBlend bounds Relevance / text score (freshness and popularity are each
+// at most 1), with a margin for rounding.
+const maxBlend = (1 + FreshnessWeight + PopularityWeight) * (1 + 1e-9)
+
+// Blend is the relevance blend as the first ranking phase that retrieval
+// runs (a query.Scorer), at the instant NowMs.
+type Blend struct{ NowMs int64 }
+
+// Score implements query.Scorer.
+func (b Blend) Score(s *query.Signals) float64 { return Relevance(s, b.NowMs) }
+
+// Bound implements query.Scorer: no blend lifts a text score by more than
+// maxBlend.
+func (b Blend) Bound(text float64) float64 { return text * maxBlend }

@@ -255,7 +255,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if _, err := x.Get(ctx, "l2"); !errors.Is(err, query.ErrNotFound) {
 		t.Fatalf("l2 after delete: %v", err)
 	}
-	res, err := x.Search(ctx, &query.Request{Query: "wool coat"})
+	res, err := x.Retrieve(ctx, &query.Retrieval{Query: "wool coat", N: 10, Now: time.Now()})
 	if err != nil || res.Total != 1 || res.Hits[0].ID != "l1" {
 		t.Fatalf("search: %v %+v", err, res)
 	}

@@ -215,7 +215,7 @@ func TestReindexMidStream(t *testing.T) {
 		seen := map[string]int64{}
 		r := rand.New(rand.NewPCG(3, 4))
 		for readerCtx.Err() == nil {
-			res, err := live.Search(ctx, &query.Request{Query: "keepsake", Limit: 5})
+			res, err := live.Retrieve(ctx, &query.Retrieval{Query: "keepsake", N: 5, Now: time.Now()})
 			if err != nil {
 				fail(fmt.Errorf("search: %w", err))
 				return

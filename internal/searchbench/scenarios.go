@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
-	"github.com/rummage/rummage/query/embedded"
 )
 
 // benchFacets are the five facets every scenario asks for. Color is the
@@ -90,7 +90,7 @@ func (s *scenario) hitRange() (lo, hi int) {
 // the cursors of later pages come from Rummage's answers to earlier
 // requests (brand and size: the most frequent among the text hits), so
 // that every variant has hits whatever the catalog size.
-func scenarios(ctx context.Context, x *embedded.Index, now time.Time) ([]scenario, error) {
+func scenarios(ctx context.Context, x *feed.Search, now time.Time) ([]scenario, error) {
 	req := func(r query.Request) *query.Request {
 		r.Now = now
 		r.Facets = benchFacets
@@ -201,7 +201,7 @@ func scenarios(ctx context.Context, x *embedded.Index, now time.Time) ([]scenari
 
 // pages returns the first n pages of r (fewer when the browse ends), each
 // a variant with its cursor.
-func pages(ctx context.Context, x *embedded.Index, r *query.Request, n int) ([]variant, error) {
+func pages(ctx context.Context, x *feed.Search, r *query.Request, n int) ([]variant, error) {
 	var out []variant
 	cur := r
 	for len(out) < n {
@@ -213,12 +213,8 @@ func pages(ctx context.Context, x *embedded.Index, r *query.Request, n int) ([]v
 		if res.NextCursor == "" {
 			break
 		}
-		after, err := query.DecodeCursor(res.NextCursor)
-		if err != nil {
-			return nil, err
-		}
 		nr := *r
-		nr.After = after
+		nr.Cursor = res.NextCursor
 		cur = &nr
 	}
 	return out, nil
@@ -251,7 +247,7 @@ func topValue(vs []query.FacetValue) string {
 // after the first (cursors carry the instant of their first page, and serve
 // evaluates at its own clock).
 func apiPath(r *query.Request) string {
-	if r.After != nil {
+	if r.Cursor != "" {
 		return ""
 	}
 	v := url.Values{}

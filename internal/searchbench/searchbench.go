@@ -6,7 +6,7 @@
 // percentiles, throughput, ratios, memory and build rates against the
 // targets of issue 2.
 //
-// It imports query, query/embedded, fixtures and internal/benchkit; cmd only
+// It imports feed, query, query/embedded, fixtures and internal/benchkit; cmd only
 // maps flags onto Config and prints the Report.
 package searchbench
 
@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
@@ -132,14 +133,15 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	c.logf("opened the Rummage index in %s: %s", time.Since(start).Round(time.Millisecond), rep.Memory.AfterOpen)
 
-	scs, err := scenarios(ctx, x, c.Now)
+	search := feed.NewSearch(x, feed.SearchConfig{})
+	scs, err := scenarios(ctx, search, c.Now)
 	if err != nil {
 		return nil, err
 	}
 	if len(c.Only) > 0 {
 		scs = slices.DeleteFunc(scs, func(s scenario) bool { return !slices.Contains(c.Only, s.name) })
 	}
-	all, err := x.Search(ctx, &query.Request{Now: c.Now, Limit: 1})
+	all, err := search.Search(ctx, &query.Request{Now: c.Now, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +150,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	// Warm up Rummage on every variant, then measure its memory alone.
 	for _, sc := range scs {
 		for _, v := range sc.variants {
-			if _, err := x.Search(ctx, v.req); err != nil {
+			if _, err := search.Search(ctx, v.req); err != nil {
 				return nil, fmt.Errorf("%s: %w", sc.name, err)
 			}
 		}
@@ -178,7 +180,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		defer stop()
 	}
 	for _, sc := range scs {
-		res, err := c.runScenario(ctx, x, bx, sc)
+		res, err := c.runScenario(ctx, search, bx, sc)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", sc.name, err)
 		}
@@ -194,7 +196,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 // runScenario measures one scenario on Rummage and, when bx is set, on the
 // baseline; the variants rotate across iterations.
-func (c *Config) runScenario(ctx context.Context, x, bx *embedded.Index, sc scenario) (*ScenarioResult, error) {
+func (c *Config) runScenario(ctx context.Context, x *feed.Search, bx *embedded.Index, sc scenario) (*ScenarioResult, error) {
 	res := &ScenarioResult{Name: sc.name, Description: sc.desc, Target: sc.target}
 	for _, v := range sc.variants {
 		res.Variants = append(res.Variants, Variant{Label: v.label, Hits: v.hits, APIPath: apiPath(v.req)})
@@ -238,14 +240,19 @@ func (c *Config) runScenario(ctx context.Context, x, bx *embedded.Index, sc scen
 	}
 	res.Rummage.LoadAvg = benchkit.LoadAvg()
 	if bx != nil {
+		retrievals := make([]*query.Retrieval, len(sc.variants))
+		for i, v := range sc.variants {
+			retrievals[i] = feed.SearchRetrieval(v.req, v.req.Now, nil)
+			retrievals[i].Docs = retrievals[i].N
+		}
 		baseline := func(ctx context.Context, i int) error {
-			_, err := bx.SearchBleveFacets(ctx, sc.variants[i%len(sc.variants)].req)
+			_, err := bx.SearchBleveFacets(ctx, retrievals[i%len(sc.variants)])
 			return err
 		}
 		// One pass over the variants to warm Bleve's caches and collect
 		// the baseline's totals.
-		for i, v := range sc.variants {
-			r, err := bx.SearchBleveFacets(ctx, v.req)
+		for i := range sc.variants {
+			r, err := bx.SearchBleveFacets(ctx, retrievals[i])
 			if err != nil {
 				return nil, err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/ranking"
 )
 
 //go:embed testdata/listings.jsonl testdata/cases.json testdata/scenarios.json
@@ -64,21 +65,32 @@ func Load(ctx context.Context, b query.Backend) error {
 	return nil
 }
 
-// Request is a search request as the test data spells it: the parameters of
-// GET /v1/search.
+// Request is a retrieval as the test data spells it: the parameters of
+// GET /v1/search, and the restriction the feeds use.
 type Request struct {
-	Q         string   `json:"q,omitempty"`
-	Brand     []string `json:"brand,omitempty"`
-	Size      []string `json:"size,omitempty"`
-	Condition []string `json:"condition,omitempty"`
-	Color     []string `json:"color,omitempty"`
-	Category  string   `json:"category,omitempty"`
-	PriceMin  *int64   `json:"price_min,omitempty"`
-	PriceMax  *int64   `json:"price_max,omitempty"`
-	Sort      string   `json:"sort,omitempty"`
-	Limit     int      `json:"limit,omitempty"`
-	Facets    []string `json:"facets,omitempty"`
-	Now       string   `json:"now,omitempty"`
+	Q          string       `json:"q,omitempty"`
+	Brand      []string     `json:"brand,omitempty"`
+	Size       []string     `json:"size,omitempty"`
+	Condition  []string     `json:"condition,omitempty"`
+	Color      []string     `json:"color,omitempty"`
+	Category   string       `json:"category,omitempty"`
+	PriceMin   *int64       `json:"price_min,omitempty"`
+	PriceMax   *int64       `json:"price_max,omitempty"`
+	Sort       string       `json:"sort,omitempty"`
+	Limit      int          `json:"limit,omitempty"`
+	Facets     []string     `json:"facets,omitempty"`
+	FacetLimit int          `json:"facet_limit,omitempty"`
+	Restrict   *Restriction `json:"restrict,omitempty"`
+	Now        string       `json:"now,omitempty"`
+}
+
+// Restriction is query.Restriction as the test data spells it.
+type Restriction struct {
+	Sellers        []string `json:"sellers,omitempty"`
+	IDs            []string `json:"ids,omitempty"`
+	ExcludeSellers []string `json:"exclude_sellers,omitempty"`
+	// Include false (with only exclude_sellers) applies the exclusion alone.
+	Include *bool `json:"include,omitempty"`
 }
 
 // Case is one search and what it must return. Empty expectations are not
@@ -147,6 +159,18 @@ func readJSON(name string, v any) error {
 	return nil
 }
 
+// DefaultLimit is the page size of a case without a limit.
+const DefaultLimit = query.DefaultLimit
+
+// Retrieve runs r on b with the shipped relevance blend as its first phase,
+// as the search surface does.
+func Retrieve(ctx context.Context, b query.Retriever, r *query.Retrieval) (*query.Candidates, error) {
+	if r.EffectiveSort() == query.SortRelevance {
+		r.Score = ranking.Blend{NowMs: r.Now.UnixMilli()}
+	}
+	return b.Retrieve(ctx, r)
+}
+
 // Run runs the whole suite. open returns a new, empty backend each time it
 // is called (the suite calls it once for the search cases and once per write
 // scenario) and arranges its cleanup with t.Cleanup.
@@ -167,10 +191,10 @@ func RunSearch(t *testing.T, b query.Backend) {
 	}
 	for _, c := range cf.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			req := c.Request.build(t, cf.Now)
-			res, err := b.Search(ctx, req)
+			req := c.Request.Build(t, cf.Now)
+			res, err := Retrieve(ctx, b, req)
 			if err != nil {
-				t.Fatalf("search: %v", err)
+				t.Fatalf("retrieve: %v", err)
 			}
 			set := c.IDSet
 			if c.Pages {
@@ -178,7 +202,7 @@ func RunSearch(t *testing.T, b query.Backend) {
 			}
 			checkResult(t, res, c.Total, c.IDs, set)
 			if len(c.FirstIn) > 0 && (len(res.Hits) == 0 || !slices.Contains(c.FirstIn, res.Hits[0].ID)) {
-				t.Errorf("first hit %v, want one of %v", ids(res.Hits), c.FirstIn)
+				t.Errorf("first hit %v, want one of %v", IDs(res.Hits), c.FirstIn)
 			}
 			checkFacets(t, req, res, c.Facets)
 			if c.Pages {
@@ -188,17 +212,29 @@ func RunSearch(t *testing.T, b query.Backend) {
 	}
 }
 
-func (r *Request) build(t *testing.T, now time.Time) *query.Request {
+// Build turns the test data's request into a validated retrieval of one
+// page (N = the limit), documents included, evaluated at now unless the
+// request says otherwise.
+func (r *Request) Build(t testing.TB, now time.Time) *query.Retrieval {
 	t.Helper()
-	req := &query.Request{
+	limit := r.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	req := &query.Retrieval{
 		Query: r.Q,
 		Filters: query.Filters{
 			Brands: r.Brand, Sizes: r.Size, Conditions: r.Condition, Colors: r.Color,
 			PriceMin: r.PriceMin, PriceMax: r.PriceMax,
 		},
-		Sort:  query.Sort(r.Sort),
-		Limit: r.Limit,
-		Now:   now,
+		Sort:       query.Sort(r.Sort),
+		N:          limit,
+		Docs:       limit,
+		FacetLimit: r.FacetLimit,
+		Now:        now,
+	}
+	if rs := r.Restrict; rs != nil {
+		req.Restrict = query.Restriction{Include: rs.Include == nil || *rs.Include, Sellers: rs.Sellers, IDs: rs.IDs, ExcludeSellers: rs.ExcludeSellers}
 	}
 	if r.Category != "" {
 		req.Filters.Category = strings.Split(r.Category, "/")
@@ -219,7 +255,8 @@ func (r *Request) build(t *testing.T, now time.Time) *query.Request {
 	return req
 }
 
-func ids(hits []query.Hit) []string {
+// IDs are the ids of candidates, in order.
+func IDs(hits []query.Candidate) []string {
 	out := make([]string, len(hits))
 	for i := range hits {
 		out[i] = hits[i].ID
@@ -233,9 +270,9 @@ func sorted(s []string) []string {
 	return c
 }
 
-func checkResult(t *testing.T, res *query.Result, total *int, want, wantSet []string) {
+func checkResult(t *testing.T, res *query.Candidates, total *int, want, wantSet []string) {
 	t.Helper()
-	got := ids(res.Hits)
+	got := IDs(res.Hits)
 	if total != nil && res.Total != *total {
 		t.Errorf("total = %d, want %d (hits %v)", res.Total, *total, got)
 	}
@@ -246,13 +283,16 @@ func checkResult(t *testing.T, res *query.Result, total *int, want, wantSet []st
 		t.Errorf("hit set = %v, want %v", sorted(got), sorted(wantSet))
 	}
 	for _, h := range res.Hits {
-		if h.Title == "" || h.SellerID == "" {
-			t.Errorf("hit %s is not a whole listing: %+v", h.ID, h)
+		if h.Doc == nil || h.Doc.ID != h.ID || h.Doc.Title == "" || h.Doc.SellerID == "" {
+			t.Errorf("hit %s has no whole listing: %+v", h.ID, h.Doc)
+		}
+		if h.Doc != nil && h.Seller != h.Doc.SellerID {
+			t.Errorf("hit %s: signals seller %q, listing seller %q", h.ID, h.Seller, h.Doc.SellerID)
 		}
 	}
 }
 
-func checkFacets(t *testing.T, req *query.Request, res *query.Result, want map[string][]query.FacetValue) {
+func checkFacets(t *testing.T, req *query.Retrieval, res *query.Candidates, want map[string][]query.FacetValue) {
 	t.Helper()
 	for _, f := range req.Facets {
 		if _, ok := res.Facets[f]; !ok {
@@ -302,45 +342,42 @@ func facetString(v []query.FacetValue) string {
 	return "[" + sb.String() + "]"
 }
 
-// walk pages through a result with the cursor.
-func walk(t *testing.T, b query.Backend, first *query.Request, c Case) {
+// walk pages through a result, each page starting after the last
+// candidate of the one before.
+func walk(t *testing.T, b query.Retriever, first *query.Retrieval, c Case) {
 	t.Helper()
 	ctx := context.Background()
 	req := *first
 	var got []string
 	seen := map[string]bool{}
-	limit := req.EffectiveLimit()
 	for page := 0; ; page++ {
 		if page > 100 {
 			t.Fatal("more than 100 pages")
 		}
-		res, err := b.Search(ctx, &req)
+		res, err := Retrieve(ctx, b, &req)
 		if err != nil {
 			t.Fatalf("page %d: %v", page, err)
 		}
-		for _, id := range ids(res.Hits) {
+		for _, id := range IDs(res.Hits) {
 			if seen[id] {
 				t.Errorf("page %d repeats %s", page, id)
 			}
 			seen[id] = true
 			got = append(got, id)
 		}
-		if res.NextCursor == "" {
+		if !res.More {
 			break
 		}
-		if len(res.Hits) != limit {
-			t.Errorf("page %d has %d hits and a next cursor, want %d", page, len(res.Hits), limit)
+		if len(res.Hits) != req.N {
+			t.Errorf("page %d has %d hits and more to come, want %d", page, len(res.Hits), req.N)
 		}
-		cur, err := query.DecodeCursor(res.NextCursor)
-		if err != nil {
-			t.Fatalf("page %d: next cursor: %v", page, err)
+		if len(res.Hits) == 0 {
+			t.Fatalf("page %d is empty but says more follow", page)
 		}
-		req.After = cur
-		if err := req.Validate(); err != nil {
-			t.Fatalf("page %d: request with the next cursor: %v", page, err)
-		}
+		pos := res.Hits[len(res.Hits)-1].Position()
+		req.After = &pos
 	}
-	if req.EffectiveSort() == query.SortRelevance && strings.TrimSpace(req.Query) != "" {
+	if req.EffectiveSort() == query.SortRelevance {
 		if !slices.Equal(sorted(got), sorted(c.IDSet)) {
 			t.Errorf("pages hold %v, want %v", sorted(got), sorted(c.IDSet))
 		}
@@ -417,10 +454,10 @@ func runStep(t *testing.T, ctx context.Context, b query.Backend, i int, s *step,
 			t.Errorf("step %d: get %s = {id %s title %q status %s}, want title %q status %q", i, s.Get, l.ID, l.Title, l.Status, s.Title, s.Status)
 		}
 	case s.Search != nil:
-		req := s.Search.build(t, now)
-		res, err := b.Search(ctx, req)
+		req := s.Search.Build(t, now)
+		res, err := Retrieve(ctx, b, req)
 		if err != nil {
-			t.Fatalf("step %d: search: %v", i, err)
+			t.Fatalf("step %d: retrieve: %v", i, err)
 		}
 		checkResult(t, res, s.Total, s.IDs, s.IDSet)
 	case s.Stats != nil:

@@ -338,6 +338,44 @@ func (b *Backend) Get(ctx context.Context, id string) (*rummage.Listing, error) 
 	return &l, nil
 }
 
+// Load reads listings by id with one _mget on the read alias; nil for an id
+// the index does not hold.
+func (b *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	body, err := json.Marshal(obj{"ids": ids})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Docs []struct {
+			ID     string          `json:"_id"`
+			Found  bool            `json:"found"`
+			Source json.RawMessage `json:"_source"`
+		} `json:"docs"`
+	}
+	op := "mget from " + b.read
+	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: b.read, Body: bytes.NewReader(body)}, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Docs) != len(ids) {
+		return nil, fmt.Errorf("%s: %d documents for %d ids", op, len(res.Docs), len(ids))
+	}
+	out := make([]*rummage.Listing, len(ids))
+	for i, d := range res.Docs {
+		if !d.Found {
+			continue
+		}
+		var l rummage.Listing
+		if err := json.Unmarshal(d.Source, &l); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", op, d.ID, err)
+		}
+		out[i] = &l
+	}
+	return out, nil
+}
+
 // Stats counts the documents behind the read alias.
 func (b *Backend) Stats(ctx context.Context) (query.Stats, error) {
 	var res struct {

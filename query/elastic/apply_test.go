@@ -223,16 +223,14 @@ func TestNewDocument(t *testing.T) {
 	if d.Lvl0 != "Men" || d.Lvl2 != "Men/Shoes/Sneakers" || d.Lvl3 != "" {
 		t.Errorf("levels %q %q %q", d.Lvl0, d.Lvl2, d.Lvl3)
 	}
-	if !d.FreshAt.Equal(*l.LastSharedAt) || d.SharedMs != l.LastSharedAt.UnixMilli() {
-		t.Errorf("fresh_at %v shared %d", d.FreshAt, d.SharedMs)
-	}
-	if d.Engagement != engagementCap {
-		t.Errorf("engagement %d, want capped at %d", d.Engagement, engagementCap)
+	if !d.ListedAt.Equal(l.CreatedAt) || d.SharedMs != l.LastSharedAt.UnixMilli() {
+		t.Errorf("listed_at %v shared %d", d.ListedAt, d.SharedMs)
 	}
 	l2 := listing("l-2", 1)
-	l2.LastSharedAt, l2.Category, l2.LikeCount, l2.ShareCount = nil, nil, 3, 1
+	drop := l2.CreatedAt.Add(72 * time.Hour)
+	l2.LastSharedAt, l2.Category, l2.AvailableAt = nil, nil, &drop
 	d2 := newDocument(l2)
-	if d2.SharedMs != 0 || !d2.FreshAt.Equal(l2.CreatedAt) || d2.Engagement != 5 || d2.CategoryPath != nil {
-		t.Errorf("unshared doc: %+v", d2)
+	if d2.SharedMs != 0 || !d2.ListedAt.Equal(drop) || d2.CategoryPath != nil {
+		t.Errorf("unshared drop doc: %+v", d2)
 	}
 }

@@ -63,6 +63,14 @@ type Config struct {
 	Aliases query.Aliases
 	// AliasFile is a file in the format of query.ParseAliases.
 	AliasFile string
+
+	// RelevanceWindow is how many hits a relevance retrieval fetches by
+	// text score for the first ranking phase to order in Go (at most
+	// query.MaxCandidates).
+	RelevanceWindow int
+	// MaxTermsCount is the cluster's index.max_terms_count: a restriction
+	// to more sellers or ids is split into several terms clauses.
+	MaxTermsCount int
 }
 
 // Defaults.
@@ -75,21 +83,24 @@ const (
 	DefaultBulkWorkers    = 2
 	DefaultFlushBytes     = 5 << 20
 	DefaultGCDeletes      = 24 * time.Hour
+	DefaultMaxTermsCount  = 65536 // Elasticsearch's own default
 )
 
 // DefaultConfig returns a config for a local, unsecured cluster.
 func DefaultConfig() Config {
 	return Config{
-		URLs:           []string{DefaultURL},
-		IndexPrefix:    DefaultIndexPrefix,
-		Refresh:        RefreshFalse,
-		RequestTimeout: DefaultRequestTimeout,
-		BulkTimeout:    DefaultBulkTimeout,
-		MaxRetries:     DefaultMaxRetries,
-		BulkWorkers:    DefaultBulkWorkers,
-		FlushBytes:     DefaultFlushBytes,
-		Shards:         1,
-		GCDeletes:      DefaultGCDeletes,
+		URLs:            []string{DefaultURL},
+		IndexPrefix:     DefaultIndexPrefix,
+		Refresh:         RefreshFalse,
+		RequestTimeout:  DefaultRequestTimeout,
+		BulkTimeout:     DefaultBulkTimeout,
+		MaxRetries:      DefaultMaxRetries,
+		BulkWorkers:     DefaultBulkWorkers,
+		FlushBytes:      DefaultFlushBytes,
+		Shards:          1,
+		GCDeletes:       DefaultGCDeletes,
+		RelevanceWindow: query.MaxCandidates,
+		MaxTermsCount:   DefaultMaxTermsCount,
 	}
 }
 
@@ -120,6 +131,12 @@ func (c Config) withDefaults() Config {
 	if c.FlushBytes == 0 {
 		c.FlushBytes = d.FlushBytes
 	}
+	if c.RelevanceWindow == 0 {
+		c.RelevanceWindow = d.RelevanceWindow
+	}
+	if c.MaxTermsCount == 0 {
+		c.MaxTermsCount = d.MaxTermsCount
+	}
 	if c.Shards == 0 {
 		c.Shards = d.Shards
 	}
@@ -142,6 +159,12 @@ func (c Config) Validate() error {
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return fmt.Errorf("elasticsearch url %q: want http(s)://host:port", u)
 		}
+	}
+	if c.RelevanceWindow < 1 || c.RelevanceWindow > query.MaxCandidates {
+		return fmt.Errorf("elasticsearch: relevance window %d; want 1..%d", c.RelevanceWindow, query.MaxCandidates)
+	}
+	if c.MaxTermsCount < 1 {
+		return fmt.Errorf("elasticsearch: max terms count %d; want at least 1", c.MaxTermsCount)
 	}
 	if (c.Username == "") != (c.Password == "") {
 		return errors.New("elasticsearch: set both username and password, or neither")

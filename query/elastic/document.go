@@ -7,11 +7,6 @@ import (
 	"github.com/rummage/rummage"
 )
 
-// engagementCap is the engagement (likes + 2×shares) that earns the whole
-// popularity lift in ranking.Popularity; storing it capped lets a plain
-// log1p field_value_factor reproduce that function's min(…, 1).
-const engagementCap = 500
-
 // document is the indexed form of a listing: the canonical fields plus the
 // ones derived for filters, facets, sorts and ranking. Search decodes hits
 // into rummage.Listing, which ignores the derived fields.
@@ -28,8 +23,7 @@ type document struct {
 	Lvl7         string    `json:"category_lvl7,omitempty"`
 	Lvl8         string    `json:"category_lvl8,omitempty"`
 	Lvl9         string    `json:"category_lvl9,omitempty"`
-	FreshAt      time.Time `json:"fresh_at"`
-	Engagement   int64     `json:"engagement"`
+	ListedAt     time.Time `json:"listed_at"`
 	SharedMs     int64     `json:"last_shared_ms"`
 }
 
@@ -43,14 +37,10 @@ func newDocument(l *rummage.Listing) *document {
 			*lvls[i] = p
 		}
 	}
-	d.FreshAt = l.CreatedAt
+	d.ListedAt = l.ListedAt()
 	if l.LastSharedAt != nil {
 		d.SharedMs = l.LastSharedAt.UnixMilli()
-		if l.LastSharedAt.After(d.FreshAt) {
-			d.FreshAt = *l.LastSharedAt
-		}
 	}
-	d.Engagement = min(max(l.LikeCount, 0)+2*max(l.ShareCount, 0), engagementCap)
 	return d
 }
 

@@ -39,7 +39,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"index not found on search", 404, "index_not_found.json",
 			func(b *Backend) error {
-				_, err := b.Search(context.Background(), &query.Request{Now: testNow})
+				_, err := b.Retrieve(context.Background(), ret(query.Retrieval{}))
 				return err
 			},
 			ErrIndexNotFound, "index or alias not found (no such index [rummage-listings])"},
@@ -51,7 +51,7 @@ func TestErrors(t *testing.T) {
 			ErrIndexNotFound, "index or alias not found"},
 		{"bad credentials", 401, "unauthorized.json",
 			func(b *Backend) error {
-				_, err := b.Search(context.Background(), &query.Request{Now: testNow})
+				_, err := b.Retrieve(context.Background(), ret(query.Retrieval{}))
 				return err
 			},
 			ErrUnauthorized, "rejected the credentials (HTTP 401)"},

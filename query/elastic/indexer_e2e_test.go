@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
@@ -128,10 +129,10 @@ func TestClusterIndexerEndToEnd(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	get := func(id string) (*query.Hit, error) { return es.Get(ctx, id) }
+	get := func(id string) (*rummage.Listing, error) { return es.Get(ctx, id) }
 	search := func(q string) []string {
 		t.Helper()
-		res, err := es.Search(ctx, &query.Request{Query: q})
+		res, err := es.Retrieve(ctx, &query.Retrieval{Query: q, N: query.DefaultLimit, Now: time.Now()})
 		if err != nil {
 			t.Fatalf("search %q: %v", q, err)
 		}

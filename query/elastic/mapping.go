@@ -12,8 +12,7 @@ const MaxCategoryDepth = 10
 const (
 	fieldCategoryPath = "category_path"   // every ancestor prefix: "Women", "Women/Dresses", ...
 	fieldCategoryLvl  = "category_lvl"    // + depth: the prefix of that depth, for the facet
-	fieldFreshAt      = "fresh_at"        // max(created_at, last_shared_at): freshness decay
-	fieldEngagement   = "engagement"      // min(likes + 2*shares, saturation): popularity
+	fieldListedAt     = "listed_at"       // max(created_at, available_at): the "newest" sort
 	fieldSharedMs     = "last_shared_ms"  // last_shared_at in Unix ms, 0 if never: recently_shared sort
 	fieldBrandKeyword = "brand.keyword"   // brand as listed: filter and facet
 	analyzerText      = "rummage_english" // English analysis of every text field
@@ -98,8 +97,7 @@ func indexMappings() map[string]any {
 		"share_count":          long,
 		"last_shared_at":       date,
 		fieldCategoryPath:      keyword,
-		fieldFreshAt:           date,
-		fieldEngagement:        long,
+		fieldListedAt:          date,
 		fieldSharedMs:          long,
 	}
 	for d := range MaxCategoryDepth {

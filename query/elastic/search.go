@@ -2,10 +2,11 @@ package elastic
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
-	"github.com/rummage/rummage/ranking"
 )
 
 type obj = map[string]any
@@ -35,12 +35,17 @@ const (
 	fuzziness = "AUTO:4,8"
 )
 
-// Search runs a validated request.
-func (b *Backend) Search(ctx context.Context, req *query.Request) (*query.Result, error) {
-	now := req.Instant()
-	sb, ok := searchBody(req, now, b.cfg.Aliases)
+// Retrieve runs a validated retrieval. Key orders are pushed down
+// (search_after on the sort key and id). Relevance with text fetches the
+// best RelevanceWindow hits by Elasticsearch's text score with their
+// signals, and the first-phase scorer runs over them in Go: ranking is not
+// mirrored in a function_score, so both backends rank with the same code.
+// Candidates below the window are not retrieved (the discovery layer pages
+// ranked orders to query.MaxCandidates at most); Total stays exact.
+func (b *Backend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
+	sb, ok := b.searchBody(r)
 	if !ok {
-		return query.EmptyResult(req), nil
+		return query.EmptyCandidates(r), nil
 	}
 	body, err := json.Marshal(sb)
 	if err != nil {
@@ -51,27 +56,43 @@ func (b *Backend) Search(ctx context.Context, req *query.Request) (*query.Result
 	if _, err := b.do(ctx, op, esapi.SearchRequest{Index: []string{b.read}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, err
 	}
-	return res.result(op, req, now)
+	out, err := res.candidates(op, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.loadMissing(ctx, out, r.Docs); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// searchBody translates a request into a _search body. Filters on fields
+// signalFields are the _source fields a candidate's signals come from,
+// fetched alone when the hits' documents are not all wanted.
+var signalFields = []string{"seller_id", "brand", "size", "category", "price_cents", "created_at", "available_at", "last_shared_at", "like_count", "share_count"}
+
+// ranked reports whether r is ordered by the first-phase score.
+func ranked(r *query.Retrieval) bool { return r.EffectiveSort() == query.SortRelevance }
+
+// searchBody translates a retrieval into a _search body. Filters on fields
 // whose facet is asked for go into post_filter, so that each facet's
 // aggregation can count with every filter but its own (disjunctive facets);
-// the others go into the query, where they also narrow the aggregations.
+// the others, the visibility rule and the restriction go into the query,
+// where they also narrow the aggregations.
 //
 // ok is false when q has words but none is searchable (only stop words or
 // punctuation): such a query matches nothing, as in the embedded backend.
-func searchBody(req *query.Request, now time.Time, aliases query.Aliases) (body obj, ok bool) {
-	f := filterClauses(&req.Filters)
+func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
+	f := filterClauses(&r.Filters)
 	post := map[query.Facet]obj{}
 	var queryFilters []any
-	queryFilters = append(queryFilters, visibility(now)...)
+	queryFilters = append(queryFilters, visibility(r.Now)...)
+	queryFilters = append(queryFilters, restriction(&r.Restrict, b.cfg.MaxTermsCount)...)
 	for _, facet := range filterOrder {
 		c, ok := f[facet]
 		if !ok {
 			continue
 		}
-		if req.WantsFacet(facet) && facet != query.FacetCategory {
+		if r.WantsFacet(facet) && facet != query.FacetCategory {
 			post[facet] = c
 		} else {
 			queryFilters = append(queryFilters, c)
@@ -79,56 +100,103 @@ func searchBody(req *query.Request, now time.Time, aliases query.Aliases) (body 
 	}
 
 	boolQ := obj{"filter": queryFilters}
-	text := strings.TrimSpace(req.Query) != ""
+	text := strings.TrimSpace(r.Query) != ""
 	if text {
-		m := textClauses(req.Query, aliases)
+		m := textClauses(r.Query, b.cfg.Aliases)
 		if len(m) == 0 {
 			return nil, false
 		}
 		boolQ["must"] = m
 	}
-	var q obj = obj{"bool": boolQ}
-	sort := req.EffectiveSort()
-	if sort == query.SortRelevance && text {
-		q = relevance(q, now)
+	sort := r.EffectiveSort()
+	size := r.N + 1 // one more tells whether more follow
+	if ranked(r) {
+		size = b.cfg.RelevanceWindow
 	}
-
 	body = obj{
-		"size":             req.EffectiveLimit() + 1, // one more tells whether a next page exists
+		"size":             size,
 		"track_total_hits": true,
-		"query":            q,
-		"sort":             sortClauses(sort, text),
+		"query":            obj{"bool": boolQ},
+		"sort":             sortClauses(sort),
+	}
+	if ranked(r) || r.Docs < r.N {
+		body["_source"] = signalFields
 	}
 	if len(post) > 0 {
 		body["post_filter"] = andFilters(post, "")
 	}
-	if aggs := aggregations(req, post, f); len(aggs) > 0 {
+	if aggs := aggregations(r, post); len(aggs) > 0 {
 		body["aggs"] = aggs
 	}
-	if req.After != nil {
-		body["search_after"] = searchAfter(req.After, text)
+	if r.After != nil && !ranked(r) {
+		body["search_after"] = []any{r.After.Key, r.After.ID}
 	}
 	return body, true
+}
+
+// restriction is the clauses of a restriction: (seller ∈ S) ∪ (id ∈ I) as
+// a should of terms, minus the excluded sellers. A terms query takes at
+// most index.max_terms_count values (65,536 by default), so long lists are
+// split into several.
+func restriction(rs *query.Restriction, maxTerms int) []any {
+	var out []any
+	if rs.Include {
+		should := append(termsChunks("seller_id", rs.Sellers, maxTerms), termsChunks("id", rs.IDs, maxTerms)...)
+		if len(should) == 0 {
+			should = []any{obj{"match_none": obj{}}}
+		}
+		out = append(out, obj{"bool": obj{"should": should, "minimum_should_match": 1}})
+	}
+	if ex := termsChunks("seller_id", rs.ExcludeSellers, maxTerms); len(ex) > 0 {
+		out = append(out, obj{"bool": obj{"must_not": ex}})
+	}
+	return out
+}
+
+// termsChunks is one terms clause per chunk of at most max values.
+func termsChunks(field string, vals []string, max int) []any {
+	var out []any
+	for lo := 0; lo < len(vals); lo += max {
+		out = append(out, obj{"terms": obj{field: vals[lo:min(lo+max, len(vals))]}})
+	}
+	return out
 }
 
 // filterOrder fixes the order filters appear in, for stable request bodies.
 var filterOrder = []query.Facet{query.FacetBrand, query.FacetCategory, query.FacetSize, query.FacetCondition, query.FacetColor, query.FacetPrice}
 
 // filterClauses returns one clause per filtered field, keyed by the facet of
-// that field.
+// that field. Values match case-insensitively (a term query per value with
+// case_insensitive; a terms query has no such option); conditions are
+// lower-case codes.
 func filterClauses(f *query.Filters) map[query.Facet]obj {
 	out := map[query.Facet]obj{}
-	terms := func(facet query.Facet, field string, vals []string) {
-		if len(vals) > 0 {
-			out[facet] = obj{"terms": obj{field: vals}}
+	anyOf := func(facet query.Facet, field string, vals []string) {
+		if len(vals) == 0 {
+			return
 		}
+		should := make([]any, len(vals))
+		for i, v := range vals {
+			should[i] = obj{"term": obj{field: obj{"value": v, "case_insensitive": true}}}
+		}
+		if len(should) == 1 {
+			out[facet] = should[0].(obj)
+			return
+		}
+		out[facet] = obj{"bool": obj{"should": should, "minimum_should_match": 1}}
 	}
-	terms(query.FacetBrand, fieldBrandKeyword, f.Brands)
-	terms(query.FacetSize, "size", f.Sizes)
-	terms(query.FacetCondition, "condition", f.Conditions)
-	terms(query.FacetColor, "colors", f.Colors)
+	anyOf(query.FacetBrand, fieldBrandKeyword, f.Brands)
+	anyOf(query.FacetSize, "size", f.Sizes)
+	if len(f.Conditions) > 0 {
+		conds := make([]string, len(f.Conditions))
+		for i, c := range f.Conditions {
+			conds[i] = strings.ToLower(c)
+		}
+		out[query.FacetCondition] = obj{"terms": obj{"condition": conds}}
+	}
+	anyOf(query.FacetColor, "colors", f.Colors)
 	if len(f.Category) > 0 {
-		out[query.FacetCategory] = obj{"term": obj{fieldCategoryPath: strings.Join(f.Category, "/")}}
+		out[query.FacetCategory] = obj{"term": obj{fieldCategoryPath: obj{"value": strings.Join(f.Category, "/"), "case_insensitive": true}}}
 	}
 	if f.PriceMin != nil || f.PriceMax != nil {
 		r := obj{}
@@ -245,60 +313,24 @@ func searchable(w string) bool {
 	return false
 }
 
-// relevance wraps q in the blend of ranking.Relevance:
-// text × (1 + FreshnessWeight·freshness + PopularityWeight·popularity), with
-// freshness an exponential decay halving every FreshnessHalfLifeDays from
-// fresh_at, and popularity log(1+engagement)/log(1+500) on the capped
-// engagement. field_value_factor's log1p is log10(1+x), hence the weight.
-func relevance(q obj, now time.Time) obj {
-	popWeight := ranking.PopularityWeight / math.Log10(1+engagementCap)
-	return obj{"function_score": obj{
-		"query": q,
-		"functions": []any{
-			obj{"weight": 1},
-			obj{"exp": obj{fieldFreshAt: obj{
-				"origin": now.UTC().Format("2006-01-02T15:04:05.000Z"),
-				"scale":  fmt.Sprintf("%gd", ranking.FreshnessHalfLifeDays),
-				"decay":  0.5,
-			}}, "weight": ranking.FreshnessWeight},
-			obj{"field_value_factor": obj{"field": fieldEngagement, "modifier": "log1p", "missing": 0}, "weight": popWeight},
-		},
-		"score_mode": "sum",
-		"boost_mode": "multiply",
-	}}
-}
-
-// sortClauses: the sort key of each contract sort, then id ascending as the
-// tiebreaker that makes search_after stable.
-// Relevance without text is newest, as in the embedded backend.
-func sortClauses(s query.Sort, text bool) []any {
+// sortClauses: the sort key of each order, then id ascending as the
+// tiebreaker that makes search_after stable. "newest" is listed_at
+// (max(created_at, available_at)), so a drop lands at the top at its instant.
+func sortClauses(s query.Sort) []any {
 	var key obj
-	switch {
-	case s == query.SortRelevance && text:
+	switch s {
+	case query.SortRelevance:
 		key = obj{"_score": obj{"order": "desc"}}
-	case s == query.SortNewest, s == query.SortRelevance:
-		key = obj{"created_at": obj{"order": "desc"}} // sort values are Unix ms
-	case s == query.SortPriceAsc:
+	case query.SortPriceAsc:
 		key = obj{"price_cents": obj{"order": "asc"}}
-	case s == query.SortPriceDesc:
+	case query.SortPriceDesc:
 		key = obj{"price_cents": obj{"order": "desc"}}
-	case s == query.SortRecentlyShared:
+	case query.SortRecentlyShared:
 		key = obj{fieldSharedMs: obj{"order": "desc", "missing": 0}}
+	default:
+		key = obj{fieldListedAt: obj{"order": "desc"}} // sort values are Unix ms
 	}
 	return []any{key, obj{"id": obj{"order": "asc"}}}
-}
-
-// searchAfter is the position of a cursor in sort-value form. A relevance
-// cursor holds a score as float bits (for browsing, the created_at
-// milliseconds as a float, like the embedded backend's).
-func searchAfter(c *query.Cursor, text bool) []any {
-	if c.Sort == query.SortRelevance {
-		if text {
-			return []any{query.KeyScore(c.Key), c.ID}
-		}
-		return []any{int64(query.KeyScore(c.Key)), c.ID}
-	}
-	return []any{c.Key, c.ID}
 }
 
 // andFilters is the conjunction of the clauses, leaving out the one of
@@ -319,19 +351,24 @@ func andFilters(clauses map[query.Facet]obj, except query.Facet) obj {
 // aggregations: one filter aggregation per asked facet, filtered by the
 // post_filter clauses of the other fields, wrapping the counting
 // aggregation "values".
-func aggregations(req *query.Request, post, all map[query.Facet]obj) obj {
+//
+// A terms facet whose field is filtered also gets "selected": the filter's
+// values (any case) whatever their rank, so that a ticked value never
+// vanishes from its own facet.
+func aggregations(req *query.Retrieval, post map[query.Facet]obj) obj {
 	aggs := obj{}
+	limit := req.EffectiveFacetLimit()
 	for _, facet := range req.Facets {
-		var values obj
+		var values, selected obj
 		switch facet {
 		case query.FacetBrand:
-			values = termsAgg(fieldBrandKeyword)
+			values, selected = termsAgg(fieldBrandKeyword, limit), selectedAgg(fieldBrandKeyword, req.Filters.Brands)
 		case query.FacetSize:
-			values = termsAgg("size")
+			values, selected = termsAgg("size", limit), selectedAgg("size", req.Filters.Sizes)
 		case query.FacetCondition:
-			values = termsAgg("condition")
+			values, selected = termsAgg("condition", limit), selectedAgg("condition", req.Filters.Conditions)
 		case query.FacetColor:
-			values = termsAgg("colors")
+			values, selected = termsAgg("colors", limit), selectedAgg("colors", req.Filters.Colors)
 		case query.FacetCategory:
 			// children of the selected path, or the roots; the category filter
 			// itself is in the query (the children lie inside it anyway).
@@ -339,7 +376,7 @@ func aggregations(req *query.Request, post, all map[query.Facet]obj) obj {
 			if depth >= MaxCategoryDepth {
 				continue
 			}
-			values = termsAgg(levelField(depth))
+			values = termsAgg(levelField(depth), limit)
 		case query.FacetPrice:
 			ranges := make([]any, len(query.PriceBuckets))
 			for i, pb := range query.PriceBuckets {
@@ -353,20 +390,54 @@ func aggregations(req *query.Request, post, all map[query.Facet]obj) obj {
 		default:
 			continue
 		}
+		sub := obj{"values": values}
+		if selected != nil {
+			sub["selected"] = selected
+		}
 		aggs[aggName(facet)] = obj{
 			"filter": andFilters(post, facet),
-			"aggs":   obj{"values": values},
+			"aggs":   sub,
 		}
 	}
 	return aggs
 }
 
-func termsAgg(field string) obj {
+func termsAgg(field string, size int) obj {
 	return obj{"terms": obj{
 		"field": field,
-		"size":  query.MaxTermFacet,
+		"size":  size,
 		"order": []any{obj{"_count": "desc"}, obj{"_key": "asc"}},
 	}}
+}
+
+// selectedAgg counts the filter values vals on field, matching any case
+// (the include pattern spells each letter both ways); nil without values.
+func selectedAgg(field string, vals []string) obj {
+	if len(vals) == 0 {
+		return nil
+	}
+	alts := make([]string, len(vals))
+	for i, v := range vals {
+		alts[i] = anyCase(v)
+	}
+	return obj{"terms": obj{"field": field, "size": 4 * len(vals), "include": strings.Join(alts, "|"), "min_doc_count": 0}}
+}
+
+// anyCase is a Lucene regular expression matching s in any letter case.
+func anyCase(s string) string {
+	var sb strings.Builder
+	for _, r := range s {
+		lo, up := unicode.ToLower(r), unicode.ToUpper(r)
+		switch {
+		case lo != up:
+			sb.WriteString("[" + string(lo) + string(up) + "]")
+		case strings.ContainsRune(`.?+*|{}[]()"\#@&<>~`, r):
+			sb.WriteString(`\` + string(r))
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 func aggName(f query.Facet) string { return "facet_" + string(f) }
@@ -386,23 +457,28 @@ type searchResponse struct {
 		} `json:"total"`
 		Hits []struct {
 			ID     string            `json:"_id"`
+			Score  *float64          `json:"_score"`
 			Source json.RawMessage   `json:"_source"`
 			Sort   []json.RawMessage `json:"sort"`
 		} `json:"hits"`
 	} `json:"hits"`
 	Aggregations map[string]struct {
-		Values struct {
-			Buckets []struct {
-				Key      json.RawMessage `json:"key"`
-				DocCount int             `json:"doc_count"`
-			} `json:"buckets"`
-		} `json:"values"`
+		Values   aggBuckets `json:"values"`
+		Selected aggBuckets `json:"selected"`
 	} `json:"aggregations"`
 }
 
-// result maps the response to the same query.Result the embedded backend
-// gives for req.
-func (r *searchResponse) result(op string, req *query.Request, now time.Time) (*query.Result, error) {
+type aggBuckets struct {
+	Buckets []struct {
+		Key      json.RawMessage `json:"key"`
+		DocCount int             `json:"doc_count"`
+	} `json:"buckets"`
+}
+
+// candidates maps the response to the candidates the embedded backend
+// gives for r: for relevance, the window scored by r.Score and cut after
+// r.After; for key orders, the page as Elasticsearch sorted it.
+func (r *searchResponse) candidates(op string, req *query.Retrieval) (*query.Candidates, error) {
 	if r.TimedOut {
 		return nil, fmt.Errorf("%s: elasticsearch timed out; the result would be partial", op)
 	}
@@ -412,18 +488,10 @@ func (r *searchResponse) result(op string, req *query.Request, now time.Time) (*
 	if r.Hits.Total.Relation != "" && r.Hits.Total.Relation != "eq" {
 		return nil, fmt.Errorf("%s: elasticsearch gave a lower bound on the total (relation %q)", op, r.Hits.Total.Relation)
 	}
-	limit := req.EffectiveLimit()
-	out := &query.Result{Total: r.Hits.Total.Value, Hits: make([]query.Hit, 0, min(len(r.Hits.Hits), limit))}
-	for i, h := range r.Hits.Hits {
-		if i == limit {
-			last := r.Hits.Hits[i-1]
-			key, err := cursorKey(req.EffectiveSort(), strings.TrimSpace(req.Query) != "", last.Sort)
-			if err != nil {
-				return nil, fmt.Errorf("%s: hit %s: %w", op, last.ID, err)
-			}
-			out.NextCursor = req.NewCursor(now, key, out.Hits[i-1].ID)
-			break
-		}
+	out := &query.Candidates{Total: r.Hits.Total.Value}
+	full := !ranked(req) && req.Docs >= req.N
+	hits := make([]query.Candidate, 0, len(r.Hits.Hits))
+	for _, h := range r.Hits.Hits {
 		var l rummage.Listing
 		if err := json.Unmarshal(h.Source, &l); err != nil {
 			return nil, fmt.Errorf("%s: hit %s: %w", op, h.ID, err)
@@ -431,15 +499,91 @@ func (r *searchResponse) result(op string, req *query.Request, now time.Time) (*
 		if l.ID == "" {
 			l.ID = h.ID
 		}
-		out.Hits = append(out.Hits, l)
+		c := query.Candidate{ID: l.ID, Signals: signalsOf(&l)}
+		if ranked(req) {
+			if h.Score == nil {
+				return nil, fmt.Errorf("%s: hit %s has no score", op, h.ID)
+			}
+			c.Text = *h.Score
+		} else {
+			key, err := sortKey(h.Sort)
+			if err != nil {
+				return nil, fmt.Errorf("%s: hit %s: %w", op, h.ID, err)
+			}
+			c.Key = key
+		}
+		if full {
+			c.Doc = &l
+		}
+		hits = append(hits, c)
 	}
+	if ranked(req) {
+		hits = rankWindow(hits, req)
+	}
+	if len(hits) > req.N {
+		hits, out.More = hits[:req.N], true
+	}
+	for i := range hits {
+		if i >= req.Docs {
+			hits[i].Doc = nil
+		}
+	}
+	out.Hits = hits
+	if err := r.facets(op, req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rankWindow scores the window with the first phase, orders it (score
+// desc, id asc) and keeps what follows req.After.
+func rankWindow(hits []query.Candidate, req *query.Retrieval) []query.Candidate {
+	sc := req.Score
+	if sc == nil {
+		sc = query.TextScorer{}
+	}
+	for i := range hits {
+		hits[i].Score = sc.Score(&hits[i].Signals)
+	}
+	slices.SortFunc(hits, func(a, b query.Candidate) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if a := req.After; a != nil {
+		i := 0
+		for i < len(hits) && (hits[i].Score > a.Score || (hits[i].Score == a.Score && hits[i].ID <= a.ID)) {
+			i++
+		}
+		hits = hits[i:]
+	}
+	return hits
+}
+
+// signalsOf reads a candidate's signals from its (possibly partial) source.
+func signalsOf(l *rummage.Listing) query.Signals {
+	s := query.Signals{
+		CreatedMs: l.CreatedAt.UnixMilli(), ListedMs: l.ListedAt().UnixMilli(),
+		Likes: l.LikeCount, Shares: l.ShareCount,
+		Seller: l.SellerID, Brand: l.Brand, Size: l.Size, Category: l.CategoryPath(), PriceCents: l.PriceCents,
+	}
+	if l.LastSharedAt != nil {
+		s.SharedMs = l.LastSharedAt.UnixMilli()
+	}
+	return s
+}
+
+// facets reads the asked-for facets from the aggregations.
+func (r *searchResponse) facets(op string, req *query.Retrieval, out *query.Candidates) error {
 	if len(req.Facets) > 0 {
 		out.Facets = map[query.Facet][]query.FacetValue{}
 	}
+	limit := req.EffectiveFacetLimit()
 	for _, facet := range req.Facets {
 		agg, ok := r.Aggregations[aggName(facet)]
 		if !ok && facet != query.FacetCategory {
-			return nil, fmt.Errorf("%s: the answer lacks the %s facet", op, facet)
+			return fmt.Errorf("%s: the answer lacks the %s facet", op, facet)
 		}
 		if facet == query.FacetPrice {
 			counts := make([]int, len(query.PriceBuckets))
@@ -455,38 +599,63 @@ func (r *searchResponse) result(op string, req *query.Request, now time.Time) (*
 			out.Facets[facet] = query.PriceFacet(counts)
 			continue
 		}
-		vals := make([]query.FacetValue, 0, len(agg.Values.Buckets))
-		for _, bk := range agg.Values.Buckets {
-			var v string
-			if err := json.Unmarshal(bk.Key, &v); err != nil {
-				return nil, fmt.Errorf("%s: facet %s: bucket key %s is not a string", op, facet, bk.Key)
-			}
-			vals = append(vals, query.FacetValue{Value: v, Count: bk.DocCount})
+		vals, err := bucketValues(op, facet, agg.Values)
+		if err != nil {
+			return err
 		}
-		out.Facets[facet] = vals
+		sel, err := bucketValues(op, facet, agg.Selected)
+		if err != nil {
+			return err
+		}
+		out.Facets[facet] = query.WithSelected(query.SortFacet(vals, limit), sel)
 	}
-	return out, nil
+	return nil
 }
 
-// cursorKey reads the cursor key from a hit's sort values: the score as
-// float bits for relevance, the integer sort value otherwise.
-func cursorKey(s query.Sort, text bool, sort []json.RawMessage) (int64, error) {
+func bucketValues(op string, facet query.Facet, a aggBuckets) ([]query.FacetValue, error) {
+	vals := make([]query.FacetValue, 0, len(a.Buckets))
+	for _, bk := range a.Buckets {
+		var v string
+		if err := json.Unmarshal(bk.Key, &v); err != nil {
+			return nil, fmt.Errorf("%s: facet %s: bucket key %s is not a string", op, facet, bk.Key)
+		}
+		vals = append(vals, query.FacetValue{Value: v, Count: bk.DocCount})
+	}
+	return vals, nil
+}
+
+// sortKey reads a key order's sort value from a hit's sort values.
+func sortKey(sort []json.RawMessage) (int64, error) {
 	if len(sort) != 2 {
 		return 0, fmt.Errorf("want 2 sort values, got %d", len(sort))
-	}
-	if s == query.SortRelevance && text {
-		f, err := strconv.ParseFloat(string(sort[0]), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("bad score sort value %s", sort[0])
-		}
-		return query.ScoreKey(f), nil
 	}
 	k, err := strconv.ParseInt(strings.Trim(string(sort[0]), `"`), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("bad sort value %s", sort[0])
 	}
-	if s == query.SortRelevance {
-		return query.ScoreKey(float64(k)), nil
-	}
 	return k, nil
+}
+
+// loadMissing loads the documents of the first docs candidates that came
+// without one (a ranked window fetches signal fields only).
+func (b *Backend) loadMissing(ctx context.Context, c *query.Candidates, docs int) error {
+	var ids []string
+	var at []int
+	for i := 0; i < min(docs, len(c.Hits)); i++ {
+		if c.Hits[i].Doc == nil {
+			ids = append(ids, c.Hits[i].ID)
+			at = append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ls, err := b.Load(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for j, i := range at {
+		c.Hits[i].Doc = ls[j]
+	}
+	return nil
 }

@@ -25,19 +25,20 @@ var ErrNoBaseline = errors.New("embedded: index has no baseline facet fields (Co
 // facet over the filtered hits; making them disjunctive would take one more
 // search per filtered facet, so the baseline errs in its own favour), its
 // category facet counts every level below the filter, and cursors are
-// ignored. Hits are read from the stored records as Search does.
-func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*query.Result, error) {
+// ignored. Hits (req.N, documents for req.Docs of them) are read from the
+// stored records as Retrieve does.
+func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Retrieval) (*query.Candidates, error) {
 	if !x.baseline {
 		return nil, ErrNoBaseline
 	}
-	instant := float64(req.Instant().UnixMilli())
+	instant := float64(req.Now.UnixMilli())
 	must := []bq.Query{}
 	if q := strings.TrimSpace(req.Query); q != "" {
 		x.mu.RLock()
 		tq, ok := x.bleveQuery(q, x.snap)
 		x.mu.RUnlock()
 		if !ok {
-			return query.EmptyResult(req), nil
+			return query.EmptyCandidates(req), nil
 		}
 		must = append(must, tq)
 	}
@@ -85,14 +86,10 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 	future.SetField(fbAvail)
 	bool := bq.NewBooleanQuery(must, nil, []bq.Query{future})
 
-	sr := bleve.NewSearchRequestOptions(bool, req.EffectiveLimit(), 0, false)
+	sr := bleve.NewSearchRequestOptions(bool, req.N, 0, false)
 	switch req.EffectiveSort() {
 	case query.SortRelevance:
-		if strings.TrimSpace(req.Query) != "" {
-			sr.SortBy([]string{"-_score", "_id"})
-		} else {
-			sr.SortBy([]string{"-" + fbCreated, "_id"})
-		}
+		sr.SortBy([]string{"-_score", "_id"})
 	case query.SortNewest:
 		sr.SortBy([]string{"-" + fbCreated, "_id"})
 	case query.SortPriceAsc:
@@ -121,13 +118,13 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 			sr.AddFacet(string(fc), fr)
 			continue
 		}
-		sr.AddFacet(string(fc), bleve.NewFacetRequest(fields[fc], query.MaxTermFacet))
+		sr.AddFacet(string(fc), bleve.NewFacetRequest(fields[fc], req.EffectiveFacetLimit()))
 	}
 	res, err := x.bi.SearchInContext(ctx, sr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: baseline search: %w", err)
 	}
-	out := &query.Result{Total: int(res.Total), Facets: map[query.Facet][]query.FacetValue{}}
+	out := &query.Candidates{Total: int(res.Total), Facets: map[query.Facet][]query.FacetValue{}}
 	for _, fc := range req.Facets {
 		fr := res.Facets[string(fc)]
 		if fr == nil {
@@ -151,17 +148,26 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Request) (*que
 		}
 		out.Facets[fc] = vals
 	}
-	ids := make([]string, len(res.Hits))
+	out.Hits = make([]query.Candidate, len(res.Hits))
 	for i, h := range res.Hits {
-		ids[i] = h.ID
+		out.Hits[i].ID = h.ID
+	}
+	n := min(req.Docs, len(res.Hits))
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = res.Hits[i].ID
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.closed {
 		return nil, ErrClosed
 	}
-	if out.Hits, err = x.loadDocs(x.snap, ids); err != nil {
+	docs, err := x.loadDocs(x.snap, ids)
+	if err != nil {
 		return nil, err
+	}
+	for i := range docs {
+		out.Hits[i].Doc = &docs[i]
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 )
@@ -110,11 +111,12 @@ func benchRequests(b *testing.B) map[string]*query.Request {
 func BenchmarkSearch(b *testing.B) {
 	x := corpus(b)
 	ctx := context.Background()
+	search := feed.NewSearch(x, feed.SearchConfig{})
 	for name, req := range benchRequests(b) {
 		b.Run(name, func(b *testing.B) {
 			var total int
 			for b.Loop() {
-				res, err := x.Search(ctx, req)
+				res, err := search.Search(ctx, req)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -132,7 +134,9 @@ func BenchmarkSearchBleveFacets(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var total int
 			for b.Loop() {
-				res, err := x.SearchBleveFacets(ctx, req)
+				r := feed.SearchRetrieval(req, req.Now, nil)
+				r.Docs = r.N
+				res, err := x.SearchBleveFacets(ctx, r)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -113,7 +113,7 @@ func TestCompactBesideWrites(t *testing.T) {
 	if st, err := x.Stats(ctx); err != nil || st.Documents != 2000 {
 		t.Fatalf("Stats = %+v, %v; want 2000 documents", st, err)
 	}
-	res, err := x.Search(ctx, &query.Request{Limit: 1, Now: benchNow.Add(time.Hour * 24 * 365)})
+	res, err := x.Retrieve(ctx, &query.Retrieval{N: 1, Now: benchNow.Add(time.Hour * 24 * 365)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,23 @@ import (
 )
 
 // dict interns the values of one field. Id 0 is the empty value (absent).
+// Filters match values case-insensitively: lower maps the lower-cased form
+// to every id spelled that way (data may hold "Nike" and "NIKE"), the
+// first-seen spelling first; facets answer with the values as listed.
 type dict struct {
-	ids  map[string]uint32
-	vals []string
+	ids   map[string]uint32
+	vals  []string
+	lower map[string][]uint32 // nil for dicts no filter reads
 }
 
 func newDict() dict { return dict{ids: map[string]uint32{"": 0}, vals: []string{""}} }
+
+// newFilterDict is a dict with the case-insensitive index.
+func newFilterDict() dict {
+	d := newDict()
+	d.lower = map[string][]uint32{}
+	return d
+}
 
 func (d *dict) intern(s string) uint32 {
 	if id, ok := d.ids[s]; ok {
@@ -26,14 +37,26 @@ func (d *dict) intern(s string) uint32 {
 	id := uint32(len(d.vals))
 	d.ids[s] = id
 	d.vals = append(d.vals, s)
+	if d.lower != nil {
+		l := strings.ToLower(s)
+		d.lower[l] = append(d.lower[l], id)
+	}
 	return id
+}
+
+// match returns the ids of every spelling of v, ignoring case.
+func (d *dict) match(v string) []uint32 {
+	if id, ok := d.ids[v]; ok && d.lower == nil {
+		return []uint32{id}
+	}
+	return d.lower[strings.ToLower(v)]
 }
 
 // catNode is one node of the category tree. Node 0 is the invisible root
 // whose children are the top-level categories.
 type catNode struct {
 	parent   uint32
-	path     string // full path joined by "/"
+	path     string // full path joined by "/", as listed
 	children []uint32
 	anc      []uint32 // the path as nodes, top level first, ending with this node
 }
@@ -49,6 +72,7 @@ type row struct {
 	avail   int64 // noTime when not a drop
 	brand   uint32
 	size    uint32
+	seller  uint32
 	colors  uint32 // into colorSets
 	node    uint32 // category leaf; 0 for none
 	likes   uint32
@@ -70,22 +94,27 @@ type columns struct {
 	// sets: a sort over every visible listing reads 8 bytes a listing
 	// instead of a 64-byte row, brand and size facets over a large set are
 	// counted from 4-byte columns, and the text score's category boost
-	// reads the category leaf of every text hit from nodeCol.
-	brandCol, sizeCol, nodeCol      []uint32
-	priceCol, createdCol, sharedCol []int64
+	// reads the category leaf of every text hit from nodeCol. listedCol is
+	// max(created, available_at): "newest" orders by when shoppers first
+	// saw a listing, so a drop lands at the top at its instant.
+	brandCol, sizeCol, nodeCol     []uint32
+	priceCol, listedCol, sharedCol []int64
 
 	brands, sizes, colorVals dict
+	sellers                  dict
 	colorSets                dict              // key: sorted color ids joined by ","
 	colorSetIDs              [][]uint32        // colorSets id → color ids
 	colorSetByNames          map[string]uint32 // colors as listed, joined by NUL → colorSets id
 
-	nodes      []catNode
-	nodeByPath map[string]uint32
+	nodes       []catNode
+	nodeByPath  map[string]uint32
+	nodeByLower map[string][]uint32 // lower-cased path → nodes, first-seen first
 
 	available *roaring.Bitmap   // status available (drops included)
 	drops     *roaring.Bitmap   // available and with an available_at
 	brandBM   []*roaring.Bitmap // by brand id
 	sizeBM    []*roaring.Bitmap
+	sellerBM  []*roaring.Bitmap // by seller id: restrictions to closets
 	colorBM   []*roaring.Bitmap
 	condBM    []*roaring.Bitmap // by condition code
 	nodeBM    []*roaring.Bitmap // by node; a node holds its whole subtree
@@ -104,13 +133,15 @@ type columns struct {
 func newColumns() *columns {
 	c := &columns{
 		ids:             newIDTable(),
-		brands:          newDict(),
-		sizes:           newDict(),
-		colorVals:       newDict(),
+		brands:          newFilterDict(),
+		sizes:           newFilterDict(),
+		colorVals:       newFilterDict(),
+		sellers:         newDict(),
 		colorSets:       newDict(),
 		colorSetByNames: map[string]uint32{},
 		nodes:           []catNode{{}},
 		nodeByPath:      map[string]uint32{"": 0},
+		nodeByLower:     map[string][]uint32{},
 		available:       roaring.New(),
 		dirty:           roaring.New(),
 		drops:           roaring.New(),
@@ -118,6 +149,7 @@ func newColumns() *columns {
 	c.colorSetIDs = [][]uint32{nil}
 	c.brandBM = []*roaring.Bitmap{roaring.New()}
 	c.sizeBM = []*roaring.Bitmap{roaring.New()}
+	c.sellerBM = []*roaring.Bitmap{roaring.New()}
 	c.colorBM = []*roaring.Bitmap{roaring.New()}
 	c.nodeBM = []*roaring.Bitmap{roaring.New()}
 	for range len(conditionsPlusNone) {
@@ -144,12 +176,10 @@ func (c *columns) ordinal(id string) uint32 {
 	c.nodeCol = append(c.nodeCol, 0)
 	c.sizeCol = append(c.sizeCol, 0)
 	c.priceCol = append(c.priceCol, 0)
-	c.createdCol = append(c.createdCol, 0)
+	c.listedCol = append(c.listedCol, 0)
 	c.sharedCol = append(c.sharedCol, noTime)
 	return o
 }
-
-func (c *columns) len() int { return c.ids.len() }
 
 // reserveIDLen is the id length reserve plans for; longer ids only make the
 // arena grow once more.
@@ -169,7 +199,7 @@ func (c *columns) reserve(n int) {
 	c.nodeCol = make([]uint32, 0, n)
 	c.sizeCol = make([]uint32, 0, n)
 	c.priceCol = make([]int64, 0, n)
-	c.createdCol = make([]int64, 0, n)
+	c.listedCol = make([]int64, 0, n)
 	c.sharedCol = make([]int64, 0, n)
 }
 
@@ -235,6 +265,8 @@ func (c *columns) categoryNode(path []string) uint32 {
 			c.nodes = append(c.nodes, catNode{parent: node, path: p, anc: anc})
 			c.nodes[node].children = append(c.nodes[node].children, n)
 			c.nodeByPath[p] = n
+			lp := strings.ToLower(p)
+			c.nodeByLower[lp] = append(c.nodeByLower[lp], n)
 		}
 		node = n
 	}
@@ -259,6 +291,7 @@ func (c *columns) clear(o uint32) {
 	c.drops.Remove(o)
 	c.brandBM[c.rows[o].brand].Remove(o)
 	c.sizeBM[c.rows[o].size].Remove(o)
+	c.sellerBM[c.rows[o].seller].Remove(o)
 	c.condBM[c.rows[o].cond].Remove(o)
 	for _, col := range c.colorSetIDs[c.rows[o].colors] {
 		c.colorBM[col].Remove(o)
@@ -290,6 +323,7 @@ func (c *columns) set(o uint32, r *colRecord) {
 	c.rows[o].status = r.status
 	c.rows[o].brand = c.brands.intern(r.brand)
 	c.rows[o].size = c.sizes.intern(r.size)
+	c.rows[o].seller = c.sellers.intern(r.seller)
 	c.rows[o].cond = r.cond
 	c.rows[o].colors = c.colorSet(r.colors)
 	c.rows[o].node = c.categoryNode(r.category)
@@ -300,7 +334,7 @@ func (c *columns) set(o uint32, r *colRecord) {
 	c.rows[o].likes = uint32(min(r.likes, 1<<32-1))
 	c.rows[o].shares = uint32(min(r.shares, 1<<32-1))
 	c.brandCol[o], c.sizeCol[o], c.nodeCol[o] = c.rows[o].brand, c.rows[o].size, c.rows[o].node
-	c.priceCol[o], c.createdCol[o], c.sharedCol[o] = r.price, r.created, r.shared
+	c.priceCol[o], c.listedCol[o], c.sharedCol[o] = r.price, c.rows[o].listed(), r.shared
 
 	if r.status == stAvailable {
 		c.available.Add(o)
@@ -310,6 +344,7 @@ func (c *columns) set(o uint32, r *colRecord) {
 	}
 	bm(&c.brandBM, c.rows[o].brand).Add(o)
 	bm(&c.sizeBM, c.rows[o].size).Add(o)
+	bm(&c.sellerBM, c.rows[o].seller).Add(o)
 	c.condBM[c.rows[o].cond].Add(o)
 	for _, col := range c.colorSetIDs[c.rows[o].colors] {
 		bm(&c.colorBM, col).Add(o)
@@ -320,6 +355,15 @@ func (c *columns) set(o uint32, r *colRecord) {
 	if b := priceBucket(r.price); b >= 0 {
 		c.priceBM[b].Add(o)
 	}
+}
+
+// listed is max(created, available_at) in Unix ms: when shoppers first saw
+// the listing.
+func (r *row) listed() int64 {
+	if r.avail != noTime {
+		return max(r.created, r.avail)
+	}
+	return r.created
 }
 
 // visibility caches the visible set for an interval of instants: between two

@@ -637,6 +637,38 @@ func (x *Index) Get(ctx context.Context, id string) (*rummage.Listing, error) {
 	return &ls[0], nil
 }
 
+// Load returns the listings of ids, nil for one the index does not hold;
+// see query.Loader.
+func (x *Index) Load(ctx context.Context, ids []string) ([]*rummage.Listing, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, ErrClosed
+	}
+	out := make([]*rummage.Listing, len(ids))
+	held := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if o, ok := x.cols.ids.lookup(id); ok && !x.cols.deleted[o] {
+			held = append(held, id)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	docs, err := x.loadDocs(x.snap, held)
+	if err != nil {
+		return nil, err
+	}
+	j := 0
+	for i, id := range ids {
+		if j < len(held) && held[j] == id {
+			out[i] = &docs[j]
+			j++
+		}
+	}
+	return out, nil
+}
+
 // loadDocs reads listings from their stored records.
 func (x *Index) loadDocs(snap *scorch.IndexSnapshot, ids []string) ([]rummage.Listing, error) {
 	out := make([]rummage.Listing, len(ids))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
@@ -30,7 +31,7 @@ func open(t *testing.T, cfg embedded.Config) *embedded.Index {
 	return x
 }
 
-func search(t *testing.T, b query.Backend, req query.Request) *query.Result {
+func search(t *testing.T, b feed.Retriever, req query.Request) *feed.Page {
 	t.Helper()
 	if req.Now.IsZero() {
 		req.Now = now
@@ -38,14 +39,14 @@ func search(t *testing.T, b query.Backend, req query.Request) *query.Result {
 	if err := req.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Search(context.Background(), &req)
+	res, err := feed.NewSearch(b, feed.SearchConfig{}).Search(context.Background(), &req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-func hitIDs(res *query.Result) []string {
+func hitIDs(res *feed.Page) []string {
 	out := make([]string, len(res.Hits))
 	for i, h := range res.Hits {
 		out[i] = h.ID
@@ -137,7 +138,7 @@ func TestReopen(t *testing.T) {
 		{Query: "lululemom"},
 		{Sort: query.SortRecentlyShared, Filters: query.Filters{Category: []string{"Women"}}},
 	}
-	var before []*query.Result
+	var before []*feed.Page
 	for _, r := range reqs {
 		before = append(before, search(t, x, r))
 	}
@@ -287,7 +288,7 @@ func TestConcurrency(t *testing.T) {
 				if i%3 == 0 {
 					req.Query = "vintage"
 				}
-				res, err := x.Search(ctx, &req)
+				res, err := feed.NewSearch(x, feed.SearchConfig{}).Search(ctx, &req)
 				if err != nil {
 					t.Error(err)
 					return
@@ -337,7 +338,8 @@ func TestBaselineAgrees(t *testing.T) {
 			req.Now = now
 		}
 		ours := search(t, x, req)
-		base, err := x.SearchBleveFacets(ctx, &req)
+		r := feed.SearchRetrieval(&req, req.Now, nil)
+		base, err := x.SearchBleveFacets(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,8 +347,8 @@ func TestBaselineAgrees(t *testing.T) {
 			t.Errorf("%+v: baseline total %d, ours %d", req, base.Total, ours.Total)
 		}
 		if req.Query == "" || req.Sort != "" {
-			if !slices.Equal(hitIDs(base), hitIDs(ours)) {
-				t.Errorf("%+v: baseline hits %v, ours %v", req, hitIDs(base), hitIDs(ours))
+			if got := conformance.IDs(base.Hits); !slices.Equal(got, hitIDs(ours)) {
+				t.Errorf("%+v: baseline hits %v, ours %v", req, got, hitIDs(ours))
 			}
 		}
 		for _, f := range req.Facets {
@@ -357,7 +359,7 @@ func TestBaselineAgrees(t *testing.T) {
 	}
 	lean := open(t, embedded.Config{Dir: t.TempDir()})
 	defer lean.Close()
-	if _, err := lean.SearchBleveFacets(ctx, &query.Request{}); !errors.Is(err, embedded.ErrNoBaseline) {
+	if _, err := lean.SearchBleveFacets(ctx, &query.Retrieval{N: 1, Now: now}); !errors.Is(err, embedded.ErrNoBaseline) {
 		t.Errorf("lean index baseline: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ const (
 	fbPrice     = "f_price"
 	fbStatus    = "f_status"
 	fbAvail     = "f_avail"
-	fbCreated   = "f_created"
+	fbCreated   = "f_created" // listed_at: max(created_at, available_at)
 	fbShared    = "f_shared"
 )
 
@@ -192,7 +192,7 @@ func buildDoc(id string, l *rummage.Listing, version uint64, an *analyzers, base
 			d.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, float64(v), optFacet))
 		}
 		num(fbPrice, l.PriceCents)
-		num(fbCreated, l.CreatedAt.UnixMilli())
+		num(fbCreated, l.ListedAt().UnixMilli())
 		if l.AvailableAt != nil {
 			num(fbAvail, l.AvailableAt.UnixMilli())
 		}

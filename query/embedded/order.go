@@ -44,25 +44,25 @@ func (c *columns) sortValue(s query.Sort, o uint32) float64 {
 		}
 		return float64(c.sharedCol[o])
 	}
-	return float64(c.createdCol[o])
+	return float64(c.listedCol[o])
 }
 
 // orderSource is what building orders needs, copied under the lock: the
 // sort columns, and the orders in use with the listings written since they
 // were built, from which the new orders are merged.
 type orderSource struct {
-	ids                             idList
-	priceCol, createdCol, sharedCol []int64
-	prev                            *orders         // nil: sort everything
-	dirty                           *roaring.Bitmap // written since prev was built
+	ids                            idList
+	priceCol, listedCol, sharedCol []int64
+	prev                           *orders         // nil: sort everything
+	dirty                          *roaring.Bitmap // written since prev was built
 }
 
 func (c *columns) orderSource() *orderSource {
 	src := &orderSource{
-		ids:        c.ids.frozen(),
-		priceCol:   slices.Clone(c.priceCol),
-		createdCol: slices.Clone(c.createdCol),
-		sharedCol:  slices.Clone(c.sharedCol),
+		ids:       c.ids.frozen(),
+		priceCol:  slices.Clone(c.priceCol),
+		listedCol: slices.Clone(c.listedCol),
+		sharedCol: slices.Clone(c.sharedCol),
 	}
 	if c.ord != nil {
 		src.prev, src.dirty = c.ord, c.dirty.Clone()
@@ -77,7 +77,7 @@ func (c *columns) orderSource() *orderSource {
 // sort of the four orders cost ~2.5 s of CPU, and a stream of 2,000
 // changes/s made one every ~15 s; the merge costs a pass over the orders.
 func buildOrders(src *orderSource) *orders {
-	view := &columns{priceCol: src.priceCol, createdCol: src.createdCol, sharedCol: src.sharedCol}
+	view := &columns{priceCol: src.priceCol, listedCol: src.listedCol, sharedCol: src.sharedCol}
 	n := src.ids.len()
 	out := &orders{by: map[query.Sort]*sortOrder{}, n: n}
 	var changed []uint32 // sorted ordinals to (re)place; all of them without prev
@@ -138,10 +138,10 @@ func buildOrders(src *orderSource) *orders {
 // topKOrdered is topK over all using a presorted order: the first k+1
 // clean listings of all after the cursor from the order, merged with the
 // first k+1 of the dirty ones from a heap.
-func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring.Bitmap, s query.Sort, after *query.Cursor, k int) ([]entry, bool) {
+func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring.Bitmap, s query.Sort, after *query.Position, k int) ([]entry, bool) {
 	start := 0
 	if after != nil {
-		cv := cursorValue(s, after.Key)
+		cv := positionValue(s, after)
 		start, _ = slices.BinarySearchFunc(so.vals, cv, func(v, target float64) int {
 			// Entries strictly before the cursor value come first.
 			if v > target {
@@ -168,11 +168,11 @@ func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring
 	if !dirty.IsEmpty() {
 		d := roaring.And(dirty, all)
 		if !d.IsEmpty() {
-			dirtyTop, _ = c.topK(func(yield func(uint32, float64)) {
+			dirtyTop, _ = c.topK(func(yield func(entry)) {
 				it := d.Iterator()
 				for it.HasNext() {
 					o := it.Next()
-					yield(o, c.sortValue(s, o))
+					yield(entry{v: c.sortValue(s, o), ord: o})
 				}
 			}, after, s, k+1)
 		}

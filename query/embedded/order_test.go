@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 )
 
@@ -35,10 +36,11 @@ func TestOrderedPaging(t *testing.T) {
 	}
 	x.bg.Wait()
 
+	search := feed.NewSearch(x, feed.SearchConfig{})
 	walk := func(req query.Request) []string {
 		var ids []string
 		for page := 0; page < 1000; page++ {
-			res, err := x.Search(ctx, &req)
+			res, err := search.Search(ctx, &req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,9 +50,7 @@ func TestOrderedPaging(t *testing.T) {
 			if res.NextCursor == "" {
 				return ids
 			}
-			if req.After, err = query.DecodeCursor(res.NextCursor); err != nil {
-				t.Fatal(err)
-			}
+			req.Cursor = res.NextCursor
 		}
 		t.Fatal("too many pages")
 		return nil

@@ -11,7 +11,8 @@ import (
 )
 
 // The stored field of every Bleve document is a record: a short binary
-// header with the version and the column values, then the listing as JSON.
+// header with the version and the column values, then the rest of the
+// listing, in binary too.
 // Reopening an index decodes only the header, which is what makes it fast;
 // hits and Get decode the rest too.
 //
@@ -25,8 +26,9 @@ import (
 //	uvarint  n, n × str category path
 //	varint   price, created ms, last shared ms, available at ms
 //	uvarint  likes, shares
+//	str      seller id
 //	-- the rest of the listing --
-//	str      seller id, title, description
+//	str      title, description
 //	uvarint  n, n × str tags
 //	uvarint  n, n × (str url, uvarint width, uvarint height) images
 //	varint   original price
@@ -85,6 +87,7 @@ func conditionCode(c string) uint8 {
 type colRecord struct {
 	version  uint64
 	deleted  bool
+	seller   string
 	brand    string
 	size     string
 	cond     uint8
@@ -102,6 +105,7 @@ type colRecord struct {
 func recordOf(l *rummage.Listing, version uint64) colRecord {
 	r := colRecord{
 		version:  version,
+		seller:   l.SellerID,
 		brand:    l.Brand,
 		size:     l.Size,
 		cond:     conditionCode(l.Condition),
@@ -279,7 +283,8 @@ func (r *recReader) strs() []string {
 	return out
 }
 
-// decodeHeader reads the column part of a record and returns the JSON rest.
+// decodeHeader reads the column part of a record (the seller included) and
+// returns the rest.
 func decodeHeader(b []byte) (colRecord, []byte, error) {
 	r := recReader{b: b}
 	if r.byte() != recordFormat {
@@ -304,6 +309,7 @@ func decodeHeader(b []byte) (colRecord, []byte, error) {
 	c.avail = r.varint()
 	c.likes = r.uvarint()
 	c.shares = r.uvarint()
+	c.seller = r.str()
 	if flags&flagShared == 0 {
 		c.shared = noTime
 	}
@@ -322,6 +328,7 @@ func decodeListing(id string, b []byte) (l *rummage.Listing, version uint64, ok 
 	r := recReader{b: rest}
 	l = &rummage.Listing{
 		ID:         id,
+		SellerID:   c.seller,
 		Brand:      c.brand,
 		Size:       c.size,
 		Category:   c.category,
@@ -336,7 +343,6 @@ func decodeListing(id string, b []byte) (l *rummage.Listing, version uint64, ok 
 	if c.status > 0 && int(c.status) <= len(rummage.Statuses) {
 		l.Status = rummage.Statuses[c.status-1]
 	}
-	l.SellerID = r.str()
 	l.Title = r.str()
 	l.Description = r.str()
 	l.Tags = r.strs()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
-	"github.com/rummage/rummage/ranking"
 )
 
 // field indexes the filterable fields for disjunctive facets.
@@ -39,11 +38,14 @@ var facetField = map[query.Facet]field{
 	query.FacetPrice:     fieldPrice,
 }
 
-// Search runs a validated request. See query.Backend.
-func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, error) {
-	instant := req.Instant()
-	nowMs := instant.UnixMilli()
-	sortBy := req.EffectiveSort()
+// Retrieve runs a validated retrieval. See query.Retriever.
+func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
+	nowMs := r.Now.UnixMilli()
+	sortBy := r.EffectiveSort()
+	scorer := r.Score
+	if scorer == nil {
+		scorer = query.TextScorer{}
+	}
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -53,14 +55,17 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 	c := x.cols
 
 	base := c.visibleAt(&x.vis, nowMs)
+	if r.Restrict.Active() {
+		base = c.restrict(base, &r.Restrict)
+	}
 	var text *textHits
-	if q := strings.TrimSpace(req.Query); q != "" {
+	if q := strings.TrimSpace(r.Query); q != "" {
 		clauses, ok, err := x.planText(q, x.snap)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return query.EmptyResult(req), nil
+			return query.EmptyCandidates(r), nil
 		}
 		if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
 			return nil, err
@@ -70,32 +75,7 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 		base = roaring.And(base, tb)
 	}
 
-	// One bitmap per active filter; nil when the field is not filtered.
-	var filters [numFields]*roaring.Bitmap
-	f := &req.Filters
-	filters[fieldBrand] = c.union(c.brandBM, &c.brands, f.Brands)
-	filters[fieldSize] = c.union(c.sizeBM, &c.sizes, f.Sizes)
-	filters[fieldColor] = c.union(c.colorBM, &c.colorVals, f.Colors)
-	if len(f.Conditions) > 0 {
-		b := roaring.New()
-		for _, v := range f.Conditions {
-			if code := conditionCode(v); code > 0 {
-				b.Or(c.condBM[code])
-			}
-		}
-		filters[fieldCondition] = b
-	}
-	if len(f.Category) > 0 {
-		if n, ok := c.nodeByPath[strings.Join(f.Category, "/")]; ok && n != 0 && int(n) < len(c.nodeBM) {
-			filters[fieldCategory] = c.nodeBM[n]
-		} else {
-			filters[fieldCategory] = roaring.New()
-		}
-	}
-	if f.PriceMin != nil || f.PriceMax != nil {
-		filters[fieldPrice] = c.priceRange(base, f.PriceMin, f.PriceMax)
-	}
-
+	filters, sel := c.filterSets(base, &r.Filters)
 	// all = base ∩ every filter, smallest first.
 	active := make([]*roaring.Bitmap, 0, numFields)
 	for _, b := range filters {
@@ -104,42 +84,166 @@ func (x *Index) Search(ctx context.Context, req *query.Request) (*query.Result, 
 		}
 	}
 	all := intersect(base, active)
-
-	res := &query.Result{Total: int(all.GetCardinality())}
-	if len(req.Facets) > 0 {
-		res.Facets = x.facets(req, base, filters, all)
-	}
-
-	limit := req.EffectiveLimit()
-	var page []entry
-	var more bool
-	if so := c.orderFor(sortBy, text, all); so != nil {
-		page, more = c.topKOrdered(so, c.dirty, all, sortBy, req.After, limit)
-	} else if sortBy == query.SortRelevance && text != nil && relevancePruning {
-		page, more = c.topKRelevance(text, all, req.After, limit, nowMs)
-	} else {
-		page, more = c.topK(x.candidates(sortBy, text, all, nowMs), req.After, sortBy, limit)
-	}
-	ids := make([]string, len(page))
-	for i, e := range page {
-		ids[i] = c.ids.str(e.ord)
-	}
-	var hits []rummage.Listing
-	var err error
-	if text != nil && len(text.docs) == len(text.ords) {
-		hits, err = x.loadDocsAt(x.snap, x.segs, ids, pageDocs(page, text))
-	} else {
-		hits, err = x.loadDocs(x.snap, ids)
-	}
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res.Hits = hits
-	if more && len(page) > 0 {
-		last := page[len(page)-1]
-		res.NextCursor = req.NewCursor(instant, cursorKey(sortBy, last.v), c.ids.str(last.ord))
+
+	res := &query.Candidates{Total: int(all.GetCardinality())}
+	if len(r.Facets) > 0 {
+		res.Facets = x.facets(r, base, filters, sel, all)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	var page []entry
+	if so := c.orderFor(sortBy, text, all); so != nil {
+		page, res.More = c.topKOrdered(so, c.dirty, all, sortBy, r.After, r.N)
+	} else if sortBy == query.SortRelevance && text != nil && relevancePruning {
+		page, res.More = c.topKRelevance(text, all, r.After, r.N, scorer)
+	} else {
+		page, res.More = c.topK(x.candidates(sortBy, text, all, scorer), r.After, sortBy, r.N)
+	}
+	res.Hits = make([]query.Candidate, len(page))
+	for i, e := range page {
+		h := &res.Hits[i]
+		h.ID = c.ids.str(e.ord)
+		c.signals(e.ord, &h.Signals)
+		if sortBy == query.SortRelevance {
+			h.Score = e.v
+			h.Text = e.text
+		} else {
+			h.Key = cursorKey(sortBy, e.v)
+		}
+	}
+	if n := min(r.Docs, len(page)); n > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = res.Hits[i].ID
+		}
+		var docs []rummage.Listing
+		var err error
+		if text != nil && len(text.docs) == len(text.ords) {
+			docs, err = x.loadDocsAt(x.snap, x.segs, ids, pageDocs(page[:n], text))
+		} else {
+			docs, err = x.loadDocs(x.snap, ids)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range docs {
+			res.Hits[i].Doc = &docs[i]
+		}
 	}
 	return res, nil
+}
+
+// signals fills what ranking knows of ordinal o from its row (the text
+// score is the caller's).
+func (c *columns) signals(o uint32, s *query.Signals) {
+	r := &c.rows[o]
+	s.CreatedMs, s.ListedMs = r.created, r.listed()
+	s.Likes, s.Shares = int64(r.likes), int64(r.shares)
+	s.Seller, s.Brand, s.Size = c.sellers.vals[r.seller], c.brands.vals[r.brand], c.sizes.vals[r.size]
+	s.Category = c.nodes[r.node].path
+	s.PriceCents = r.price
+	s.SharedMs = 0
+	if r.shared != noTime {
+		s.SharedMs = r.shared
+	}
+}
+
+// restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
+// set, minus the listings of ExcludeSellers. Seller and listing ids match
+// exactly.
+func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction) *roaring.Bitmap {
+	out := base
+	if rs.Include {
+		parts := c.sellerSets(rs.Sellers)
+		if len(rs.IDs) > 0 {
+			ords := make([]uint32, 0, len(rs.IDs))
+			for _, id := range rs.IDs {
+				if o, ok := c.ids.lookup(id); ok && !c.deleted[o] {
+					ords = append(ords, o)
+				}
+			}
+			slices.Sort(ords)
+			b := roaring.New()
+			b.AddMany(ords)
+			parts = append(parts, b)
+		}
+		switch len(parts) {
+		case 0:
+			return roaring.New()
+		case 1:
+			out = roaring.And(out, parts[0])
+		default:
+			out = roaring.And(out, roaring.FastOr(parts...))
+		}
+	}
+	if ex := c.sellerSets(rs.ExcludeSellers); len(ex) > 0 {
+		out = roaring.AndNot(out, roaring.FastOr(ex...))
+	}
+	return out
+}
+
+// sellerSets returns the listing bitmap of each known seller.
+func (c *columns) sellerSets(sellers []string) []*roaring.Bitmap {
+	var out []*roaring.Bitmap
+	for _, s := range sellers {
+		if id, ok := c.sellers.ids[s]; ok && id != 0 && int(id) < len(c.sellerBM) {
+			out = append(out, c.sellerBM[id])
+		}
+	}
+	return out
+}
+
+// selection holds the dictionary ids (condition: codes) that the filter
+// values matched, so that they appear in their facet whatever their count.
+type selection [numFields][]uint32
+
+// filterSets returns one bitmap per active filter (nil when the field is
+// not filtered) and the values each filter matched. Values match
+// case-insensitively.
+func (c *columns) filterSets(base *roaring.Bitmap, f *query.Filters) ([numFields]*roaring.Bitmap, selection) {
+	var filters [numFields]*roaring.Bitmap
+	var sel selection
+	filters[fieldBrand], sel[fieldBrand] = c.union(c.brandBM, &c.brands, f.Brands)
+	filters[fieldSize], sel[fieldSize] = c.union(c.sizeBM, &c.sizes, f.Sizes)
+	filters[fieldColor], sel[fieldColor] = c.union(c.colorBM, &c.colorVals, f.Colors)
+	if len(f.Conditions) > 0 {
+		b := roaring.New()
+		for _, v := range f.Conditions {
+			if code := conditionCode(strings.ToLower(v)); code > 0 {
+				b.Or(c.condBM[code])
+				sel[fieldCondition] = append(sel[fieldCondition], uint32(code))
+			}
+		}
+		filters[fieldCondition] = b
+	}
+	if len(f.Category) > 0 {
+		var parts []*roaring.Bitmap
+		for _, n := range c.nodeByLower[strings.ToLower(strings.Join(f.Category, "/"))] {
+			if int(n) < len(c.nodeBM) {
+				parts = append(parts, c.nodeBM[n])
+			}
+		}
+		switch len(parts) {
+		case 0:
+			filters[fieldCategory] = roaring.New()
+		case 1:
+			filters[fieldCategory] = parts[0]
+		default:
+			filters[fieldCategory] = roaring.FastOr(parts...)
+		}
+	}
+	if f.PriceMin != nil || f.PriceMax != nil {
+		filters[fieldPrice] = c.priceRange(base, f.PriceMin, f.PriceMax)
+	}
+	return filters, sel
 }
 
 // pageDocs returns the global doc number of each page entry, from the text
@@ -169,24 +273,29 @@ func sortedCopy(a []uint32) []uint32 {
 	return b
 }
 
-// union ORs the bitmaps of the given values; nil when no value is given.
-func (c *columns) union(bms []*roaring.Bitmap, d *dict, vals []string) *roaring.Bitmap {
+// union ORs the bitmaps of every spelling of the given values (ignoring
+// case), and returns the ids matched; nil when no value is given.
+func (c *columns) union(bms []*roaring.Bitmap, d *dict, vals []string) (*roaring.Bitmap, []uint32) {
 	if len(vals) == 0 {
-		return nil
+		return nil, nil
 	}
 	var parts []*roaring.Bitmap
+	var ids []uint32
 	for _, v := range vals {
-		if id, ok := d.ids[v]; ok && id != 0 && int(id) < len(bms) {
-			parts = append(parts, bms[id])
+		for _, id := range d.match(v) {
+			if id != 0 && int(id) < len(bms) && !slices.Contains(ids, id) {
+				parts = append(parts, bms[id])
+				ids = append(ids, id)
+			}
 		}
 	}
 	switch len(parts) {
 	case 0:
-		return roaring.New()
+		return roaring.New(), ids
 	case 1:
-		return parts[0]
+		return parts[0], ids
 	}
-	return roaring.FastOr(parts...)
+	return roaring.FastOr(parts...), ids
 }
 
 // priceRange returns the ordinals of in whose price is within [min, max].
@@ -230,7 +339,7 @@ func intersect(base *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
 // one pass over their 4-byte columns, and the few-valued fields by
 // cardinalities of the set ∩ each value's bitmap, which cost per value, not
 // per document.
-func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
+func (x *Index) facets(req *query.Retrieval, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, sel selection, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
 	c := x.cols
 	setFor := func(fld field) *roaring.Bitmap {
 		if filters[fld] == nil {
@@ -244,13 +353,13 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 		}
 		return intersect(base, others)
 	}
+	// The category facet lists the children of the selected node (its
+	// first-seen spelling when several differ only in case).
 	catNode := uint32(0)
 	if len(req.Filters.Category) > 0 {
-		n, ok := c.nodeByPath[strings.Join(req.Filters.Category, "/")]
-		if !ok {
-			catNode = noNode
-		} else {
-			catNode = n
+		catNode = noNode
+		if ns := c.nodeByLower[strings.ToLower(strings.Join(req.Filters.Category, "/"))]; len(ns) > 0 {
+			catNode = ns[0]
 		}
 	}
 	// Group the facets by the set they are counted over.
@@ -279,17 +388,18 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 			c.scanFacets(g.set, want, catNode, counts)
 		}
 	}
+	limit := req.EffectiveFacetLimit()
 	out := make(map[query.Facet][]query.FacetValue, len(req.Facets))
 	for _, fc := range req.Facets {
 		switch fc {
 		case query.FacetBrand:
-			out[fc] = termFacet(counts.brand, c.brands.vals)
+			out[fc] = termFacet(counts.brand, c.brands.vals, limit, sel[fieldBrand])
 		case query.FacetSize:
-			out[fc] = termFacet(counts.size, c.sizes.vals)
+			out[fc] = termFacet(counts.size, c.sizes.vals, limit, sel[fieldSize])
 		case query.FacetCondition:
-			out[fc] = termFacet(counts.cond, append([]string{""}, rummage.Conditions...))
+			out[fc] = termFacet(counts.cond, append([]string{""}, rummage.Conditions...), limit, sel[fieldCondition])
 		case query.FacetColor:
-			out[fc] = termFacet(counts.color, c.colorVals.vals)
+			out[fc] = termFacet(counts.color, c.colorVals.vals, limit, sel[fieldColor])
 		case query.FacetCategory:
 			var vals []query.FacetValue
 			for n, k := range counts.cat {
@@ -297,7 +407,7 @@ func (x *Index) facets(req *query.Request, base *roaring.Bitmap, filters [numFie
 					vals = append(vals, query.FacetValue{Value: c.nodes[n].path, Count: k})
 				}
 			}
-			out[fc] = sortFacet(vals)
+			out[fc] = query.SortFacet(vals, limit)
 		case query.FacetPrice:
 			if counts.price == nil {
 				counts.price = make([]int, len(query.PriceBuckets))
@@ -494,82 +604,67 @@ func (c *columns) countColumns(set *roaring.Bitmap, want facetMask, fc *facetCou
 	}
 }
 
-// termFacet turns counts per dictionary id into the top MaxTermFacet values,
-// by count desc then value asc. Id 0 (no value) is not a facet value.
-func termFacet(counts []int, names []string) []query.FacetValue {
+// termFacet turns counts per dictionary id into the top limit values, by
+// count desc then value asc, plus the selected ids wherever they rank. Id 0
+// (no value) is not a facet value.
+func termFacet(counts []int, names []string, limit int, selected []uint32) []query.FacetValue {
 	vals := []query.FacetValue{}
 	for id := 1; id < len(counts); id++ {
 		if counts[id] > 0 {
 			vals = append(vals, query.FacetValue{Value: names[id], Count: counts[id]})
 		}
 	}
-	return sortFacet(vals)
-}
-
-func sortFacet(vals []query.FacetValue) []query.FacetValue {
-	if vals == nil {
-		vals = []query.FacetValue{}
-	}
-	slices.SortFunc(vals, func(a, b query.FacetValue) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
+	var must []query.FacetValue
+	for _, id := range selected {
+		if id != 0 && int(id) < len(names) {
+			n := 0
+			if int(id) < len(counts) {
+				n = counts[id]
+			}
+			must = append(must, query.FacetValue{Value: names[id], Count: n})
 		}
-		return strings.Compare(a.Value, b.Value)
-	})
-	if len(vals) > query.MaxTermFacet {
-		vals = vals[:query.MaxTermFacet]
 	}
-	return vals
+	return query.WithSelected(query.SortFacet(vals, limit), must)
 }
 
-// candidates yields every ordinal of all with its primary sort value: hits
-// are ordered by it descending, then by id ascending. Ascending sorts
-// negate; never-shared listings sort after every shared one. For relevance
-// with text the candidates are the text hits (whose scores are at hand)
-// that are in all.
-func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, nowMs int64) func(yield func(uint32, float64)) {
+// candidates yields every ordinal of all with its primary sort value (and
+// text score): hits are ordered by it descending, then by id ascending.
+// Ascending sorts negate; never-shared listings sort after every shared
+// one. For relevance with text the candidates are the text hits (whose
+// scores are at hand) that are in all, scored by the first phase.
+func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, scorer query.Scorer) func(yield func(entry)) {
 	c := x.cols
-	scan := func(key func(o uint32) float64) func(yield func(uint32, float64)) {
-		return func(yield func(uint32, float64)) {
+	scan := func(key func(o uint32) float64) func(yield func(entry)) {
+		return func(yield func(entry)) {
 			buf := make([]uint32, 4096)
 			it := all.ManyIterator()
 			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
 				for _, o := range buf[:n] {
-					yield(o, key(o))
+					yield(entry{v: key(o), ord: o})
 				}
 			}
 		}
 	}
 	switch s {
-	case query.SortPriceAsc:
-		return scan(func(o uint32) float64 { return -float64(c.priceCol[o]) })
-	case query.SortPriceDesc:
-		return scan(func(o uint32) float64 { return float64(c.priceCol[o]) })
-	case query.SortRecentlyShared:
-		return scan(func(o uint32) float64 {
-			if c.sharedCol[o] == noTime {
-				return neverShared
-			}
-			return float64(c.sharedCol[o])
-		})
+	case query.SortPriceAsc, query.SortPriceDesc, query.SortRecentlyShared:
+		return scan(func(o uint32) float64 { return c.sortValue(s, o) })
 	case query.SortRelevance:
 		if text == nil {
 			break // browsing: relevance is newest
 		}
-		return func(yield func(uint32, float64)) {
+		return func(yield func(entry)) {
+			var sig query.Signals
 			for i, o := range text.ords {
 				if !all.Contains(o) {
 					continue
 				}
-				sig := ranking.Signals{Text: text.scores[i], CreatedMs: c.rows[o].created, Likes: int64(c.rows[o].likes), Shares: int64(c.rows[o].shares)}
-				if c.rows[o].shared != noTime {
-					sig.SharedMs = c.rows[o].shared
-				}
-				yield(o, ranking.Relevance(sig, nowMs))
+				c.signals(o, &sig)
+				sig.Text = text.scores[i]
+				yield(entry{v: scorer.Score(&sig), text: sig.Text, ord: o})
 			}
 		}
 	}
-	return scan(func(o uint32) float64 { return float64(c.createdCol[o]) })
+	return scan(func(o uint32) float64 { return float64(c.listedCol[o]) })
 }
 
 // neverShared sorts below any real share instant.
@@ -578,8 +673,6 @@ const neverShared = -1 << 62
 // cursorKey stores a primary sort value in a cursor key.
 func cursorKey(s query.Sort, v float64) int64 {
 	switch s {
-	case query.SortRelevance:
-		return query.ScoreKey(v)
 	case query.SortPriceAsc:
 		return int64(-v)
 	case query.SortRecentlyShared:
@@ -593,8 +686,6 @@ func cursorKey(s query.Sort, v float64) int64 {
 // cursorValue reads a cursor key back as a primary sort value.
 func cursorValue(s query.Sort, key int64) float64 {
 	switch s {
-	case query.SortRelevance:
-		return query.KeyScore(key)
 	case query.SortPriceAsc:
 		return -float64(key)
 	case query.SortRecentlyShared:
@@ -606,8 +697,9 @@ func cursorValue(s query.Sort, key int64) float64 {
 }
 
 type entry struct {
-	v   float64
-	ord uint32
+	v    float64 // the primary sort value (first-phase score for relevance)
+	text float64 // the text score, for relevance
+	ord  uint32
 }
 
 // before reports whether a comes before b: higher value first, then id.
@@ -631,14 +723,22 @@ type pageHeap struct {
 	remaining int
 }
 
-// newPage returns an empty page of k entries after the cursor (nil: from
-// the start) in sort s.
-func (c *columns) newPage(after *query.Cursor, s query.Sort, k int) *pageHeap {
+// newPage returns an empty page of k entries after the position (nil:
+// from the start) in sort s.
+func (c *columns) newPage(after *query.Position, s query.Sort, k int) *pageHeap {
 	h := &pageHeap{c: c, e: make([]entry, 0, k+1), k: k}
 	if after != nil {
-		h.after, h.cur.v, h.curID = true, cursorValue(s, after.Key), after.ID
+		h.after, h.cur.v, h.curID = true, positionValue(s, after), after.ID
 	}
 	return h
+}
+
+// positionValue is the primary sort value of a position.
+func positionValue(s query.Sort, p *query.Position) float64 {
+	if s == query.SortRelevance {
+		return p.Score
+	}
+	return cursorValue(s, p.Key)
 }
 
 // offer considers one entry for the page.
@@ -678,17 +778,13 @@ func (h *pageHeap) Pop() any {
 // relevancePruning is off only in tests comparing it with a full pass.
 var relevancePruning = true
 
-// maxBlend bounds ranking.Relevance / text score: freshness and popularity
-// are each at most 1.
-const maxBlend = (1 + ranking.FreshnessWeight + ranking.PopularityWeight) * (1 + 1e-9)
-
 // topKRelevance is topK for relevance with text. Text scores take few
 // distinct values (sums of field weights × idf), so hits are grouped by
 // score and visited best group first; once the page is full and a group's
-// best possible blended score is below the page's worst, that group and all
-// after it are skipped without reading their rows or blending. A broad word
-// matching 130k listings then blends a few thousand.
-func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Cursor, k int, nowMs int64) ([]entry, bool) {
+// best possible first-phase score (scorer.Bound) is below the page's worst,
+// that group and all after it are skipped without reading their rows or
+// scoring. A broad word matching 130k listings then scores a few thousand.
+func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Position, k int, scorer query.Scorer) ([]entry, bool) {
 	// Membership in all through a bitset over ordinals (a load and a
 	// shift) instead of a roaring Contains per hit.
 	in := getBitset(c.ids.len())
@@ -725,9 +821,9 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 	}
 	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
 	h := c.newPage(after, query.SortRelevance, k)
-	var sigs [256]ranking.Signals
+	var sigs [256]query.Signals
 	for gi, sc := range scores {
-		if len(h.e) == k && sc*maxBlend < h.e[0].v {
+		if len(h.e) == k && scorer.Bound(sc) < h.e[0].v {
 			// Every listing left scores below the page's worst, which is
 			// after the cursor: they are all after it too.
 			for _, rest := range scores[gi:] {
@@ -741,14 +837,11 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 			// Read the rows first in a tight loop, so that their cache
 			// misses overlap, then blend.
 			for i, o := range chunk {
-				r := &c.rows[o]
-				sigs[i] = ranking.Signals{Text: sc, CreatedMs: r.created, Likes: int64(r.likes), Shares: int64(r.shares)}
-				if r.shared != noTime {
-					sigs[i].SharedMs = r.shared
-				}
+				c.signals(o, &sigs[i])
+				sigs[i].Text = sc
 			}
 			for i, o := range chunk {
-				h.offer(entry{v: ranking.Relevance(sigs[i], nowMs), ord: o})
+				h.offer(entry{v: scorer.Score(&sigs[i]), text: sc, ord: o})
 			}
 		}
 	}
@@ -782,10 +875,10 @@ func putBitset(b []uint64, set *roaring.Bitmap) {
 	bitsets.Put(&b)
 }
 
-// topK returns the first k candidates after the cursor in sort order, and
-// whether more remain after them.
-func (c *columns) topK(cands func(yield func(uint32, float64)), after *query.Cursor, s query.Sort, k int) ([]entry, bool) {
+// topK returns the first k candidates after the position in sort order,
+// and whether more remain after them.
+func (c *columns) topK(cands func(yield func(entry)), after *query.Position, s query.Sort, k int) ([]entry, bool) {
 	h := c.newPage(after, s, k)
-	cands(func(o uint32, v float64) { h.offer(entry{v: v, ord: o}) })
+	cands(h.offer)
 	return h.result()
 }

@@ -63,11 +63,18 @@ func (s *Backend) acquire() *gen {
 // Current returns the backend reads go to now.
 func (s *Backend) Current() query.Backend { return s.cur.Load().b }
 
-// Search runs on the current backend.
-func (s *Backend) Search(ctx context.Context, req *query.Request) (*query.Result, error) {
+// Retrieve runs on the current backend.
+func (s *Backend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
 	g := s.acquire()
 	defer g.mu.RUnlock()
-	return g.b.Search(ctx, req)
+	return g.b.Retrieve(ctx, r)
+}
+
+// Load reads from the current backend.
+func (s *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, error) {
+	g := s.acquire()
+	defer g.mu.RUnlock()
+	return g.b.Load(ctx, ids)
 }
 
 // Get reads from the current backend.
