@@ -24,6 +24,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers.
 	MaxHeaderBytes int
+	// Auth is who may call which route (api/access.go). The zero value
+	// admits no key and no read without one.
+	Auth Auth
 }
 
 // DefaultConfig returns the defaults: 5 s per request, 10 s to drain on

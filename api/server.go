@@ -72,13 +72,17 @@ func New(cfg Config, b Backend, logger *slog.Logger) (*Server, error) {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recover, s.timeout)
+	e.Use(s.observe, s.recover, s.authorize, s.timeout)
 
 	s.get("/v1/search", s.search)
 	s.get("/v1/listings/:id", s.listing)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(s.metrics.handler(logger)))
+	s.get("/openapi.json", s.openapi)
+	if err := checkRouteAccess(e.Routes()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
