@@ -170,13 +170,7 @@ func TestFileStoreWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := ring.Lookup(secret); err != nil; _, err = ring.Lookup(secret) {
-		if time.Now().After(deadline) {
-			t.Fatal("the ring never saw the key another process wrote")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "the ring sees the key another process wrote", func() bool { _, err := ring.Lookup(secret); return err == nil })
 }
 
 func TestFileStoreRejectsBadFiles(t *testing.T) {
