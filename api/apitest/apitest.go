@@ -180,14 +180,20 @@ func NewRemote(t testing.TB, base, key string) *Client {
 
 var (
 	specs     sync.Map // sha256 of the document → *Spec
-	handlerOf sync.Map // in-process handler → *Spec
+	handlerOf sync.Map // in-process handler, or remote base URL → *Spec
 )
 
 func (c *Client) loadSpec(t testing.TB) *Spec {
 	t.Helper()
-	cacheable := c.h != nil && reflect.TypeOf(c.h).Comparable()
-	if cacheable {
-		if s, ok := handlerOf.Load(c.h); ok {
+	var cacheKey any = c.base // a remote server keeps its spec
+	if c.h != nil {
+		cacheKey = nil
+		if reflect.TypeOf(c.h).Comparable() {
+			cacheKey = c.h
+		}
+	}
+	if cacheKey != nil {
+		if s, ok := handlerOf.Load(cacheKey); ok {
 			return s.(*Spec)
 		}
 	}
@@ -204,8 +210,8 @@ func (c *Client) loadSpec(t testing.TB) *Spec {
 		}
 		v, _ = specs.LoadOrStore(sum, s)
 	}
-	if cacheable {
-		handlerOf.Store(c.h, v)
+	if cacheKey != nil {
+		handlerOf.Store(cacheKey, v)
 	}
 	return v.(*Spec)
 }

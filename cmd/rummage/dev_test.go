@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/internal/testpg"
 )
@@ -111,23 +112,21 @@ func eventually(t *testing.T, what string, deadline time.Duration, cond func() b
 	}
 }
 
+// devGet gets u through apitest, which checks the answer against the
+// API's OpenAPI document.
 func devGet(t *testing.T, u string, v any) int {
 	t.Helper()
-	resp, err := http.Get(u)
+	p, err := url.Parse(u)
 	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	if v != nil && resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(body, v); err != nil {
-			t.Fatalf("GET %s: %v: %s", u, err, body)
+	r := apitest.NewRemote(t, p.Scheme+"://"+p.Host, "").Get(t, p.RequestURI())
+	if v != nil && r.Status == http.StatusOK {
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatalf("GET %s: %v: %s", u, err, r.Body)
 		}
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 type devSearch struct {
