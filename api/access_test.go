@@ -208,10 +208,6 @@ func TestUserTrust(t *testing.T) {
 		r := c.Get(t, "/v1/search?q=x&user=u1", tt.opts...)
 		if got := statusCode(t, r); got != tt.want {
 			t.Errorf("%s: %s, want %s (%s)", tt.name, got, tt.want, r.Body)
-			continue
-		}
-		if r.Status == 200 && b.lastRequest().User != "u1" {
-			t.Errorf("%s: the backend got user %q", tt.name, b.lastRequest().User)
 		}
 	}
 	// Without user= a public key needs no token, and a token is ignored.
