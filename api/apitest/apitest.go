@@ -355,12 +355,28 @@ func (s *Spec) Check(req *http.Request, status int, header http.Header, body []b
 	if reqErr := openapi3filter.ValidateRequest(ctx, in); reqErr != nil && (status < 400 || status >= 500) {
 		return fmt.Errorf("the spec rejects this request (%v), but the server answered %d", reqErr, status)
 	}
+	if status < 300 {
+		if name := undeclaredParam(route.Operation, req); name != "" {
+			return fmt.Errorf("the server took the query parameter %q, which the operation does not declare", name)
+		}
+	}
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: status, Header: header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	out.SetBodyBytes(body)
 	return openapi3filter.ValidateResponse(ctx, out)
+}
+
+// undeclaredParam returns a query parameter of req that op does not
+// declare, or "".
+func undeclaredParam(op *openapi3.Operation, req *http.Request) string {
+	for name := range req.URL.Query() {
+		if op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func (s *Spec) checkErrorBody(header http.Header, body []byte) error {

@@ -84,6 +84,8 @@ func TestCheckCatchesDrift(t *testing.T) {
 		{"a 401 with it", "/v1/search", 401, with(jsonH, "WWW-Authenticate", `Bearer realm="rummage"`), errBody, true},
 		{"a request the spec rejects, answered 200", "/v1/search?limit=0", 200, jsonH, `{"total":0,"hits":[],"facets":{},"next_cursor":null}`, false},
 		{"a request the spec rejects, answered 400", "/v1/search?limit=0", 400, jsonH, errBody, true},
+		{"an undeclared parameter, answered 200", "/v1/search?q=x&facet_limitt=5", 200, jsonH, `{"total":0,"hits":[],"facets":{},"next_cursor":null}`, false},
+		{"an undeclared parameter, answered 400", "/v1/search?q=x&facet_limitt=5", 400, jsonH, errBody, true},
 		{"a path not in the spec, answered 200", "/v1/other", 200, jsonH, `{}`, false},
 		{"a path not in the spec, answered 404", "/v1/other", 404, jsonH, errBody, true},
 		{"text where JSON is documented", "/healthz", 200, http.Header{"Content-Type": {"text/plain"}}, "ok", false},
