@@ -297,14 +297,7 @@ func TestEveryRouteHasAnAccessRule(t *testing.T) {
 // states the access of its route in routeAccess, and every API route of
 // the table is documented.
 func TestSpecAccessMatchesTable(t *testing.T) {
-	b, err := OpenAPIJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := apitest.LoadSpec(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := loadSpec(t)
 	documented := map[route]bool{}
 	for path, item := range spec.Doc.Paths.Map() {
 		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)

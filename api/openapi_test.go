@@ -10,10 +10,9 @@ import (
 	"github.com/rummage/rummage/api/apitest"
 )
 
-// TestSpecDeclaresEverySearchParameter: the spec of GET /v1/search lists
-// exactly the parameters ParseSearch takes (searchParams), repeatable ones
-// as arrays.
-func TestSpecDeclaresEverySearchParameter(t *testing.T) {
+// loadSpec loads and validates the embedded document.
+func loadSpec(t *testing.T) *apitest.Spec {
+	t.Helper()
 	b, err := OpenAPIJSON()
 	if err != nil {
 		t.Fatal(err)
@@ -22,6 +21,14 @@ func TestSpecDeclaresEverySearchParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return spec
+}
+
+// TestSpecDeclaresEverySearchParameter: the spec of GET /v1/search lists
+// exactly the parameters ParseSearch takes (searchParams), repeatable ones
+// as arrays.
+func TestSpecDeclaresEverySearchParameter(t *testing.T) {
+	spec := loadSpec(t)
 	op := spec.Doc.Paths.Find("/v1/search").Get
 	declared := map[string]bool{}
 	for _, p := range op.Parameters {
