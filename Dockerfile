@@ -15,4 +15,5 @@ USER rummage
 WORKDIR /data
 EXPOSE 8080
 ENTRYPOINT ["rummage"]
-CMD ["serve", "--addr", ":8080", "--index-dir", "/data/index"]
+# A demo: reads need no key (--public-reads); keys in /data/keys.json (rummage keys create).
+CMD ["serve", "--addr", ":8080", "--index-dir", "/data/index", "--keys-file", "/data/keys.json", "--public-reads"]

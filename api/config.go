@@ -34,6 +34,9 @@ type Config struct {
 	Cursors *feed.Cursors
 	// Aliases resolve brand shorthand in the brand filter.
 	Aliases query.Aliases
+	// Auth is who may call which route (api/access.go). The zero value
+	// admits no key and no read without one.
+	Auth Auth
 }
 
 // DefaultConfig returns the defaults: 5 s per request, 10 s to drain on

@@ -10,6 +10,13 @@
 //	GET /healthz           200 while the process is alive
 //	GET /readyz            503 until the index is loaded (Server.SetBackend), then 200
 //	GET /metrics           Prometheus text format, on the server's own registry
+//	GET /openapi.json      the OpenAPI document (openapi.yaml, embedded)
+//
+// Who may call each route is the table routeAccess (access.go): reads take
+// a search, public or admin key ("Authorization: Bearer"), or none while
+// Auth.AnonymousReads holds; the open routes take none. A missing, unknown
+// or revoked key is 401, a key of the wrong kind 403; user= is trusted from
+// a server key, or from a public key with a user token (docs/keys.md).
 //
 // Every error, including unknown routes (404), wrong methods (405), panics
 // (500) and timeouts (503), has one JSON shape:

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"reflect"
 	"slices"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
@@ -101,7 +101,7 @@ func mustE2E(t testing.TB) *api.Server {
 			return
 		}
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-		e2eSrv, e2eErr = api.New(api.Config{Cursors: e2eCursors}, idx, logger)
+		e2eSrv, e2eErr = api.New(api.Config{Cursors: e2eCursors, Auth: api.Auth{Keys: apitest.Shared().Ring}}, idx, logger)
 	})
 	if e2eErr != nil {
 		t.Fatal(e2eErr)
@@ -124,11 +124,12 @@ type facetValueBody struct {
 	Count int    `json:"count"`
 }
 
+// get sends GET target with the shared search key through apitest, which
+// checks the exchange against the OpenAPI document.
 func get(t *testing.T, h http.Handler, target string) (int, []byte) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
-	return rec.Code, rec.Body.Bytes()
+	r := apitest.NewClient(t, h, apitest.Shared().Search).Get(t, target)
+	return r.Status, r.Body
 }
 
 func search(t *testing.T, h http.Handler, params string) searchBody {
@@ -340,6 +341,14 @@ func TestE2EListing(t *testing.T) {
 		var l rummage.Listing
 		if err := json.Unmarshal(body, &l); err != nil || l.ID != tt.id || l.Status != tt.want {
 			t.Errorf("%s: %+v %v", tt.id, l, err)
+		}
+	}
+	// An admin key opens every listing, a drop before its instant and a
+	// removed one included.
+	admin := apitest.NewClient(t, s, apitest.Shared().Admin)
+	for _, id := range []string{"l13", "l14"} {
+		if r := admin.Get(t, "/v1/listings/"+id); r.Status != 200 {
+			t.Errorf("admin %s: %d %s", id, r.Status, r.Body)
 		}
 	}
 	code, body := get(t, s, "/metrics")

@@ -80,7 +80,7 @@ func fromHTTPError(he *echo.HTTPError) *Error {
 	e := &Error{Status: he.Code, Message: http.StatusText(he.Code)}
 	switch he.Code {
 	case http.StatusNotFound:
-		e.Code, e.Message = CodeNotFound, "no such route; see /v1/search, /v1/listings/{id}, /healthz, /readyz, /metrics"
+		e.Code, e.Message = CodeNotFound, "no such route; /openapi.json lists them"
 	case http.StatusMethodNotAllowed:
 		e.Code, e.Message = CodeMethodNotAllowed, "method not allowed on this route"
 	case http.StatusServiceUnavailable:

@@ -7,12 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/query"
 )
 
@@ -26,6 +26,7 @@ type stubBackend struct {
 	search  func(ctx context.Context, r *query.Retrieval) (*query.Candidates, error)
 	docs    int64
 	listing map[string]*rummage.Listing
+	get     func(ctx context.Context, id string) (*rummage.Listing, error)
 }
 
 func (b *stubBackend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
@@ -59,6 +60,9 @@ func hits(ls ...rummage.Listing) []query.Candidate {
 }
 
 func (b *stubBackend) Get(ctx context.Context, id string) (*rummage.Listing, error) {
+	if b.get != nil {
+		return b.get(ctx, id)
+	}
 	if l, ok := b.listing[id]; ok {
 		return l, nil
 	}
@@ -93,8 +97,13 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
+// newTestServer builds a server over b; without cfg.Auth.Keys it knows the
+// shared test keys (apitest.Shared).
 func newTestServer(t testing.TB, cfg Config, b Backend) (*Server, *logBuffer) {
 	t.Helper()
+	if cfg.Auth.Keys == nil {
+		cfg.Auth.Keys = apitest.Shared().Ring
+	}
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg, b, logger)
@@ -110,12 +119,12 @@ type response struct {
 	body   []byte
 }
 
-func do(t testing.TB, h http.Handler, method, target string) response {
+// do sends a request with the shared search key through apitest, which
+// checks the exchange against the OpenAPI document.
+func do(t testing.TB, h http.Handler, method, target string, opts ...apitest.Option) response {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return response{rec.Code, rec.Header(), rec.Body.Bytes()}
+	r := apitest.NewClient(t, h, apitest.Shared().Search).Do(t, method, target, nil, opts...)
+	return response{r.Status, r.Header, r.Body}
 }
 
 // apiErr decodes an error body strictly: exactly the documented shape.

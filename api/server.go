@@ -15,6 +15,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
 )
 
@@ -79,13 +80,17 @@ func New(cfg Config, b Backend, logger *slog.Logger) (*Server, error) {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recover, s.timeout)
+	e.Use(s.observe, s.recover, s.authorize, s.timeout)
 
 	s.get("/v1/search", s.search)
 	s.get("/v1/listings/:id", s.listing)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(s.metrics.handler(logger)))
+	s.get("/openapi.json", s.openapi)
+	if err := checkRouteAccess(e.Routes()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -209,9 +214,11 @@ func (s *Server) mayOpen(c echo.Context, l *rummage.Listing) bool {
 	return l.AvailableAt == nil || !l.AvailableAt.After(time.Now())
 }
 
-// isAdmin reports whether the request carries an admin key. Until keys
-// exist no request does.
-func isAdmin(c echo.Context) bool { return false }
+// isAdmin reports whether the request carries an admin key.
+func isAdmin(c echo.Context) bool {
+	cl, _ := CallerFrom(c.Request().Context())
+	return cl.Key != nil && cl.Key.Kind == keys.Admin
+}
 
 type statusBody struct {
 	Status string `json:"status"`

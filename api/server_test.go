@@ -6,15 +6,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/query"
 )
 
@@ -190,9 +188,9 @@ func TestPanicIsRecovered(t *testing.T) {
 		m["boom"]++ // a nil-map write: a real bug's panic
 		return nil, nil
 	}}
+	b.get = func(context.Context, string) (*rummage.Listing, error) { panic("kaboom") }
 	s, logs := newTestServer(t, Config{}, b)
-	s.e.GET("/test/panic-string", func(echo.Context) error { panic("kaboom") })
-	for _, target := range []string{"/v1/search?q=x", "/test/panic-string"} {
+	for _, target := range []string{"/v1/search?q=x", "/v1/listings/x"} {
 		r := do(t, s, "GET", target)
 		if e := apiErr(t, r); r.status != 500 || e.Code != CodeInternal {
 			t.Errorf("%s: %d %+v, want 500 internal", target, r.status, e)
@@ -247,16 +245,14 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		return nil, ctx.Err()
 	}}
 	s, logs := newTestServer(t, Config{}, b)
+	do(t, s, "GET", "/healthz") // loads the spec here, not in the goroutine
 	ctx, cancel := context.WithCancel(context.Background())
-	req := httptest.NewRequest("GET", "/v1/search?q=x", nil).WithContext(ctx)
-	rec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() { s.ServeHTTP(rec, req); close(done) }()
+	done := make(chan response, 1)
+	go func() { done <- do(t, s, "GET", "/v1/search?q=x", apitest.WithContext(ctx)) }()
 	<-started
 	cancel()
-	<-done
-	if rec.Code != statusClientClosed {
-		t.Errorf("status %d, want %d", rec.Code, statusClientClosed)
+	if r := <-done; r.status != statusClientClosed {
+		t.Errorf("status %d, want %d", r.status, statusClientClosed)
 	}
 	if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("a client going away is logged as a server problem:\n%s", logs)
@@ -265,11 +261,8 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 
 func TestRequestLog(t *testing.T) {
 	s, logs := newTestServer(t, Config{}, &stubBackend{})
-	req := httptest.NewRequest("GET", "/v1/search?q=x", nil)
-	req.Header.Set(headerRequestID, "abc-123")
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
-	if got := rec.Header().Get(headerRequestID); got != "abc-123" {
+	r := do(t, s, "GET", "/v1/search?q=x", apitest.WithHeader(headerRequestID, "abc-123"))
+	if got := r.header.Get(headerRequestID); got != "abc-123" {
 		t.Errorf("request id %q not echoed", got)
 	}
 	l := logs.String()
@@ -322,18 +315,12 @@ func TestServeGracefulShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, ln) }()
 
-	base := "http://" + ln.Addr().String()
+	client := apitest.NewRemote(t, "http://"+ln.Addr().String(), apitest.Shared().Search)
 	got := make(chan int, 1)
 	go func() {
-		resp, err := http.Get(base + "/v1/search?q=x")
-		if err != nil {
-			t.Error(err)
-			got <- 0
-			return
-		}
 		var body searchResponse
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
+		r := client.Get(t, "/v1/search?q=x")
+		_ = json.Unmarshal(r.Body, &body)
 		got <- body.Total
 	}()
 	<-started

@@ -55,6 +55,12 @@ then restart it). One /metrics serves every role: rummage_http_* (API),
 rummage_cdc_* (replication lag, events), rummage_indexer_* and
 rummage_kafka_reader_* (batches, consumer lag, dead letters).
 
+API keys live in the database (rummage.api_keys): the first start makes one
+of each kind (search, public, events, admin) and prints them once; the
+admin endpoint takes the admin key (rummage reindex --key). Reads without a
+key are answered only while --addr is a loopback address, or with
+--public-reads.
+
 SIGINT or SIGTERM shuts down gracefully: the HTTP server drains, the CDC
 stops, the indexer applies what the broker holds, then the index closes.`
 
@@ -90,7 +96,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
-	addr := fs.String("addr", ":8080", "API listen `address` (host:port)")
+	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
 	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
 	kafkaDir := fs.String("kafka-dir", "", "`directory` of the broker's log and consumer offsets (default: <index-dir>-kafka)")
 	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed)")
@@ -104,6 +110,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	kf := addKeyFlags(fs, dbURL, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -143,6 +150,14 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 		if err := devSeed(ctx, *dbURL, *seed, *seedCount, log); err != nil {
 			return err
 		}
+	}
+	auth, ring, stopKeys, err := kf.serving(ctx, []string{*addr}, log)
+	if err != nil {
+		return err
+	}
+	defer stopKeys()
+	if err := devKeys(ctx, ring, w); err != nil {
+		return err
 	}
 	identity, err := databaseIdentity(ctx, *dbURL)
 	if err != nil {
@@ -222,6 +237,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
+	acfg.Auth = auth
 	srv, err := api.New(acfg, nil, log)
 	if err != nil {
 		p.Close()
@@ -234,7 +250,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	}
 	httpSrv := devHTTPServer(srv, reg, acfg, log)
 	if *adminAddr != "" {
-		stopAdmin, err := serveIndexerMetrics(*adminAddr, reg, idx.Admin, log)
+		stopAdmin, err := serveIndexerMetrics(*adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), log)
 		if err != nil {
 			p.Close()
 			return err

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/internal/testpg"
 )
@@ -110,23 +112,21 @@ func eventually(t *testing.T, what string, deadline time.Duration, cond func() b
 	}
 }
 
+// devGet gets u through apitest, which checks the answer against the
+// API's OpenAPI document.
 func devGet(t *testing.T, u string, v any) int {
 	t.Helper()
-	resp, err := http.Get(u)
+	p, err := url.Parse(u)
 	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	if v != nil && resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(body, v); err != nil {
-			t.Fatalf("GET %s: %v: %s", u, err, body)
+	r := apitest.NewRemote(t, p.Scheme+"://"+p.Host, "").Get(t, p.RequestURI())
+	if v != nil && r.Status == http.StatusOK {
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatalf("GET %s: %v: %s", u, err, r.Body)
 		}
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 type devSearch struct {
@@ -226,7 +226,22 @@ func TestDevEndToEnd(t *testing.T) {
 	// A zero-downtime reindex through the admin endpoint, as `rummage
 	// reindex` asks for it: afterwards the new generation serves, and the
 	// stream writes into it.
-	admin := &reindex.Client{URL: "http://" + adminAddr}
+	// The first start printed a key of each kind; the admin endpoint takes
+	// the admin key only.
+	printed := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  (search|public|events|admin) +(rk_\S+)$`).FindAllStringSubmatch(d.out.String(), -1) {
+		printed[m[1]] = m[2]
+	}
+	if len(printed) != 4 {
+		t.Fatalf("dev printed keys %v, want one of each kind:\n%s", printed, d.out)
+	}
+	if _, err := (&reindex.Client{URL: "http://" + adminAddr, Key: printed["search"]}).Status(ctx); err == nil || !strings.Contains(err.Error(), "wrong_key_kind") {
+		t.Errorf("the admin endpoint with a search key: %v, want 403 wrong_key_kind", err)
+	}
+	if _, err := (&reindex.Client{URL: "http://" + adminAddr}).Start(ctx, reindex.Request{}); err == nil || !strings.Contains(err.Error(), "missing_key") {
+		t.Errorf("the admin endpoint without a key: %v, want 401 missing_key", err)
+	}
+	admin := &reindex.Client{URL: "http://" + adminAddr, Key: printed["admin"]}
 	if _, err := admin.Start(ctx, reindex.Request{}); err != nil {
 		t.Fatalf("start reindex: %v", err)
 	}
@@ -260,6 +275,9 @@ func TestDevEndToEnd(t *testing.T) {
 	// change made while dev was down arrives, and it is ready at once.
 	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt2', 's0000001', 'Quixotic zebra loafers', 900)`)
 	d = startDev(t, args...)
+	if out := d.out.String(); strings.Contains(out, "rk_") || !strings.Contains(out, "api keys: 4 active") {
+		t.Errorf("a restart prints keys again, or not their count:\n%s", out)
+	}
 	if code := devGet(t, d.base+"/readyz", nil); code != http.StatusOK {
 		t.Errorf("after a restart /readyz = %d, want 200 at once", code)
 	}

@@ -41,7 +41,9 @@ follows, likes, shares, parties) are counted and not stored yet: like and
 share counters already arrive on the listing rows.
 
 Metrics (rummage_indexer_*, rummage_kafka_reader_*) are served on
---metrics-addr at /metrics.`
+--metrics-addr at /metrics; /admin/reindex there takes an admin API key.
+API keys come from Postgres with --database-url (rummage.api_keys), else
+from --keys-file.`
 
 func runIndexer(ctx context.Context, args []string) error {
 	fs := newFlags("indexer", "[flags]", indexerHelp)
@@ -56,6 +58,7 @@ func runIndexer(ctx context.Context, args []string) error {
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots by default (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	bf := addBackendFlags(fs)
+	kf := addKeyFlags(fs, dbURL, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,6 +107,22 @@ func runIndexer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var auth api.Auth
+	if *apiAddr != "" || (*metricsAddr != "" && idx.Admin != nil) {
+		var apiAddrs []string
+		if *apiAddr != "" {
+			apiAddrs = []string{*apiAddr}
+		}
+		a, ring, stopKeys, err := kf.serving(ctx, apiAddrs, log)
+		if err != nil {
+			return err
+		}
+		defer stopKeys()
+		auth = a
+		if idx.Admin != nil {
+			idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
+		}
+	}
 	if *metricsAddr != "" {
 		stop, err := serveIndexerMetrics(*metricsAddr, reg, idx.Admin, log)
 		if err != nil {
@@ -112,7 +131,9 @@ func runIndexer(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	if *apiAddr != "" {
-		srv, err := api.New(api.DefaultConfig(), idx.Read, log)
+		cfg := api.DefaultConfig()
+		cfg.Auth = auth
+		srv, err := api.New(cfg, idx.Read, log)
 		if err != nil {
 			return err
 		}

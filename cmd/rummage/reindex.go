@@ -24,7 +24,7 @@ When the copy is complete, reads and writes move to the new index at once.
 --backend embedded: the index belongs to the process that runs the indexer
 (rummage indexer or rummage dev), so the reindex runs inside it. This command
 asks that process through its admin endpoint (--admin-url, POST and GET
-/admin/reindex) and shows the progress until it is done. The new index is a
+/admin/reindex, with an admin API key: --key) and shows the progress until it is done. The new index is a
 directory next to --index-dir (DIR.g000002, ...) and DIR.CURRENT names the one
 in use.
 
@@ -45,6 +45,7 @@ func runReindex(ctx context.Context, args []string) error {
 	tables := fs.String("tables", "listings", "tables to snapshot, comma-separated, as table (schema public) or schema.table; only listings become documents")
 	adminURL := fs.String("admin-url", "http://127.0.0.1:9464", "embedded: base `URL` of the admin endpoint of the process running the indexer")
 	poll := fs.Duration("poll", 500*time.Millisecond, "embedded: how often to ask for progress")
+	key := fs.String("key", os.Getenv("RUMMAGE_ADMIN_KEY"), "embedded: an admin API `key` for the admin endpoint (default $RUMMAGE_ADMIN_KEY)")
 	bf := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -57,7 +58,7 @@ func runReindex(ctx context.Context, args []string) error {
 	out := os.Stdout
 	switch bf.kind {
 	case backendEmbedded:
-		return reindexRemote(ctx, &reindex.Client{URL: *adminURL}, req, *poll, out)
+		return reindexRemote(ctx, &reindex.Client{URL: *adminURL, Key: *key}, req, *poll, out)
 	case backendElasticsearch:
 		if err := bf.validate(); err != nil {
 			return err

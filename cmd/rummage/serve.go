@@ -51,6 +51,10 @@ first 100 in full) and skipped, and a summary with the count of bad lines is
 logged at the end. With --strict, the first bad line stops serve with an
 error instead. A file with no valid line at all is an error.
 
+API keys (docs/keys.md) come from --keys-file, or from Postgres with
+--database-url; "rummage keys create" makes them. Reads without a key are
+answered only while --addr is a loopback address, or with --public-reads.
+
 SIGINT or SIGTERM shuts down gracefully: /readyz turns 503, in-flight
 requests finish (up to --shutdown-timeout), then the index is closed.`
 
@@ -105,7 +109,7 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	fs := newFlags("serve", "[flags]", serveHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs)
-	addr := fs.String("addr", ":8080", "listen `address` (host:port)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port); on loopback alone, reads need no API key")
 	data := fs.String("data", "", "index this JSONL `file` instead of the generated seed catalog")
 	seedCount := fs.Int("seed-count", fixtures.DefaultCount, "listings in the generated seed catalog (without --data)")
 	seed := fs.Uint64("seed", 1, "seed of the generated catalog (without --data)")
@@ -114,6 +118,7 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	logLevel := fs.String("log-level", "info", "log `level`: debug (one line per request), info, warn or error")
 	reqTimeout := fs.Duration("request-timeout", api.DefaultConfig().RequestTimeout, "deadline of one request; past it the answer is 503 timeout")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	kf := addKeyFlags(fs, nil, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -151,6 +156,12 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 	bf.log = logger
+	auth, _, stopKeys, err := kf.serving(ctx, []string{*addr}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopKeys()
+	cfg.Auth = auth
 	srv, err := api.New(cfg, nil, logger)
 	if err != nil {
 		return err

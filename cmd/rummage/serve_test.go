@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rummage/rummage/api/apitest"
 )
 
 // syncBuffer is the output of a serve run, read while it runs.
@@ -123,14 +125,10 @@ func waitReady(t *testing.T, base string, out *syncBuffer) {
 
 func total(t *testing.T, base, params string) int {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/search?" + params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	r := apitest.NewRemote(t, base, "").Get(t, "/v1/search?"+params)
 	var body struct{ Total int }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("search %s: %d %v", params, resp.StatusCode, err)
+	if err := json.Unmarshal(r.Body, &body); err != nil || r.Status != 200 {
+		t.Fatalf("search %s: %d %v", params, r.Status, err)
 	}
 	return body.Total
 }

@@ -116,8 +116,8 @@ func (m *Manager) Wait() {
 // Handler serves AdminPath: POST (a JSON Request body, possibly empty)
 // starts a reindex and answers 202 with its status, 409 if one is running;
 // GET answers 200 with the status. Mount it only on an administrative
-// listener (loopback by default): it takes a database URL and rebuilds the
-// index.
+// listener (loopback by default), behind an admin key (cmd/rummage wraps it
+// with api.Auth.Protect): it takes a database URL and rebuilds the index.
 func (m *Manager) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -162,7 +162,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // Client talks to a process's admin endpoint (rummage reindex).
 type Client struct {
 	// URL is the admin listener's base URL, e.g. http://127.0.0.1:9464.
-	URL  string
+	URL string
+	// Key is an admin API key, sent as "Authorization: Bearer <key>"; the
+	// endpoint refuses requests without one (401) or with another kind (403).
+	Key  string
 	HTTP *http.Client // nil is http.DefaultClient
 }
 
@@ -182,6 +185,9 @@ func (c *Client) do(ctx context.Context, method string, body any) (Status, error
 		return Status{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -199,6 +205,12 @@ func (c *Client) do(ctx context.Context, method string, body any) (Status, error
 		var eb errorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
 			return Status{}, fmt.Errorf("%s %s: %s: %s", method, c.endpoint(), res.Status, eb.Error)
+		}
+		var ae struct { // the API's shape, as the key check answers (api.Auth.Protect)
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &ae) == nil && ae.Error.Message != "" {
+			return Status{}, fmt.Errorf("%s %s: %s: %s (%s)", method, c.endpoint(), res.Status, ae.Error.Message, ae.Error.Code)
 		}
 		return Status{}, fmt.Errorf("%s %s: %s", method, c.endpoint(), res.Status)
 	}

@@ -1,0 +1,101 @@
+package pgkeys
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/keys"
+)
+
+func TestNotMigrated(t *testing.T) {
+	url := testpg.New(t, testpg.Options{})
+	if _, err := Open(context.Background(), url, nil); !errors.Is(err, ErrNotMigrated) {
+		t.Fatalf("Open on an empty database: %v, want ErrNotMigrated", err)
+	}
+}
+
+func open(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestStore: keys round-trip through rummage.api_keys with only their hash
+// stored, and a revocation made by another process reaches a running ring
+// through the notification alone (its periodic refresh is an hour away).
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+	url := testpg.New(t, testpg.Options{})
+	if err := fixtures.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, url)
+	secret, k, err := keys.Create(ctx, s, keys.Public, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, k); !errors.Is(err, keys.ErrDuplicate) {
+		t.Errorf("adding twice: %v, want ErrDuplicate", err)
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	got := list[0]
+	if got.ID != k.ID || got.Kind != keys.Public || got.Name != "web" || got.Hash != k.Hash ||
+		!got.CreatedAt.Equal(k.CreatedAt) || string(got.TokenKey) != string(k.TokenKey) || got.RevokedAt != nil {
+		t.Errorf("stored %+v, want %+v", got, k)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM rummage.api_keys WHERE position(convert_to($1, 'UTF8') in hash) > 0 OR name = $1 OR prefix = $1", secret).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the secret is stored somewhere (%d rows, %v)", n, err)
+	}
+
+	ring, err := keys.Open(ctx, s, keys.RingConfig{Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Lookup(secret); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ring.Run(rctx)
+
+	other := open(t, url) // another process: rummage keys revoke
+	if _, err := other.Revoke(ctx, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, err := ring.Lookup(secret); !errors.Is(err, keys.ErrRevokedKey); _, err = ring.Lookup(secret) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ring never saw the revocation: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	again, err := other.Revoke(ctx, k.ID, time.Now().Add(time.Hour))
+	if err != nil || again.RevokedAt == nil || again.RevokedAt.After(time.Now()) {
+		t.Errorf("revoking twice: %+v %v, want the first time kept", again.RevokedAt, err)
+	}
+	if _, err := other.Revoke(ctx, "nope", time.Now()); !errors.Is(err, keys.ErrNotFound) {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO rummage.api_keys (id, name, kind, prefix, hash, token_key) VALUES ('x', 'n', 'root', 'p', '\\x00', '\\x00')"); err == nil {
+		t.Error("the table accepts an unknown kind and a short hash")
+	}
+}
