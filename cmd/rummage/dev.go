@@ -21,6 +21,7 @@ import (
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/internal/promscrape"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -60,7 +61,7 @@ stops, the indexer applies what the broker holds, then the index closes.`
 
 // devMarkerPath is where the marker of the index in dir lives: beside the
 // directory, not in it, because a reindex replaces the directory in use with
-// a new generation (see indexer/reindex).
+// a new generation (see embedded.ActiveDir).
 func devMarkerPath(dir string) string { return filepath.Clean(dir) + "." + devMarkerFile }
 
 // devMarkerFile, beside the index directory, records which database dev's
@@ -189,7 +190,7 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	}
 	if resnapshot {
 		want.Complete = marker != nil && marker.Complete // a complete index stays servable while it catches up
-		if err := writeJSONAtomic(markerPath, want); err != nil {
+		if err := atomicfile.WriteJSON(markerPath, want); err != nil {
 			return err
 		}
 	}
@@ -272,7 +273,7 @@ loop:
 			snapshot = nil
 			srv.SetBackend(idx.Read)
 			want.Complete, want.Updated = true, time.Now().UTC()
-			if err := writeJSONAtomic(markerPath, want); err != nil {
+			if err := atomicfile.WriteJSON(markerPath, want); err != nil {
 				errs = append(errs, err)
 				break loop
 			}
@@ -376,18 +377,6 @@ func readDevMarker(path string) (*devMarker, error) {
 		return nil, fmt.Errorf("%s: %w (pass --rebuild)", path, err)
 	}
 	return &m, nil
-}
-
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func fileExists(path string) bool {

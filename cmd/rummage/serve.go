@@ -16,6 +16,7 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/query"
 )
 
@@ -290,7 +291,7 @@ func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
 		log.Warn("resuming an interrupted build", "dir", o.backend.indexDir, "source", want.String(), "documents", st.Documents)
 	}
 
-	if err := writeServeMarker(markerPath, serveMarker{Source: want}); err != nil {
+	if err := atomicfile.WriteJSON(markerPath, serveMarker{Source: want}); err != nil {
 		return fail(err)
 	}
 	start := time.Now()
@@ -312,7 +313,7 @@ func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
 	log.Info("index built", "source", want.String(), "listings", read, "written", stats.Written,
 		"already_indexed", stats.Stale, "bad_lines", bad, "took", took.Round(time.Millisecond),
 		"per_second", int(float64(read)/max(took.Seconds(), 1e-9)))
-	if err := writeServeMarker(markerPath, serveMarker{Source: want, Complete: true, Listings: read, BadLines: bad, Built: time.Now().UTC()}); err != nil {
+	if err := atomicfile.WriteJSON(markerPath, serveMarker{Source: want, Complete: true, Listings: read, BadLines: bad, Built: time.Now().UTC()}); err != nil {
 		return fail(err)
 	}
 	return b, nil
@@ -453,29 +454,4 @@ func readServeMarker(path string) (*serveMarker, error) {
 		return nil, fmt.Errorf("%s: %w (delete it, or pass --rebuild)", path, err)
 	}
 	return &m, nil
-}
-
-// writeServeMarker replaces the marker atomically.
-func writeServeMarker(path string, m serveMarker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
@@ -80,16 +81,7 @@ func readMarker(dir string) (*marker, error) {
 }
 
 func writeMarker(dir string, m *marker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, markerFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteJSON(filepath.Join(dir, markerFile), m)
 }
 
 // prepareDir makes sure dir holds indexes of the configured catalog, and
