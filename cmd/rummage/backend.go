@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -97,9 +94,7 @@ func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Sta
 		return es, st, nil
 	}
 	start := time.Now()
-	// Through reindex: after a zero-downtime reindex the live index is the
-	// generation DIR.CURRENT names, not DIR itself.
-	x, err := reindex.OpenEmbedded(ctx, embedded.Config{
+	x, err := embedded.Open(ctx, embedded.Config{
 		Dir:       b.indexDir,
 		AliasFile: b.aliases,
 		Progress:  progressLogger(log),
@@ -124,22 +119,7 @@ func (b *backendFlags) remove() error {
 	if b.kind == backendElasticsearch {
 		return errors.New("--backend elasticsearch: indices are replaced with rummage reindex, not removed")
 	}
-	active, err := reindex.ActiveDir(b.indexDir)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(active); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(active, "rummage_embedded.json")); err != nil {
-		return fmt.Errorf("refusing to delete %s: it does not hold a Rummage index", active)
-	}
-	for _, p := range []string{active, b.indexDir, filepath.Clean(b.indexDir) + reindex.CurrentSuffix} {
-		if err := os.RemoveAll(p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return embedded.Remove(b.indexDir)
 }
 
 // progressLogger logs the progress of opening a large index, at most every

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/indexer/reindex"
+	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
@@ -237,7 +238,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if st, _ := admin.Status(ctx); st.Phase != reindex.PhaseDone {
 		t.Fatalf("reindex ended in %+v", st)
 	}
-	if cur, err := os.ReadFile(filepath.Join(dir, "index") + reindex.CurrentSuffix); err != nil || !strings.Contains(string(cur), "g000002") {
+	if cur, err := os.ReadFile(filepath.Join(dir, "index") + embedded.CurrentSuffix); err != nil || !strings.Contains(string(cur), "g000002") {
 		t.Fatalf("after the reindex CURRENT = %q (%v), want generation 2", cur, err)
 	}
 	var after devSearch

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/indexer/reconcile"
+	"github.com/rummage/rummage/query/embedded"
 )
 
 const reconcileHelp = `Compares every listing row in Postgres with the index and prints what differs,
@@ -72,10 +72,16 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	if bf.kind == backendEmbedded {
 		// Open would create an empty index, and wait forever for Bleve's lock
 		// if another process holds the index: check both first.
-		if _, err := os.Stat(filepath.Join(bf.indexDir, "rummage_embedded.json")); err != nil {
-			return failed(fmt.Errorf("%s holds no Rummage index (--index-dir): %w", bf.indexDir, err))
+		switch ok, err := embedded.Exists(bf.indexDir); {
+		case err != nil:
+			return failed(err)
+		case !ok:
+			return failed(fmt.Errorf("%s holds no Rummage index (--index-dir)", bf.indexDir))
 		}
-		if err := indexLockFree(bf.indexDir); err != nil {
+		if err := embedded.CheckUnlocked(bf.indexDir); err != nil {
+			if errors.Is(err, embedded.ErrLocked) {
+				err = fmt.Errorf("%w: stop the rummage serve, indexer or dev process using --index-dir %s, then run reconcile again", err, bf.indexDir)
+			}
 			return failed(err)
 		}
 	}
@@ -118,6 +124,3 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return nil
 }
-
-// errIndexLocked means another process has the embedded index open.
-var errIndexLocked = errors.New("the index is open in another process")

@@ -26,12 +26,15 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/query"
 )
 
 // Config configures an embedded index.
 type Config struct {
-	// Dir holds the index. It is created when missing or empty; an existing
+	// Dir is the configured index directory (--index-dir). Open opens the
+	// generation in use (see ActiveDir: after a zero-downtime reindex it is
+	// DIR.g000002, ...). It is created when missing or empty; an existing
 	// index is reopened as it is, without reindexing.
 	Dir string
 	// Aliases expand brand shorthand in queries. Nil means AliasFile, or the
@@ -90,6 +93,9 @@ func (c *Config) withDefaults() Config {
 
 // ErrClosed is returned by calls on a closed Index.
 var ErrClosed = errors.New("embedded: index is closed")
+
+// ErrLocked means another process has the index open (CheckUnlocked).
+var ErrLocked = errors.New("embedded: the index is open in another process")
 
 // noOrd marks a document of a segment that has no ordinal (cannot happen for
 // an index written by this package; kept defensive).
@@ -150,7 +156,8 @@ type meta struct {
 	BaselineFacetFields bool `json:"baseline_facet_fields"`
 }
 
-// Open opens the index in cfg.Dir, creating it when missing. Reopening reads
+// Open opens the generation in use of the index configured at cfg.Dir,
+// creating the index when missing. Reopening reads
 // the column part of every stored record (not the JSON) to rebuild the
 // in-memory columns; nothing is reindexed.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
@@ -158,6 +165,11 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	active, err := ActiveDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = active
 	aliases, err := loadAliases(&cfg)
 	if err != nil {
 		return nil, err
@@ -205,7 +217,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		}
 		md = meta{Format: 1, BaselineFacetFields: x.baseline}
 		b, _ := json.Marshal(md)
-		if err := writeFileSync(metaPath, b); err != nil {
+		if err := atomicfile.Write(metaPath, b, 0o644); err != nil {
 			x.bi.Close()
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
@@ -229,22 +241,6 @@ func scorchConfig() map[string]any {
 	// unsafe_batch stays false: Batch returns only once the segment and the
 	// root are on disk (fsync), which is what Apply promises.
 	return map[string]any{"unsafe_batch": false}
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func loadAliases(cfg *Config) (query.Aliases, error) {
