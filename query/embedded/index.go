@@ -553,21 +553,22 @@ func (x *Index) refresh() {
 	// A rebuild the throttle put off is started here once it may run,
 	// also when no more writes come.
 	x.maybeRebuildOrders()
-	x.installLatest()
+	_ = x.installLatest() // a failed install is retried at the next tick
 }
 
 // installLatest installs Bleve's current snapshot for searches, unless it
 // has the segments of the installed one. Writer-side.
-func (x *Index) installLatest() {
+func (x *Index) installLatest() error {
 	snap, err := x.snapshot()
 	if err != nil {
-		return
+		return fmt.Errorf("embedded: install the merged segments: %w", err)
 	}
 	if sameSegments(snap, x.snap) {
 		snap.Close()
-		return
+		return nil
 	}
 	x.swap(snap, nil)
+	return nil
 }
 
 func sameSegments(a, b *scorch.IndexSnapshot) bool {
@@ -1036,8 +1037,7 @@ func (x *Index) Compact(ctx context.Context) error {
 	if x.closed {
 		return ErrClosed
 	}
-	x.installLatest()
-	return nil
+	return x.installLatest()
 }
 
 // mergeAll merges the index into one segment (Bleve's single-segment merge
@@ -1050,8 +1050,7 @@ func (x *Index) mergeAll(ctx context.Context) error {
 	if err := x.forceMerge(ctx); err != nil {
 		return err
 	}
-	x.installLatest()
-	return nil
+	return x.installLatest()
 }
 
 // forceMerge runs Bleve's single-segment merge plan until one segment is
