@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -37,6 +38,8 @@ type backendFlags struct {
 	indexDir string
 	aliases  string
 	es       *elasticFlags
+	// brands is the alias file once loaded (see brandAliases).
+	brands query.Aliases
 	// log receives progress while a large index is opened or loaded; nil
 	// means slog.Default().
 	log *slog.Logger
@@ -65,6 +68,19 @@ func (b *backendFlags) validate() error {
 	return nil
 }
 
+// brandAliases loads --aliases (or the shipped file) once; every backend
+// the process opens shares the result.
+func (b *backendFlags) brandAliases() (query.Aliases, error) {
+	if b.brands == nil {
+		a, err := query.LoadAliases(b.aliases, fixtures.BrandAliases())
+		if err != nil {
+			return nil, err
+		}
+		b.brands = a
+	}
+	return b.brands, nil
+}
+
 func (b *backendFlags) logger() *slog.Logger {
 	if b.log != nil {
 		return b.log
@@ -86,8 +102,12 @@ func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Sta
 		return nil, st, err
 	}
 	log := b.logger()
+	aliases, err := b.brandAliases()
+	if err != nil {
+		return nil, st, err
+	}
 	if b.kind == backendElasticsearch {
-		es, st, err := b.es.open(ctx, b.aliases, log)
+		es, st, err := b.es.open(ctx, aliases, log)
 		if err != nil {
 			return nil, st, err
 		}
@@ -96,7 +116,7 @@ func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Sta
 	start := time.Now()
 	x, err := embedded.Open(ctx, embedded.Config{
 		Dir:       b.indexDir,
-		AliasFile: b.aliases,
+		Aliases:   aliases,
 		Progress:  progressLogger(log),
 	})
 	if err != nil {

@@ -15,8 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/searchbench"
+	"github.com/rummage/rummage/query"
 )
 
 // benchCommands are the benchmarks of "rummage bench <name>": add one line
@@ -129,8 +131,12 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if *iterations == 0 {
 		plan.Duration = *duration
 	}
+	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
+	if err != nil {
+		return err
+	}
 	cfg := searchbench.Config{
-		Listings: *listings, Seed: *seed, Now: at, Dir: *dir, Rebuild: *rebuild,
+		Listings: *listings, Seed: *seed, Now: at, Dir: *dir, Rebuild: *rebuild, Aliases: aliases,
 		Baseline: *baseline, Plan: plan, QPSConcurrency: *qpsConc, Log: stderr,
 	}
 	if *quiet {

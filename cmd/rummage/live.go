@@ -41,7 +41,7 @@ func (b *backendFlags) live(ctx context.Context, x indexBackend, dsn string, log
 		Logger:      log,
 		DatabaseURL: dsn,
 		NewTarget: func() reindex.Target {
-			return &reindex.Embedded{Live: sw, Config: embedded.Config{Dir: b.indexDir, AliasFile: b.aliases}}
+			return &reindex.Embedded{Live: sw, Config: embedded.Config{Dir: b.indexDir, Aliases: b.brands}} // brands: loaded by open
 		},
 	})
 	return &liveIndex{Read: sw, Write: sw, Admin: mgr.Handler(), Close: sw.Close}

@@ -62,7 +62,7 @@ func runReindex(ctx context.Context, args []string) error {
 		if err := bf.validate(); err != nil {
 			return err
 		}
-		es, _, err := bf.es.open(ctx, bf.aliases, bf.logger())
+		es, _, err := bf.es.open(ctx, nil, bf.logger()) // writes only: no brand aliases
 		if err != nil {
 			return err
 		}

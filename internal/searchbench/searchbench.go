@@ -56,6 +56,9 @@ type Config struct {
 	// Profile, when set, is called to start a CPU profile once the indexes
 	// are built and opened; the returned stop runs after the scenarios.
 	Profile func() (stop func() error, err error)
+	// Aliases are the brand aliases the searches expand, as serve's (cmd
+	// passes the shipped ones).
+	Aliases query.Aliases
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -121,7 +124,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	// The Rummage index alone first, so that its memory is measured
 	// without the baseline index in the process.
 	start := time.Now()
-	x, err := embedded.Open(ctx, embedded.Config{Dir: MainIndexDir(c.Dir)})
+	x, err := embedded.Open(ctx, embedded.Config{Dir: MainIndexDir(c.Dir), Aliases: c.Aliases})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +166,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	var bx *embedded.Index
 	if c.Baseline {
-		if bx, err = embedded.Open(ctx, embedded.Config{Dir: filepath.Join(c.Dir, baselineDir)}); err != nil {
+		if bx, err = embedded.Open(ctx, embedded.Config{Dir: filepath.Join(c.Dir, baselineDir), Aliases: c.Aliases}); err != nil {
 			return nil, err
 		}
 		defer bx.Close()

@@ -2,10 +2,12 @@
 // (scorch) for full text, and compact in-memory columns plus roaring bitmaps
 // for everything else — filters, facets, visibility and sort keys.
 //
-// It owns the on-disk index under Config.Dir, the Bleve mapping and document
-// layout, the column store, and the baseline that runs the same request
-// through Bleve's own facet builder (SearchBleveFacets). It must not import
-// api, indexer or cmd, nor the other backends.
+// It owns the on-disk index under Config.Dir and its generations (layout.go:
+// DIR, DIR.g000002, ... and DIR.CURRENT, which a zero-downtime reindex
+// switches), the Bleve mapping and document layout, the column store, and
+// the baseline that runs the same request through Bleve's own facet builder
+// (SearchBleveFacets). It must not import api, indexer, fixtures or cmd, nor
+// the other backends: the caller loads the brand aliases (Config.Aliases).
 //
 // # Why this split
 //

@@ -25,7 +25,6 @@ import (
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/rummage/rummage"
-	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/query"
 )
@@ -37,11 +36,11 @@ type Config struct {
 	// DIR.g000002, ...). It is created when missing or empty; an existing
 	// index is reopened as it is, without reindexing.
 	Dir string
-	// Aliases expand brand shorthand in queries. Nil means AliasFile, or the
-	// shipped fixtures.BrandAliases when AliasFile is empty too.
+	// Aliases expand brand shorthand in queries; nil expands none. The
+	// caller loads them (cmd/rummage: --aliases FILE or the shipped
+	// fixtures.BrandAliases), so that every backend of a process shares one
+	// set.
 	Aliases query.Aliases
-	// AliasFile is a file in the format of query.ParseAliases.
-	AliasFile string
 	// BaselineFacetFields also indexes the facet, filter and sort fields in
 	// Bleve, so that SearchBleveFacets can run the same request through
 	// Bleve's own facet builder (the baseline of rummage bench search). It
@@ -170,11 +169,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	cfg.Dir = active
-	aliases, err := loadAliases(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	x := &Index{cfg: cfg, aliases: aliases, segCache: map[segment.Segment][]uint32{}, cols: newColumns(),
+	x := &Index{cfg: cfg, aliases: cfg.Aliases, segCache: map[segment.Segment][]uint32{}, cols: newColumns(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 
 	metaPath := filepath.Join(cfg.Dir, metaFile)
@@ -242,20 +237,6 @@ func scorchConfig() map[string]any {
 	// root are on disk (fsync), which is what Apply promises.
 	return map[string]any{"unsafe_batch": false}
 }
-
-func loadAliases(cfg *Config) (query.Aliases, error) {
-	if cfg.Aliases != nil {
-		return cfg.Aliases, nil
-	}
-	a, err := query.LoadAliases(cfg.AliasFile, fixtures.BrandAliases)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
-	}
-	return a, nil
-}
-
-// Aliases returns the brand aliases queries are expanded with.
-func (x *Index) Aliases() query.Aliases { return x.aliases }
 
 // snapshot returns a new reference to Bleve's current snapshot.
 func (x *Index) snapshot() (*scorch.IndexSnapshot, error) {
