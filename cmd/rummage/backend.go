@@ -115,9 +115,9 @@ func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Sta
 	}
 	start := time.Now()
 	x, err := embedded.Open(ctx, embedded.Config{
-		Dir:       b.indexDir,
-		Aliases:   aliases,
-		Progress:  progressLogger(log),
+		Dir:      b.indexDir,
+		Aliases:  aliases,
+		Progress: progressLogger(log),
 	})
 	if err != nil {
 		return nil, st, err

@@ -23,8 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/indexer/reindex"
-	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/query/embedded"
 )
 
 // devOutput collects devMain's output for the test log.
