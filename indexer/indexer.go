@@ -19,15 +19,12 @@ import (
 )
 
 // ListingsTable is the table whose rows are index documents.
-const ListingsTable = "listings"
-
-// DefaultTables are the tables Rummage's CDC publishes.
-var DefaultTables = []string{"listings", "sellers", "follows", "likes", "shares", "parties"}
+const ListingsTable = rummage.ListingsTable
 
 // Config tunes the loop. The zero value of each field means its default.
 type Config struct {
 	// Tables the indexer handles; events of other tables are counted and
-	// skipped. Default DefaultTables. Must include listings.
+	// skipped. Default rummage.Tables(). Must include listings.
 	Tables []string
 	// BatchSize is the most messages per batch (default 5000) and BatchWait
 	// how long a batch may wait to fill after its first message (default
@@ -53,7 +50,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if len(c.Tables) == 0 {
-		c.Tables = DefaultTables
+		c.Tables = rummage.Tables()
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 5000

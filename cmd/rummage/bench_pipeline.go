@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -279,24 +280,9 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 func dropBenchSlot(dbURL, slot string, w io.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		fmt.Fprintf(w, "drop slot %s: %v\n", slot, err)
-		return
+	if err := pgcdc.DropSlot(ctx, dbURL, "", slot); err != nil {
+		fmt.Fprintln(w, err)
 	}
-	defer conn.Close(ctx)
-	for range 20 {
-		_, err = conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", slot)
-		var left bool
-		if err == nil && conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", slot).Scan(&left) == nil && !left {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		fmt.Fprintf(w, "drop slot %s: %v\n", slot, err)
-	}
-	_, _ = conn.Exec(ctx, "DELETE FROM "+pipeline.StateTable+" WHERE slot = $1", slot)
 }
 
 // loadAvg is the 1, 5 and 15 minute load average, or "?".

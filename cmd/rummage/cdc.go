@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 )
@@ -39,7 +40,7 @@ func runCDC(ctx context.Context, args []string) error {
 	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>")
 	slot := fs.String("slot", "rummage", "logical replication slot `name` (created if absent)")
 	publication := fs.String("publication", "rummage", "publication `name` (created if absent; missing tables are added)")
-	tables := fs.String("tables", strings.Join(pgcdc.DefaultTables, ","), "tables to stream, comma-separated, as table (schema public) or schema.table")
+	tables := fs.String("tables", strings.Join(rummage.Tables(), ","), "tables to stream, comma-separated, as table (schema public) or schema.table")
 	partitions := fs.Int("partitions", 8, "partitions of the topics created when they are missing")
 	compression := fs.String("compression", "snappy", "Kafka compression: snappy, lz4, zstd, gzip or none")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "serve Prometheus metrics at http://`addr`/metrics; empty disables")

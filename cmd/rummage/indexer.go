@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/kafkabus"
@@ -48,7 +49,7 @@ func runIndexer(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated `host:port` list")
 	group := fs.String("group", "rummage-indexer", "consumer group `id`; its committed offsets are the indexer's position")
 	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
-	tables := fs.String("tables", strings.Join(indexer.DefaultTables, ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
+	tables := fs.String("tables", strings.Join(rummage.Tables(), ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
 	batchSize := fs.Int("batch-size", 5000, "most messages per batch (coalesced and applied together)")
 	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
 	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")

@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/change"
 )
-
-// DefaultTables are Rummage's tables (fixtures/migrations).
-var DefaultTables = []string{"listings", "sellers", "follows", "likes", "shares", "parties"}
 
 // Sink receives change events. Write returns nil only when every event of the
 // batch is durably stored downstream (for Kafka: acknowledged by all in-sync
@@ -45,11 +43,11 @@ type Config struct {
 	// Publication is the publication for Tables (default "rummage").
 	Publication string
 	// Tables to replicate, "table" (schema public) or "schema.table"
-	// (default DefaultTables).
+	// (default rummage.Tables()).
 	Tables []string
 	// TopicPrefix becomes source.name in every event (default "rummage").
 	TopicPrefix string
-	// StateTable keeps the CDC's own confirmed LSN (default "rummage_cdc_state",
+	// StateTable keeps the CDC's own confirmed LSN (default StateTable,
 	// created if absent).
 	StateTable string
 
@@ -78,13 +76,13 @@ func (cfg Config) withDefaults() Config {
 		cfg.Publication = "rummage"
 	}
 	if len(cfg.Tables) == 0 {
-		cfg.Tables = DefaultTables
+		cfg.Tables = rummage.Tables()
 	}
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = "rummage"
 	}
 	if cfg.StateTable == "" {
-		cfg.StateTable = "rummage_cdc_state"
+		cfg.StateTable = StateTable
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 2000

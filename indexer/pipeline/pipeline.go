@@ -11,20 +11,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 )
-
-// StateTable is the table where the CDC keeps its confirmed LSN (pgcdc's
-// default, named here because Resnapshot clears the slot's row).
-const StateTable = "rummage_cdc_state"
 
 // Config configures a Pipeline. Zero fields take the defaults noted.
 type Config struct {
@@ -47,7 +42,7 @@ type Config struct {
 	Slot        string   // replication slot (default "rummage")
 	Publication string   // publication (default "rummage")
 	TopicPrefix string   // topics <prefix>.<schema>.<table> (default "rummage")
-	Tables      []string // default pgcdc.DefaultTables; must include listings
+	Tables      []string // default rummage.Tables(); must include listings
 	Partitions  int      // partitions of the topics it creates (default 4)
 	Group       string   // consumer group (default "rummage-dev")
 
@@ -70,7 +65,7 @@ type Config struct {
 	// after).
 	Compact func(context.Context) error
 
-	// Resnapshot forgets the CDC's position (its row in StateTable; the slot
+	// Resnapshot forgets the CDC's position (pgcdc.ForgetPosition; the slot
 	// is recreated) and clears KafkaDir, so that the CDC copies every table
 	// again: for an empty or untrusted index. Without it the CDC resumes where
 	// it stopped, and SnapshotApplied is closed at once.
@@ -99,7 +94,7 @@ func (c Config) withDefaults() Config {
 		c.TopicPrefix = "rummage"
 	}
 	if len(c.Tables) == 0 {
-		c.Tables = pgcdc.DefaultTables
+		c.Tables = rummage.Tables()
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = 4
@@ -188,8 +183,8 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	if cfg.Resnapshot {
-		if err := resetCDC(ctx, cfg.DatabaseURL, cfg.Slot); err != nil {
-			return nil, err
+		if err := pgcdc.ForgetPosition(ctx, cfg.DatabaseURL, "", cfg.Slot); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 		if cfg.KafkaDir != "" {
 			if err := os.RemoveAll(cfg.KafkaDir); err != nil {
@@ -265,7 +260,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	}
 
 	ccfg := pgcdc.Config{DatabaseURL: cfg.DatabaseURL, Slot: cfg.Slot, Publication: cfg.Publication, Tables: cfg.Tables,
-		TopicPrefix: cfg.TopicPrefix, StateTable: StateTable, Linger: cfg.Linger, Logger: log}
+		TopicPrefix: cfg.TopicPrefix, Linger: cfg.Linger, Logger: log}
 	if cfg.Resnapshot {
 		// The first acknowledgement after a reset is the snapshot's: every
 		// row is then in the broker. Its end offsets are what the indexer
@@ -574,23 +569,4 @@ func (s *trackedSource) covers(end offsets) bool {
 		}
 	}
 	return true
-}
-
-// resetCDC deletes the CDC's record of its position for slot, so that its
-// next start takes a new snapshot (pgcdc then recreates the slot).
-func resetCDC(ctx context.Context, databaseURL, slot string) error {
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		return fmt.Errorf("pipeline: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{StateTable}.Sanitize()+" WHERE slot = $1", slot)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no state table yet: nothing to forget
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pipeline: reset the CDC position: %w", err)
-	}
-	return nil
 }

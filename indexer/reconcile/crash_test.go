@@ -223,7 +223,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("pipeline: %v", err)
 		default:
 		}
-		lastLag, err = groupLag(ctx, client, crashGroup, kafkabus.TableTopics(crashPrefix, pgcdc.DefaultTables))
+		lastLag, err = groupLag(ctx, client, crashGroup, kafkabus.TableTopics(crashPrefix, rummage.Tables()))
 		if err == nil && lastLag == 0 {
 			last, err = reconcile.Run(ctx, db, r.currentIndex(), reconcile.Options{Keep: 20})
 			if err != nil {
@@ -368,7 +368,7 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 	for ctx.Err() == nil {
 		run := r.ixRuns.Add(1)
 		reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: r.brokers, GroupID: crashGroup,
-			Topics: kafkabus.TableTopics(crashPrefix, pgcdc.DefaultTables), CreateTopics: true, Partitions: 4,
+			Topics: kafkabus.TableTopics(crashPrefix, rummage.Tables()), CreateTopics: true, Partitions: 4,
 			SessionTimeout: 6 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 3 * time.Second,
 			MaxWait: 50 * time.Millisecond, Logger: r.log})
 		if err != nil {
