@@ -21,14 +21,26 @@ import (
 // ListingsTable is the table whose rows are index documents.
 const ListingsTable = rummage.ListingsTable
 
+// Defaults of Config, named for the flags of cmd/rummage.
+const (
+	// DefaultBatchSize bounds a batch under a backlog (the initial snapshot,
+	// a restart behind): large batches spread the fixed cost of a durable
+	// index write (docs/pipeline.md).
+	DefaultBatchSize = 20000
+	// DefaultBatchWait is how long a batch waits for company after its
+	// first message: the latency a light stream pays for coalescing.
+	DefaultBatchWait = 50 * time.Millisecond
+)
+
 // Config tunes the loop. The zero value of each field means its default.
 type Config struct {
 	// Tables the indexer handles; events of other tables are counted and
 	// skipped. Default rummage.Tables(). Must include listings.
 	Tables []string
-	// BatchSize is the most messages per batch (default 5000) and BatchWait
-	// how long a batch may wait to fill after its first message (default
-	// 100ms): the latency/throughput trade-off of coalescing.
+	// BatchSize is the most messages per batch (default DefaultBatchSize)
+	// and BatchWait how long a batch may wait to fill after its first
+	// message (default DefaultBatchWait): the latency/throughput trade-off
+	// of coalescing.
 	BatchSize int
 	BatchWait time.Duration
 	// RetryMin and RetryMax bound the exponential backoff between attempts of
@@ -53,10 +65,10 @@ func (c Config) withDefaults() Config {
 		c.Tables = rummage.Tables()
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 5000
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.BatchWait == 0 {
-		c.BatchWait = 100 * time.Millisecond
+		c.BatchWait = DefaultBatchWait
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond

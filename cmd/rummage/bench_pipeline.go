@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/query/embedded"
@@ -105,9 +106,9 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	txSize := fs.Int("tx-size", 5, "changes per transaction")
 	workers := fs.Int("workers", 16, "writer connections (each updates its own listings)")
 	insertShare := fs.Float64("insert-share", 0.2, "share of changes that insert a new listing")
-	batchWait := fs.Duration("batch-wait", 50*time.Millisecond, "indexer batch wait (as rummage dev)")
-	linger := fs.Duration("linger", 5*time.Millisecond, "CDC linger (as rummage dev)")
-	partitions := fs.Int("partitions", 4, "partitions of each change topic")
+	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "indexer batch wait (as rummage dev)")
+	linger := fs.Duration("linger", pgcdc.DefaultLinger, "CDC linger (as rummage dev)")
+	partitions := fs.Int("partitions", pipeline.DefaultPartitions, "partitions of each change topic (as rummage dev)")
 	indexDir := fs.String("index-dir", "", "`directory` for the fresh index (default: a temporary directory, removed afterwards); must not hold an index")
 	slot := fs.String("slot", "rummage_bench", "replication slot `name` of the bench (dropped at the end)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")

@@ -20,6 +20,9 @@ import (
 
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/internal/promscrape"
@@ -92,16 +95,16 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	bf := addBackendFlags(fs)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
 	addr := fs.String("addr", ":8080", "API listen `address` (host:port)")
-	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
+	kafkaAddr := fs.String("kafka-addr", defaultBrokers, "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
 	kafkaDir := fs.String("kafka-dir", "", "`directory` of the broker's log and consumer offsets (default: <index-dir>-kafka)")
 	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed)")
 	seed := fs.Uint64("seed", 1, "seed of the generated catalog (with --seed-count)")
-	slot := fs.String("slot", "rummage", "logical replication slot `name` (created if absent)")
-	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>")
-	partitions := fs.Int("partitions", 4, "partitions of each change topic")
-	batchWait := fs.Duration("batch-wait", 50*time.Millisecond, "how long an indexer batch waits to fill after its first event")
-	linger := fs.Duration("linger", 5*time.Millisecond, "how long the CDC holds events for more before writing them to Kafka")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
+	slot := fs.String("slot", pgcdc.DefaultSlot, "logical replication slot `name` (created if absent)")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>")
+	partitions := fs.Int("partitions", pipeline.DefaultPartitions, "partitions of each change topic")
+	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long an indexer batch waits to fill after its first event")
+	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
+	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")

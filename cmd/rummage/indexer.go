@@ -18,6 +18,7 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/reindex"
 )
@@ -46,14 +47,14 @@ Metrics (rummage_indexer_*, rummage_kafka_reader_*) are served on
 
 func runIndexer(ctx context.Context, args []string) error {
 	fs := newFlags("indexer", "[flags]", indexerHelp)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated `host:port` list")
+	brokers := fs.String("brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated `host:port` list")
 	group := fs.String("group", "rummage-indexer", "consumer group `id`; its committed offsets are the indexer's position")
-	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
 	tables := fs.String("tables", strings.Join(rummage.Tables(), ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
-	batchSize := fs.Int("batch-size", 5000, "most messages per batch (coalesced and applied together)")
-	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
-	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
+	batchSize := fs.Int("batch-size", indexer.DefaultBatchSize, "most messages per batch (coalesced and applied together)")
+	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long a batch may wait to fill after its first message")
+	partitions := fs.Int("partitions", kafkabus.DefaultPartitions, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
+	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots by default (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	bf := addBackendFlags(fs)

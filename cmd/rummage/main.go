@@ -79,6 +79,14 @@ func main() {
 	os.Exit(2)
 }
 
+// Addresses the roles default to; the knobs of the packages take their
+// defaults from the packages' own (indexer.DefaultBatchSize, ...).
+const (
+	defaultBrokers        = "127.0.0.1:9092"
+	defaultAdminAddr      = "127.0.0.1:9464" // indexer and dev: /metrics and /admin/reindex
+	defaultCDCMetricsAddr = "127.0.0.1:9465"
+)
+
 // errUsage means the flags were wrong; the flag set has already said why.
 var errUsage = errors.New("usage")
 

@@ -43,7 +43,7 @@ func runReindex(ctx context.Context, args []string) error {
 	fs := newFlags("reindex", "--database-url URL [--backend embedded --admin-url URL | --backend elasticsearch --es-url URL]", reindexHelp)
 	dsn := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` to snapshot (default $DATABASE_URL)")
 	tables := fs.String("tables", "listings", "tables to snapshot, comma-separated, as table (schema public) or schema.table; only listings become documents")
-	adminURL := fs.String("admin-url", "http://127.0.0.1:9464", "embedded: base `URL` of the admin endpoint of the process running the indexer")
+	adminURL := fs.String("admin-url", "http://"+defaultAdminAddr, "embedded: base `URL` of the admin endpoint of the process running the indexer")
 	poll := fs.Duration("poll", 500*time.Millisecond, "embedded: how often to ask for progress")
 	bf := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {

@@ -18,7 +18,7 @@ import (
 // SnapshotOptions tune Snapshot.
 type SnapshotOptions struct {
 	Tables      []string // default rummage.Tables()
-	TopicPrefix string   // source.name of the events (default "rummage")
+	TopicPrefix string   // source.name of the events (default change.DefaultTopicPrefix)
 	BatchSize   int      // events per fn call (default 5000)
 }
 
@@ -34,7 +34,7 @@ func Snapshot(ctx context.Context, databaseURL string, opts SnapshotOptions, fn 
 		opts.Tables = rummage.Tables()
 	}
 	if opts.TopicPrefix == "" {
-		opts.TopicPrefix = "rummage"
+		opts.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 5000

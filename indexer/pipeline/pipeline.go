@@ -17,6 +17,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 )
@@ -39,21 +40,19 @@ type Config struct {
 	// not applied when the process ended are then lost to the index.
 	KafkaDir string
 
-	Slot        string   // replication slot (default "rummage")
-	Publication string   // publication (default "rummage")
-	TopicPrefix string   // topics <prefix>.<schema>.<table> (default "rummage")
+	Slot        string   // replication slot (default pgcdc.DefaultSlot)
+	Publication string   // publication (default pgcdc.DefaultPublication)
+	TopicPrefix string   // topics <prefix>.<schema>.<table> (default change.DefaultTopicPrefix)
 	Tables      []string // default rummage.Tables(); must include listings
-	Partitions  int      // partitions of the topics it creates (default 4)
-	Group       string   // consumer group (default "rummage-dev")
+	Partitions  int      // partitions of the topics it creates (default DefaultPartitions)
+	Group       string   // consumer group (default DefaultGroup)
 
-	// BatchSize and BatchWait tune the indexer (defaults 20000 and 50ms: a
-	// change waits at most BatchWait for company before it is applied; under
-	// a backlog, such as the initial snapshot, batches grow up to BatchSize,
-	// which spreads the fixed cost of a durable index write).
+	// BatchSize and BatchWait tune the indexer (zero: the indexer's
+	// defaults, indexer.DefaultBatchSize and DefaultBatchWait).
 	BatchSize int
 	BatchWait time.Duration
 	// Linger is how long the CDC holds events for more before it writes
-	// them to Kafka (default 5ms).
+	// them to Kafka (zero: pgcdc.DefaultLinger).
 	Linger time.Duration
 
 	// Compact, when set, runs once the index holds the initial snapshot,
@@ -80,36 +79,35 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
+// Defaults of Config that are the pipeline's own.
+const (
+	// DefaultPartitions is lower than kafkabus.DefaultPartitions: kafka-go
+	// reads every partition on its own connection and goroutine, and in one
+	// process on a small machine, beside Postgres, the idle fetches of six
+	// topics × 8 partitions cost CPU the pipeline needs.
+	DefaultPartitions = 4
+	// DefaultGroup is the consumer group of the in-process indexer.
+	DefaultGroup = "rummage-dev"
+)
+
 func (c Config) withDefaults() Config {
 	if c.KafkaAddr == "" {
 		c.KafkaAddr = "127.0.0.1:0"
 	}
 	if c.Slot == "" {
-		c.Slot = "rummage"
-	}
-	if c.Publication == "" {
-		c.Publication = "rummage"
+		c.Slot = pgcdc.DefaultSlot
 	}
 	if c.TopicPrefix == "" {
-		c.TopicPrefix = "rummage"
+		c.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if len(c.Tables) == 0 {
 		c.Tables = rummage.Tables()
 	}
 	if c.Partitions <= 0 {
-		c.Partitions = 4
+		c.Partitions = DefaultPartitions
 	}
 	if c.Group == "" {
-		c.Group = "rummage-dev"
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 20000
-	}
-	if c.BatchWait <= 0 {
-		c.BatchWait = 50 * time.Millisecond
-	}
-	if c.Linger <= 0 {
-		c.Linger = 5 * time.Millisecond
+		c.Group = DefaultGroup
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Second
