@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/progress"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -142,32 +143,19 @@ func (b *backendFlags) remove() error {
 	return embedded.Remove(b.indexDir)
 }
 
-// progressLogger logs the progress of opening a large index, at most every
-// two seconds, with the rate so far, and the merge that ends a bulk load.
-// Loading reports its own progress (see load), with the total when known.
+// progressLogger logs the progress of opening a large index (every few
+// seconds, internal/progress) and the merge that ends a bulk load. Loading
+// reports its own progress (see load), with the total when known.
 func progressLogger(log *slog.Logger) func(embedded.Progress) {
-	var last time.Time
+	rep := progress.New(log, "loading the index", 0)
 	return func(p embedded.Progress) {
 		switch p.Phase {
-		case "bulk":
-			return
+		case "load":
+			rep.SetTotal(int64(p.Total))
+			rep.Report(int64(p.Done))
 		case "merge":
 			log.Info("merging the index into one segment (faster text queries)", "documents", p.Done)
-			return
 		}
-		now := time.Now()
-		if now.Sub(last) < 2*time.Second {
-			return
-		}
-		last = now
-		attrs := []any{"phase", p.Phase, "done", p.Done}
-		if p.Total > 0 {
-			attrs = append(attrs, "total", p.Total)
-		}
-		if s := p.Elapsed.Seconds(); s > 0 {
-			attrs = append(attrs, "per_second", int(float64(p.Done)/s))
-		}
-		log.Info("indexing", attrs...)
 	}
 }
 
@@ -178,8 +166,18 @@ const applyBatch = 5000
 // the backend has it, else with Apply in batches. It logs progress every few
 // seconds; total is the expected count, 0 when unknown.
 func load(ctx context.Context, b query.Backend, log *slog.Logger, total int64, next func() (query.Change, error)) (query.ApplyStats, error) {
-	p := newLoadProgress(log, total)
-	next = p.wrap(next)
+	rep := progress.New(log, "indexing", total)
+	var n int64
+	read := next
+	next = func() (query.Change, error) {
+		ch, err := read()
+		if err == nil {
+			if n++; n%1000 == 0 {
+				rep.Report(n)
+			}
+		}
+		return ch, err
+	}
 	if bl, ok := b.(bulkLoader); ok {
 		return bl.Bulk(ctx, next)
 	}
@@ -209,43 +207,4 @@ func load(ctx context.Context, b query.Backend, log *slog.Logger, total int64, n
 			}
 		}
 	}
-}
-
-// loadProgress logs the changes read so far, with the rate, every few
-// seconds.
-type loadProgress struct {
-	log         *slog.Logger
-	total, n    int64
-	start, last time.Time
-}
-
-func newLoadProgress(log *slog.Logger, total int64) *loadProgress {
-	now := time.Now()
-	return &loadProgress{log: log, total: total, start: now, last: now}
-}
-
-func (p *loadProgress) wrap(next func() (query.Change, error)) func() (query.Change, error) {
-	return func() (query.Change, error) {
-		ch, err := next()
-		if err == nil {
-			p.n++
-			if p.n%1000 == 0 {
-				p.tick()
-			}
-		}
-		return ch, err
-	}
-}
-
-func (p *loadProgress) tick() {
-	now := time.Now()
-	if now.Sub(p.last) < 2*time.Second {
-		return
-	}
-	p.last = now
-	attrs := []any{"read", p.n, "per_second", int(float64(p.n) / now.Sub(p.start).Seconds())}
-	if p.total > 0 {
-		attrs = append(attrs, "total", p.total, "percent", int(100*p.n/p.total))
-	}
-	p.log.Info("indexing", attrs...)
 }

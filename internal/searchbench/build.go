@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/internal/benchkit"
+	iprogress "github.com/rummage/rummage/internal/progress"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -253,36 +255,25 @@ func (c *Config) generate(ctx context.Context) (next func() (query.Change, error
 	return next, cancel
 }
 
-// progress prints the progress of a build at most every two seconds.
-type progress struct {
-	c    *Config
-	name string
-	last time.Time
+// progress reports a build through internal/progress, with the load
+// average, and says when the segments are merged.
+type progress struct{ rep *iprogress.Reporter }
+
+func newProgress(c *Config, name string) *progress {
+	var log *slog.Logger
+	if c.Log != nil {
+		log = slog.New(slog.NewTextHandler(c.Log, nil))
+	}
+	return &progress{rep: iprogress.New(log, "building the "+name+" index", int64(c.Listings))}
 }
 
-func newProgress(c *Config, name string) *progress { return &progress{c: c, name: name} }
-
 func (p *progress) report(e embedded.Progress) {
-	if e.Phase == "merge" {
-		p.c.logf("  %s: %d listings written in %s; merging the segments into one", p.name, e.Done, e.Elapsed.Round(time.Second/10))
-		return
+	switch e.Phase {
+	case "merge":
+		p.rep.Done(int64(e.Done), "next", "merging the segments into one")
+	case "bulk":
+		p.rep.Report(int64(e.Done), "load", benchkit.LoadAvg()[0])
 	}
-	if e.Phase != "bulk" || e.Elapsed <= 0 {
-		return
-	}
-	now := time.Now()
-	if now.Sub(p.last) < 2*time.Second && e.Done < p.c.Listings {
-		return
-	}
-	p.last = now
-	rate := float64(e.Done) / e.Elapsed.Seconds()
-	eta := "-"
-	if rate > 0 && e.Done < p.c.Listings {
-		eta = time.Duration(float64(p.c.Listings-e.Done) / rate * float64(time.Second)).Round(time.Second).String()
-	}
-	l := benchkit.LoadAvg()
-	p.c.logf("  %s: %d/%d listings (%d%%), %.0f listings/s, ETA %s, load %.1f",
-		p.name, e.Done, p.c.Listings, 100*e.Done/max(p.c.Listings, 1), rate, eta, l[0])
 }
 
 func dirSize(dir string) int64 {
