@@ -106,7 +106,7 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 	defer conn.Close(context.WithoutCancel(ctx))
 	applied, err := fixtures.MigrateConn(ctx, conn)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, v := range applied {
 		fmt.Fprintf(os.Stderr, "applied migration %s\n", v)
