@@ -76,11 +76,11 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-func newTestServer(t testing.TB, cfg Config, b Backend) (*Server, *logBuffer) {
+func newTestServer(t testing.TB, cfg Config, b Backend, opts ...Option) (*Server, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := New(cfg, b, logger)
+	s, err := New(cfg, b, logger, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
