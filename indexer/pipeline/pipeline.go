@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage"
@@ -157,7 +156,7 @@ type Pipeline struct {
 	cluster *kfake.Cluster
 	addr    string
 	topics  []string
-	client  *kafka.Client // end offsets (readiness, drain); its own transport
+	pos     *kafkabus.Positions // end and committed offsets (snapshot, drain, readiness)
 
 	writer *kafkabus.Writer
 	reader *kafkabus.Reader
@@ -214,8 +213,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	p.addr = cluster.ListenAddrs()[0]
 	brokers := []string{p.addr}
 	p.topics = kafkabus.TableTopics(cfg.TopicPrefix, cfg.Tables)
-	p.client = &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
-		Transport: &kafka.Transport{ClientID: "rummage-dev", DialTimeout: 5 * time.Second, MetadataTTL: time.Second}}
+	p.pos = kafkabus.NewPositions(brokers, cfg.Group, p.topics)
 
 	// No compression: the broker is in this process, on loopback, and
 	// compressing costs CPU twice (writer and reader) for nothing.
@@ -285,8 +283,9 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 // BrokerAddr is the host:port of the in-process Kafka broker.
 func (p *Pipeline) BrokerAddr() string { return p.addr }
 
-// Topics are the change topics, one per table.
-func (p *Pipeline) Topics() []string { return p.topics }
+// Positions reads the broker's end offsets and the indexer's committed
+// ones: how far the index is behind (indexer.CatchUp, for readiness).
+func (p *Pipeline) Positions() indexer.Positions { return p.pos }
 
 // SnapshotApplied is closed once the index holds the initial snapshot: the
 // indexer has committed every event the CDC had written when the snapshot
@@ -353,8 +352,8 @@ func (p *Pipeline) Close() error {
 		if p.writer != nil {
 			err = errors.Join(err, p.writer.Close())
 		}
-		if t, ok := p.client.Transport.(*kafka.Transport); ok {
-			t.CloseIdleConnections()
+		if p.pos != nil {
+			p.pos.Close()
 		}
 		p.cluster.Close()
 	})
@@ -366,7 +365,7 @@ func (p *Pipeline) Close() error {
 func (p *Pipeline) drain(ixDone chan error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DrainTimeout)
 	defer cancel()
-	end, err := p.endOffsets(ctx)
+	end, err := p.pos.End(ctx)
 	if err != nil {
 		p.log.Warn("pipeline: drain: cannot read end offsets; stopping the indexer now", "err", err)
 		return
@@ -388,7 +387,7 @@ func (p *Pipeline) snapshotAcked() error {
 	for attempt := range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var end offsets
-		end, err = p.endOffsets(ctx)
+		end, err = p.pos.End(ctx)
 		cancel()
 		if err == nil {
 			p.target <- end
@@ -408,7 +407,7 @@ func (p *Pipeline) watchSnapshot(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	case end := <-p.target:
-		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", end.total())
+		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", total(end))
 		select {
 		case <-p.src.reached(end):
 			if p.cfg.Compact != nil {
@@ -424,56 +423,16 @@ func (p *Pipeline) watchSnapshot(ctx context.Context) {
 	}
 }
 
-// topicPartition names one partition.
-type topicPartition struct {
-	topic     string
-	partition int
-}
-
 // offsets maps a partition to an offset: the next offset to read (end
 // offsets), or one past the last committed message.
-type offsets map[topicPartition]int64
+type offsets = map[indexer.TopicPartition]int64
 
-func (o offsets) total() int64 {
+func total(o offsets) int64 {
 	var n int64
 	for _, v := range o {
 		n += v
 	}
 	return n
-}
-
-// endOffsets reads the end offset (high watermark) of every partition of the
-// change topics.
-func (p *Pipeline) endOffsets(ctx context.Context) (offsets, error) {
-	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
-	if err != nil {
-		return nil, err
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
-		}
-		for _, part := range t.Partitions {
-			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(part.ID))
-		}
-	}
-	res, err := p.client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	end := offsets{}
-	for topic, parts := range res.Topics {
-		for _, po := range parts {
-			if po.Error != nil {
-				return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
-			}
-			if po.LastOffset > 0 {
-				end[topicPartition{topic, po.Partition}] = po.LastOffset
-			}
-		}
-	}
-	return end, nil
 }
 
 // trackedSource is the indexer's source, recording what it committed.
@@ -530,7 +489,7 @@ func (s *trackedSource) Commit(ctx context.Context, msgs []indexer.Message) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range msgs {
-		tp := topicPartition{m.Topic, m.Partition}
+		tp := indexer.TopicPartition{Topic: m.Topic, Partition: m.Partition}
 		if m.Offset+1 > s.committed[tp] {
 			s.committed[tp] = m.Offset + 1
 		}

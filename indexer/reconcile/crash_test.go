@@ -213,7 +213,8 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	client := &kafka.Client{Addr: kafka.TCP(r.brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	positions := kafkabus.NewPositions(r.brokers, crashGroup, kafkabus.TableTopics(crashPrefix, rummage.Tables()))
+	defer positions.Close()
 	var last *reconcile.Report
 	var lastLag int64
 	deadline := time.Now().Add(120 * time.Second)
@@ -223,7 +224,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("pipeline: %v", err)
 		default:
 		}
-		lastLag, err = groupLag(ctx, client, crashGroup, kafkabus.TableTopics(crashPrefix, rummage.Tables()))
+		lastLag, err = groupLag(ctx, positions)
 		if err == nil && lastLag == 0 {
 			last, err = reconcile.Run(ctx, db, r.currentIndex(), reconcile.Options{Keep: 20})
 			if err != nil {
@@ -676,45 +677,15 @@ func topicEvents(brokers []string, rep *reconcile.Report) string {
 	return b.String()
 }
 
-// groupLag is how many messages of topics the group has not committed.
-func groupLag(ctx context.Context, c *kafka.Client, group string, topics []string) (int64, error) {
-	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-	if err != nil {
-		return 0, err
-	}
-	parts := map[string][]int{}
-	reqs := map[string][]kafka.OffsetRequest{}
-	for _, tp := range meta.Topics {
-		if tp.Error != nil {
-			return 0, tp.Error
-		}
-		for _, p := range tp.Partitions {
-			parts[tp.Name] = append(parts[tp.Name], p.ID)
-			reqs[tp.Name] = append(reqs[tp.Name], kafka.LastOffsetOf(p.ID))
-		}
-	}
-	committed, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
-	if err != nil {
-		return 0, err
-	}
-	ends, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: reqs})
+// groupLag is how many messages of the topics the group has not committed.
+func groupLag(ctx context.Context, p *kafkabus.Positions) (int64, error) {
+	end, committed, err := p.Positions(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var lag int64
-	for topic, ps := range ends.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return 0, p.Error
-			}
-			var at int64
-			for _, cp := range committed.Topics[topic] {
-				if cp.Partition == p.Partition && cp.CommittedOffset > 0 {
-					at = cp.CommittedOffset
-				}
-			}
-			lag += max(p.LastOffset-at, 0)
-		}
+	for tp, e := range end {
+		lag += max(e-committed[tp], 0)
 	}
 	return lag, nil
 }
