@@ -23,12 +23,6 @@ type indexBackend interface {
 	io.Closer
 }
 
-// bulkLoader is the optional capability of loading a large stream fast
-// (embedded.Index.Bulk). Loaders fall back to Apply in batches without it.
-type bulkLoader interface {
-	Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error)
-}
-
 // Backend kinds accepted by --backend.
 const backendEmbedded = "embedded"
 
@@ -46,10 +40,12 @@ type backendFlags struct {
 	log *slog.Logger
 }
 
-func addBackendFlags(fs *flag.FlagSet) *backendFlags {
+// addBackendFlags adds the flags; indexDir is the command's default
+// --index-dir (serve and dev keep apart: ./data/serve, ./data/dev).
+func addBackendFlags(fs *flag.FlagSet, indexDir string) *backendFlags {
 	b := &backendFlags{}
 	fs.StringVar(&b.kind, "backend", backendEmbedded, "index backend: embedded (Bleve plus in-memory columns, on local disk) or elasticsearch (an Elasticsearch 8 cluster, see --es-*)")
-	fs.StringVar(&b.indexDir, "index-dir", "./data/index", "directory of the embedded index; created when missing, reopened without reindexing when present")
+	fs.StringVar(&b.indexDir, "index-dir", indexDir, "directory of the embedded index; created when missing, reopened without reindexing when present")
 	fs.StringVar(&b.aliases, "aliases", "", "brand alias `file` (lines: alias<TAB>brand); default: the shipped fixtures/brand_aliases.tsv")
 	b.es = addElasticFlags(fs)
 	return b
@@ -155,56 +151,6 @@ func progressLogger(log *slog.Logger) func(embedded.Progress) {
 			rep.Report(int64(p.Done))
 		case "merge":
 			log.Info("merging the index into one segment (faster text queries)", "documents", p.Done)
-		}
-	}
-}
-
-// applyBatch is the batch size of load when the backend has no Bulk.
-const applyBatch = 5000
-
-// load writes every change next yields (until io.EOF) into b: with Bulk when
-// the backend has it, else with Apply in batches. It logs progress every few
-// seconds; total is the expected count, 0 when unknown.
-func load(ctx context.Context, b query.Backend, log *slog.Logger, total int64, next func() (query.Change, error)) (query.ApplyStats, error) {
-	rep := progress.New(log, "indexing", total)
-	var n int64
-	read := next
-	next = func() (query.Change, error) {
-		ch, err := read()
-		if err == nil {
-			if n++; n%1000 == 0 {
-				rep.Report(n)
-			}
-		}
-		return ch, err
-	}
-	if bl, ok := b.(bulkLoader); ok {
-		return bl.Bulk(ctx, next)
-	}
-	var sum query.ApplyStats
-	batch := make([]query.Change, 0, applyBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		st, err := b.Apply(ctx, batch)
-		sum.Written += st.Written
-		sum.Stale += st.Stale
-		batch = batch[:0]
-		return err
-	}
-	for {
-		ch, err := next()
-		if errors.Is(err, io.EOF) {
-			return sum, flush()
-		}
-		if err != nil {
-			return sum, err
-		}
-		if batch = append(batch, ch); len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return sum, err
-			}
 		}
 	}
 }

@@ -92,7 +92,7 @@ func runDev(ctx context.Context, args []string) error {
 func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) error {
 	fs := newFlags("dev", "--database-url URL [flags]", devHelp)
 	fs.SetOutput(w)
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/dev")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
 	addr := fs.String("addr", ":8080", "API listen `address` (host:port)")
 	kafkaAddr := fs.String("kafka-addr", defaultBrokers, "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")

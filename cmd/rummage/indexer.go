@@ -57,7 +57,7 @@ func runIndexer(ctx context.Context, args []string) error {
 	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots by default (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/indexer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -86,6 +87,16 @@ const (
 	defaultAdminAddr      = "127.0.0.1:9464" // indexer and dev: /metrics and /admin/reindex
 	defaultCDCMetricsAddr = "127.0.0.1:9465"
 )
+
+// newLogger returns a text logger on w at level (debug, info, warn or
+// error).
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
 
 // errUsage means the flags were wrong; the flag set has already said why.
 var errUsage = errors.New("usage")

@@ -51,7 +51,7 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
 	table := fs.String("table", "listings", "the listings `table`, as table or schema.table")
 	maxLines := fs.Int("max", 1000, "print at most `n` differences (all are counted); 0 prints all")
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/dev")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func runReindex(ctx context.Context, args []string) error {
 	tables := fs.String("tables", "listings", "tables to snapshot, comma-separated, as table (schema public) or schema.table; only listings become documents")
 	adminURL := fs.String("admin-url", "http://"+defaultAdminAddr, "embedded: base `URL` of the admin endpoint of the process running the indexer")
 	poll := fs.Duration("poll", 500*time.Millisecond, "embedded: how often to ask for progress")
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/dev")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
