@@ -8,9 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
@@ -64,8 +61,7 @@ func runCDC(ctx context.Context, args []string) error {
 		return errUsage
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	w, err := kafkabus.NewWriter(wcfg)
 	if err != nil {
 		return err
@@ -83,13 +79,11 @@ func runCDC(ctx context.Context, args []string) error {
 	if err := w.EnsureTopics(ctx, kafkabus.TableTopics(*prefix, tableList)...); err != nil {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, *brokers)
 	}
-	if *metricsAddr != "" {
-		stop, err := serveIndexerMetrics(*metricsAddr, reg, nil, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stop, err := startAdmin(*metricsAddr, reg, nil, log)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	log.Info("cdc running", "slot", *slot, "publication", *publication, "tables", tableList, "brokers", *brokers,
 		"topics", kafkabus.TableTopics(*prefix, tableList))
 	return explainCDC(cdc.Run(ctx))

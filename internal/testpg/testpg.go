@@ -75,6 +75,28 @@ func New(t testing.TB, opts Options) string {
 	return u.String()
 }
 
+// Missing returns the URL of a database that does not exist yet, on the
+// server of AdminURL, for tests of code that creates its database; it is
+// dropped when the test ends, if it was created.
+func Missing(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		Unavailable(t, "postgres not reachable at %s: %v", AdminURL(), err)
+	}
+	admin.Close(ctx)
+	name := fmt.Sprintf("rummage_test_%d_%08x", time.Now().Unix(), rand.Uint32())
+	t.Cleanup(func() { drop(t, name) })
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		t.Fatalf("parse %s: %v", AdminURL(), err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
 func drop(t testing.TB, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
