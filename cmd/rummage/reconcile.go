@@ -26,8 +26,12 @@ change events, and compared by content (Postgres rows carry no LSN to compare
 versions with). On a live system, changes still in flight show up as
 differences: run it while the stream is idle, or twice.
 
-Exit status: 0 in sync, 1 differences found (or an error, said on stderr as
-"rummage reconcile: failed: ..."), 2 bad flags.
+Exit status:
+  0  in sync
+  1  differences found (the summary is on stdout and stderr)
+  2  bad flags
+  3  reconcile failed (no index, Postgres unreachable, ...), said on stderr
+     as "rummage reconcile: failed: ..."
 
 The embedded index is opened by this process: stop the "rummage serve",
 "indexer" or "dev" process that holds it first (Bleve locks the index to one
@@ -67,7 +71,7 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), err)
 		return errUsage
 	}
-	failed := func(err error) error { return fmt.Errorf("failed: %w", err) }
+	failed := func(err error) error { return &exitError{code: 3, err: fmt.Errorf("failed: %w", err)} }
 
 	if bf.kind == backendEmbedded {
 		// Open would create an empty index, and wait forever for Bleve's lock
