@@ -259,29 +259,17 @@ func (ix *Indexer) fetchLoop(ctx context.Context, q *batchQueue) {
 
 // pending is a listing change and the batch position of its message.
 type pending struct {
-	change   query.Change
-	seq      uint32 // source.seq: the order within the transaction, 0 when unset
-	msg      int
-	snapshot bool // from the initial snapshot (op "r")
+	change query.Change
+	seq    uint32 // source.seq: the order within the transaction, 0 when unset
+	msg    int
 }
 
-// batchResult tells what one batch did (tests assert on it).
+// batchResult tells what one batch did; applyBatch gathers its dead
+// letters in it.
 type batchResult struct {
 	Messages, Changes, Coalesced int
 	Apply                        query.ApplyStats
 	DeadLetters                  []DeadLetter
-}
-
-// process runs one batch through steps 1-6 of the protocol. It returns an
-// error only when ctx is done or the commit failed CommitAttempts times; in
-// both cases nothing after the last successful commit is assumed done.
-func (ix *Indexer) process(ctx context.Context, msgs []Message) error {
-	_, err := ix.processBatch(ctx, msgs)
-	return err
-}
-
-func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResult, error) {
-	return ix.applyBatch(ctx, ix.decode(msgs))
 }
 
 // decoded is a batch after step 1: what its messages mean.
@@ -381,7 +369,7 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
 				continue
 			}
-			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i, snapshot: e.Op == change.OpRead})
+			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i})
 		default:
 			r, err := rowChange(e)
 			if err != nil {

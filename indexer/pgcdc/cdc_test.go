@@ -573,7 +573,7 @@ func TestCrashAfterSnapshotAck(t *testing.T) {
 }
 
 // TestResumeSkipsConfirmed: after a clean stop the CDC resumes after its own
-// confirmed LSN; transactions at or below it are never sent again, even if
+// confirmed LSN; transactions whose commit starts below it are never sent again, even if
 // the slot were to replay them (as after a Postgres restart).
 func TestResumeSkipsConfirmed(t *testing.T) {
 	dsn, db := newDB(t)

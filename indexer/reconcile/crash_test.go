@@ -271,7 +271,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM listings").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s; %d listings, in sync (%s); CDC skipped %v transactions at or below its confirmed LSN, indexer dropped %v stale changes",
+	t.Logf("%s; %d listings, in sync (%s); CDC skipped %v transactions below its confirmed LSN, indexer dropped %v stale changes",
 		r.summary(), rows, rep.Summary(), counterValue(r.cdcReg, "rummage_cdc_skipped_transactions_total"), testutil.ToFloat64(r.ixMetrics.Stale))
 }
 

@@ -149,8 +149,6 @@ func (c *columns) ordinal(id string) uint32 {
 	return o
 }
 
-func (c *columns) len() int { return c.ids.len() }
-
 // reserveIDLen is the id length reserve plans for; longer ids only make the
 // arena grow once more.
 const reserveIDLen = 16

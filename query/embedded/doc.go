@@ -83,7 +83,10 @@
 //
 // # Writes and consistency
 //
-// Apply checks versions against the columns, writes one Bleve batch (scorch
+// Apply checks versions against the columns (below the held version of an
+// id, live or tombstone, a change is stale; an equal version applies, and
+// among equals the stream's order decides: docs/architecture.md,
+// "Versions"), writes one Bleve batch (scorch
 // returns only once the segment and its root are fsynced; unsafe_batch stays
 // off), then takes the state lock briefly to update the columns and publish
 // the new snapshot with its segment maps. Searches hold the lock shared for

@@ -747,9 +747,10 @@ func (x *Index) held(id string) (uint64, bool) {
 }
 
 // plan validates a batch and returns the indexes of the changes that take
-// effect: per id, the highest version in the batch, if it is above the
-// version held. The others are counted stale. On error nothing may be
-// written.
+// effect: per id, the highest version in the batch (among equals, the
+// later one: stream order decides), unless it is below the version held;
+// an equal version applies. The others are counted stale. On error nothing
+// may be written.
 func (x *Index) plan(batch []query.Change, held func(string) (uint64, bool)) (idx []int, stale int, err error) {
 	for i := range batch {
 		ch := &batch[i]
