@@ -90,7 +90,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	baseline := fs.Bool("baseline", true, "also run every scenario through Bleve's facet builder (builds the baseline index when missing)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames, ","))
+	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames(), ","))
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured searches (not the build) to `file`")
 	memProfile := fs.String("memprofile", "", "write a heap profile (live objects and allocations) taken after the measured searches to `file`")
 	serveRSS := fs.Bool("serve-rss", false, "afterwards, start \"rummage serve\" on the main index, warm it up with the scenarios' requests and report its resident memory")

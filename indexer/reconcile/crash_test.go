@@ -548,7 +548,7 @@ func (r *crashRig) write(ctx context.Context, gen *fixtures.Generator, rng *rand
 					_, err = tx.Exec(opCtx, `UPDATE listings SET price_cents = $2, updated_at = now() WHERE id = $1`, id, 100+rng.IntN(100000))
 				case op < 60:
 					_, id := pick()
-					_, err = tx.Exec(opCtx, `UPDATE listings SET status = $2, updated_at = now() WHERE id = $1`, id, rummage.Statuses[rng.IntN(len(rummage.Statuses))])
+					_, err = tx.Exec(opCtx, `UPDATE listings SET status = $2, updated_at = now() WHERE id = $1`, id, rummage.Statuses()[rng.IntN(len(rummage.Statuses()))])
 				case op < 70:
 					k, id := pick()
 					deleted = append(deleted, live[k])

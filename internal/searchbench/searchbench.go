@@ -66,8 +66,10 @@ type Config struct {
 // settleLimit bounds the wait for an opened index's background work.
 const settleLimit = 2 * time.Minute
 
-// ScenarioNames lists the scenarios of the fixed mix, in run order.
-var ScenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
+// ScenarioNames returns the scenarios of the fixed mix, in run order.
+func ScenarioNames() []string { return slices.Clone(scenarioNames) }
+
+var scenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
 	"sort_newest", "sort_price_asc", "sort_price_desc", "sort_recently_shared", "sort_relevance"}
 
 // Validate checks the configuration.
@@ -81,8 +83,8 @@ func (c *Config) Validate() error {
 		return errors.New("searchbench: QPSConcurrency must be >= 0")
 	}
 	for _, n := range c.Only {
-		if !slices.Contains(ScenarioNames, n) {
-			return fmt.Errorf("searchbench: unknown scenario %q; use any of %s", n, strings.Join(ScenarioNames, ","))
+		if !slices.Contains(scenarioNames, n) {
+			return fmt.Errorf("searchbench: unknown scenario %q; use any of %s", n, strings.Join(scenarioNames, ","))
 		}
 	}
 	return c.Plan.Validate()
