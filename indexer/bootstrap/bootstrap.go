@@ -12,7 +12,6 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -288,16 +287,12 @@ func apply(ctx context.Context, b query.Backend, total int64, cfg Config, next f
 }
 
 func readMarker(path string) (*marker, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w (delete it, or pass --rebuild)", path, err)
+	switch found, err := atomicfile.ReadJSON(path, &m); {
+	case err != nil:
+		return nil, fmt.Errorf("%w (delete it, or pass --rebuild)", err)
+	case !found:
+		return nil, nil
 	}
 	return &m, nil
 }

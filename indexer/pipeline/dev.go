@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -195,16 +194,12 @@ func DatabaseIdentity(ctx context.Context, dbURL string) (string, error) {
 }
 
 func readDevMarker(path string) (*devMarker, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m devMarker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w (pass --rebuild)", path, err)
+	switch found, err := atomicfile.ReadJSON(path, &m); {
+	case err != nil:
+		return nil, fmt.Errorf("%w (pass --rebuild)", err)
+	case !found:
+		return nil, nil
 	}
 	return &m, nil
 }

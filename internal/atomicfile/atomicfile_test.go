@@ -104,3 +104,21 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %v, want %v", dir, got, names)
 	}
 }
+
+func TestReadJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	var v map[string]int
+	if found, err := ReadJSON(path, &v); found || err != nil {
+		t.Fatalf("missing file: found %v, err %v", found, err)
+	}
+	if err := WriteJSON(path, map[string]int{"n": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := ReadJSON(path, &v); !found || err != nil || v["n"] != 2 {
+		t.Fatalf("found %v, err %v, v %v", found, err, v)
+	}
+	os.WriteFile(path, []byte("{"), 0o644)
+	if _, err := ReadJSON(path, &v); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("a torn file: err = %v, want one naming the file", err)
+	}
+}

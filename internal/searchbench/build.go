@@ -2,7 +2,6 @@ package searchbench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,16 +67,12 @@ func (m *marker) matches(c *Config) bool {
 }
 
 func readMarker(dir string) (*marker, error) {
-	b, err := os.ReadFile(filepath.Join(dir, markerFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("searchbench: %s: %w (delete it, or pass --rebuild)", filepath.Join(dir, markerFile), err)
+	switch found, err := atomicfile.ReadJSON(filepath.Join(dir, markerFile), &m); {
+	case err != nil:
+		return nil, fmt.Errorf("searchbench: %w (delete it, or pass --rebuild)", err)
+	case !found:
+		return nil, nil
 	}
 	return &m, nil
 }
