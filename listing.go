@@ -29,8 +29,11 @@ const (
 // Conditions lists the valid condition values in display order.
 var Conditions = []string{ConditionNWT, ConditionLikeNew, ConditionGood, ConditionFair}
 
-// Statuses lists the valid status values.
-var Statuses = []string{StatusAvailable, StatusReserved, StatusSold, StatusRemoved}
+// Statuses returns the valid status values (a new slice: callers may keep
+// or change it).
+func Statuses() []string { return append([]string(nil), statuses...) }
+
+var statuses = []string{StatusAvailable, StatusReserved, StatusSold, StatusRemoved}
 
 // Image is one variant of a listing photo (thumbnail, medium, large).
 type Image struct {
@@ -134,8 +137,8 @@ func (l *Listing) Validate() error {
 	if l.Condition != "" && !contains(Conditions, l.Condition) {
 		return &FieldError{"condition", fmt.Sprintf("%q is not one of %s", l.Condition, strings.Join(Conditions, ", "))}
 	}
-	if l.Status != "" && !contains(Statuses, l.Status) {
-		return &FieldError{"status", fmt.Sprintf("%q is not one of %s", l.Status, strings.Join(Statuses, ", "))}
+	if l.Status != "" && !contains(statuses, l.Status) {
+		return &FieldError{"status", fmt.Sprintf("%q is not one of %s", l.Status, strings.Join(statuses, ", "))}
 	}
 	for i, c := range l.Category {
 		if strings.TrimSpace(c) == "" || strings.Contains(c, "/") {

@@ -81,23 +81,25 @@ var routeAccess = map[route]Access{
 	{http.MethodPost, "/admin/reindex"}: AccessAdmin,
 }
 
-// accessOf returns the access of a route; HEAD is GET's.
-func accessOf(method, path string) (Access, bool) {
-	a, ok := routeAccess[route{method, path}]
+// accessOf returns the access of a route in routeAccess; HEAD is GET's.
+func accessOf(method, path string) (Access, bool) { return accessIn(routeAccess, method, path) }
+
+func accessIn(table map[route]Access, method, path string) (Access, bool) {
+	a, ok := table[route{method, path}]
 	if !ok && method == http.MethodHead {
-		a, ok = routeAccess[route{http.MethodGet, path}]
+		a, ok = table[route{http.MethodGet, path}]
 	}
 	return a, ok
 }
 
-// checkRouteAccess reports the registered routes that routeAccess lacks.
-func checkRouteAccess(routes []*echo.Route) error {
+// checkRouteAccess reports the registered routes that table lacks.
+func checkRouteAccess(table map[route]Access, routes []*echo.Route) error {
 	var missing []string
 	for _, r := range routes {
 		if r.Method == echo.RouteNotFound {
 			continue
 		}
-		if _, ok := accessOf(r.Method, r.Path); !ok {
+		if _, ok := accessIn(table, r.Method, r.Path); !ok {
 			missing = append(missing, r.Method+" "+r.Path)
 		}
 	}
@@ -257,7 +259,7 @@ func kindList(a Access) string {
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		access, ok := accessOf(req.Method, c.Path())
+		access, ok := accessIn(s.access, req.Method, c.Path())
 		if !ok {
 			return next(c)
 		}
@@ -295,7 +297,7 @@ func (a Auth) Protect(h http.Handler) http.Handler {
 				w.Header().Set("WWW-Authenticate", bearerRealm)
 			}
 			w.WriteHeader(e.Status)
-			_ = json.NewEncoder(w).Encode(errorBody{e})
+			_ = json.NewEncoder(w).Encode(errorBody{Error: e})
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))

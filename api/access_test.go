@@ -284,11 +284,11 @@ func TestAnonymousReadsRule(t *testing.T) {
 // TestEveryRouteHasAnAccessRule: New refuses a route the table lacks.
 func TestEveryRouteHasAnAccessRule(t *testing.T) {
 	s, _ := newTestServer(t, Config{}, &stubBackend{})
-	if err := checkRouteAccess(s.e.Routes()); err != nil {
+	if err := checkRouteAccess(s.access, s.e.Routes()); err != nil {
 		t.Fatal(err)
 	}
 	s.e.POST("/v1/new-surface", func(echo.Context) error { return nil })
-	if err := checkRouteAccess(s.e.Routes()); err == nil || !strings.Contains(err.Error(), "POST /v1/new-surface") {
+	if err := checkRouteAccess(s.access, s.e.Routes()); err == nil || !strings.Contains(err.Error(), "POST /v1/new-surface") {
 		t.Errorf("a route without a rule: %v", err)
 	}
 }

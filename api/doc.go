@@ -8,9 +8,17 @@
 //	GET /v1/search         search and browse (DESIGN.md, "Search API contract")
 //	GET /v1/listings/:id   one listing, whatever its status; 404 when unknown
 //	GET /healthz           200 while the process is alive
-//	GET /readyz            503 until the index is loaded (Server.SetBackend), then 200
-//	GET /metrics           Prometheus text format, on the server's own registry
+//	GET /readyz            503 until the index is loaded (Server.SetBackend) and,
+//	                       with WithReadiness, caught up with its change log; the
+//	                       body reports the lag; 503 "shutting_down" while draining
+//	GET /metrics           Prometheus text format, on WithRegistry's registry
+//	                       (every role of the process) or the server's own
 //	GET /openapi.json      the OpenAPI document (openapi.yaml, embedded)
+//
+// Every GET route answers HEAD too. Other packages add routes, middleware
+// (keys, rate limits, caches), the metrics registry and readiness through
+// New's options, without editing the server: every role runs this one
+// server.
 //
 // Who may call each route is the table routeAccess (access.go): reads take
 // a search, public or admin key ("Authorization: Bearer"), or none while
@@ -22,6 +30,10 @@
 // (500) and timeouts (503), has one JSON shape:
 //
 //	{"error": {"code": "invalid_limit", "message": "must be between 1 and 100", "field": "limit"}}
+//
+// What Go's HTTP server rejects before any handler runs is plain text and
+// out of reach (docs/api.md). A client that goes away is not an error of the
+// service: logged at debug with status 499 and counted.
 //
 // code is stable and machine readable; field names the offending query
 // parameter ("" when the error is not about one). Bad input is always a 400,

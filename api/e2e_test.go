@@ -26,6 +26,7 @@ import (
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -71,7 +72,13 @@ func mustE2E(t testing.TB) *api.Server {
 			return
 		}
 		e2eDir = dir
-		idx, err := embedded.Open(context.Background(), embedded.Config{Dir: dir + "/index"})
+		// The shipped brand aliases, as rummage serve loads them.
+		aliases, err := query.LoadAliases("", fixtures.BrandAliases())
+		if err != nil {
+			e2eErr = err
+			return
+		}
+		idx, err := embedded.Open(context.Background(), embedded.Config{Dir: dir + "/index", Aliases: aliases})
 		if err != nil {
 			e2eErr = err
 			return

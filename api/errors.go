@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +21,8 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field"`
+
+	lag *Lag // CodeCatchingUp: reported beside the error
 }
 
 func (e *Error) Error() string {
@@ -28,9 +32,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// errorBody is the JSON envelope of an error response.
+// errorBody is the JSON envelope of an error response. /readyz's 503 while
+// catching up also carries its status and lag, as its 200 does.
 type errorBody struct {
-	Error *Error `json:"error"`
+	Error  *Error `json:"error"`
+	Status string `json:"status,omitempty"`
+	Lag    *Lag   `json:"lag,omitempty"`
 }
 
 // Stable error codes that are not about one parameter. Parameter errors use
@@ -41,6 +48,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotReady         = "not_ready"
 	CodeShuttingDown     = "shutting_down"
+	CodeCatchingUp       = "catching_up"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
@@ -51,6 +59,24 @@ const (
 // the answer (nginx's convention); the client never sees it.
 const statusClientClosed = 499
 
+// errClientGone marks a request that failed because its client went away:
+// not an error of the service (logged at debug, counted in
+// rummage_http_client_disconnects_total).
+var errClientGone = errors.New("the client went away")
+
+// clientGone reports whether err comes of the client going away: the
+// request's context was canceled (the server's own deadline is another
+// context), or writing the answer failed on a connection the client closed.
+func clientGone(c echo.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(c.Request().Context().Err(), context.Canceled) {
+		return true
+	}
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
 // toError maps any error a handler returns onto the API error model. Errors
 // it does not know are internal: their text is logged, not sent.
 func toError(err error) (apiErr *Error, internal bool) {
@@ -60,6 +86,8 @@ func toError(err error) (apiErr *Error, internal bool) {
 		he *echo.HTTPError
 	)
 	switch {
+	case errors.Is(err, errClientGone):
+		return &Error{Status: statusClientClosed, Code: CodeCanceled, Message: "the client went away"}, false
 	case errors.As(err, &ae):
 		return ae, ae.Status >= 500 && ae.Code == CodeInternal
 	case errors.As(err, &ie):
@@ -127,7 +155,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	if werr := c.JSON(status, errorBody{ae}); werr != nil {
+	body := errorBody{Error: ae}
+	if ae.Code == CodeCatchingUp {
+		body.Status, body.Lag = CodeCatchingUp, ae.lag
+	}
+	if werr := c.JSON(status, body); werr != nil {
 		s.log.Debug("writing error response", "err", werr)
 	}
 }

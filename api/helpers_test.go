@@ -99,14 +99,14 @@ func (l *logBuffer) String() string {
 
 // newTestServer builds a server over b; without cfg.Auth.Keys it knows the
 // shared test keys (apitest.Shared).
-func newTestServer(t testing.TB, cfg Config, b Backend) (*Server, *logBuffer) {
+func newTestServer(t testing.TB, cfg Config, b Backend, opts ...Option) (*Server, *logBuffer) {
 	t.Helper()
 	if cfg.Auth.Keys == nil {
 		cfg.Auth.Keys = apitest.Shared().Ring
 	}
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := New(cfg, b, logger)
+	s, err := New(cfg, b, logger, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -10,20 +11,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics live on the server's own registry, never the global one, so that
-// two servers in one process (tests) do not collide.
+// metrics live on the registry of WithRegistry, or on the server's own,
+// never the global one, so that two servers in one process (tests) do not
+// collide.
 type metrics struct {
-	reg      *prometheus.Registry
-	latency  *prometheus.HistogramVec
-	inFlight prometheus.Gauge
+	reg         Registry
+	latency     *prometheus.HistogramVec
+	inFlight    prometheus.Gauge
+	disconnects prometheus.Counter
 }
 
 // latencyBuckets span a cached facet count (sub-millisecond) to a timeout.
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-func newMetrics(documents func() (float64, bool)) *metrics {
+func newMetrics(reg Registry, documents func() (float64, bool)) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: reg,
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rummage_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by route pattern and status code.",
@@ -32,6 +38,10 @@ func newMetrics(documents func() (float64, bool)) *metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rummage_http_requests_in_flight",
 			Help: "HTTP requests being answered.",
+		}),
+		disconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rummage_http_client_disconnects_total",
+			Help: "Requests whose client went away before the answer was written (logged at debug, status 499).",
 		}),
 	}
 	docs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -44,14 +54,27 @@ func newMetrics(documents func() (float64, bool)) *metrics {
 		}
 		return n
 	})
-	m.reg.MustRegister(m.latency, m.inFlight, docs,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	for _, c := range []prometheus.Collector{m.latency, m.inFlight, m.disconnects, docs} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// The process collectors may be there already (a role registered them
+	// on the shared registry): one copy is enough.
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(c); err != nil && !errors.As(err, &are) {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
-func (m *metrics) handler(logger *slog.Logger) http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+// MetricsHandler serves g in the Prometheus exposition formats. The
+// server's /metrics is one; a role without an API (rummage cdc) serves its
+// registry with it.
+func MetricsHandler(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 	})

@@ -68,6 +68,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 		s.metrics.inFlight.Inc()
 		err := next(c)
+		gone := clientGone(c, err)
+		if gone {
+			s.metrics.disconnects.Inc()
+			err = fmt.Errorf("%w: %w", errClientGone, err)
+		}
 		if err != nil {
 			c.Error(err)
 		}
@@ -76,6 +81,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		dur := time.Since(start)
 		route := routeOf(c, s.routes)
 		status := c.Response().Status
+		if gone {
+			status = statusClientClosed // also when the answer had begun
+		}
 		s.metrics.latency.WithLabelValues(route, strconv.Itoa(status)).Observe(dur.Seconds())
 
 		level := slog.LevelDebug
@@ -107,7 +115,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // shutting down), which are not worth a warning.
 func expectedUnavailable(err error) bool {
 	var ae *Error
-	return errors.As(err, &ae) && (ae.Code == CodeNotReady || ae.Code == CodeShuttingDown)
+	return errors.As(err, &ae) && (ae.Code == CodeNotReady || ae.Code == CodeShuttingDown || ae.Code == CodeCatchingUp)
 }
 
 // recover turns a panic in a handler into a 500 JSON answer and an error
@@ -143,12 +151,12 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx, cancel := context.WithTimeout(req.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(req.WithContext(ctx))
+		defer c.SetRequest(req) // also on a panic: the client's context is the one to judge
 		err := next(c)
 		if err != nil && errors.Is(err, context.Canceled) && req.Context().Err() == nil && ctx.Err() == context.DeadlineExceeded {
 			// A backend that reports its own cancellation after our deadline.
 			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
-		c.SetRequest(req)
 		return err
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,11 +35,13 @@ type Backend interface {
 // Server is the HTTP API. It is an http.Handler; Serve runs it with graceful
 // shutdown.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	e       *echo.Echo
-	metrics *metrics
-	routes  map[string]bool // registered route paths, the metric labels
+	cfg       Config
+	log       *slog.Logger
+	e         *echo.Echo
+	metrics   *metrics
+	routes    map[string]bool // registered route paths, the metric labels
+	readiness func(context.Context) (ReadyState, error)
+	access    map[route]Access // routeAccess and the mounted routes
 
 	backend  atomic.Pointer[backendRef] // nil until the index is loaded
 	cursors  *feed.Cursors
@@ -56,47 +59,70 @@ type backendRef struct {
 // New builds the server. b may be nil when the index is still loading: the
 // server then answers /healthz and /metrics, but /readyz and the /v1 routes
 // answer 503 until SetBackend is called. logger nil means slog.Default().
-func New(cfg Config, b Backend, logger *slog.Logger) (*Server, error) {
+// opts mount more routes and middleware, and choose the metrics registry
+// and what readiness adds (see Option).
+func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{
-		cfg:     cfg.withDefaults(),
-		log:     logger,
-		e:       echo.New(),
-		routes:  map[string]bool{},
-		reqBase: newRequestIDBase(),
+		cfg:       cfg.withDefaults(),
+		log:       logger,
+		e:         echo.New(),
+		routes:    map[string]bool{},
+		reqBase:   newRequestIDBase(),
+		readiness: o.readiness,
 	}
 	s.cursors = s.cfg.Cursors
 	if s.cursors == nil {
 		s.cursors = feed.NewRandomCursors()
 	}
+	var err error
+	if s.metrics, err = newMetrics(o.registry, s.documents); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
 	s.SetBackend(b)
-	s.metrics = newMetrics(s.documents)
 
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recover, s.authorize, s.timeout)
+	e.Use(o.middleware...)
 
 	s.get("/v1/search", s.search)
 	s.get("/v1/listings/:id", s.listing)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
-	s.get("/metrics", echo.WrapHandler(s.metrics.handler(logger)))
+	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
 	s.get("/openapi.json", s.openapi)
-	if err := checkRouteAccess(e.Routes()); err != nil {
+	s.access = maps.Clone(routeAccess)
+	for _, r := range o.routes {
+		s.add(r.method, r.path, r.h)
+		s.access[route{r.method, r.path}] = r.access
+	}
+	if err := checkRouteAccess(s.access, e.Routes()); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) get(path string, h echo.HandlerFunc) {
+// get mounts a GET route; it answers HEAD too (uptime checkers and load
+// balancers probe with HEAD), with the GET's status and headers and no body.
+func (s *Server) get(path string, h echo.HandlerFunc) { s.add(http.MethodGet, path, h) }
+
+func (s *Server) add(method, path string, h echo.HandlerFunc) {
 	s.routes[path] = true
-	s.e.GET(path, h)
+	s.e.Add(method, path, h)
+	if method == http.MethodGet {
+		s.e.Add(http.MethodHead, path, h)
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -111,8 +137,8 @@ func (s *Server) SetBackend(b Backend) {
 	s.backend.Store(&backendRef{Backend: b, search: feed.NewSearch(b, feed.SearchConfig{Cursors: s.cursors, Aliases: s.cfg.Aliases})})
 }
 
-// Ready reports whether /readyz answers 200: an index is installed and the
-// server is not shutting down.
+// Ready reports whether an index is installed and the server is not
+// shutting down (/readyz also asks WithReadiness whether it caught up).
 func (s *Server) Ready() bool { return s.backend.Load() != nil && !s.draining.Load() }
 
 // errNotReady is the answer of the /v1 routes before the index is loaded.
@@ -222,10 +248,11 @@ func isAdmin(c echo.Context) bool {
 
 type statusBody struct {
 	Status string `json:"status"`
+	Lag    *Lag   `json:"lag,omitempty"`
 }
 
 func (s *Server) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, statusBody{"ok"})
+	return c.JSON(http.StatusOK, statusBody{Status: "ok"})
 }
 
 func (s *Server) readyz(c echo.Context) error {
@@ -235,7 +262,21 @@ func (s *Server) readyz(c echo.Context) error {
 	if !s.Ready() {
 		return errNotReady
 	}
-	return c.JSON(http.StatusOK, statusBody{"ready"})
+	if s.readiness == nil {
+		return c.JSON(http.StatusOK, statusBody{Status: "ready"})
+	}
+	st, err := s.readiness(c.Request().Context())
+	switch {
+	case err != nil:
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeNotReady, Message: "cannot tell how far behind the index is: " + err.Error()}
+	case st.CatchingUp:
+		msg := "the index is catching up with its change log"
+		if st.Lag != nil {
+			msg = fmt.Sprintf("the index is catching up with its change log: %d events behind", st.Lag.Events)
+		}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeCatchingUp, Message: msg, lag: st.Lag}
+	}
+	return c.JSON(http.StatusOK, statusBody{Status: "ready", Lag: st.Lag})
 }
 
 // documents reads the index size for the metrics gauge; NaN when unknown.
@@ -259,13 +300,30 @@ func (s *Server) documents() (float64, bool) {
 // get up to Config.ShutdownTimeout to finish before the rest are closed. It
 // returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return serve(ctx, ln, s, s.cfg, s.log, func() { s.draining.Store(true) })
+}
+
+// ServeHandler serves h on ln as Serve serves the API (the same timeouts and
+// graceful shutdown), for a listener that is not the API: the loopback
+// admin and metrics listener of the indexer and dev roles.
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, cfg Config, logger *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return serve(ctx, ln, h, cfg.withDefaults(), logger, nil)
+}
+
+func serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config, log *slog.Logger, draining func()) error {
 	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		WriteTimeout:      s.cfg.WriteTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -274,9 +332,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("api: serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.draining.Store(true)
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	if draining != nil {
+		draining()
+	}
+	log.Info("shutting down", "addr", ln.Addr().String(), "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {

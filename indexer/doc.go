@@ -33,13 +33,14 @@
 // dead letter per partition), and the index keeps the rows until a reindex.
 // Truncates of the other tables are applied to the RowStore.
 //
-// Equal versions across batches: the events of one transaction share a
-// commit LSN. Within a batch the later one wins (step 2); but when a batch
-// boundary falls between two changes of one row in one transaction, the
-// second reaches the backend in the next batch with the version it already
-// holds, and a backend that drops equal versions (the query.Change contract
-// today) keeps the first. indexer/change's rule is to apply equal versions;
-// the backend contract should follow it.
+// Versions: below the version a backend holds for a listing, a change is
+// stale; an equal version applies, and among equals the stream's order
+// decides. The events of one transaction share a commit LSN: within a batch
+// the later one wins (step 2), and when a batch boundary falls between two
+// changes of one row in one transaction, the second reaches the backend in
+// the next batch with the version it already holds, and must win there too.
+// Every backend and every test fake applies this rule
+// (docs/architecture.md, "Versions").
 //
 // Sub-packages hold one external system each (indexer/kafkabus for Kafka,
 // indexer/pgcdc for Postgres). This package knows none of them: it defines the

@@ -19,19 +19,28 @@ import (
 )
 
 // ListingsTable is the table whose rows are index documents.
-const ListingsTable = "listings"
+const ListingsTable = rummage.ListingsTable
 
-// DefaultTables are the tables Rummage's CDC publishes.
-var DefaultTables = []string{"listings", "sellers", "follows", "likes", "shares", "parties"}
+// Defaults of Config, named for the flags of cmd/rummage.
+const (
+	// DefaultBatchSize bounds a batch under a backlog (the initial snapshot,
+	// a restart behind): large batches spread the fixed cost of a durable
+	// index write (docs/pipeline.md).
+	DefaultBatchSize = 20000
+	// DefaultBatchWait is how long a batch waits for company after its
+	// first message: the latency a light stream pays for coalescing.
+	DefaultBatchWait = 50 * time.Millisecond
+)
 
 // Config tunes the loop. The zero value of each field means its default.
 type Config struct {
 	// Tables the indexer handles; events of other tables are counted and
-	// skipped. Default DefaultTables. Must include listings.
+	// skipped. Default rummage.Tables(). Must include listings.
 	Tables []string
-	// BatchSize is the most messages per batch (default 5000) and BatchWait
-	// how long a batch may wait to fill after its first message (default
-	// 100ms): the latency/throughput trade-off of coalescing.
+	// BatchSize is the most messages per batch (default DefaultBatchSize)
+	// and BatchWait how long a batch may wait to fill after its first
+	// message (default DefaultBatchWait): the latency/throughput trade-off
+	// of coalescing.
 	BatchSize int
 	BatchWait time.Duration
 	// RetryMin and RetryMax bound the exponential backoff between attempts of
@@ -53,13 +62,13 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if len(c.Tables) == 0 {
-		c.Tables = DefaultTables
+		c.Tables = rummage.Tables()
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 5000
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.BatchWait == 0 {
-		c.BatchWait = 100 * time.Millisecond
+		c.BatchWait = DefaultBatchWait
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -250,29 +259,17 @@ func (ix *Indexer) fetchLoop(ctx context.Context, q *batchQueue) {
 
 // pending is a listing change and the batch position of its message.
 type pending struct {
-	change   query.Change
-	seq      uint32 // source.seq: the order within the transaction, 0 when unset
-	msg      int
-	snapshot bool // from the initial snapshot (op "r")
+	change query.Change
+	seq    uint32 // source.seq: the order within the transaction, 0 when unset
+	msg    int
 }
 
-// batchResult tells what one batch did (tests assert on it).
+// batchResult tells what one batch did; applyBatch gathers its dead
+// letters in it.
 type batchResult struct {
 	Messages, Changes, Coalesced int
 	Apply                        query.ApplyStats
 	DeadLetters                  []DeadLetter
-}
-
-// process runs one batch through steps 1-6 of the protocol. It returns an
-// error only when ctx is done or the commit failed CommitAttempts times; in
-// both cases nothing after the last successful commit is assumed done.
-func (ix *Indexer) process(ctx context.Context, msgs []Message) error {
-	_, err := ix.processBatch(ctx, msgs)
-	return err
-}
-
-func (ix *Indexer) processBatch(ctx context.Context, msgs []Message) (batchResult, error) {
-	return ix.applyBatch(ctx, ix.decode(msgs))
 }
 
 // decoded is a batch after step 1: what its messages mean.
@@ -372,7 +369,7 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
 				continue
 			}
-			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i, snapshot: e.Op == change.OpRead})
+			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i})
 		default:
 			r, err := rowChange(e)
 			if err != nil {

@@ -128,7 +128,7 @@ func (r *recorder) Apply(_ context.Context, batch []query.Change) (query.ApplySt
 	r.calls = append(r.calls, slices.Clone(batch))
 	var st query.ApplyStats
 	for _, c := range batch {
-		if held, ok := r.docs[c.ID]; ok && c.Version <= held.Version {
+		if held, ok := r.docs[c.ID]; ok && c.Version < held.Version { // an equal version applies
 			st.Stale++
 			continue
 		}

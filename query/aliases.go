@@ -70,8 +70,8 @@ func ParseAliases(r io.Reader) (Aliases, error) {
 }
 
 // LoadAliases reads the alias file at path, or, when path is empty, the
-// shipped default (the bytes of fixtures/brand_aliases.tsv, which callers
-// pass in so that query does not depend on fixtures). Errors name the file.
+// shipped default (fixtures.BrandAliases(), which the caller passes in so
+// that query does not depend on fixtures). Errors name the file.
 func LoadAliases(path string, shipped []byte) (Aliases, error) {
 	if path == "" {
 		a, err := ParseAliases(strings.NewReader(string(shipped)))

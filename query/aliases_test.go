@@ -52,7 +52,7 @@ func TestParseAliases(t *testing.T) {
 }
 
 func TestShippedAliases(t *testing.T) {
-	a, err := query.ParseAliases(bytes.NewReader(fixtures.BrandAliases))
+	a, err := query.ParseAliases(bytes.NewReader(fixtures.BrandAliases()))
 	if err != nil {
 		t.Fatal(err)
 	}

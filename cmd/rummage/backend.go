@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/rummage/rummage/indexer/reindex"
+	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/progress"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -24,12 +23,6 @@ type indexBackend interface {
 	io.Closer
 }
 
-// bulkLoader is the optional capability of loading a large stream fast
-// (embedded.Index.Bulk). Loaders fall back to Apply in batches without it.
-type bulkLoader interface {
-	Bulk(ctx context.Context, next func() (query.Change, error)) (query.ApplyStats, error)
-}
-
 // Backend kinds accepted by --backend.
 const backendEmbedded = "embedded"
 
@@ -40,15 +33,19 @@ type backendFlags struct {
 	indexDir string
 	aliases  string
 	es       *elasticFlags
+	// brands is the alias file once loaded (see brandAliases).
+	brands query.Aliases
 	// log receives progress while a large index is opened or loaded; nil
 	// means slog.Default().
 	log *slog.Logger
 }
 
-func addBackendFlags(fs *flag.FlagSet) *backendFlags {
+// addBackendFlags adds the flags; indexDir is the command's default
+// --index-dir (serve and dev keep apart: ./data/serve, ./data/dev).
+func addBackendFlags(fs *flag.FlagSet, indexDir string) *backendFlags {
 	b := &backendFlags{}
 	fs.StringVar(&b.kind, "backend", backendEmbedded, "index backend: embedded (Bleve plus in-memory columns, on local disk) or elasticsearch (an Elasticsearch 8 cluster, see --es-*)")
-	fs.StringVar(&b.indexDir, "index-dir", "./data/index", "directory of the embedded index; created when missing, reopened without reindexing when present")
+	fs.StringVar(&b.indexDir, "index-dir", indexDir, "directory of the embedded index; created when missing, reopened without reindexing when present")
 	fs.StringVar(&b.aliases, "aliases", "", "brand alias `file` (lines: alias<TAB>brand); default: the shipped fixtures/brand_aliases.tsv")
 	b.es = addElasticFlags(fs)
 	return b
@@ -66,6 +63,19 @@ func (b *backendFlags) validate() error {
 		return fmt.Errorf("--backend %q is not supported; use %s or %s", b.kind, backendEmbedded, backendElasticsearch)
 	}
 	return nil
+}
+
+// brandAliases loads --aliases (or the shipped file) once; every backend
+// the process opens shares the result.
+func (b *backendFlags) brandAliases() (query.Aliases, error) {
+	if b.brands == nil {
+		a, err := query.LoadAliases(b.aliases, fixtures.BrandAliases())
+		if err != nil {
+			return nil, err
+		}
+		b.brands = a
+	}
+	return b.brands, nil
 }
 
 func (b *backendFlags) logger() *slog.Logger {
@@ -89,20 +99,22 @@ func (b *backendFlags) openCounted(ctx context.Context) (indexBackend, query.Sta
 		return nil, st, err
 	}
 	log := b.logger()
+	aliases, err := b.brandAliases()
+	if err != nil {
+		return nil, st, err
+	}
 	if b.kind == backendElasticsearch {
-		es, st, err := b.es.open(ctx, b.aliases, log)
+		es, st, err := b.es.open(ctx, aliases, log)
 		if err != nil {
 			return nil, st, err
 		}
 		return es, st, nil
 	}
 	start := time.Now()
-	// Through reindex: after a zero-downtime reindex the live index is the
-	// generation DIR.CURRENT names, not DIR itself.
-	x, err := reindex.OpenEmbedded(ctx, embedded.Config{
-		Dir:       b.indexDir,
-		AliasFile: b.aliases,
-		Progress:  progressLogger(log),
+	x, err := embedded.Open(ctx, embedded.Config{
+		Dir:      b.indexDir,
+		Aliases:  aliases,
+		Progress: progressLogger(log),
 	})
 	if err != nil {
 		return nil, st, err
@@ -124,128 +136,21 @@ func (b *backendFlags) remove() error {
 	if b.kind == backendElasticsearch {
 		return errors.New("--backend elasticsearch: indices are replaced with rummage reindex, not removed")
 	}
-	active, err := reindex.ActiveDir(b.indexDir)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(active); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(active, "rummage_embedded.json")); err != nil {
-		return fmt.Errorf("refusing to delete %s: it does not hold a Rummage index", active)
-	}
-	for _, p := range []string{active, b.indexDir, filepath.Clean(b.indexDir) + reindex.CurrentSuffix} {
-		if err := os.RemoveAll(p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return embedded.Remove(b.indexDir)
 }
 
-// progressLogger logs the progress of opening a large index, at most every
-// two seconds, with the rate so far, and the merge that ends a bulk load.
-// Loading reports its own progress (see load), with the total when known.
+// progressLogger logs the progress of opening a large index (every few
+// seconds, internal/progress) and the merge that ends a bulk load. Loading
+// reports its own progress (see load), with the total when known.
 func progressLogger(log *slog.Logger) func(embedded.Progress) {
-	var last time.Time
+	rep := progress.New(log, "loading the index", 0)
 	return func(p embedded.Progress) {
 		switch p.Phase {
-		case "bulk":
-			return
+		case "load":
+			rep.SetTotal(int64(p.Total))
+			rep.Report(int64(p.Done))
 		case "merge":
 			log.Info("merging the index into one segment (faster text queries)", "documents", p.Done)
-			return
-		}
-		now := time.Now()
-		if now.Sub(last) < 2*time.Second {
-			return
-		}
-		last = now
-		attrs := []any{"phase", p.Phase, "done", p.Done}
-		if p.Total > 0 {
-			attrs = append(attrs, "total", p.Total)
-		}
-		if s := p.Elapsed.Seconds(); s > 0 {
-			attrs = append(attrs, "per_second", int(float64(p.Done)/s))
-		}
-		log.Info("indexing", attrs...)
-	}
-}
-
-// applyBatch is the batch size of load when the backend has no Bulk.
-const applyBatch = 5000
-
-// load writes every change next yields (until io.EOF) into b: with Bulk when
-// the backend has it, else with Apply in batches. It logs progress every few
-// seconds; total is the expected count, 0 when unknown.
-func load(ctx context.Context, b query.Backend, log *slog.Logger, total int64, next func() (query.Change, error)) (query.ApplyStats, error) {
-	p := newLoadProgress(log, total)
-	next = p.wrap(next)
-	if bl, ok := b.(bulkLoader); ok {
-		return bl.Bulk(ctx, next)
-	}
-	var sum query.ApplyStats
-	batch := make([]query.Change, 0, applyBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		st, err := b.Apply(ctx, batch)
-		sum.Written += st.Written
-		sum.Stale += st.Stale
-		batch = batch[:0]
-		return err
-	}
-	for {
-		ch, err := next()
-		if errors.Is(err, io.EOF) {
-			return sum, flush()
-		}
-		if err != nil {
-			return sum, err
-		}
-		if batch = append(batch, ch); len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return sum, err
-			}
 		}
 	}
-}
-
-// loadProgress logs the changes read so far, with the rate, every few
-// seconds.
-type loadProgress struct {
-	log         *slog.Logger
-	total, n    int64
-	start, last time.Time
-}
-
-func newLoadProgress(log *slog.Logger, total int64) *loadProgress {
-	now := time.Now()
-	return &loadProgress{log: log, total: total, start: now, last: now}
-}
-
-func (p *loadProgress) wrap(next func() (query.Change, error)) func() (query.Change, error) {
-	return func() (query.Change, error) {
-		ch, err := next()
-		if err == nil {
-			p.n++
-			if p.n%1000 == 0 {
-				p.tick()
-			}
-		}
-		return ch, err
-	}
-}
-
-func (p *loadProgress) tick() {
-	now := time.Now()
-	if now.Sub(p.last) < 2*time.Second {
-		return
-	}
-	p.last = now
-	attrs := []any{"read", p.n, "per_second", int(float64(p.n) / now.Sub(p.start).Seconds())}
-	if p.total > 0 {
-		attrs = append(attrs, "total", p.total, "percent", int(100*p.n/p.total))
-	}
-	p.log.Info("indexing", attrs...)
 }

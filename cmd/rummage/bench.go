@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"runtime"
-	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/searchbench"
+	"github.com/rummage/rummage/query"
 )
 
 // benchCommands are the benchmarks of "rummage bench <name>": add one line
@@ -95,7 +90,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	baseline := fs.Bool("baseline", true, "also run every scenario through Bleve's facet builder (builds the baseline index when missing)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames, ","))
+	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames(), ","))
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured searches (not the build) to `file`")
 	memProfile := fs.String("memprofile", "", "write a heap profile (live objects and allocations) taken after the measured searches to `file`")
 	serveRSS := fs.Bool("serve-rss", false, "afterwards, start \"rummage serve\" on the main index, warm it up with the scenarios' requests and report its resident memory")
@@ -129,8 +124,12 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if *iterations == 0 {
 		plan.Duration = *duration
 	}
+	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
+	if err != nil {
+		return err
+	}
 	cfg := searchbench.Config{
-		Listings: *listings, Seed: *seed, Now: at, Dir: *dir, Rebuild: *rebuild,
+		Listings: *listings, Seed: *seed, Now: at, Dir: *dir, Rebuild: *rebuild, Aliases: aliases,
 		Baseline: *baseline, Plan: plan, QPSConcurrency: *qpsConc, Log: stderr,
 	}
 	if *quiet {
@@ -141,7 +140,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *cpuProfile != "" || *memProfile != "" {
 		cfg.Profile = func() (func() error, error) {
-			return startProfiles(*cpuProfile, *memProfile)
+			return benchkit.StartProfiles(*cpuProfile, *memProfile)
 		}
 	}
 	rep, err := searchbench.Run(ctx, cfg)
@@ -149,7 +148,11 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if *serveRSS {
-		sm, err := measureServe(ctx, searchbench.MainIndexDir(*dir), rep.APIPaths(), cfg.Log)
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		sm, err := searchbench.MeasureServe(ctx, self, searchbench.MainIndexDir(*dir), rep.APIPaths(), cfg.Log)
 		if err != nil {
 			return fmt.Errorf("--serve-rss: %w", err)
 		}
@@ -159,126 +162,4 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)
-}
-
-// measureServe runs this binary's serve on indexDir, waits until it is
-// ready, sends each path warmupRounds times and reads the server's memory
-// from /proc. The index must not be open in this process (Bleve locks it).
-func measureServe(ctx context.Context, indexDir string, paths []string, log io.Writer) (*searchbench.ServeMemory, error) {
-	const warmupRounds = 10
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for serve
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.CommandContext(ctx, self, "serve", "--index-dir", indexDir, "--addr", addr, "--log-level", "warn")
-	if log != nil {
-		cmd.Stderr = log
-	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	base := "http://" + addr
-	client := &http.Client{Timeout: time.Minute}
-	get := func(path string) (int, error) {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		_, err = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, err
-	}
-	sm := &searchbench.ServeMemory{PID: cmd.Process.Pid}
-	for {
-		if code, err := get("/readyz"); err == nil && code == http.StatusOK {
-			break
-		}
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("serve exited before it was ready: %v", err)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Since(start) > 10*time.Minute {
-			return nil, errors.New("serve not ready after 10 minutes")
-		}
-	}
-	sm.ReadySecond = time.Since(start).Seconds()
-	if sm.AfterReady, err = benchkit.ProcMem(sm.PID); err != nil {
-		return nil, err
-	}
-	for range warmupRounds {
-		for _, p := range paths {
-			code, err := get(p)
-			if err != nil {
-				return nil, err
-			}
-			if code != http.StatusOK {
-				return nil, fmt.Errorf("GET %s: HTTP %d", p, code)
-			}
-			sm.Requests++
-		}
-	}
-	if sm.AfterWarmup, err = benchkit.ProcMem(sm.PID); err != nil {
-		return nil, err
-	}
-	return sm, nil
-}
-
-// startProfiles starts a CPU profile into cpuFile (when set) and returns
-// the function that stops it and writes a heap profile into memFile (when
-// set).
-func startProfiles(cpuFile, memFile string) (func() error, error) {
-	var cpu *os.File
-	if cpuFile != "" {
-		f, err := os.Create(cpuFile)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		cpu = f
-	}
-	return func() error {
-		if cpu != nil {
-			pprof.StopCPUProfile()
-			if err := cpu.Close(); err != nil {
-				return err
-			}
-		}
-		if memFile == "" {
-			return nil
-		}
-		f, err := os.Create(memFile)
-		if err != nil {
-			return err
-		}
-		runtime.GC() // the profile's live objects are those of the last completed cycle
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
-	}, nil
 }

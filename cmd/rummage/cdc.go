@@ -8,9 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 )
@@ -35,14 +34,14 @@ at /metrics.`
 func runCDC(ctx context.Context, args []string) error {
 	fs := newFlags("cdc", "[flags]", cdcHelp)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated `host:port` list")
-	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>")
-	slot := fs.String("slot", "rummage", "logical replication slot `name` (created if absent)")
-	publication := fs.String("publication", "rummage", "publication `name` (created if absent; missing tables are added)")
-	tables := fs.String("tables", strings.Join(pgcdc.DefaultTables, ","), "tables to stream, comma-separated, as table (schema public) or schema.table")
-	partitions := fs.Int("partitions", 8, "partitions of the topics created when they are missing")
+	brokers := fs.String("brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated `host:port` list")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>")
+	slot := fs.String("slot", pgcdc.DefaultSlot, "logical replication slot `name` (created if absent)")
+	publication := fs.String("publication", pgcdc.DefaultPublication, "publication `name` (created if absent; missing tables are added)")
+	tables := fs.String("tables", strings.Join(rummage.Tables(), ","), "tables to stream, comma-separated, as table (schema public) or schema.table")
+	partitions := fs.Int("partitions", kafkabus.DefaultPartitions, "partitions of the topics created when they are missing")
 	compression := fs.String("compression", "snappy", "Kafka compression: snappy, lz4, zstd, gzip or none")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "serve Prometheus metrics at http://`addr`/metrics; empty disables")
+	metricsAddr := fs.String("metrics-addr", defaultCDCMetricsAddr, "serve Prometheus metrics at http://`addr`/metrics; empty disables")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,8 +61,7 @@ func runCDC(ctx context.Context, args []string) error {
 		return errUsage
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	w, err := kafkabus.NewWriter(wcfg)
 	if err != nil {
 		return err
@@ -81,13 +79,11 @@ func runCDC(ctx context.Context, args []string) error {
 	if err := w.EnsureTopics(ctx, kafkabus.TableTopics(*prefix, tableList)...); err != nil {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, *brokers)
 	}
-	if *metricsAddr != "" {
-		stop, err := serveIndexerMetrics(*metricsAddr, reg, nil, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stop, err := startAdmin(*metricsAddr, reg, nil, log)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	log.Info("cdc running", "slot", *slot, "publication", *publication, "tables", tableList, "brokers", *brokers,
 		"topics", kafkabus.TableTopics(*prefix, tableList))
 	return explainCDC(cdc.Run(ctx))

@@ -2,26 +2,23 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
-	"github.com/rummage/rummage/internal/promscrape"
 	"github.com/rummage/rummage/query/embedded"
 )
 
@@ -38,11 +35,16 @@ so "kcat -b ADDR -L" lists the topics <prefix>.<schema>.<table> and
 change events (Debezium-style JSON). It listens on --kafka-addr, or on a free
 port when that one is taken and the flag was not given.
 
+The database is created if it does not exist, then migrated.
+
 First start (or an empty index): the CDC copies every table (the initial
 snapshot), and /readyz and the /v1 routes answer 503 until the index holds
 that snapshot; then 200, and changes stream in. Later starts resume where
-they stopped: the index (--index-dir) and the broker's log (--kafka-dir) are
-kept, and the CDC's position is kept in Postgres (table rummage_cdc_state and
+they stopped, and /readyz answers 503 "catching_up" (with the lag in its
+body) until the indexer has applied what the broker held at start, or is
+within --ready-max-lag events of the log end; the /v1 routes answer
+meanwhile. The index (--index-dir, default ./data/dev) and the broker's log
+(--kafka-dir) are kept, and the CDC's position is kept in Postgres (table rummage_cdc_state and
 the replication slot). --rebuild deletes the index and the broker's log and
 takes a new snapshot.
 
@@ -64,23 +66,6 @@ key are answered only while --addr is a loopback address, or with
 SIGINT or SIGTERM shuts down gracefully: the HTTP server drains, the CDC
 stops, the indexer applies what the broker holds, then the index closes.`
 
-// devMarkerPath is where the marker of the index in dir lives: beside the
-// directory, not in it, because a reindex replaces the directory in use with
-// a new generation (see indexer/reindex).
-func devMarkerPath(dir string) string { return filepath.Clean(dir) + "." + devMarkerFile }
-
-// devMarkerFile, beside the index directory, records which database dev's
-// index follows and whether it holds the initial snapshot.
-const devMarkerFile = "rummage_dev.json"
-
-type devMarker struct {
-	Database string    `json:"database"` // system identifier/database name
-	Slot     string    `json:"slot"`
-	Prefix   string    `json:"topic_prefix"`
-	Complete bool      `json:"snapshot_applied"`
-	Updated  time.Time `json:"updated,omitzero"`
-}
-
 // devHooks let tests learn the addresses; nil fields are skipped.
 type devHooks struct {
 	started func(apiAddr, brokerAddr string)
@@ -90,45 +75,67 @@ func runDev(ctx context.Context, args []string) error {
 	return devMain(ctx, args, os.Stderr, devHooks{})
 }
 
+// devOptions are dev's flags.
+type devOptions struct {
+	backend                  *backendFlags
+	dbURL, addr, adminAddr   string
+	seed                     uint64
+	seedCount                int
+	rebuild, kafkaAddrForced bool
+	maxLag                   int64
+	keys                     *keyFlags
+	pipeline                 pipeline.Config
+	api                      api.Config
+	log                      *slog.Logger
+}
+
 // devMain is runDev with its output in w.
 func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) error {
+	o, err := parseDev(args, w)
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, w, hooks)
+}
+
+func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	fs := newFlags("dev", "--database-url URL [flags]", devHelp)
 	fs.SetOutput(w)
-	bf := addBackendFlags(fs)
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
+	bf := addBackendFlags(fs, "./data/dev")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL)")
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
-	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:9092", "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
+	kafkaAddr := fs.String("kafka-addr", defaultBrokers, "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
 	kafkaDir := fs.String("kafka-dir", "", "`directory` of the broker's log and consumer offsets (default: <index-dir>-kafka)")
 	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed)")
 	seed := fs.Uint64("seed", 1, "seed of the generated catalog (with --seed-count)")
-	slot := fs.String("slot", "rummage", "logical replication slot `name` (created if absent)")
-	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>")
-	partitions := fs.Int("partitions", 4, "partitions of each change topic")
-	batchWait := fs.Duration("batch-wait", 50*time.Millisecond, "how long an indexer batch waits to fill after its first event")
-	linger := fs.Duration("linger", 5*time.Millisecond, "how long the CDC holds events for more before writing them to Kafka")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
+	slot := fs.String("slot", pgcdc.DefaultSlot, "logical replication slot `name` (created if absent)")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>")
+	partitions := fs.Int("partitions", pipeline.DefaultPartitions, "partitions of each change topic")
+	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long an indexer batch waits to fill after its first event")
+	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
+	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
+	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	usageErr := func(format string, a ...any) error {
+	usageErr := func(format string, a ...any) (*devOptions, error) {
 		fmt.Fprintf(w, "rummage dev: "+format+"\n", a...)
-		return errUsage
+		return nil, errUsage
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErr("--log-level %q: use debug, info, warn or error", *logLevel)
-	}
+	log, err := newLogger(w, *logLevel)
 	switch {
+	case err != nil:
+		return usageErr("%v", err)
 	case *dbURL == "":
 		return usageErr("--database-url (or $DATABASE_URL) is required")
 	case bf.kind != backendEmbedded:
 		return usageErr("--backend %s: dev runs the embedded index only", bf.kind)
-	case *seedCount < 0:
-		return usageErr("--seed-count must not be negative")
+	case *seedCount < 0 || *maxLag < 0:
+		return usageErr("--seed-count and --ready-max-lag must not be negative")
 	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
@@ -138,20 +145,23 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
+	acfg := api.DefaultConfig()
+	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
+	return &devOptions{backend: bf, dbURL: *dbURL, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, api: acfg, log: log,
+		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
+			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
+}
 
-	if err := fixtures.Migrate(ctx, *dbURL); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+// run prepares the database and the index, then runs the pipeline and the
+// API (pipeline.Dev) until ctx ends.
+func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) error {
+	slog.SetDefault(o.log)
+	if err := o.prepareDatabase(ctx); err != nil {
+		return err
 	}
-	if *seedCount > 0 {
-		if err := devSeed(ctx, *dbURL, *seed, *seedCount, log); err != nil {
-			return err
-		}
-	}
-	auth, ring, stopKeys, err := kf.serving(ctx, []string{*addr}, log)
+	auth, ring, stopKeys, err := o.keys.serving(ctx, []string{o.addr}, o.log)
 	if err != nil {
 		return err
 	}
@@ -159,254 +169,110 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 	if err := devKeys(ctx, ring, w); err != nil {
 		return err
 	}
-	identity, err := databaseIdentity(ctx, *dbURL)
-	if err != nil {
-		return err
-	}
-	want := devMarker{Database: identity, Slot: *slot, Prefix: *prefix}
-
-	if *rebuild {
-		log.Info("deleting the index and the broker's log to rebuild", "index_dir", bf.indexDir, "kafka_dir", *kafkaDir)
-		if err := bf.remove(); err != nil {
-			return err
-		}
-		if err := os.Remove(devMarkerPath(bf.indexDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	o.api.Auth = auth
+	if o.rebuild {
+		o.log.Info("deleting the index and the broker's log to rebuild", "index_dir", o.backend.indexDir, "kafka_dir", o.pipeline.KafkaDir)
+		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir)); err != nil {
 			return err
 		}
 	}
-	b, err := bf.open(ctx)
+	b, st, err := o.backend.openCounted(ctx)
 	if err != nil {
 		return err
 	}
-	idx := bf.live(ctx, b, *dbURL, log)
+	idx := o.backend.live(b, o.dbURL, o.log)
 	defer idx.Close()
-	markerPath := devMarkerPath(bf.indexDir)
-	marker, err := readDevMarker(markerPath)
-	if err != nil {
-		return err
+	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
+		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
+		o.pipeline.KafkaAddr = "127.0.0.1:0"
 	}
-	st, err := b.Stats(ctx)
-	if err != nil {
-		return err
-	}
-	resnapshot := false
-	switch {
-	case marker == nil && st.Documents > 0:
-		return fmt.Errorf("the index in %s was not built by dev; choose another --index-dir, or pass --rebuild to replace it", bf.indexDir)
-	case marker != nil && (marker.Database != want.Database || marker.Slot != want.Slot || marker.Prefix != want.Prefix):
-		return fmt.Errorf("the index in %s follows database %s (slot %s, prefix %s), not %s (slot %s, prefix %s); choose another --index-dir, or pass --rebuild",
-			bf.indexDir, marker.Database, marker.Slot, marker.Prefix, want.Database, want.Slot, want.Prefix)
-	case marker == nil || !marker.Complete:
-		resnapshot = true
-	case !fileExists(filepath.Join(*kafkaDir, "meta.json")):
-		log.Warn("the broker's log is missing; taking a new snapshot (rows deleted meanwhile may linger in the index until --rebuild)", "kafka_dir", *kafkaDir)
-		resnapshot = true
-	}
-	if resnapshot {
-		want.Complete = marker != nil && marker.Complete // a complete index stays servable while it catches up
-		if err := writeJSONAtomic(markerPath, want); err != nil {
-			return err
-		}
-	}
-
-	// The broker: the default port when free, else any.
-	if !explicit["kafka-addr"] {
-		if ln, err := net.Listen("tcp", *kafkaAddr); err != nil {
-			log.Info("kafka port taken; using a free one", "wanted", *kafkaAddr)
-			*kafkaAddr = "127.0.0.1:0"
-		} else {
-			ln.Close()
-		}
-	}
-	reg := prometheus.NewRegistry()
-	pcfg := pipeline.Config{
-		DatabaseURL: *dbURL, Index: idx.Write, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir,
-		Slot: *slot, Publication: *slot, TopicPrefix: *prefix, Partitions: *partitions,
-		BatchWait: *batchWait, Linger: *linger, Resnapshot: resnapshot,
-		Registerer: reg, Logger: log,
-	}
+	reg := newRegistry()
+	o.pipeline.Index, o.pipeline.Registerer = idx.Write, reg
 	if x, ok := b.(*embedded.Index); ok {
-		pcfg.Compact = x.Compact
+		o.pipeline.Compact = x.Compact
 	}
-	p, err := pipeline.New(ctx, pcfg)
+	dev, err := pipeline.NewDev(ctx, pipeline.DevConfig{Pipeline: o.pipeline, IndexDir: o.backend.indexDir, Documents: st.Documents})
 	if err != nil {
 		return explainCDC(err)
 	}
-	broker := p.BrokerAddr()
+	broker := dev.Pipeline().BrokerAddr()
 	fmt.Fprintf(w, "kafka broker: %s  (try: kcat -b %s -L)\n", broker, broker)
-
-	acfg := api.DefaultConfig()
-	acfg.ShutdownTimeout = *shutdownTimeout
-	acfg.Auth = auth
-	srv, err := api.New(acfg, nil, log)
-	if err != nil {
-		p.Close()
+	catchUp := indexer.NewCatchUp(dev.Pipeline().Positions(), o.maxLag)
+	if err := catchUp.Start(ctx); err != nil {
+		dev.Pipeline().Close()
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	srv, err := api.New(o.api, nil, o.log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
 	if err != nil {
-		p.Close()
+		dev.Pipeline().Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		dev.Pipeline().Close()
 		return fmt.Errorf("--addr: %w", err)
 	}
-	httpSrv := devHTTPServer(srv, reg, acfg, log)
-	if *adminAddr != "" {
-		stopAdmin, err := serveIndexerMetrics(*adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), log)
-		if err != nil {
-			p.Close()
-			return err
-		}
-		defer stopAdmin()
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), o.log)
+	if err != nil {
+		ln.Close()
+		dev.Pipeline().Close()
+		return err
 	}
+	defer stopAdmin()
 	fmt.Fprintf(w, "api: http://%s  (try: curl 'http://%s/v1/search?q=dress')\n", ln.Addr(), ln.Addr())
 	if hooks.started != nil {
 		hooks.started(ln.Addr().String(), broker)
 	}
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- p.Run(runCtx) }()
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- httpSrv.Serve(ln) }()
-
-	snapshot := p.SnapshotApplied()
-	if !resnapshot {
-		snapshot = nil
-	}
-	var errs []error
-	pipeRunning, httpRunning := true, true
-	if marker != nil && marker.Complete {
-		srv.SetBackend(idx.Read)
-		log.Info("ready: serving the index while it catches up", "documents", st.Documents)
-	} else {
-		log.Info("taking the initial snapshot; /readyz answers 503 until the index holds it")
-	}
-loop:
-	for {
-		select {
-		case <-snapshot:
-			snapshot = nil
-			srv.SetBackend(idx.Read)
-			want.Complete, want.Updated = true, time.Now().UTC()
-			if err := writeJSONAtomic(markerPath, want); err != nil {
-				errs = append(errs, err)
-				break loop
-			}
-			st, _ := idx.Read.Stats(ctx)
-			log.Info("ready: the index holds the initial snapshot", "documents", st.Documents)
-		case <-ctx.Done():
-			break loop
-		case err := <-pipeDone:
-			pipeRunning = false
-			errs = append(errs, explainCDC(err))
-			break loop
-		case err := <-httpDone:
-			httpRunning = false
-			errs = append(errs, fmt.Errorf("api: %w", err))
-			break loop
-		}
-	}
-	log.Info("shutting down")
-	srv.SetBackend(nil)
-	if httpRunning {
-		sctx, cancel := context.WithTimeout(context.Background(), acfg.ShutdownTimeout)
-		if err := httpSrv.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("api: shutdown: %w", err))
-			httpSrv.Close()
-		}
-		cancel()
-	}
-	stop()
-	if pipeRunning {
-		if err := <-pipeDone; err != nil {
-			errs = append(errs, explainCDC(err))
-		}
-	}
-	return errors.Join(errs...)
+	return explainCDC(dev.Run(ctx, func(ctx context.Context) error { return srv.Serve(ctx, ln) },
+		func() { srv.SetBackend(idx.Read) }))
 }
 
-// devHTTPServer serves the API, with one /metrics for every role: the API's
-// own metrics (its registry is private, so they are scraped in process) and
-// reg's.
-func devHTTPServer(srv *api.Server, reg *prometheus.Registry, cfg api.Config, log *slog.Logger) *http.Server {
-	metrics := promhttp.HandlerFor(prometheus.Gatherers{promscrape.Gatherer(srv, "/metrics"), reg},
-		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics)
-	mux.Handle("/", srv)
-	return &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+// prepareDatabase creates the database when missing, migrates it and, with
+// --seed-count, fills an empty one with generated listings.
+func (o *devOptions) prepareDatabase(ctx context.Context) error {
+	if created, err := fixtures.CreateDatabase(ctx, o.dbURL); err != nil {
+		return fmt.Errorf("create the database: %w", err)
+	} else if created {
+		o.log.Info("created the database", "url", redactURL(o.dbURL))
 	}
-}
-
-// devSeed fills an empty database with generated listings.
-func devSeed(ctx context.Context, dbURL string, seed uint64, count int, log *slog.Logger) error {
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: seed, Count: count})
+	if err := fixtures.Migrate(ctx, o.dbURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if o.seedCount == 0 {
+		return nil
+	}
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: o.seed, Count: o.seedCount})
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	sellers, listings, err := fixtures.SeedPostgresParallel(ctx, dbURL, g, 2, nil)
-	if errors.Is(err, fixtures.ErrNotEmpty) {
-		log.Info("not seeding: the database already has listings or sellers")
+	sellers, listings, err := fixtures.SeedPostgresParallel(ctx, o.dbURL, g, 2, nil)
+	switch {
+	case errors.Is(err, fixtures.ErrNotEmpty):
+		o.log.Info("not seeding: the database already has listings or sellers")
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("seed: %w", err)
 	}
-	log.Info("seeded", "sellers", sellers, "listings", listings, "took", time.Since(start).Round(time.Millisecond))
+	o.log.Info("seeded", "sellers", sellers, "listings", listings, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// databaseIdentity names the database: the cluster's system identifier and
-// the database name, so an index is never mixed across databases.
-func databaseIdentity(ctx context.Context, dbURL string) (string, error) {
-	conn, err := pgx.Connect(ctx, dbURL)
+// portFree reports whether addr can be listened on now.
+func portFree(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return false
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var sysid int64
-	var name string
-	if err := conn.QueryRow(ctx, "SELECT system_identifier, current_database() FROM pg_control_system()").Scan(&sysid, &name); err != nil {
-		return "", fmt.Errorf("database identity: %w", err)
-	}
-	return fmt.Sprintf("%d/%s", sysid, name), nil
+	ln.Close()
+	return true
 }
 
-func readDevMarker(path string) (*devMarker, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+// redactURL drops the password from a database URL for the log.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
 	if err != nil {
-		return nil, err
+		return "(unparsable URL)"
 	}
-	var m devMarker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w (pass --rebuild)", path, err)
-	}
-	return &m, nil
-}
-
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+	return u.Redacted()
 }

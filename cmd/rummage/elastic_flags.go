@@ -50,8 +50,8 @@ func envOr(key, def string) string {
 	return def
 }
 
-// config returns the backend config; aliasFile is --aliases.
-func (e *elasticFlags) config(aliasFile string) elastic.Config {
+// config returns the backend config.
+func (e *elasticFlags) config(aliases query.Aliases) elastic.Config {
 	var urls []string
 	for _, u := range strings.Split(e.urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -67,16 +67,16 @@ func (e *elasticFlags) config(aliasFile string) elastic.Config {
 		IndexPrefix:    e.prefix,
 		Refresh:        e.refresh,
 		RequestTimeout: e.timeout,
-		AliasFile:      aliasFile,
+		Aliases:        aliases,
 	}
 }
 
-func (e *elasticFlags) validate() error { return e.config("").Validate() }
+func (e *elasticFlags) validate() error { return e.config(nil).Validate() }
 
 // open connects, checks the cluster and the credentials, and makes sure the
 // aliases exist (creating the first index on an empty cluster).
-func (e *elasticFlags) open(ctx context.Context, aliasFile string, log *slog.Logger) (*elastic.Backend, query.Stats, error) {
-	cfg := e.config(aliasFile)
+func (e *elasticFlags) open(ctx context.Context, aliases query.Aliases, log *slog.Logger) (*elastic.Backend, query.Stats, error) {
+	cfg := e.config(aliases)
 	start := time.Now()
 	b, err := elastic.Open(ctx, cfg)
 	if err != nil {

@@ -6,19 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
-	"github.com/rummage/rummage/indexer/reindex"
 )
 
 const indexerHelp = `Consumes change events from Kafka (topics <prefix>.<schema>.<table>, written
@@ -41,29 +36,46 @@ follows, likes, shares, parties) are counted and not stored yet: like and
 share counters already arrive on the listing rows.
 
 Metrics (rummage_indexer_*, rummage_kafka_reader_*) are served on
---metrics-addr at /metrics; /admin/reindex there takes an admin API key.
-API keys come from Postgres with --database-url (rummage.api_keys), else
-from --keys-file.`
+--metrics-addr at /metrics, and with --addr on the API's /metrics too.
+
+With --addr, /readyz answers 503 "catching_up" after a start until the
+consumer group has committed the log end it saw at start (or is within
+--ready-max-lag events of the log end), and reports the lag in its body.
+If the API server stops (its listener fails), the indexer stops too and the
+command exits non-zero: an indexer without the API it was asked to serve is
+not running as configured.
+
+/admin/reindex on --metrics-addr takes an admin API key. API keys come from
+Postgres with --database-url (rummage.api_keys), else from --keys-file.`
 
 func runIndexer(ctx context.Context, args []string) error {
+	return indexerMain(ctx, args, indexerHooks{listen: net.Listen})
+}
+
+// indexerHooks let tests replace the API's listener.
+type indexerHooks struct {
+	listen func(network, addr string) (net.Listener, error)
+}
+
+func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	fs := newFlags("indexer", "[flags]", indexerHelp)
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated `host:port` list")
+	brokers := fs.String("brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated `host:port` list")
 	group := fs.String("group", "rummage-indexer", "consumer group `id`; its committed offsets are the indexer's position")
-	prefix := fs.String("topic-prefix", "rummage", "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
-	tables := fs.String("tables", strings.Join(indexer.DefaultTables, ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
-	batchSize := fs.Int("batch-size", 5000, "most messages per batch (coalesced and applied together)")
-	batchWait := fs.Duration("batch-wait", 100*time.Millisecond, "how long a batch may wait to fill after its first message")
-	partitions := fs.Int("partitions", 8, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots by default (default $DATABASE_URL)")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>, dead letters go to <prefix>.dlq")
+	tables := fs.String("tables", strings.Join(rummage.Tables(), ","), "tables to consume, comma-separated, as table (schema public) or schema.table; must include listings")
+	batchSize := fs.Int("batch-size", indexer.DefaultBatchSize, "most messages per batch (coalesced and applied together)")
+	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long a batch may wait to fill after its first message")
+	partitions := fs.Int("partitions", kafkabus.DefaultPartitions, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
+	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
-	bf := addBackendFlags(fs)
+	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
+	bf := addBackendFlags(fs, "./data/indexer")
 	kf := addKeyFlags(fs, dbURL, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	brokerList := splitCSVFlag(*brokers)
-	tableList := splitCSVFlag(*tables)
+	brokerList, tableList := splitCSVFlag(*brokers), splitCSVFlag(*tables)
 	if len(brokerList) == 0 {
 		return errors.New("--brokers is empty")
 	}
@@ -72,18 +84,16 @@ func runIndexer(ctx context.Context, args []string) error {
 		names[i] = t[strings.LastIndexByte(t, '.')+1:]
 	}
 	log := slog.Default()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	cfg := indexer.Config{Tables: names, BatchSize: *batchSize, BatchWait: *batchWait, Metrics: indexer.NewMetrics(reg), Logger: log}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-
 	backend, err := bf.open(ctx)
 	if err != nil {
 		return err
 	}
-	idx := bf.live(ctx, backend, *dbURL, log)
+	idx := bf.live(backend, *dbURL, log)
 	defer idx.Close()
 
 	topics := kafkabus.TableTopics(*prefix, tableList)
@@ -107,80 +117,60 @@ func runIndexer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var auth api.Auth
-	if *apiAddr != "" || (*metricsAddr != "" && idx.Admin != nil) {
-		var apiAddrs []string
-		if *apiAddr != "" {
-			apiAddrs = []string{*apiAddr}
-		}
-		a, ring, stopKeys, err := kf.serving(ctx, apiAddrs, log)
-		if err != nil {
-			return err
-		}
-		defer stopKeys()
-		auth = a
-		if idx.Admin != nil {
-			idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
-		}
+	auth, stopKeys, err := indexerAuth(ctx, kf, *apiAddr, *metricsAddr != "", idx, log)
+	if err != nil {
+		return err
 	}
-	if *metricsAddr != "" {
-		stop, err := serveIndexerMetrics(*metricsAddr, reg, idx.Admin, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	defer stopKeys()
+	stopAdmin, err := startAdmin(*metricsAddr, reg, idx.Admin, log)
+	if err != nil {
+		return err
 	}
+	defer stopAdmin()
+	tasks := []task{{"indexer", ix.Run}}
 	if *apiAddr != "" {
-		cfg := api.DefaultConfig()
-		cfg.Auth = auth
-		srv, err := api.New(cfg, idx.Read, log)
+		positions := kafkabus.NewPositions(brokerList, *group, topics)
+		defer positions.Close()
+		catchUp := indexer.NewCatchUp(positions, *maxLag)
+		if err := catchUp.Start(ctx); err != nil {
+			return err
+		}
+		acfg := api.DefaultConfig()
+		acfg.Auth = auth
+		srv, err := api.New(acfg, idx.Read, log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", *apiAddr)
+		ln, err := hooks.listen("tcp", *apiAddr)
 		if err != nil {
 			return fmt.Errorf("--addr: %w", err)
 		}
-		served := make(chan error, 1)
-		apiCtx, stopAPI := context.WithCancel(ctx)
-		go func() { served <- srv.Serve(apiCtx, ln) }()
-		defer func() {
-			stopAPI()
-			if err := <-served; err != nil {
-				log.Error("api", "err", err)
-			}
-		}()
 		log.Info("api listening", "addr", ln.Addr().String())
+		tasks = append(tasks, task{"api", func(ctx context.Context) error { return srv.Serve(ctx, ln) }})
 	}
 	log.Info("indexer running", "brokers", brokerList, "group", *group, "topics", topics,
 		"dead_letters", kafkabus.DeadLetterTopic(*prefix), "batch_size", *batchSize, "batch_wait", *batchWait)
-	return ix.Run(ctx)
+	return runTasks(ctx, log, tasks...)
 }
 
-// serveIndexerMetrics serves reg on addr at /metrics, and admin (when not
-// nil) at reindex.AdminPath, until stop is called.
-func serveIndexerMetrics(addr string, reg *prometheus.Registry, admin http.Handler, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
+// indexerAuth loads the API keys when the indexer serves the API or the
+// admin endpoint, and puts the admin endpoint behind an admin key.
+func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, idx *liveIndex, log *slog.Logger) (api.Auth, func(), error) {
+	if apiAddr == "" && (!admin || idx.Admin == nil) {
+		return api.Auth{}, func() {}, nil
+	}
+	var apiAddrs []string
+	if apiAddr != "" {
+		apiAddrs = []string{apiAddr}
+	}
+	auth, ring, stop, err := kf.serving(ctx, apiAddrs, log)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+		return api.Auth{}, nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if admin != nil {
-		mux.Handle(reindex.AdminPath, admin)
+	if idx.Admin != nil {
+		idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "error", err)
-		}
-	}()
-	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+	return auth, stop, nil
 }
 
 // splitCSVFlag splits a comma-separated flag value, dropping empty parts.

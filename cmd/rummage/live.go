@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -25,24 +25,31 @@ type liveIndex struct {
 	// runs inside this process; nil for Elasticsearch, where
 	// `rummage reindex` works on the cluster directly.
 	Admin http.Handler
-	// Close closes whichever index is live at the end.
+	// Close abandons a running reindex, then closes whichever index is
+	// live.
 	Close func() error
 }
 
 // live wraps x. Embedded: a swap.Backend that a reindex can tee into and
-// switch, with the admin handler that starts one (dsn is the default
-// database to snapshot). Elasticsearch: the reindex-aware DualWriter.
-func (b *backendFlags) live(ctx context.Context, x indexBackend, dsn string, log *slog.Logger) *liveIndex {
+// switch, with the admin handler that starts one (snapshotting dsn, the
+// process's own database). Elasticsearch: the backend itself, whose Apply
+// also writes the index a running reindex builds.
+func (b *backendFlags) live(x indexBackend, dsn string, log *slog.Logger) *liveIndex {
 	if es, ok := x.(*elastic.Backend); ok {
-		return &liveIndex{Read: es, Write: es.DualWriter(), Close: es.Close}
+		return &liveIndex{Read: es, Write: es, Close: es.Close}
 	}
 	sw := swap.New(x)
-	mgr := reindex.NewManager(ctx, reindex.ManagerConfig{
+	mgr := reindex.NewManager(reindex.ManagerConfig{
 		Logger:      log,
 		DatabaseURL: dsn,
+		// No Authorize: the handler is mounted on the loopback admin
+		// listener only. An admin-key check plugs in here.
 		NewTarget: func() reindex.Target {
-			return &reindex.Embedded{Live: sw, Config: embedded.Config{Dir: b.indexDir, AliasFile: b.aliases}}
+			return &reindex.Embedded{Live: sw, Config: embedded.Config{Dir: b.indexDir, Aliases: b.brands}} // brands: loaded by open
 		},
 	})
-	return &liveIndex{Read: sw, Write: sw, Admin: mgr.Handler(), Close: sw.Close}
+	return &liveIndex{Read: sw, Write: sw, Admin: mgr.Handler(), Close: func() error {
+		mgr.Close()
+		return errors.Join(sw.Close())
+	}}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -44,40 +45,82 @@ Commands:
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(os.Stderr, `
-Run "rummage <command> --help" for the flags of a command.
+Run "rummage help <command>" (or "rummage <command> --help") for the flags
+of a command.
 `)
 }
 
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		usage()
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
-		return
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command args name and returns the exit status: 0 done, 2
+// bad usage, 1 (or the command's own code, see exitError) failed.
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || (args[0] == "help" && len(args) == 1) {
+		usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" { // rummage help CMD [SUB]: that command's help
+		name, rest = args[1], append(args[2:], "--help")
+	}
 	for _, c := range commands {
-		if c.name != os.Args[1] {
+		if c.name != name {
 			continue
 		}
-		err := c.run(ctx, os.Args[2:])
+		err := c.run(ctx, rest)
+		var ee *exitError
 		switch {
-		case err == nil:
-			return
-		case errors.Is(err, flag.ErrHelp):
-			return
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
 		case errors.Is(err, errUsage):
-			os.Exit(2)
+			return 2
+		case errors.As(err, &ee):
+			fmt.Fprintf(os.Stderr, "rummage %s: %v\n", c.name, ee.err)
+			return ee.code
 		}
 		fmt.Fprintf(os.Stderr, "rummage %s: %v\n", c.name, err)
-		os.Exit(1)
+		return 1
 	}
-	fmt.Fprintf(os.Stderr, "rummage: unknown command %q\n\n", os.Args[1])
+	fmt.Fprintf(os.Stderr, "rummage: unknown command %q\n\n", name)
 	usage()
-	os.Exit(2)
+	return 2
+}
+
+// exitError is a failure with its own exit status (reconcile tells
+// differences, 1, from failures, 3).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Addresses the roles default to; the knobs of the packages take their
+// defaults from the packages' own (indexer.DefaultBatchSize, ...).
+const (
+	defaultBrokers        = "127.0.0.1:9092"
+	defaultAdminAddr      = "127.0.0.1:9464" // indexer and dev: /metrics and /admin/reindex
+	defaultCDCMetricsAddr = "127.0.0.1:9465"
+)
+
+// newLogger returns a text logger on w at level (debug, info, warn or
+// error).
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
 // errUsage means the flags were wrong; the flag set has already said why.

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/indexer/reconcile"
+	"github.com/rummage/rummage/query/embedded"
 )
 
 const reconcileHelp = `Compares every listing row in Postgres with the index and prints what differs,
@@ -26,8 +26,12 @@ change events, and compared by content (Postgres rows carry no LSN to compare
 versions with). On a live system, changes still in flight show up as
 differences: run it while the stream is idle, or twice.
 
-Exit status: 0 in sync, 1 differences found (or an error, said on stderr as
-"rummage reconcile: failed: ..."), 2 bad flags.
+Exit status:
+  0  in sync
+  1  differences found (the summary is on stdout and stderr)
+  2  bad flags
+  3  reconcile failed (no index, Postgres unreachable, ...), said on stderr
+     as "rummage reconcile: failed: ..."
 
 The embedded index is opened by this process: stop the "rummage serve",
 "indexer" or "dev" process that holds it first (Bleve locks the index to one
@@ -51,7 +55,7 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
 	table := fs.String("table", "listings", "the listings `table`, as table or schema.table")
 	maxLines := fs.Int("max", 1000, "print at most `n` differences (all are counted); 0 prints all")
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/dev")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,15 +71,21 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), err)
 		return errUsage
 	}
-	failed := func(err error) error { return fmt.Errorf("failed: %w", err) }
+	failed := func(err error) error { return &exitError{code: 3, err: fmt.Errorf("failed: %w", err)} }
 
 	if bf.kind == backendEmbedded {
 		// Open would create an empty index, and wait forever for Bleve's lock
 		// if another process holds the index: check both first.
-		if _, err := os.Stat(filepath.Join(bf.indexDir, "rummage_embedded.json")); err != nil {
-			return failed(fmt.Errorf("%s holds no Rummage index (--index-dir): %w", bf.indexDir, err))
+		switch ok, err := embedded.Exists(bf.indexDir); {
+		case err != nil:
+			return failed(err)
+		case !ok:
+			return failed(fmt.Errorf("%s holds no Rummage index (--index-dir)", bf.indexDir))
 		}
-		if err := indexLockFree(bf.indexDir); err != nil {
+		if err := embedded.CheckUnlocked(bf.indexDir); err != nil {
+			if errors.Is(err, embedded.ErrLocked) {
+				err = fmt.Errorf("%w: stop the rummage serve, indexer or dev process using --index-dir %s, then run reconcile again", err, bf.indexDir)
+			}
 			return failed(err)
 		}
 	}
@@ -118,6 +128,3 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return nil
 }
-
-// errIndexLocked means another process has the embedded index open.
-var errIndexLocked = errors.New("the index is open in another process")

@@ -91,7 +91,7 @@ func TestReconcileCommand(t *testing.T) {
 
 	// While this process holds the index, reconcile says so instead of waiting.
 	_, stderr, code := runRummage(t, "reconcile", "--database-url", dsn, "--index-dir", dir)
-	if code != 1 || !strings.Contains(stderr, "open in another process") {
+	if code != 3 || !strings.Contains(stderr, "open in another process") {
 		t.Fatalf("locked index: exit %d, stderr %s", code, stderr)
 	}
 	if err := x.Close(); err != nil {
@@ -131,22 +131,46 @@ func TestReconcileCommand(t *testing.T) {
 		t.Fatalf("--max 1: exit %d\n%s", code, stdout)
 	}
 
-	// Errors and usage are told apart from differences.
+	// Failures (3) and usage (2) are told apart from differences (1).
 	none := filepath.Join(t.TempDir(), "none")
 	_, stderr, code = runRummage(t, "reconcile", "--database-url", dsn, "--index-dir", none)
-	if code != 1 || !strings.Contains(stderr, "rummage reconcile: failed:") || !strings.Contains(stderr, "holds no Rummage index") {
+	if code != 3 || !strings.Contains(stderr, "rummage reconcile: failed:") || !strings.Contains(stderr, "holds no Rummage index") {
 		t.Fatalf("no index: exit %d, stderr %s", code, stderr)
 	}
 	if _, err := os.Stat(none); err == nil {
 		t.Fatal("reconcile created an index")
 	}
 	_, stderr, code = runRummage(t, "reconcile", "--database-url", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2", "--index-dir", dir)
-	if code != 1 || !strings.Contains(stderr, "rummage reconcile: failed: connect to Postgres") {
+	if code != 3 || !strings.Contains(stderr, "rummage reconcile: failed: connect to Postgres") {
 		t.Fatalf("bad database: exit %d, stderr %s", code, stderr)
 	}
 	for _, args := range [][]string{{"reconcile", "--index-dir", dir, "--database-url", ""}, {"reconcile", "--nope"}, {"reconcile", "--database-url", dsn, "--max", "-1"}} {
 		if _, stderr, code := runRummage(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage); stderr %s", args, code, stderr)
+		}
+	}
+}
+
+// TestHelpCommand: "rummage help CMD" prints that command's help, not the
+// general usage.
+func TestHelpCommand(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"help", "serve"}, "Usage: rummage serve", 0},
+		{[]string{"help", "reconcile"}, "3  reconcile failed", 0},
+		{[]string{"help", "bench", "search"}, "Usage: rummage bench search", 0},
+		{[]string{"help"}, "Commands:", 0},
+		{[]string{"help", "nope"}, `unknown command "nope"`, 2},
+	} {
+		_, stderr, code := runRummage(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr lacks %q:\n%s", tt.args, code, tt.want, stderr)
+		}
+		if tt.args[len(tt.args)-1] == "serve" && strings.Contains(stderr, "Commands:") {
+			t.Errorf("%v printed the general usage", tt.args)
 		}
 	}
 }

@@ -22,9 +22,12 @@ snapshot's LSN minus one, so that changes the stream wrote first are kept.
 When the copy is complete, reads and writes move to the new index at once.
 
 --backend embedded: the index belongs to the process that runs the indexer
-(rummage indexer or rummage dev), so the reindex runs inside it. This command
-asks that process through its admin endpoint (--admin-url, POST and GET
-/admin/reindex, with an admin API key: --key) and shows the progress until it is done. The new index is a
+(rummage indexer or rummage dev), so the reindex runs inside it, and it
+snapshots that process's own database (its --database-url): the admin
+endpoint never takes a database from the request, and --database-url is
+refused here. This command asks that process through its admin endpoint
+(--admin-url, POST and GET /admin/reindex, with an admin API key: --key) and shows the progress until it
+is done. The new index is a
 directory next to --index-dir (DIR.g000002, ...) and DIR.CURRENT names the one
 in use.
 
@@ -32,38 +35,44 @@ in use.
 cluster (--es-*): it creates the next physical index with the alias
 <prefix>-reindex, copies the snapshot into it, moves the read and write aliases
 in one atomic request, and deletes the old index. Every indexer must write
-through the reindex-aware writer (elastic.DualWriter), which writes the new
-index too while that alias exists; an indexer that does not would leave its
-writes out of the new index.
+through elastic.Backend, whose Apply writes the new index too while that
+alias exists (every rummage indexer and serve --data does).
 
 Exit status: 0 when the switch happened, 1 when the reindex failed (the old
 index keeps serving), 2 on bad flags.`
 
 func runReindex(ctx context.Context, args []string) error {
-	fs := newFlags("reindex", "--database-url URL [--backend embedded --admin-url URL | --backend elasticsearch --es-url URL]", reindexHelp)
-	dsn := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` to snapshot (default $DATABASE_URL)")
+	fs := newFlags("reindex", "[--backend embedded --admin-url URL | --backend elasticsearch --es-url URL --database-url URL]", reindexHelp)
+	dsn := fs.String("database-url", "", "elasticsearch: Postgres `URL` to snapshot (default $DATABASE_URL); embedded: refused, the process snapshots its own")
 	tables := fs.String("tables", "listings", "tables to snapshot, comma-separated, as table (schema public) or schema.table; only listings become documents")
-	adminURL := fs.String("admin-url", "http://127.0.0.1:9464", "embedded: base `URL` of the admin endpoint of the process running the indexer")
+	adminURL := fs.String("admin-url", "http://"+defaultAdminAddr, "embedded: base `URL` of the admin endpoint of the process running the indexer")
 	poll := fs.Duration("poll", 500*time.Millisecond, "embedded: how often to ask for progress")
 	key := fs.String("key", os.Getenv("RUMMAGE_ADMIN_KEY"), "embedded: an admin API `key` for the admin endpoint (default $RUMMAGE_ADMIN_KEY)")
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/dev")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dsn == "" {
-		fmt.Fprintln(fs.Output(), "--database-url is required")
-		return errUsage
-	}
-	req := reindex.Request{DatabaseURL: *dsn, Tables: splitCSVFlag(*tables)}
+	req := reindex.Request{Tables: splitCSVFlag(*tables)}
 	out := os.Stdout
 	switch bf.kind {
 	case backendEmbedded:
+		if *dsn != "" {
+			fmt.Fprintln(fs.Output(), "--database-url: with --backend embedded the process that runs the indexer snapshots its own database; drop the flag")
+			return errUsage
+		}
 		return reindexRemote(ctx, &reindex.Client{URL: *adminURL, Key: *key}, req, *poll, out)
 	case backendElasticsearch:
+		if *dsn == "" {
+			*dsn = os.Getenv("DATABASE_URL")
+		}
+		if *dsn == "" {
+			fmt.Fprintln(fs.Output(), "--database-url (or $DATABASE_URL) is required with --backend elasticsearch")
+			return errUsage
+		}
 		if err := bf.validate(); err != nil {
 			return err
 		}
-		es, _, err := bf.es.open(ctx, bf.aliases, bf.logger())
+		es, _, err := bf.es.open(ctx, nil, bf.logger()) // writes only: no brand aliases
 		if err != nil {
 			return err
 		}
@@ -71,7 +80,7 @@ func runReindex(ctx context.Context, args []string) error {
 		r := es.NewReindex()
 		last := time.Time{}
 		st, err := reindex.Run(ctx, r, reindex.Options{
-			Snapshot: reindex.PostgresSnapshot(req.DatabaseURL, req.Tables),
+			Snapshot: reindex.PostgresSnapshot(*dsn, req.Tables),
 			Logger:   bf.logger(),
 			Progress: func(s reindex.Status) {
 				if s.Phase == reindex.PhaseBackfill && time.Since(last) < time.Second {

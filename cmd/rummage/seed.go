@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/progress"
 )
 
 func runSeed(ctx context.Context, args []string) error {
@@ -66,7 +68,10 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 	if err != nil {
 		return err
 	}
-	p := newProgress(os.Stderr, *quiet, int64(g.Count()+g.SellerCount()))
+	var log *slog.Logger
+	if !*quiet {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	start := time.Now()
 	if *out != "" {
 		var w io.Writer = os.Stdout
@@ -78,8 +83,8 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 			defer f.Close()
 			w = f
 		}
-		p.total = int64(g.Count())
-		n, err := fixtures.WriteJSONL(ctx, w, g, p.report)
+		rep := progress.New(log, "writing listings", int64(g.Count()))
+		n, err := fixtures.WriteJSONL(ctx, w, g, seedProgress(rep))
 		if err != nil {
 			return err
 		}
@@ -88,7 +93,6 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 				return err
 			}
 		}
-		p.done()
 		el := time.Since(start)
 		fmt.Fprintf(os.Stderr, "wrote %d listings to %s in %s (%.0f listings/s); seed %d, now %s\n",
 			n, *out, el.Round(time.Millisecond), float64(n)/el.Seconds(), *seed, g.Options().Now.Format(time.RFC3339))
@@ -102,60 +106,33 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 	defer conn.Close(context.WithoutCancel(ctx))
 	applied, err := fixtures.MigrateConn(ctx, conn)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, v := range applied {
 		fmt.Fprintf(os.Stderr, "applied migration %s\n", v)
 	}
 	start = time.Now()
-	ns, nl, err := fixtures.SeedPostgresParallel(ctx, *dbURL, g, *workers, p.report)
+	report := seedProgress(progress.New(log, "copying rows", int64(g.Count()+g.SellerCount())))
+	ns, nl, err := fixtures.SeedPostgresParallel(ctx, *dbURL, g, *workers, report)
 	if err != nil {
 		return err
 	}
-	p.done()
 	el := time.Since(start)
 	fmt.Fprintf(os.Stderr, "copied %d sellers and %d listings in %s (%.0f rows/s); seed %d, now %s\n",
 		ns, nl, el.Round(time.Millisecond), float64(ns+nl)/el.Seconds(), *seed, g.Options().Now.Format(time.RFC3339))
 	return nil
 }
 
-// progress prints rows, rate and ETA to stderr at most once a second.
-type progress struct {
-	w       io.Writer
-	quiet   bool
-	total   int64
-	start   time.Time
-	last    time.Time
-	offset  int64 // rows of the tables already finished
-	current int64
-	table   string
-	shown   bool
-}
-
-func newProgress(w io.Writer, quiet bool, total int64) *progress {
-	now := time.Now()
-	return &progress{w: w, quiet: quiet, total: total, start: now, last: now}
-}
-
-func (p *progress) report(table string, rows int64) {
-	if p.table != "" && table != p.table {
-		p.offset = p.current
-	}
-	p.table = table
-	p.current = p.offset + rows
-	if p.quiet || time.Since(p.last) < time.Second {
-		return
-	}
-	p.last = time.Now()
-	el := time.Since(p.start).Seconds()
-	rate := float64(p.current) / el
-	eta := time.Duration(float64(p.total-p.current)/rate) * time.Second
-	fmt.Fprintf(p.w, "\r%s: %d/%d rows, %.0f rows/s, ETA %s   ", table, p.current, p.total, rate, eta.Round(time.Second))
-	p.shown = true
-}
-
-func (p *progress) done() {
-	if p.shown {
-		fmt.Fprintln(p.w)
+// seedProgress adapts the fixtures' per-table row counts to one reporter
+// over all the rows (sellers, then listings).
+func seedProgress(rep *progress.Reporter) fixtures.Progress {
+	var table string
+	var offset, current int64
+	return func(t string, rows int64) {
+		if table != "" && t != table {
+			offset = current
+		}
+		table, current = t, offset+rows
+		rep.Report(current, "table", t)
 	}
 }

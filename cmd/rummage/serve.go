@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,13 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
-	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/indexer/bootstrap"
 )
 
 const serveHelp = `Serves the v1 search API (GET /v1/search, /v1/listings/{id}, /healthz,
@@ -27,8 +24,9 @@ The HTTP server starts at once: /healthz answers 200 immediately, while
 
 What is served:
   - no --data: on first run, the default seed catalog (--seed-count
-    generated listings, deterministic by --seed) is built into --index-dir;
-    later runs reopen that index without reindexing.
+    generated listings, deterministic by --seed) is built into --index-dir
+    (default ./data/serve, apart from rummage dev's ./data/dev); later runs
+    reopen that index without reindexing.
   - --data FILE.jsonl: that file (one listing object per line) is indexed
     instead, on first run; later runs with the same, unchanged file reopen
     the index. When a listing id appears on several lines, the last wins.
@@ -58,46 +56,15 @@ answered only while --addr is a loopback address, or with --public-reads.
 SIGINT or SIGTERM shuts down gracefully: /readyz turns 503, in-flight
 requests finish (up to --shutdown-timeout), then the index is closed.`
 
-// serveMarkerFile, in the index directory, records what serve built there.
-const serveMarkerFile = "rummage_serve_source.json"
-
-// maxLoggedBadLines bounds the per-line reports of a bad --data file.
-const maxLoggedBadLines = 100
-
-// catalogSource identifies what an index was built from.
-type catalogSource struct {
-	Kind    string    `json:"kind"` // "seed" or "file"
-	Seed    uint64    `json:"seed,omitempty"`
-	Count   int       `json:"count,omitempty"`
-	Path    string    `json:"path,omitempty"`
-	Size    int64     `json:"size,omitempty"`
-	ModTime time.Time `json:"mod_time,omitzero"`
-}
-
-func (s catalogSource) String() string {
-	if s.Kind == "file" {
-		return fmt.Sprintf("file %s (%d bytes, modified %s)", s.Path, s.Size, s.ModTime.Format(time.RFC3339))
-	}
-	return fmt.Sprintf("seed catalog (%d listings, seed %d)", s.Count, s.Seed)
-}
-
-type serveMarker struct {
-	Source   catalogSource `json:"source"`
-	Complete bool          `json:"complete"`
-	Listings int64         `json:"listings,omitempty"`
-	BadLines int           `json:"bad_lines,omitempty"`
-	Built    time.Time     `json:"built,omitzero"`
-}
-
 type serveOptions struct {
-	backend   *backendFlags
-	load      serveLoad
-	data      string
-	seed      uint64
-	seedCount int
-	strict    bool
-	rebuild   bool
-	log       *slog.Logger
+	backend *backendFlags
+	load    serveLoad
+	boot    bootstrap.Config
+	rebuild bool
+	api     api.Config
+	addr    string
+	keys    *keyFlags
+	log     *slog.Logger
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -106,9 +73,18 @@ func runServe(ctx context.Context, args []string) error {
 
 // serveMain is runServe with its output (help, errors and logs) in w.
 func serveMain(ctx context.Context, args []string, w io.Writer) error {
+	o, err := parseServe(args, w)
+	if err != nil {
+		return err
+	}
+	return o.run(ctx)
+}
+
+// parseServe turns serve's flags into its options.
+func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	fs := newFlags("serve", "[flags]", serveHelp)
 	fs.SetOutput(w)
-	bf := addBackendFlags(fs)
+	bf := addBackendFlags(fs, "./data/serve")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port); on loopback alone, reads need no API key")
 	data := fs.String("data", "", "index this JSONL `file` instead of the generated seed catalog")
 	seedCount := fs.Int("seed-count", fixtures.DefaultCount, "listings in the generated seed catalog (without --data)")
@@ -120,28 +96,29 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, nil, true)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	usageErr := func(format string, a ...any) error {
+	usageErr := func(format string, a ...any) (*serveOptions, error) {
 		fmt.Fprintf(w, "rummage serve: "+format+"\n", a...)
-		return errUsage
+		return nil, errUsage
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErr("--log-level %q: use debug, info, warn or error", *logLevel)
+	log, err := newLogger(w, *logLevel)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	if *seedCount < 1 {
 		return usageErr("--seed-count must be at least 1")
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if *data != "" && (explicit["seed-count"] || explicit["seed"]) {
+	seedFlags := explicit["seed-count"] || explicit["seed"]
+	if *data != "" && seedFlags {
 		return usageErr("--data and --seed-count/--seed exclude each other")
 	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
-	plan, err := servePlan(bf.kind, *data, *rebuild, explicit["seed-count"] || explicit["seed"])
+	plan, err := servePlan(bf.kind, *data, *rebuild, seedFlags)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -152,26 +129,35 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	bf.log = log
+	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, log: log,
+		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
+	if *data != "" {
+		// Described when the load starts: the file may change until then.
+		o.boot.Source, o.boot.Explicit = bootstrap.Source{Kind: "file", Path: *data}, true
+	}
+	return o, nil
+}
 
-	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(logger)
-	bf.log = logger
-	auth, _, stopKeys, err := kf.serving(ctx, []string{*addr}, logger)
+// run serves at once and loads the index meanwhile: /healthz answers while
+// the index loads, /readyz and the /v1 routes once it is in.
+func (o *serveOptions) run(ctx context.Context) error {
+	slog.SetDefault(o.log)
+	auth, _, stopKeys, err := o.keys.serving(ctx, []string{o.addr}, o.log)
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
-	cfg.Auth = auth
-	srv, err := api.New(cfg, nil, logger)
+	o.api.Auth = auth
+	srv, err := api.New(o.api, nil, o.log)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "ready", false)
-
+	o.log.Info("listening", "addr", ln.Addr().String(), "ready", false)
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	served := make(chan error, 1)
@@ -184,24 +170,21 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 		err error
 	}
 	done := make(chan loaded, 1)
-	opts := serveOptions{backend: bf, load: plan, data: *data, seed: *seed, seedCount: *seedCount, strict: *strict, rebuild: *rebuild, log: logger}
 	go func() {
-		b, err := prepareIndex(loadCtx, opts)
+		b, err := o.prepare(loadCtx)
 		done <- loaded{b, err}
 	}()
-
 	select {
 	case r := <-done:
 		if r.err != nil {
 			if ctx.Err() != nil { // interrupted while loading: a clean stop
 				return <-served
 			}
-			// Stop the HTTP server, then report why.
-			stopServe()
+			stopServe() // stop the HTTP server, then report why
 			return errors.Join(r.err, <-served)
 		}
 		srv.SetBackend(r.b)
-		logger.Info("ready", "addr", ln.Addr().String())
+		o.log.Info("ready", "addr", ln.Addr().String())
 		err := <-served
 		if cerr := r.b.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close index: %w", cerr))
@@ -216,8 +199,8 @@ func serveMain(ctx context.Context, args []string, w io.Writer) error {
 			if r.b != nil {
 				err = errors.Join(err, r.b.Close())
 			}
-		case <-time.After(*shutdownTimeout):
-			logger.Warn("the index load did not stop in time; exiting without closing the index")
+		case <-time.After(o.api.ShutdownTimeout):
+			o.log.Warn("the index load did not stop in time; exiting without closing the index")
 		}
 		return err
 	}
@@ -255,19 +238,18 @@ func servePlan(kind, data string, rebuild, seedFlags bool) (serveLoad, error) {
 	return loadNothing, nil
 }
 
-// prepareIndex opens the index and makes sure it holds the catalog asked
-// for, building it when needed. It returns the index ready to serve.
-func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
-	if o.load != loadCatalog {
-		return prepareCluster(ctx, o)
-	}
-	log := o.log
-	want, err := wantedSource(o)
-	if err != nil {
-		return nil, err
+// prepare opens the index and makes it hold what serve was asked for
+// (indexer/bootstrap).
+func (o *serveOptions) prepare(ctx context.Context) (indexBackend, error) {
+	if o.boot.Source.Kind == "file" {
+		src, err := bootstrap.FileSource(o.boot.Source.Path)
+		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		o.boot.Source = src
 	}
 	if o.rebuild {
-		log.Info("deleting the index to rebuild it", "dir", o.backend.indexDir)
+		o.log.Info("deleting the index to rebuild it", "dir", o.backend.indexDir)
 		if err := o.backend.remove(); err != nil {
 			return nil, err
 		}
@@ -276,217 +258,27 @@ func prepareIndex(ctx context.Context, o serveOptions) (indexBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (indexBackend, error) {
-		b.Close()
-		return nil, err
-	}
-	markerPath := filepath.Join(o.backend.indexDir, serveMarkerFile)
-	marker, err := readServeMarker(markerPath)
-	if err != nil {
-		return fail(err)
-	}
-	switch {
-	case marker == nil && st.Documents > 0:
-		if o.data != "" {
-			return fail(fmt.Errorf("the index in %s was not built by serve from %s; pass --rebuild to replace it, or choose another --index-dir", o.backend.indexDir, o.data))
-		}
-		log.Info("serving the existing index as it is", "dir", o.backend.indexDir, "documents", st.Documents)
-		return b, nil
-	case marker != nil && marker.Source != want:
-		return fail(fmt.Errorf("the index in %s was built from %s, not %s; pass --rebuild to replace it, or choose another --index-dir", o.backend.indexDir, marker.Source, want))
-	case marker != nil && marker.Complete:
-		log.Info("reusing the index; nothing to reindex", "dir", o.backend.indexDir, "source", want.String(), "documents", st.Documents)
-		return b, nil
-	case marker != nil:
-		log.Warn("resuming an interrupted build", "dir", o.backend.indexDir, "source", want.String(), "documents", st.Documents)
-	}
-
-	if err := writeServeMarker(markerPath, serveMarker{Source: want}); err != nil {
-		return fail(err)
-	}
-	start := time.Now()
-	log.Info("building the index", "dir", o.backend.indexDir, "source", want.String())
-	var (
-		stats query.ApplyStats
-		bad   int
-		read  int64
-	)
-	if want.Kind == "file" {
-		stats, bad, read, err = loadFile(ctx, b, want.Path, o.strict, log)
-	} else {
-		stats, read, err = loadSeed(ctx, b, want, log)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	took := time.Since(start)
-	log.Info("index built", "source", want.String(), "listings", read, "written", stats.Written,
-		"already_indexed", stats.Stale, "bad_lines", bad, "took", took.Round(time.Millisecond),
-		"per_second", int(float64(read)/max(took.Seconds(), 1e-9)))
-	if err := writeServeMarker(markerPath, serveMarker{Source: want, Complete: true, Listings: read, BadLines: bad, Built: time.Now().UTC()}); err != nil {
-		return fail(err)
-	}
-	return b, nil
-}
-
-// prepareCluster opens a cluster's index and, with --data, loads the file
-// into it. It never builds the seed catalog, and keeps no marker: the
-// versions make a reload harmless.
-func prepareCluster(ctx context.Context, o serveOptions) (indexBackend, error) {
-	log := o.log
-	var want catalogSource
-	if o.load == loadDataFile {
-		var err error
-		if want, err = wantedSource(o); err != nil {
-			return nil, err
-		}
-	}
-	b, st, err := o.backend.openCounted(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (indexBackend, error) {
-		b.Close()
-		return nil, err
-	}
-	if o.load == loadNothing {
+	switch o.load {
+	case loadCatalog:
+		err = bootstrap.Prepare(ctx, b, st.Documents, o.boot)
+	case loadNothing:
 		if st.Documents == 0 {
-			log.Warn("the cluster's index is empty; serve does not seed a cluster: run rummage indexer, or pass --data FILE.jsonl", "backend", o.backend.kind)
+			o.log.Warn("the cluster's index is empty; serve does not seed a cluster: run rummage indexer, or pass --data FILE.jsonl", "backend", o.backend.kind)
 		} else {
-			log.Info("serving the cluster's index as it is", "backend", o.backend.kind, "documents", st.Documents)
+			o.log.Info("serving the cluster's index as it is", "backend", o.backend.kind, "documents", st.Documents)
 		}
-		return b, nil
-	}
-	start := time.Now()
-	log.Info("loading into the cluster", "backend", o.backend.kind, "source", want.String(), "documents", st.Documents)
-	stats, bad, read, err := loadFile(ctx, b, want.Path, o.strict, log)
-	if err != nil {
-		return fail(err)
-	}
-	took := time.Since(start)
-	log.Info("loaded", "source", want.String(), "listings", read, "written", stats.Written,
-		"already_newer", stats.Stale, "bad_lines", bad, "took", took.Round(time.Millisecond))
-	return b, nil
-}
-
-func wantedSource(o serveOptions) (catalogSource, error) {
-	if o.data == "" {
-		return catalogSource{Kind: "seed", Seed: o.seed, Count: o.seedCount}, nil
-	}
-	abs, err := filepath.Abs(o.data)
-	if err != nil {
-		return catalogSource{}, err
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return catalogSource{}, fmt.Errorf("--data: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return catalogSource{}, fmt.Errorf("--data: %s is not a regular file", abs)
-	}
-	return catalogSource{Kind: "file", Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UTC().Truncate(time.Second)}, nil
-}
-
-func loadSeed(ctx context.Context, b indexBackend, src catalogSource, log *slog.Logger) (query.ApplyStats, int64, error) {
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: src.Seed, Count: src.Count})
-	if err != nil {
-		return query.ApplyStats{}, 0, err
-	}
-	var n int64
-	st, err := load(ctx, b, log, int64(src.Count), func() (query.Change, error) {
-		l, ok := g.Next()
-		if !ok {
-			return query.Change{}, io.EOF
+	case loadDataFile:
+		// No marker: the versions (line numbers) make a reload harmless.
+		o.log.Info("loading into the cluster", "backend", o.backend.kind, "source", o.boot.Source.String(), "documents", st.Documents)
+		var res bootstrap.Result
+		if res, err = bootstrap.Load(ctx, b, o.boot.Source, o.boot); err == nil {
+			o.log.Info("loaded", "source", o.boot.Source.String(), "listings", res.Read, "written", res.Written,
+				"already_newer", res.Stale, "bad_lines", res.BadLines, "took", res.Took.Round(time.Millisecond))
 		}
-		n++
-		return query.Change{ID: l.ID, Version: 1, Doc: &l}, nil
-	})
-	return st, n, err
-}
-
-// loadFile indexes a JSONL file. The version of a listing is its line
-// number, so that of two lines with the same id the later wins, and a
-// resumed build skips what it already wrote.
-func loadFile(ctx context.Context, b indexBackend, path string, strict bool, log *slog.Logger) (st query.ApplyStats, bad int, n int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return st, 0, 0, fmt.Errorf("--data: %w", err)
-	}
-	defer f.Close()
-	dec := rummage.NewDecoder(f)
-	st, err = load(ctx, b, log, 0, func() (query.Change, error) {
-		for {
-			l, err := dec.Next()
-			var le *rummage.LineError
-			switch {
-			case err == nil:
-				n++
-				return query.Change{ID: l.ID, Version: uint64(dec.Line()), Doc: &l}, nil
-			case errors.As(err, &le):
-				bad++
-				if strict {
-					return query.Change{}, fmt.Errorf("%s: %w (stopping: --strict)", path, le)
-				}
-				if bad <= maxLoggedBadLines {
-					log.Warn("skipping bad line", "file", path, "line", le.Line, "field", le.Field, "err", le.Err)
-				} else if bad == maxLoggedBadLines+1 {
-					log.Warn("more bad lines; not reporting each, the summary counts them", "file", path)
-				}
-			case errors.Is(err, io.EOF):
-				return query.Change{}, io.EOF
-			default:
-				return query.Change{}, fmt.Errorf("%s: %w", path, err)
-			}
-		}
-	})
-	if err != nil {
-		return st, bad, n, err
-	}
-	if bad > 0 {
-		log.Warn("bad lines skipped", "file", path, "bad_lines", bad, "listings", n)
-	}
-	if n == 0 && bad > 0 {
-		return st, bad, n, fmt.Errorf("%s: no valid listing in %d non-empty lines", path, bad)
-	}
-	return st, bad, n, nil
-}
-
-func readServeMarker(path string) (*serveMarker, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
 	}
 	if err != nil {
+		b.Close()
 		return nil, err
 	}
-	var m serveMarker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w (delete it, or pass --rebuild)", path, err)
-	}
-	return &m, nil
-}
-
-// writeServeMarker replaces the marker atomically.
-func writeServeMarker(path string, m serveMarker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return b, nil
 }

@@ -66,6 +66,9 @@ type fakeCluster struct {
 	mu    sync.Mutex
 	reqs  []string
 	count string
+	// reindexing: the reindex alias names rummage-test-v000002, and bulk
+	// writes are answered.
+	reindexing bool
 }
 
 func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +83,11 @@ func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"name":"n1","cluster_name":"c","version":{"number":"8.19.7","build_flavor":"default"},"tagline":"You Know, for Search"}`)
 	case r.Method == "GET" && r.URL.Path == "/rummage-test-v*/_alias":
 		io.WriteString(w, `{"rummage-test-v000001":{"aliases":{"rummage-test":{},"rummage-test-write":{"is_write_index":true}}}}`)
+	case f.reindexing && r.Method == "GET" && r.URL.Path == "/_cat/aliases/rummage-test-reindex":
+		io.WriteString(w, `[{"alias":"rummage-test-reindex","index":"rummage-test-v000002"}]`)
+	case f.reindexing && r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/_bulk"):
+		index := strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/_bulk"), "/")
+		io.WriteString(w, `{"took":1,"errors":false,"items":[{"index":{"_index":"`+index+`","_id":"a","_version":1,"result":"created","status":201}}]}`)
 	case strings.HasSuffix(r.URL.Path, "/_count"):
 		io.WriteString(w, `{"count":`+f.count+`,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}}`)
 	default:
@@ -117,5 +125,32 @@ func TestServeElasticsearchDoesNotSeed(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("--index-dir %s was touched: %v", dir, err)
+	}
+}
+
+// TestServeElasticsearchDataDuringReindex: serve --data writes through
+// the reindex-aware Apply, so a file loaded while a reindex runs reaches the
+// index being built too, not only the one about to be replaced.
+func TestServeElasticsearchDataDuringReindex(t *testing.T) {
+	f := &fakeCluster{count: "0", reindexing: true}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	data := filepath.Join(t.TempDir(), "one.jsonl")
+	if err := os.WriteFile(data, []byte(strings.Replace(goodLine, "%s", "a", 1)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, out, stop := startServe(t, "--backend", "elasticsearch", "--es-url", srv.URL, "--es-index-prefix", "rummage-test", "--data", data)
+	waitReady(t, base, out)
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, out)
+	}
+	var wrote []string
+	for _, r := range f.requests() {
+		if strings.HasSuffix(r, "/_bulk") {
+			wrote = append(wrote, r)
+		}
+	}
+	if strings.Join(wrote, ",") != "POST /rummage-test-write/_bulk,POST /rummage-test-v000002/_bulk" {
+		t.Errorf("bulk writes %v, want the write alias and the index the reindex builds\n%s", wrote, out)
 	}
 }

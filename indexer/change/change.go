@@ -105,6 +105,10 @@ func (e Event) Version() uint64 { return e.Source.LSN }
 // Topic is the event's topic under prefix: <prefix>.<schema>.<table>.
 func (e Event) Topic(prefix string) string { return Topic(prefix, e.Source.Schema, e.Source.Table) }
 
+// DefaultTopicPrefix is the default topic prefix (source.name): topics are
+// <prefix>.<schema>.<table>. Every role that names topics defaults to it.
+const DefaultTopicPrefix = "rummage"
+
 // Topic names the topic of a table: <prefix>.<schema>.<table>.
 func Topic(prefix, schema, table string) string { return prefix + "." + schema + "." + table }
 

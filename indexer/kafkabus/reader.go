@@ -24,7 +24,7 @@ type ReaderConfig struct {
 	Topics  []string // e.g. rummage.public.listings, ...
 
 	// CreateTopics creates the topics that do not exist yet with Partitions
-	// partitions (default 8) before joining the group. kafka-go's group
+	// partitions (default DefaultPartitions) before joining the group. kafka-go's group
 	// consumer assigns nothing for a topic missing at join time and churns
 	// through rebalances watching it, so the topics should exist first.
 	CreateTopics bool
@@ -94,7 +94,7 @@ func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 	if cfg.CreateTopics {
 		n := cfg.Partitions
 		if n == 0 {
-			n = 8
+			n = DefaultPartitions
 		}
 		if err := readerCreateTopics(ctx, dialer, cfg.Brokers, cfg.Topics, n); err != nil {
 			return nil, err

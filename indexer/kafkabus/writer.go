@@ -23,9 +23,9 @@ const HeaderTruncatePartition = "rummage.truncate.partition"
 // WriterConfig configures a Writer. Zero fields take the defaults noted.
 type WriterConfig struct {
 	Brokers     []string // host:port of one or more brokers (required)
-	TopicPrefix string   // topics are <prefix>.<schema>.<table> (default "rummage")
+	TopicPrefix string   // topics are <prefix>.<schema>.<table> (default change.DefaultTopicPrefix)
 	// Partitions and ReplicationFactor are used for the topics the writer
-	// creates (default 8 and -1, the broker's default).
+	// creates (default DefaultPartitions and -1, the broker's default).
 	Partitions        int
 	ReplicationFactor int
 	// Compression: "snappy" (default), "lz4", "zstd", "gzip" or "none".
@@ -45,10 +45,10 @@ type WriterConfig struct {
 
 func (c WriterConfig) withDefaults() WriterConfig {
 	if c.TopicPrefix == "" {
-		c.TopicPrefix = "rummage"
+		c.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if c.Partitions <= 0 {
-		c.Partitions = 8
+		c.Partitions = DefaultPartitions
 	}
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
@@ -70,6 +70,10 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	}
 	return c
 }
+
+// DefaultPartitions is the partition count of the topics the writer and the
+// reader create when they are missing.
+const DefaultPartitions = 8
 
 // DefaultBatchBytes is WriterConfig.BatchBytes's default: under Kafka's
 // default message.max.bytes (1048588), with room for the batch framing.

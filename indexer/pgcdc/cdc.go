@@ -90,10 +90,6 @@ func (c *CDC) Run(ctx context.Context) error {
 	}
 }
 
-// ConfirmedLSN is the highest LSN this CDC knows is durable downstream.
-// It is not safe to call while Run is running; tests read it after Run.
-func (c *CDC) ConfirmedLSN() uint64 { return c.confirmed }
-
 // session is one connection's life: set up, snapshot if needed, stream.
 func (c *CDC) session(ctx context.Context) error {
 	regCfg, replCfg, err := connConfigs(c.cfg.DatabaseURL)

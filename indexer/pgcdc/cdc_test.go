@@ -530,7 +530,7 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	}
 	// The snapshot is stored as done, with a confirmed position to resume
 	// from (TestResumeSkipsConfirmed checks the resume itself).
-	st, err := loadState(context.Background(), db, "rummage_cdc_state", slotFor(t, dsn))
+	st, err := loadState(context.Background(), db, StateTable, slotFor(t, dsn))
 	if err != nil || !st.found || !st.snapshotDone || st.confirmed == 0 {
 		t.Fatalf("state %+v %v", st, err)
 	}
@@ -573,7 +573,7 @@ func TestCrashAfterSnapshotAck(t *testing.T) {
 }
 
 // TestResumeSkipsConfirmed: after a clean stop the CDC resumes after its own
-// confirmed LSN; transactions at or below it are never sent again, even if
+// confirmed LSN; transactions whose commit starts below it are never sent again, even if
 // the slot were to replay them (as after a Postgres restart).
 func TestResumeSkipsConfirmed(t *testing.T) {
 	dsn, db := newDB(t)
@@ -586,7 +586,7 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 	// Rewind the slot's idea of progress as a Postgres crash can, by
 	// recreating it further back is not possible; instead simulate a
 	// rewind for the CDC: it must skip by its stored LSN alone.
-	st, err := loadState(context.Background(), db, "rummage_cdc_state", slotFor(t, dsn))
+	st, err := loadState(context.Background(), db, StateTable, slotFor(t, dsn))
 	if err != nil || st.confirmed == 0 {
 		t.Fatalf("state %+v %v", st, err)
 	}

@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/change"
 )
-
-// DefaultTables are Rummage's tables (fixtures/migrations).
-var DefaultTables = []string{"listings", "sellers", "follows", "likes", "shares", "parties"}
 
 // Sink receives change events. Write returns nil only when every event of the
 // batch is durably stored downstream (for Kafka: acknowledged by all in-sync
@@ -36,27 +34,38 @@ type Hooks struct {
 	AfterAck func(commitLSN uint64) error
 }
 
+// Defaults of Config, named for the flags of cmd/rummage.
+const (
+	DefaultSlot        = "rummage"
+	DefaultPublication = "rummage"
+	// DefaultLinger is short: a change waits at most this long for company
+	// before it goes to Kafka (docs/pipeline.md measures at it).
+	DefaultLinger = 5 * time.Millisecond
+)
+
 // Config configures a CDC. Zero fields take the defaults noted.
 type Config struct {
 	// DatabaseURL is a libpq URL or keyword string of the source database.
 	DatabaseURL string
-	// Slot is the logical replication slot (default "rummage").
+	// Slot is the logical replication slot (default DefaultSlot).
 	Slot string
-	// Publication is the publication for Tables (default "rummage").
+	// Publication is the publication for Tables (default DefaultPublication).
 	Publication string
 	// Tables to replicate, "table" (schema public) or "schema.table"
-	// (default DefaultTables).
+	// (default rummage.Tables()).
 	Tables []string
-	// TopicPrefix becomes source.name in every event (default "rummage").
+	// TopicPrefix becomes source.name in every event (default
+	// change.DefaultTopicPrefix).
 	TopicPrefix string
-	// StateTable keeps the CDC's own confirmed LSN (default "rummage_cdc_state",
+	// StateTable keeps the CDC's own confirmed LSN (default StateTable,
 	// created if absent).
 	StateTable string
 
 	// MaxBatch is the most events handed to the sink in one Write (default 2000).
 	MaxBatch int
 	// Linger is how long events wait for more before they are written
-	// (default 10ms); the stream is also flushed whenever it goes quiet.
+	// (default DefaultLinger); the stream is also flushed whenever it goes
+	// quiet.
 	Linger time.Duration
 	// StatusInterval is the period of standby status updates (default 5s).
 	StatusInterval time.Duration
@@ -72,25 +81,25 @@ var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // withDefaults returns cfg with zero fields set to their defaults.
 func (cfg Config) withDefaults() Config {
 	if cfg.Slot == "" {
-		cfg.Slot = "rummage"
+		cfg.Slot = DefaultSlot
 	}
 	if cfg.Publication == "" {
-		cfg.Publication = "rummage"
+		cfg.Publication = DefaultPublication
 	}
 	if len(cfg.Tables) == 0 {
-		cfg.Tables = DefaultTables
+		cfg.Tables = rummage.Tables()
 	}
 	if cfg.TopicPrefix == "" {
-		cfg.TopicPrefix = "rummage"
+		cfg.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if cfg.StateTable == "" {
-		cfg.StateTable = "rummage_cdc_state"
+		cfg.StateTable = StateTable
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 2000
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = 10 * time.Millisecond
+		cfg.Linger = DefaultLinger
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 5 * time.Second

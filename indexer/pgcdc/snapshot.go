@@ -11,13 +11,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/change"
 )
 
 // SnapshotOptions tune Snapshot.
 type SnapshotOptions struct {
-	Tables      []string // default DefaultTables
-	TopicPrefix string   // source.name of the events (default "rummage")
+	Tables      []string // default rummage.Tables()
+	TopicPrefix string   // source.name of the events (default change.DefaultTopicPrefix)
 	BatchSize   int      // events per fn call (default 5000)
 }
 
@@ -30,10 +31,10 @@ type SnapshotOptions struct {
 // builds a fresh index this way while the stream goes on.
 func Snapshot(ctx context.Context, databaseURL string, opts SnapshotOptions, fn func(context.Context, []change.Event) error) (uint64, error) {
 	if len(opts.Tables) == 0 {
-		opts.Tables = DefaultTables
+		opts.Tables = rummage.Tables()
 	}
 	if opts.TopicPrefix == "" {
-		opts.TopicPrefix = "rummage"
+		opts.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 5000

@@ -15,7 +15,7 @@ func (nopApplier) Apply(context.Context, []query.Change) (query.ApplyStats, erro
 	return query.ApplyStats{}, nil
 }
 
-func change(id string, marker int64) query.Change {
+func priceChange(id string, marker int64) query.Change {
 	return query.Change{ID: id, Version: 1, Doc: &rummage.Listing{ID: id, PriceCents: marker}}
 }
 
@@ -31,13 +31,13 @@ func TestRecorder(t *testing.T) {
 	r.Expect("d", 6) // failed transaction
 	r.Committed(t0, 1, 2, 3)
 	r.Forget(6)
-	if _, err := r.Apply(ctx, []query.Change{change("a", 1)}); err != nil {
+	if _, err := r.Apply(ctx, []query.Change{priceChange("a", 1)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.Outstanding(); got != 4 {
 		t.Fatalf("outstanding = %d, want 4 (a/2, a/3, b, c)", got)
 	}
-	r.Apply(ctx, []query.Change{change("a", 3), change("b", 4), change("zz", 99)})
+	r.Apply(ctx, []query.Change{priceChange("a", 3), priceChange("b", 4), priceChange("zz", 99)})
 	r.Committed(time.Now(), 4)
 	s := r.Summary()
 	if s.Count != 4 || s.Outstanding != 1 {
@@ -50,7 +50,7 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("missing = %v, want c only", m)
 	}
 	// A redelivery changes nothing.
-	r.Apply(ctx, []query.Change{change("a", 3)})
+	r.Apply(ctx, []query.Change{priceChange("a", 3)})
 	if got := r.Summary().Count; got != 4 {
 		t.Errorf("count after redelivery = %d, want 4", got)
 	}

@@ -11,20 +11,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 )
-
-// StateTable is the table where the CDC keeps its confirmed LSN (pgcdc's
-// default, named here because Resnapshot clears the slot's row).
-const StateTable = "rummage_cdc_state"
 
 // Config configures a Pipeline. Zero fields take the defaults noted.
 type Config struct {
@@ -44,21 +39,19 @@ type Config struct {
 	// not applied when the process ended are then lost to the index.
 	KafkaDir string
 
-	Slot        string   // replication slot (default "rummage")
-	Publication string   // publication (default "rummage")
-	TopicPrefix string   // topics <prefix>.<schema>.<table> (default "rummage")
-	Tables      []string // default pgcdc.DefaultTables; must include listings
-	Partitions  int      // partitions of the topics it creates (default 4)
-	Group       string   // consumer group (default "rummage-dev")
+	Slot        string   // replication slot (default pgcdc.DefaultSlot)
+	Publication string   // publication (default pgcdc.DefaultPublication)
+	TopicPrefix string   // topics <prefix>.<schema>.<table> (default change.DefaultTopicPrefix)
+	Tables      []string // default rummage.Tables(); must include listings
+	Partitions  int      // partitions of the topics it creates (default DefaultPartitions)
+	Group       string   // consumer group (default DefaultGroup)
 
-	// BatchSize and BatchWait tune the indexer (defaults 20000 and 50ms: a
-	// change waits at most BatchWait for company before it is applied; under
-	// a backlog, such as the initial snapshot, batches grow up to BatchSize,
-	// which spreads the fixed cost of a durable index write).
+	// BatchSize and BatchWait tune the indexer (zero: the indexer's
+	// defaults, indexer.DefaultBatchSize and DefaultBatchWait).
 	BatchSize int
 	BatchWait time.Duration
 	// Linger is how long the CDC holds events for more before it writes
-	// them to Kafka (default 5ms).
+	// them to Kafka (zero: pgcdc.DefaultLinger).
 	Linger time.Duration
 
 	// Compact, when set, runs once the index holds the initial snapshot,
@@ -70,7 +63,7 @@ type Config struct {
 	// after).
 	Compact func(context.Context) error
 
-	// Resnapshot forgets the CDC's position (its row in StateTable; the slot
+	// Resnapshot forgets the CDC's position (pgcdc.ForgetPosition; the slot
 	// is recreated) and clears KafkaDir, so that the CDC copies every table
 	// again: for an empty or untrusted index. Without it the CDC resumes where
 	// it stopped, and SnapshotApplied is closed at once.
@@ -85,36 +78,35 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
+// Defaults of Config that are the pipeline's own.
+const (
+	// DefaultPartitions is lower than kafkabus.DefaultPartitions: kafka-go
+	// reads every partition on its own connection and goroutine, and in one
+	// process on a small machine, beside Postgres, the idle fetches of six
+	// topics × 8 partitions cost CPU the pipeline needs.
+	DefaultPartitions = 4
+	// DefaultGroup is the consumer group of the in-process indexer.
+	DefaultGroup = "rummage-dev"
+)
+
 func (c Config) withDefaults() Config {
 	if c.KafkaAddr == "" {
 		c.KafkaAddr = "127.0.0.1:0"
 	}
 	if c.Slot == "" {
-		c.Slot = "rummage"
-	}
-	if c.Publication == "" {
-		c.Publication = "rummage"
+		c.Slot = pgcdc.DefaultSlot
 	}
 	if c.TopicPrefix == "" {
-		c.TopicPrefix = "rummage"
+		c.TopicPrefix = change.DefaultTopicPrefix
 	}
 	if len(c.Tables) == 0 {
-		c.Tables = pgcdc.DefaultTables
+		c.Tables = rummage.Tables()
 	}
 	if c.Partitions <= 0 {
-		c.Partitions = 4
+		c.Partitions = DefaultPartitions
 	}
 	if c.Group == "" {
-		c.Group = "rummage-dev"
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 20000
-	}
-	if c.BatchWait <= 0 {
-		c.BatchWait = 50 * time.Millisecond
-	}
-	if c.Linger <= 0 {
-		c.Linger = 5 * time.Millisecond
+		c.Group = DefaultGroup
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Second
@@ -164,7 +156,7 @@ type Pipeline struct {
 	cluster *kfake.Cluster
 	addr    string
 	topics  []string
-	client  *kafka.Client // end offsets (readiness, drain); its own transport
+	pos     *kafkabus.Positions // end and committed offsets (snapshot, drain, readiness)
 
 	writer *kafkabus.Writer
 	reader *kafkabus.Reader
@@ -188,8 +180,8 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	if cfg.Resnapshot {
-		if err := resetCDC(ctx, cfg.DatabaseURL, cfg.Slot); err != nil {
-			return nil, err
+		if err := pgcdc.ForgetPosition(ctx, cfg.DatabaseURL, "", cfg.Slot); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 		if cfg.KafkaDir != "" {
 			if err := os.RemoveAll(cfg.KafkaDir); err != nil {
@@ -221,8 +213,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	p.addr = cluster.ListenAddrs()[0]
 	brokers := []string{p.addr}
 	p.topics = kafkabus.TableTopics(cfg.TopicPrefix, cfg.Tables)
-	p.client = &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
-		Transport: &kafka.Transport{ClientID: "rummage-dev", DialTimeout: 5 * time.Second, MetadataTTL: time.Second}}
+	p.pos = kafkabus.NewPositions(brokers, cfg.Group, p.topics)
 
 	// No compression: the broker is in this process, on loopback, and
 	// compressing costs CPU twice (writer and reader) for nothing.
@@ -265,7 +256,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	}
 
 	ccfg := pgcdc.Config{DatabaseURL: cfg.DatabaseURL, Slot: cfg.Slot, Publication: cfg.Publication, Tables: cfg.Tables,
-		TopicPrefix: cfg.TopicPrefix, StateTable: StateTable, Linger: cfg.Linger, Logger: log}
+		TopicPrefix: cfg.TopicPrefix, Linger: cfg.Linger, Logger: log}
 	if cfg.Resnapshot {
 		// The first acknowledgement after a reset is the snapshot's: every
 		// row is then in the broker. Its end offsets are what the indexer
@@ -292,8 +283,9 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 // BrokerAddr is the host:port of the in-process Kafka broker.
 func (p *Pipeline) BrokerAddr() string { return p.addr }
 
-// Topics are the change topics, one per table.
-func (p *Pipeline) Topics() []string { return p.topics }
+// Positions reads the broker's end offsets and the indexer's committed
+// ones: how far the index is behind (indexer.CatchUp, for readiness).
+func (p *Pipeline) Positions() indexer.Positions { return p.pos }
 
 // SnapshotApplied is closed once the index holds the initial snapshot: the
 // indexer has committed every event the CDC had written when the snapshot
@@ -360,8 +352,8 @@ func (p *Pipeline) Close() error {
 		if p.writer != nil {
 			err = errors.Join(err, p.writer.Close())
 		}
-		if t, ok := p.client.Transport.(*kafka.Transport); ok {
-			t.CloseIdleConnections()
+		if p.pos != nil {
+			p.pos.Close()
 		}
 		p.cluster.Close()
 	})
@@ -373,7 +365,7 @@ func (p *Pipeline) Close() error {
 func (p *Pipeline) drain(ixDone chan error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DrainTimeout)
 	defer cancel()
-	end, err := p.endOffsets(ctx)
+	end, err := p.pos.End(ctx)
 	if err != nil {
 		p.log.Warn("pipeline: drain: cannot read end offsets; stopping the indexer now", "err", err)
 		return
@@ -395,7 +387,7 @@ func (p *Pipeline) snapshotAcked() error {
 	for attempt := range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var end offsets
-		end, err = p.endOffsets(ctx)
+		end, err = p.pos.End(ctx)
 		cancel()
 		if err == nil {
 			p.target <- end
@@ -415,7 +407,7 @@ func (p *Pipeline) watchSnapshot(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	case end := <-p.target:
-		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", end.total())
+		p.log.Info("pipeline: snapshot in kafka; waiting for the index", "events", total(end))
 		select {
 		case <-p.src.reached(end):
 			if p.cfg.Compact != nil {
@@ -431,56 +423,16 @@ func (p *Pipeline) watchSnapshot(ctx context.Context) {
 	}
 }
 
-// topicPartition names one partition.
-type topicPartition struct {
-	topic     string
-	partition int
-}
-
 // offsets maps a partition to an offset: the next offset to read (end
 // offsets), or one past the last committed message.
-type offsets map[topicPartition]int64
+type offsets = map[indexer.TopicPartition]int64
 
-func (o offsets) total() int64 {
+func total(o offsets) int64 {
 	var n int64
 	for _, v := range o {
 		n += v
 	}
 	return n
-}
-
-// endOffsets reads the end offset (high watermark) of every partition of the
-// change topics.
-func (p *Pipeline) endOffsets(ctx context.Context) (offsets, error) {
-	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
-	if err != nil {
-		return nil, err
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
-		}
-		for _, part := range t.Partitions {
-			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(part.ID))
-		}
-	}
-	res, err := p.client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	end := offsets{}
-	for topic, parts := range res.Topics {
-		for _, po := range parts {
-			if po.Error != nil {
-				return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
-			}
-			if po.LastOffset > 0 {
-				end[topicPartition{topic, po.Partition}] = po.LastOffset
-			}
-		}
-	}
-	return end, nil
 }
 
 // trackedSource is the indexer's source, recording what it committed.
@@ -537,7 +489,7 @@ func (s *trackedSource) Commit(ctx context.Context, msgs []indexer.Message) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range msgs {
-		tp := topicPartition{m.Topic, m.Partition}
+		tp := indexer.TopicPartition{Topic: m.Topic, Partition: m.Partition}
 		if m.Offset+1 > s.committed[tp] {
 			s.committed[tp] = m.Offset + 1
 		}
@@ -574,23 +526,4 @@ func (s *trackedSource) covers(end offsets) bool {
 		}
 	}
 	return true
-}
-
-// resetCDC deletes the CDC's record of its position for slot, so that its
-// next start takes a new snapshot (pgcdc then recreates the slot).
-func resetCDC(ctx context.Context, databaseURL, slot string) error {
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		return fmt.Errorf("pipeline: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{StateTable}.Sanitize()+" WHERE slot = $1", slot)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no state table yet: nothing to forget
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pipeline: reset the CDC position: %w", err)
-	}
-	return nil
 }

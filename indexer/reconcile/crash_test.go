@@ -213,7 +213,8 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	client := &kafka.Client{Addr: kafka.TCP(r.brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	positions := kafkabus.NewPositions(r.brokers, crashGroup, kafkabus.TableTopics(crashPrefix, rummage.Tables()))
+	defer positions.Close()
 	var last *reconcile.Report
 	var lastLag int64
 	deadline := time.Now().Add(120 * time.Second)
@@ -223,7 +224,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("pipeline: %v", err)
 		default:
 		}
-		lastLag, err = groupLag(ctx, client, crashGroup, kafkabus.TableTopics(crashPrefix, pgcdc.DefaultTables))
+		lastLag, err = groupLag(ctx, positions)
 		if err == nil && lastLag == 0 {
 			last, err = reconcile.Run(ctx, db, r.currentIndex(), reconcile.Options{Keep: 20})
 			if err != nil {
@@ -270,7 +271,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM listings").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s; %d listings, in sync (%s); CDC skipped %v transactions at or below its confirmed LSN, indexer dropped %v stale changes",
+	t.Logf("%s; %d listings, in sync (%s); CDC skipped %v transactions below its confirmed LSN, indexer dropped %v stale changes",
 		r.summary(), rows, rep.Summary(), counterValue(r.cdcReg, "rummage_cdc_skipped_transactions_total"), testutil.ToFloat64(r.ixMetrics.Stale))
 }
 
@@ -368,7 +369,7 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 	for ctx.Err() == nil {
 		run := r.ixRuns.Add(1)
 		reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: r.brokers, GroupID: crashGroup,
-			Topics: kafkabus.TableTopics(crashPrefix, pgcdc.DefaultTables), CreateTopics: true, Partitions: 4,
+			Topics: kafkabus.TableTopics(crashPrefix, rummage.Tables()), CreateTopics: true, Partitions: 4,
 			SessionTimeout: 6 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 3 * time.Second,
 			MaxWait: 50 * time.Millisecond, Logger: r.log})
 		if err != nil {
@@ -547,7 +548,7 @@ func (r *crashRig) write(ctx context.Context, gen *fixtures.Generator, rng *rand
 					_, err = tx.Exec(opCtx, `UPDATE listings SET price_cents = $2, updated_at = now() WHERE id = $1`, id, 100+rng.IntN(100000))
 				case op < 60:
 					_, id := pick()
-					_, err = tx.Exec(opCtx, `UPDATE listings SET status = $2, updated_at = now() WHERE id = $1`, id, rummage.Statuses[rng.IntN(len(rummage.Statuses))])
+					_, err = tx.Exec(opCtx, `UPDATE listings SET status = $2, updated_at = now() WHERE id = $1`, id, rummage.Statuses()[rng.IntN(len(rummage.Statuses()))])
 				case op < 70:
 					k, id := pick()
 					deleted = append(deleted, live[k])
@@ -676,45 +677,15 @@ func topicEvents(brokers []string, rep *reconcile.Report) string {
 	return b.String()
 }
 
-// groupLag is how many messages of topics the group has not committed.
-func groupLag(ctx context.Context, c *kafka.Client, group string, topics []string) (int64, error) {
-	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-	if err != nil {
-		return 0, err
-	}
-	parts := map[string][]int{}
-	reqs := map[string][]kafka.OffsetRequest{}
-	for _, tp := range meta.Topics {
-		if tp.Error != nil {
-			return 0, tp.Error
-		}
-		for _, p := range tp.Partitions {
-			parts[tp.Name] = append(parts[tp.Name], p.ID)
-			reqs[tp.Name] = append(reqs[tp.Name], kafka.LastOffsetOf(p.ID))
-		}
-	}
-	committed, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
-	if err != nil {
-		return 0, err
-	}
-	ends, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: reqs})
+// groupLag is how many messages of the topics the group has not committed.
+func groupLag(ctx context.Context, p *kafkabus.Positions) (int64, error) {
+	end, committed, err := p.Positions(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var lag int64
-	for topic, ps := range ends.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return 0, p.Error
-			}
-			var at int64
-			for _, cp := range committed.Topics[topic] {
-				if cp.Partition == p.Partition && cp.CommittedOffset > 0 {
-					at = cp.CommittedOffset
-				}
-			}
-			lag += max(p.LastOffset-at, 0)
-		}
+	for tp, e := range end {
+		lag += max(e-committed[tp], 0)
 	}
 	return lag, nil
 }

@@ -16,11 +16,11 @@ import (
 // AdminPath is where Handler serves: POST starts a reindex, GET reports it.
 const AdminPath = "/admin/reindex"
 
-// Request is the body of POST /admin/reindex.
+// Request is the body of POST /admin/reindex. The database snapshotted is
+// always the process's own (ManagerConfig.DatabaseURL): a request cannot
+// point a reindex at another database, and one that names one
+// (database_url) is refused.
 type Request struct {
-	// DatabaseURL of the Postgres to snapshot; empty means the manager's
-	// default.
-	DatabaseURL string `json:"database_url,omitempty"`
 	// Tables to snapshot (only listings become documents); empty means
 	// listings.
 	Tables []string `json:"tables,omitempty"`
@@ -34,53 +34,86 @@ type ManagerConfig struct {
 	// NewTarget returns the target of one reindex (for the embedded
 	// backend, an *Embedded over the process's live backend).
 	NewTarget func() Target
-	// DatabaseURL is the default source; a request may name another.
+	// DatabaseURL is the Postgres every reindex snapshots: the process's
+	// own (--database-url).
 	DatabaseURL string
-	Logger      *slog.Logger
+	// Authorize, when set, decides each request to the handler: an error
+	// answers 401 with its message (an *AuthError chooses its status). Nil
+	// lets every request through: mount the handler on a loopback
+	// listener only. API keys plug in here.
+	Authorize func(*http.Request) error
+	Logger    *slog.Logger
 }
+
+// AuthError is an Authorize refusal with its HTTP status (401 or 403).
+type AuthError struct {
+	Status  int
+	Message string
+}
+
+func (e *AuthError) Error() string { return e.Message }
 
 // Manager runs at most one reindex at a time in the background of a
 // process that applies the stream (rummage indexer, rummage dev), and
 // serves its progress.
 type Manager struct {
-	ctx  context.Context
-	cfg  ManagerConfig
-	mu   sync.Mutex
-	st   Status
-	busy bool
-	done chan struct{}
+	cfg    ManagerConfig
+	mu     sync.Mutex
+	st     Status
+	busy   bool
+	closed bool
+	cancel context.CancelFunc // abandons the running reindex
+	done   chan struct{}      // closed when the running (or last) reindex ended
 }
 
-// NewManager returns a manager whose reindexes run under ctx: when ctx ends
-// a running reindex is abandoned (the new index removed, the old one kept).
-func NewManager(ctx context.Context, cfg ManagerConfig) *Manager {
+// NewManager returns a manager; Close abandons a running reindex (the new
+// index removed, the old one kept).
+func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Manager{ctx: ctx, cfg: cfg, st: Status{Phase: PhaseIdle}}
+	return &Manager{cfg: cfg, st: Status{Phase: PhaseIdle}}
+}
+
+// Close abandons a running reindex, waits until it has cleaned up, and
+// refuses later ones.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	cancel, done := m.cancel, m.done
+	m.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }
 
 // Start begins a reindex in the background and returns its first status.
 func (m *Manager) Start(req Request) (Status, error) {
-	dsn := req.DatabaseURL
+	dsn := m.cfg.DatabaseURL
 	if dsn == "" {
-		dsn = m.cfg.DatabaseURL
-	}
-	if dsn == "" {
-		return Status{}, errors.New("no database URL: pass database_url")
+		return Status{}, errors.New("no database to snapshot: the process runs without --database-url")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.busy {
 		return m.st, ErrRunning
 	}
-	m.busy = true
-	m.done = make(chan struct{})
+	if m.closed {
+		return m.st, errors.New("the process is shutting down")
+	}
+	// The reindex outlives the request that starts it: its context is its
+	// own, ended by Close.
+	ctx, cancel := context.WithCancel(context.Background())
+	m.busy, m.cancel = true, cancel
+	done := make(chan struct{})
+	m.done = done
 	m.st = Status{Phase: PhaseBegin}
 	t := m.cfg.NewTarget()
 	go func() {
-		defer close(m.done)
-		st, _ := Run(m.ctx, t, Options{
+		defer close(done)
+		defer cancel()
+		st, _ := Run(ctx, t, Options{
 			Snapshot: PostgresSnapshot(dsn, req.Tables),
 			Logger:   m.cfg.Logger,
 			Progress: func(s Status) {
@@ -103,23 +136,25 @@ func (m *Manager) Status() Status {
 	return m.st
 }
 
-// Wait blocks until the running reindex, if any, has ended.
-func (m *Manager) Wait() {
-	m.mu.Lock()
-	done := m.done
-	m.mu.Unlock()
-	if done != nil {
-		<-done
-	}
-}
-
 // Handler serves AdminPath: POST (a JSON Request body, possibly empty)
 // starts a reindex and answers 202 with its status, 409 if one is running;
 // GET answers 200 with the status. Mount it only on an administrative
 // listener (loopback by default), behind an admin key (cmd/rummage wraps it
-// with api.Auth.Protect): it takes a database URL and rebuilds the index.
+// with api.Auth.Protect); ManagerConfig.Authorize, when set, is asked first
+// too. It rebuilds the index.
 func (m *Manager) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.cfg.Authorize != nil {
+			if err := m.cfg.Authorize(r); err != nil {
+				code := http.StatusUnauthorized
+				var ae *AuthError
+				if errors.As(err, &ae) && ae.Status != 0 {
+					code = ae.Status
+				}
+				writeJSON(w, code, errorBody{err.Error()})
+				return
+			}
+		}
 		switch r.Method {
 		case http.MethodGet:
 			writeJSON(w, http.StatusOK, m.Status())
@@ -127,7 +162,9 @@ func (m *Manager) Handler() http.Handler {
 			var req Request
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 			if err == nil && len(bytes.TrimSpace(body)) > 0 {
-				err = json.Unmarshal(body, &req)
+				dec := json.NewDecoder(bytes.NewReader(body))
+				dec.DisallowUnknownFields() // database_url above all: the process snapshots its own
+				err = dec.Decode(&req)
 			}
 			if err != nil {
 				writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})

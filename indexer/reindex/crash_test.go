@@ -36,7 +36,7 @@ func fakeSnapshot(lsn uint64, rows ...*rummage.Listing) SnapshotFunc {
 
 func openLive(t *testing.T, cfg embedded.Config) *swap.Backend {
 	t.Helper()
-	x, err := OpenEmbedded(context.Background(), cfg)
+	x, err := embedded.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestSwitchCrashConsistency(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg.Dir), "index.g000002")); err != nil {
 		t.Fatalf("half-built generation should be on disk: %v", err)
 	}
-	if d, err := ActiveDir(cfg.Dir); err != nil || d != cfg.Dir {
+	if d, err := embedded.ActiveDir(cfg.Dir); err != nil || d != cfg.Dir {
 		t.Fatalf("active %q %v, want %s", d, err, cfg.Dir)
 	}
 	live = openLive(t, cfg)
@@ -100,10 +100,10 @@ func TestSwitchCrashConsistency(t *testing.T) {
 	}
 
 	// A torn pointer write (the temporary file, never renamed) is ignored.
-	if err := os.WriteFile(cfg.Dir+CurrentSuffix+".tmp", []byte("index.g0000"), 0o644); err != nil {
+	if err := os.WriteFile(cfg.Dir+embedded.CurrentSuffix+".tmp-1234", []byte("index.g0000"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := ActiveDir(cfg.Dir); err != nil || d != cfg.Dir {
+	if d, err := embedded.ActiveDir(cfg.Dir); err != nil || d != cfg.Dir {
 		t.Fatalf("torn tmp: active %q %v", d, err)
 	}
 
@@ -128,7 +128,7 @@ func TestSwitchCrashConsistency(t *testing.T) {
 	// it). The restarted process opens generation 3; generation 1 is
 	// still on disk until the next reindex.
 	live.Close()
-	d, err := ActiveDir(cfg.Dir)
+	d, err := embedded.ActiveDir(cfg.Dir)
 	if err != nil || filepath.Base(d) != "index.g000003" {
 		t.Fatalf("active %q %v", d, err)
 	}
@@ -159,16 +159,16 @@ func TestSwitchCrashConsistency(t *testing.T) {
 
 	// A pointer naming a missing generation is an error, not a new empty
 	// index.
-	if err := os.WriteFile(cfg.Dir+CurrentSuffix, []byte("index.g000009\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg.Dir+embedded.CurrentSuffix, []byte("index.g000009\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenEmbedded(ctx, cfg); err == nil {
+	if _, err := embedded.Open(ctx, cfg); err == nil {
 		t.Fatal("opened an index through a pointer to a missing generation")
 	}
-	if err := os.WriteFile(cfg.Dir+CurrentSuffix, []byte("../elsewhere\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg.Dir+embedded.CurrentSuffix, []byte("../elsewhere\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ActiveDir(cfg.Dir); err == nil {
+	if _, err := embedded.ActiveDir(cfg.Dir); err == nil {
 		t.Fatal("accepted a pointer outside the generations")
 	}
 }
@@ -208,7 +208,7 @@ func TestAbortKeepsOld(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg.Dir), "index.g000002")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("new generation not removed: %v", err)
 	}
-	if _, err := os.Stat(cfg.Dir + CurrentSuffix); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(cfg.Dir + embedded.CurrentSuffix); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pointer written: %v", err)
 	}
 	apply(t, live, up(listing("a", 2), 20)) // the tee is gone: this must not fail

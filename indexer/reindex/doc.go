@@ -31,17 +31,17 @@
 //
 // # The embedded index on disk
 //
-// An embedded index configured at DIR lives in generation directories next
-// to DIR: DIR itself (generation 1), DIR.g000002, ... DIR.CURRENT names the
-// generation in use; without it DIR is. Processes open the index with
-// OpenEmbedded (or ActiveDir). The switch writes DIR.CURRENT by rename, with
-// fsyncs, after every write to the new generation is durable and with no
-// write in flight, so a crash at any point leaves CURRENT naming a complete
-// index: before the rename the old generation (which took every write,
-// since the tee writes it first), after it the new one (which took every
-// write the old one took since Begin, and the whole snapshot). A half-built
-// generation or an old one a crash left behind is removed by the next
-// reindex.
+// The generations of an embedded index (DIR, DIR.g000002, ... and the
+// pointer DIR.CURRENT) are query/embedded's layout: embedded.Open opens the
+// generation in use, so a read-only process (rummage serve) needs nothing
+// from this package. Embedded (the Target) makes the next generation and
+// switches with embedded.SetCurrent after every write to the new
+// generation is durable and with no write in flight, so a crash at any
+// point leaves CURRENT naming a complete index: before the rename the old
+// generation (which took every write, since the tee writes it first), after
+// it the new one (which took every write the old one took since Begin, and
+// the whole snapshot). A half-built generation or an old one a crash left
+// behind is removed by the next reindex.
 //
 // Because the embedded index belongs to one process, the reindex runs
 // inside it: Manager runs one reindex at a time and Manager.Handler serves

@@ -7,123 +7,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/query/swap"
 )
 
-// On disk, an embedded index configured at DIR (--index-dir) lives in one
-// generation directory next to DIR: DIR itself (the first generation, as
-// embedded.Open has always made it), then DIR.g000002, DIR.g000003, ...
-// The file DIR.CURRENT names the generation in use (its base name, one
-// line); without it, DIR is in use. See ActiveDir.
-
-// CurrentSuffix is appended to the index directory to name the pointer file.
-const CurrentSuffix = ".CURRENT"
-
-func genName(base string, n int) string { return fmt.Sprintf("%s.g%06d", filepath.Base(base), n) }
-
-func genRE(base string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(filepath.Base(base)) + `\.g(\d{6,})$`)
-}
-
-// ActiveDir returns the directory of the generation in use for the index
-// configured at dir: the one DIR.CURRENT names, or dir itself when there is
-// no such file. A pointer to a directory that is missing is an error, never
-// an empty new index.
-func ActiveDir(dir string) (string, error) {
-	base := filepath.Clean(dir)
-	b, err := os.ReadFile(base + CurrentSuffix)
-	if errors.Is(err, os.ErrNotExist) {
-		return base, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reindex: %w", err)
-	}
-	name := strings.TrimSpace(string(b))
-	if name != filepath.Base(base) && !genRE(base).MatchString(name) {
-		return "", fmt.Errorf("reindex: %s%s names %q, which is not a generation of %s", base, CurrentSuffix, name, base)
-	}
-	active := filepath.Join(filepath.Dir(base), name)
-	if _, err := os.Stat(active); err != nil {
-		return "", fmt.Errorf("reindex: %s%s names %s: %w", base, CurrentSuffix, active, err)
-	}
-	return active, nil
-}
-
-// OpenEmbedded opens the generation of the embedded index in use (see
-// ActiveDir): cfg.Dir is the configured directory, as given to --index-dir.
-func OpenEmbedded(ctx context.Context, cfg embedded.Config) (*embedded.Index, error) {
-	dir, err := ActiveDir(cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Dir = dir
-	return embedded.Open(ctx, cfg)
-}
-
-// setCurrent points dir's CURRENT file at the generation directory name,
-// atomically: a new file is written and fsynced, renamed over the old one,
-// and the directory is fsynced, so a crash leaves either the old pointer or
-// the new one, never a torn one.
-func setCurrent(dir, name string) error {
-	base := filepath.Clean(dir)
-	path := base + CurrentSuffix
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(name + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(base))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// generations lists the generation directories of base that exist (base
-// itself as generation 1), by number.
-func generations(base string) (map[int]string, error) {
-	out := map[int]string{}
-	if fi, err := os.Stat(base); err == nil && fi.IsDir() {
-		out[1] = base
-	}
-	entries, err := os.ReadDir(filepath.Dir(base))
-	if err != nil {
-		return nil, err
-	}
-	re := genRE(base)
-	for _, e := range entries {
-		if m := re.FindStringSubmatch(e.Name()); m != nil && e.IsDir() {
-			n, _ := strconv.Atoi(m[1])
-			out[n] = filepath.Join(filepath.Dir(base), e.Name())
-		}
-	}
-	return out, nil
-}
+// The generations of an embedded index on disk (DIR, DIR.g000002, ... and
+// DIR.CURRENT) are query/embedded's: see embedded.ActiveDir. Embedded only
+// decides when to make the next one and when to switch.
 
 // Embedded reindexes an embedded index that a running process serves
 // through Live (the *swap.Backend its API and indexer share). Config is the
@@ -149,26 +41,19 @@ func (e *Embedded) Begin(ctx context.Context) (query.Backend, error) {
 		return nil, errors.New("embedded reindex: Live and Config.Dir are required")
 	}
 	base := filepath.Clean(e.Config.Dir)
-	active, err := ActiveDir(base)
+	active, err := embedded.ActiveDir(base)
 	if err != nil {
 		return nil, err
 	}
-	gens, err := generations(base)
-	if err != nil {
+	// The number is taken before the leftovers go, so that a generation
+	// directory is never reused.
+	if e.newDir, err = embedded.NextGeneration(base); err != nil {
 		return nil, err
 	}
-	next := 2
-	for n, d := range gens {
-		next = max(next, n+1)
-		if d == active {
-			continue
-		}
-		if err := removeGeneration(base, d); err != nil {
-			return nil, err
-		}
+	if err := embedded.RemoveLeftovers(base); err != nil {
+		return nil, fmt.Errorf("reindex: %w", err)
 	}
 	e.oldDir = active
-	e.newDir = filepath.Join(filepath.Dir(base), genName(base, next))
 	cfg := e.Config
 	cfg.Dir, cfg.Progress = e.newDir, nil
 	nb, err := embedded.Open(ctx, cfg)
@@ -185,24 +70,6 @@ func (e *Embedded) Begin(ctx context.Context) (query.Backend, error) {
 	return nb, nil
 }
 
-// removeGeneration deletes a generation directory that is not in use. The
-// first generation (base itself) is removed only if it holds an embedded
-// index or nothing, so a mistyped --index-dir cannot delete unrelated data.
-func removeGeneration(base, dir string) error {
-	if dir == base {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			if _, err := os.Stat(filepath.Join(dir, "rummage_embedded.json")); err != nil {
-				return fmt.Errorf("reindex: %s is not in use but does not look like an index; not removing it", dir)
-			}
-		}
-	}
-	return os.RemoveAll(dir)
-}
-
 // Switch merges the new generation's segments (the backfill wrote one per
 // batch; live writes go on meanwhile), then points DIR.CURRENT at it and
 // makes it the live backend, both with no write in flight; the old index is
@@ -212,13 +79,13 @@ func (e *Embedded) Switch(ctx context.Context) error {
 		return fmt.Errorf("reindex: merge the new index: %w", err)
 	}
 	old, err := e.Live.Promote(ctx, func(context.Context) error {
-		err := setCurrent(e.Config.Dir, filepath.Base(e.newDir))
+		err := embedded.SetCurrent(e.Config.Dir, e.newDir)
 		if err != nil {
 			// The rename may have happened before the failure: point
 			// back at the old generation before Abort removes the new.
-			if rerr := setCurrent(e.Config.Dir, filepath.Base(e.oldDir)); rerr != nil {
+			if rerr := embedded.SetCurrent(e.Config.Dir, e.oldDir); rerr != nil {
 				e.keepNew = true // the pointer may name it: never delete it
-				return fmt.Errorf("%w; restoring %s%s failed too: %v", err, e.Config.Dir, CurrentSuffix, rerr)
+				return fmt.Errorf("%w; restoring %s%s failed too: %v", err, e.Config.Dir, embedded.CurrentSuffix, rerr)
 			}
 		}
 		return err
@@ -236,7 +103,7 @@ func (e *Embedded) Finish(ctx context.Context) error {
 	if c, ok := e.old.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}
-	errs = append(errs, removeGeneration(filepath.Clean(e.Config.Dir), e.oldDir))
+	errs = append(errs, embedded.RemoveGeneration(e.Config.Dir, e.oldDir))
 	return errors.Join(errs...)
 }
 
@@ -249,7 +116,7 @@ func (e *Embedded) Abort(ctx context.Context) error {
 	err := e.nb.Close()
 	e.nb = nil
 	if e.keepNew {
-		return errors.Join(err, fmt.Errorf("%s kept: %s%s may name it", e.newDir, e.Config.Dir, CurrentSuffix))
+		return errors.Join(err, fmt.Errorf("%s kept: %s%s may name it", e.newDir, e.Config.Dir, embedded.CurrentSuffix))
 	}
 	return errors.Join(err, os.RemoveAll(e.newDir))
 }

@@ -109,7 +109,7 @@ func TestReindexMidStream(t *testing.T) {
 		SELECT 'c' || g, 's1', 'churn shirt ' || g, 500 FROM generate_series(1, 300) g`)
 
 	cfg := embedded.Config{Dir: filepath.Join(t.TempDir(), "index"), RefreshInterval: time.Hour}
-	idx, err := OpenEmbedded(ctx, cfg)
+	idx, err := embedded.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestReindexMidStream(t *testing.T) {
 
 	// The switch: CURRENT names generation 2, the old directory is gone,
 	// the live backend is the new index.
-	active, err := ActiveDir(cfg.Dir)
+	active, err := embedded.ActiveDir(cfg.Dir)
 	if err != nil || filepath.Base(active) != "index.g000002" {
 		t.Fatalf("active dir %q, %v", active, err)
 	}
@@ -313,7 +313,7 @@ func TestReindexMidStream(t *testing.T) {
 	if err := live.Close(); err != nil {
 		t.Fatal(err)
 	}
-	re, err := OpenEmbedded(ctx, cfg)
+	re, err := embedded.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

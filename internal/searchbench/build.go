@@ -2,17 +2,19 @@ package searchbench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/internal/benchkit"
+	iprogress "github.com/rummage/rummage/internal/progress"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -65,31 +67,18 @@ func (m *marker) matches(c *Config) bool {
 }
 
 func readMarker(dir string) (*marker, error) {
-	b, err := os.ReadFile(filepath.Join(dir, markerFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("searchbench: %s: %w (delete it, or pass --rebuild)", filepath.Join(dir, markerFile), err)
+	switch found, err := atomicfile.ReadJSON(filepath.Join(dir, markerFile), &m); {
+	case err != nil:
+		return nil, fmt.Errorf("searchbench: %w (delete it, or pass --rebuild)", err)
+	case !found:
+		return nil, nil
 	}
 	return &m, nil
 }
 
 func writeMarker(dir string, m *marker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, markerFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteJSON(filepath.Join(dir, markerFile), m)
 }
 
 // prepareDir makes sure dir holds indexes of the configured catalog, and
@@ -261,36 +250,25 @@ func (c *Config) generate(ctx context.Context) (next func() (query.Change, error
 	return next, cancel
 }
 
-// progress prints the progress of a build at most every two seconds.
-type progress struct {
-	c    *Config
-	name string
-	last time.Time
+// progress reports a build through internal/progress, with the load
+// average, and says when the segments are merged.
+type progress struct{ rep *iprogress.Reporter }
+
+func newProgress(c *Config, name string) *progress {
+	var log *slog.Logger
+	if c.Log != nil {
+		log = slog.New(slog.NewTextHandler(c.Log, nil))
+	}
+	return &progress{rep: iprogress.New(log, "building the "+name+" index", int64(c.Listings))}
 }
 
-func newProgress(c *Config, name string) *progress { return &progress{c: c, name: name} }
-
 func (p *progress) report(e embedded.Progress) {
-	if e.Phase == "merge" {
-		p.c.logf("  %s: %d listings written in %s; merging the segments into one", p.name, e.Done, e.Elapsed.Round(time.Second/10))
-		return
+	switch e.Phase {
+	case "merge":
+		p.rep.Done(int64(e.Done), "next", "merging the segments into one")
+	case "bulk":
+		p.rep.Report(int64(e.Done), "load", benchkit.LoadAvg()[0])
 	}
-	if e.Phase != "bulk" || e.Elapsed <= 0 {
-		return
-	}
-	now := time.Now()
-	if now.Sub(p.last) < 2*time.Second && e.Done < p.c.Listings {
-		return
-	}
-	p.last = now
-	rate := float64(e.Done) / e.Elapsed.Seconds()
-	eta := "-"
-	if rate > 0 && e.Done < p.c.Listings {
-		eta = time.Duration(float64(p.c.Listings-e.Done) / rate * float64(time.Second)).Round(time.Second).String()
-	}
-	l := benchkit.LoadAvg()
-	p.c.logf("  %s: %d/%d listings (%d%%), %.0f listings/s, ETA %s, load %.1f",
-		p.name, e.Done, p.c.Listings, 100*e.Done/max(p.c.Listings, 1), rate, eta, l[0])
 }
 
 func dirSize(dir string) int64 {

@@ -57,6 +57,9 @@ type Config struct {
 	// Profile, when set, is called to start a CPU profile once the indexes
 	// are built and opened; the returned stop runs after the scenarios.
 	Profile func() (stop func() error, err error)
+	// Aliases are the brand aliases the searches expand, as serve's (cmd
+	// passes the shipped ones).
+	Aliases query.Aliases
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -64,8 +67,10 @@ type Config struct {
 // settleLimit bounds the wait for an opened index's background work.
 const settleLimit = 2 * time.Minute
 
-// ScenarioNames lists the scenarios of the fixed mix, in run order.
-var ScenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
+// ScenarioNames returns the scenarios of the fixed mix, in run order.
+func ScenarioNames() []string { return slices.Clone(scenarioNames) }
+
+var scenarioNames = []string{"text", "text_filters", "category_10k", "category_200k", "match_all",
 	"sort_newest", "sort_price_asc", "sort_price_desc", "sort_recently_shared", "sort_relevance"}
 
 // Validate checks the configuration.
@@ -79,8 +84,8 @@ func (c *Config) Validate() error {
 		return errors.New("searchbench: QPSConcurrency must be >= 0")
 	}
 	for _, n := range c.Only {
-		if !slices.Contains(ScenarioNames, n) {
-			return fmt.Errorf("searchbench: unknown scenario %q; use any of %s", n, strings.Join(ScenarioNames, ","))
+		if !slices.Contains(scenarioNames, n) {
+			return fmt.Errorf("searchbench: unknown scenario %q; use any of %s", n, strings.Join(scenarioNames, ","))
 		}
 	}
 	return c.Plan.Validate()
@@ -122,7 +127,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	// The Rummage index alone first, so that its memory is measured
 	// without the baseline index in the process.
 	start := time.Now()
-	x, err := embedded.Open(ctx, embedded.Config{Dir: MainIndexDir(c.Dir)})
+	x, err := embedded.Open(ctx, embedded.Config{Dir: MainIndexDir(c.Dir), Aliases: c.Aliases})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +170,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	var bx *embedded.Index
 	if c.Baseline {
-		if bx, err = embedded.Open(ctx, embedded.Config{Dir: filepath.Join(c.Dir, baselineDir)}); err != nil {
+		if bx, err = embedded.Open(ctx, embedded.Config{Dir: filepath.Join(c.Dir, baselineDir), Aliases: c.Aliases}); err != nil {
 			return nil, err
 		}
 		defer bx.Close()

@@ -48,10 +48,7 @@ func New(t testing.TB, opts Options) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, AdminURL())
-	if err != nil {
-		Unavailable(t, "postgres not reachable at %s: %v", AdminURL(), err)
-	}
+	admin := connectAdmin(ctx, t)
 	defer admin.Close(ctx)
 	if opts.Logical {
 		var level string
@@ -67,12 +64,42 @@ func New(t testing.TB, opts Options) string {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() { drop(t, name) })
+	return urlOf(t, name)
+}
+
+// connectAdmin connects to AdminURL, or skips the test (fails it under
+// CI=true) when Postgres cannot be reached.
+func connectAdmin(ctx context.Context, t testing.TB) *pgx.Conn {
+	t.Helper()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		Unavailable(t, "postgres not reachable at %s: %v", AdminURL(), err)
+	}
+	return admin
+}
+
+// urlOf is the URL of database name on the server of AdminURL.
+func urlOf(t testing.TB, name string) string {
+	t.Helper()
 	u, err := url.Parse(AdminURL())
 	if err != nil {
 		t.Fatalf("parse %s: %v", AdminURL(), err)
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Missing returns the URL of a database that does not exist yet, on the
+// server of AdminURL, for tests of code that creates its database; it is
+// dropped when the test ends, if it was created.
+func Missing(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	connectAdmin(ctx, t).Close(ctx) // skip (or fail under CI) without a server
+	name := fmt.Sprintf("rummage_test_%d_%08x", time.Now().Unix(), rand.Uint32())
+	t.Cleanup(func() { drop(t, name) })
+	return urlOf(t, name)
 }
 
 func drop(t testing.TB, name string) {

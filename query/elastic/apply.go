@@ -88,26 +88,59 @@ const (
 )
 
 // Apply writes a batch with external versions; see the package comment for
-// the durability and failure contract.
+// the durability and failure contract. It honours a running reindex: it
+// looks the reindex alias up first and, while it exists, writes the batch to
+// the index the reindex builds as well (see reindex.go), so that every
+// writer (the indexer, serve --data) is reindex-aware without choosing to
+// be. A Backend made by ForIndex writes its index only.
 func (b *Backend) Apply(ctx context.Context, batch []query.Change) (query.ApplyStats, error) {
-	var st query.ApplyStats
 	if len(batch) == 0 {
-		return st, nil
+		return query.ApplyStats{}, nil
 	}
+	bodies, err := encodeBatch(batch)
+	if err != nil {
+		return query.ApplyStats{}, err
+	}
+	if !b.requireAlias {
+		return b.apply(ctx, batch, bodies)
+	}
+	next, err := b.reindexTarget(ctx)
+	if err != nil {
+		return query.ApplyStats{}, err
+	}
+	st, err := b.apply(ctx, batch, bodies)
+	if err != nil || next == "" {
+		return st, err
+	}
+	if _, err := b.ForIndex(next).apply(ctx, batch, bodies); err != nil {
+		return st, fmt.Errorf("reindex target %s: %w", next, err)
+	}
+	return st, nil
+}
+
+// encodeBatch checks every change and encodes the documents, before any
+// request: a batch Elasticsearch could not take is refused whole.
+func encodeBatch(batch []query.Change) ([][]byte, error) {
 	bodies := make([][]byte, len(batch))
 	for i := range batch {
 		c := &batch[i]
 		if err := checkChange(c); err != nil {
-			return st, fmt.Errorf("apply: change %d: %w", i, err)
+			return nil, fmt.Errorf("apply: change %d: %w", i, err)
 		}
 		if !c.Delete {
 			body, err := json.Marshal(newDocument(c.Doc))
 			if err != nil {
-				return st, fmt.Errorf("apply: listing %s: %w", c.ID, err)
+				return nil, fmt.Errorf("apply: listing %s: %w", c.ID, err)
 			}
 			bodies[i] = body
 		}
 	}
+	return bodies, nil
+}
+
+// apply writes an encoded batch to b.write only.
+func (b *Backend) apply(ctx context.Context, batch []query.Change, bodies [][]byte) (query.ApplyStats, error) {
+	var st query.ApplyStats
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.BulkTimeout)
 	defer cancel()
 

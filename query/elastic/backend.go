@@ -15,7 +15,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 )
 
@@ -61,9 +60,6 @@ func New(cfg Config, transport http.RoundTripper) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch client: %w", err)
 	}
-	if cfg.Aliases, err = loadAliases(&cfg); err != nil {
-		return nil, err
-	}
 	return &Backend{es: es, cfg: cfg, read: cfg.ReadAlias(), write: cfg.WriteAlias(), requireAlias: true}, nil
 }
 
@@ -82,17 +78,6 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-func loadAliases(cfg *Config) (query.Aliases, error) {
-	if cfg.Aliases != nil {
-		return cfg.Aliases, nil
-	}
-	a, err := query.LoadAliases(cfg.AliasFile, fixtures.BrandAliases)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
-	}
-	return a, nil
 }
 
 // ForIndex returns a Backend that reads and writes the physical index name

@@ -10,6 +10,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 )
@@ -29,7 +30,12 @@ func clusterConfig(t *testing.T) Config {
 		t.Skip("ELASTICSEARCH_URL is not set: no Elasticsearch can run on this machine, so the real-cluster suite is skipped " +
 			"(the request/response contract tests above ran); run it with ELASTICSEARCH_URL=http://localhost:9200 go test ./query/elastic/...")
 	}
+	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Config{
+		Aliases:    aliases, // the shipped ones, as rummage serve loads them
 		URLs:       []string{url},
 		APIKey:     os.Getenv("ELASTICSEARCH_API_KEY"),
 		Username:   os.Getenv("ELASTICSEARCH_USERNAME"),

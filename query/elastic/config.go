@@ -57,13 +57,10 @@ type Config struct {
 	GCDeletes time.Duration
 
 	// Aliases expand brand shorthand in queries: a query word that is an
-	// alias also matches that brand exactly. Nil means AliasFile, or the
-	// shipped fixtures.BrandAliases when AliasFile is empty too (as in the
-	// embedded backend).
+	// alias also matches that brand exactly. Nil expands none; the caller
+	// loads them (cmd/rummage: --aliases FILE or the shipped
+	// fixtures.BrandAliases), as for the embedded backend.
 	Aliases query.Aliases
-	// AliasFile is a file in the format of query.ParseAliases.
-	AliasFile string
-
 	// RelevanceWindow is how many hits a relevance retrieval fetches by
 	// text score for the first ranking phase to order in Go (at most
 	// query.MaxCandidates).

@@ -70,5 +70,6 @@
 // exact with one shard (the template's default); with more shards they can be
 // approximate, as terms aggregations are.
 //
-// It must not import api, indexer or cmd.
+// It must not import api, indexer, fixtures or cmd: the caller loads the
+// brand aliases (Config.Aliases).
 package elastic

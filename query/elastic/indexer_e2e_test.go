@@ -2,7 +2,7 @@ package elastic_test
 
 // The whole consumer side against a real cluster: change envelopes written to
 // Kafka (kfake, in process, random ports) → kafkabus.Reader → indexer →
-// Backend.DualWriter → Elasticsearch 8, read back with Get and Search.
+// Backend.Apply (reindex-aware) → Elasticsearch 8, read back with Get and Search.
 //
 // It needs a real cluster, like cluster_test.go:
 //
@@ -91,7 +91,7 @@ func TestClusterIndexerEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := indexer.NewMetrics(nil)
-	ix, err := indexer.New(r, es.DualWriter(), dlq, indexer.Config{Tables: []string{indexer.ListingsTable},
+	ix, err := indexer.New(r, es, dlq, indexer.Config{Tables: []string{indexer.ListingsTable},
 		BatchWait: 50 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: time.Second, Metrics: m, Logger: e2eQuiet})
 	if err != nil {
 		cancel()

@@ -1,6 +1,13 @@
 package elastic
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	bleveanalysis "github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+)
 
 // MaxCategoryDepth is the number of depth-keyed category fields
 // (category_lvl0 ... category_lvl9). The category facet lists the children of
@@ -52,11 +59,15 @@ func indexSettings(cfg Config) map[string]any {
 // Brand aliases are not a synonym filter here: like the embedded backend,
 // Search expands an alias into an exact brand match next to the text match,
 // so editing the alias file needs a restart, not a reindex.
+//
+// The stop words are Bleve's English list (stopWords), the embedded
+// backend's, listed in the mapping; the query builder (searchable, which
+// drops a query word the analyzer would drop) reads the same list.
 func analysis() map[string]any {
 	return map[string]any{
 		"filter": map[string]any{
 			"english_possessive": map[string]any{"type": "stemmer", "language": "possessive_english"},
-			"english_stop":       map[string]any{"type": "stop", "stopwords": "_english_"},
+			"english_stop":       map[string]any{"type": "stop", "stopwords": stopWords},
 			"english_stemmer":    map[string]any{"type": "stemmer", "language": "english"},
 		},
 		"analyzer": map[string]any{
@@ -111,3 +122,25 @@ func indexMappings() map[string]any {
 }
 
 func levelField(depth int) string { return fmt.Sprintf("%s%d", fieldCategoryLvl, depth) }
+
+// stopWords is the stop filter's list: Bleve's English stop words
+// (analysis/lang/en, the Snowball list), the ones the embedded backend's
+// analyzer drops, so that both backends ignore the same query words. It is
+// listed in the mapping rather than named ("_english_" is Lucene's shorter
+// set), and searchable reads the same list.
+var stopWords = func() []string {
+	tm := bleveanalysis.NewTokenMap()
+	if err := tm.LoadBytes(en.EnglishStopWords); err != nil {
+		panic(err) // a constant of the library
+	}
+	return slices.Sorted(maps.Keys(tm))
+}()
+
+// englishStop is stopWords as a set.
+var englishStop = func() map[string]bool {
+	m := make(map[string]bool, len(stopWords))
+	for _, w := range stopWords {
+		m[w] = true
+	}
+	return m
+}()

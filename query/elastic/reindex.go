@@ -15,11 +15,13 @@ import (
 // Zero-downtime reindex: the second write target.
 //
 // While a reindex runs, the new physical index carries a third alias, the
-// reindex alias (<prefix>-reindex). Every indexer writes through a
-// DualWriter: before each batch it looks the reindex alias up (one
-// _cat/aliases request) and, when it exists, writes the batch through the
-// write alias (the old index) and then to the new index by its physical
-// name, both with external versions. `rummage reindex` (Reindex below)
+// reindex alias (<prefix>-reindex). Backend.Apply, which every writer
+// uses (the indexer, serve --data), looks the reindex alias up before each
+// batch (one _cat/aliases request) and, when it exists, writes the batch
+// through the write alias (the old index) and then to the new index by its
+// physical name, both with external versions. It returns the stats of the
+// write alias; an error from either write fails the batch, which the
+// indexer retries whole (harmless, thanks to versions). `rummage reindex` (Reindex below)
 // adds the alias when it creates the new index, only then takes the
 // snapshot and backfills the new index, and finally moves the read and
 // write aliases to the new index and removes the reindex alias in one
@@ -56,41 +58,6 @@ func (b *Backend) reindexTarget(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// DualWriter is the Backend an indexer should write through: Apply also
-// writes the index a running reindex builds (see above). Reads are the
-// Backend's.
-type DualWriter struct {
-	*Backend
-}
-
-// DualWriter returns b wrapped for the indexer.
-func (b *Backend) DualWriter() *DualWriter { return &DualWriter{b} }
-
-// Apply looks up the reindex alias first, then writes the batch through the
-// write alias and, during a reindex, to the new index as well. It returns
-// the stats of the write alias; an error from either write fails the batch
-// (the indexer retries it whole, which versions make harmless).
-func (d *DualWriter) Apply(ctx context.Context, batch []query.Change) (query.ApplyStats, error) {
-	if len(batch) == 0 {
-		return query.ApplyStats{}, nil
-	}
-	next, err := d.reindexTarget(ctx)
-	if err != nil {
-		return query.ApplyStats{}, err
-	}
-	st, err := d.Backend.Apply(ctx, batch)
-	if err != nil || next == "" {
-		return st, err
-	}
-	if _, err := d.Backend.ForIndex(next).Apply(ctx, batch); err != nil {
-		return st, fmt.Errorf("reindex target %s: %w", next, err)
-	}
-	return st, nil
-}
-
-// Get, Search and Stats come from the embedded *Backend.
-var _ query.Backend = (*DualWriter)(nil)
-
 // ErrReindexRunning is returned by Reindex.Begin when the reindex alias
 // already exists.
 var ErrReindexRunning = errors.New("a reindex is running or was interrupted")
@@ -110,7 +77,7 @@ func (b *Backend) NewReindex() *Reindex { return &Reindex{b: b} }
 func (r *Reindex) Name() string { return r.name }
 
 // Begin creates the next physical index and puts the reindex alias on it:
-// every DualWriter writes it from its next batch on. It returns a Backend
+// every writer writes it from its next batch on. It returns a Backend
 // on the new index by name, for the backfill.
 func (r *Reindex) Begin(ctx context.Context) (query.Backend, error) {
 	if err := r.b.EnsureIndex(ctx); err != nil {
@@ -172,7 +139,7 @@ func (r *Reindex) Finish(ctx context.Context) error {
 }
 
 // Abort deletes the new index (and with it the reindex alias): the
-// DualWriters stop writing it from their next batch.
+// writers stop writing it from their next batch.
 func (r *Reindex) Abort(ctx context.Context) error {
 	if r.name == "" {
 		return nil

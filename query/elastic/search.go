@@ -293,16 +293,6 @@ func conj(clauses []any) any {
 	return obj{"bool": obj{"must": clauses}}
 }
 
-// englishStop is Lucene's English stop word set, the one the _english_ stop
-// filter of the mapping removes.
-var englishStop = map[string]bool{
-	"a": true, "an": true, "and": true, "are": true, "as": true, "at": true, "be": true, "but": true,
-	"by": true, "for": true, "if": true, "in": true, "into": true, "is": true, "it": true, "no": true,
-	"not": true, "of": true, "on": true, "or": true, "such": true, "that": true, "the": true,
-	"their": true, "then": true, "there": true, "these": true, "they": true, "this": true, "to": true,
-	"was": true, "will": true, "with": true,
-}
-
 // searchable reports whether w has a token the analyzer keeps.
 func searchable(w string) bool {
 	for _, tok := range strings.FieldsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
@@ -11,7 +12,7 @@ import (
 
 func openTemp(t *testing.T) *embedded.Index {
 	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
+	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir(), Aliases: shippedAliases(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +22,16 @@ func openTemp(t *testing.T) *embedded.Index {
 		}
 	})
 	return x
+}
+
+// shippedAliases are the brand aliases rummage serve loads by default.
+func shippedAliases(t testing.TB) query.Aliases {
+	t.Helper()
+	a, err := query.LoadAliases("", fixtures.BrandAliases())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func TestConformance(t *testing.T) {

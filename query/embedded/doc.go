@@ -2,10 +2,12 @@
 // (scorch) for full text, and compact in-memory columns plus roaring bitmaps
 // for everything else — filters, facets, visibility and sort keys.
 //
-// It owns the on-disk index under Config.Dir, the Bleve mapping and document
-// layout, the column store, and the baseline that runs the same request
-// through Bleve's own facet builder (SearchBleveFacets). It must not import
-// api, indexer or cmd, nor the other backends.
+// It owns the on-disk index under Config.Dir and its generations (layout.go:
+// DIR, DIR.g000002, ... and DIR.CURRENT, which a zero-downtime reindex
+// switches), the Bleve mapping and document layout, the column store, and
+// the baseline that runs the same request through Bleve's own facet builder
+// (SearchBleveFacets). It must not import api, indexer, fixtures or cmd, nor
+// the other backends: the caller loads the brand aliases (Config.Aliases).
 //
 // # Why this split
 //
@@ -81,7 +83,10 @@
 //
 // # Writes and consistency
 //
-// Apply checks versions against the columns, writes one Bleve batch (scorch
+// Apply checks versions against the columns (below the held version of an
+// id, live or tombstone, a change is stale; an equal version applies, and
+// among equals the stream's order decides: docs/architecture.md,
+// "Versions"), writes one Bleve batch (scorch
 // returns only once the segment and its root are fsynced; unsafe_batch stays
 // off), then takes the state lock briefly to update the columns and publish
 // the new snapshot with its segment maps. Searches hold the lock shared for

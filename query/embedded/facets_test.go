@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 )
 
@@ -15,7 +17,11 @@ func TestFacetPaths(t *testing.T) {
 	for name, frac := range map[string]uint64{"scan": 1, "bitmaps": 1 << 40} {
 		t.Run(name, func(t *testing.T) {
 			facetScanFraction = frac
-			x, err := Open(context.Background(), Config{Dir: t.TempDir()})
+			aliases, err := query.LoadAliases("", fixtures.BrandAliases())
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := Open(context.Background(), Config{Dir: t.TempDir(), Aliases: aliases})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,20 +25,22 @@ import (
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/rummage/rummage"
-	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/atomicfile"
 	"github.com/rummage/rummage/query"
 )
 
 // Config configures an embedded index.
 type Config struct {
-	// Dir holds the index. It is created when missing or empty; an existing
+	// Dir is the configured index directory (--index-dir). Open opens the
+	// generation in use (see ActiveDir: after a zero-downtime reindex it is
+	// DIR.g000002, ...). It is created when missing or empty; an existing
 	// index is reopened as it is, without reindexing.
 	Dir string
-	// Aliases expand brand shorthand in queries. Nil means AliasFile, or the
-	// shipped fixtures.BrandAliases when AliasFile is empty too.
+	// Aliases expand brand shorthand in queries; nil expands none. The
+	// caller loads them (cmd/rummage: --aliases FILE or the shipped
+	// fixtures.BrandAliases), so that every backend of a process shares one
+	// set.
 	Aliases query.Aliases
-	// AliasFile is a file in the format of query.ParseAliases.
-	AliasFile string
 	// BaselineFacetFields also indexes the facet, filter and sort fields in
 	// Bleve, so that SearchBleveFacets can run the same request through
 	// Bleve's own facet builder (the baseline of rummage bench search). It
@@ -90,6 +92,9 @@ func (c *Config) withDefaults() Config {
 
 // ErrClosed is returned by calls on a closed Index.
 var ErrClosed = errors.New("embedded: index is closed")
+
+// ErrLocked means another process has the index open (CheckUnlocked).
+var ErrLocked = errors.New("embedded: the index is open in another process")
 
 // noOrd marks a document of a segment that has no ordinal (cannot happen for
 // an index written by this package; kept defensive).
@@ -150,7 +155,8 @@ type meta struct {
 	BaselineFacetFields bool `json:"baseline_facet_fields"`
 }
 
-// Open opens the index in cfg.Dir, creating it when missing. Reopening reads
+// Open opens the generation in use of the index configured at cfg.Dir,
+// creating the index when missing. Reopening reads
 // the column part of every stored record (not the JSON) to rebuild the
 // in-memory columns; nothing is reindexed.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
@@ -158,11 +164,12 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	aliases, err := loadAliases(&cfg)
+	active, err := ActiveDir(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	x := &Index{cfg: cfg, aliases: aliases, segCache: map[segment.Segment][]uint32{}, cols: newColumns(),
+	cfg.Dir = active
+	x := &Index{cfg: cfg, aliases: cfg.Aliases, segCache: map[segment.Segment][]uint32{}, cols: newColumns(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 
 	metaPath := filepath.Join(cfg.Dir, metaFile)
@@ -205,7 +212,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		}
 		md = meta{Format: 1, BaselineFacetFields: x.baseline}
 		b, _ := json.Marshal(md)
-		if err := writeFileSync(metaPath, b); err != nil {
+		if err := atomicfile.Write(metaPath, b, 0o644); err != nil {
 			x.bi.Close()
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
@@ -230,36 +237,6 @@ func scorchConfig() map[string]any {
 	// root are on disk (fsync), which is what Apply promises.
 	return map[string]any{"unsafe_batch": false}
 }
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func loadAliases(cfg *Config) (query.Aliases, error) {
-	if cfg.Aliases != nil {
-		return cfg.Aliases, nil
-	}
-	a, err := query.LoadAliases(cfg.AliasFile, fixtures.BrandAliases)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
-	}
-	return a, nil
-}
-
-// Aliases returns the brand aliases queries are expanded with.
-func (x *Index) Aliases() query.Aliases { return x.aliases }
 
 // snapshot returns a new reference to Bleve's current snapshot.
 func (x *Index) snapshot() (*scorch.IndexSnapshot, error) {
@@ -557,21 +534,22 @@ func (x *Index) refresh() {
 	// A rebuild the throttle put off is started here once it may run,
 	// also when no more writes come.
 	x.maybeRebuildOrders()
-	x.installLatest()
+	_ = x.installLatest() // a failed install is retried at the next tick
 }
 
 // installLatest installs Bleve's current snapshot for searches, unless it
 // has the segments of the installed one. Writer-side.
-func (x *Index) installLatest() {
+func (x *Index) installLatest() error {
 	snap, err := x.snapshot()
 	if err != nil {
-		return
+		return fmt.Errorf("embedded: install the merged segments: %w", err)
 	}
 	if sameSegments(snap, x.snap) {
 		snap.Close()
-		return
+		return nil
 	}
 	x.swap(snap, nil)
+	return nil
 }
 
 func sameSegments(a, b *scorch.IndexSnapshot) bool {
@@ -801,9 +779,10 @@ func (x *Index) held(id string) (uint64, bool) {
 }
 
 // plan validates a batch and returns the indexes of the changes that take
-// effect: per id, the highest version in the batch, if it is above the
-// version held. The others are counted stale. On error nothing may be
-// written.
+// effect: per id, the highest version in the batch (among equals, the
+// later one: stream order decides), unless it is below the version held;
+// an equal version applies. The others are counted stale. On error nothing
+// may be written.
 func (x *Index) plan(batch []query.Change, held func(string) (uint64, bool)) (idx []int, stale int, err error) {
 	for i := range batch {
 		ch := &batch[i]
@@ -1072,8 +1051,7 @@ func (x *Index) Compact(ctx context.Context) error {
 	if x.closed {
 		return ErrClosed
 	}
-	x.installLatest()
-	return nil
+	return x.installLatest()
 }
 
 // mergeAll merges the index into one segment (Bleve's single-segment merge
@@ -1086,8 +1064,7 @@ func (x *Index) mergeAll(ctx context.Context) error {
 	if err := x.forceMerge(ctx); err != nil {
 		return err
 	}
-	x.installLatest()
-	return nil
+	return x.installLatest()
 }
 
 // forceMerge runs Bleve's single-segment merge plan until one segment is

@@ -22,8 +22,13 @@ import (
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// open opens an index with cfg; without cfg.Aliases, with the shipped
+// ones, as rummage serve does.
 func open(t *testing.T, cfg embedded.Config) *embedded.Index {
 	t.Helper()
+	if cfg.Aliases == nil {
+		cfg.Aliases = shippedAliases(t)
+	}
 	x, err := embedded.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -82,12 +87,6 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := embedded.Open(context.Background(), embedded.Config{Dir: dir}); err == nil {
 		t.Error("opened a non-empty directory that holds no index")
 	}
-	bad := filepath.Join(t.TempDir(), "aliases.tsv")
-	os.WriteFile(bad, []byte("# ok\nno tab here\n"), 0o644)
-	_, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir(), AliasFile: bad})
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("bad alias file: err = %v, want one naming line 2", err)
-	}
 	// An index built lean cannot serve the baseline.
 	lean := t.TempDir()
 	open(t, embedded.Config{Dir: lean}).Close()
@@ -96,10 +95,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestAliasFile(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "aliases.tsv")
-	os.WriteFile(f, []byte("fpx\tFree People\n"), 0o644)
-	x := open(t, embedded.Config{Dir: t.TempDir(), AliasFile: f})
+// TestAliases: the aliases given replace the shipped ones.
+func TestAliases(t *testing.T) {
+	x := open(t, embedded.Config{Dir: t.TempDir(), Aliases: query.Aliases{"fpx": "Free People"}})
 	defer x.Close()
 	if err := conformance.Load(context.Background(), x); err != nil {
 		t.Fatal(err)
@@ -108,7 +106,7 @@ func TestAliasFile(t *testing.T) {
 	if got := hitIDs(res); !slices.Equal(sortedIDs(got), []string{"l06", "l07"}) {
 		t.Errorf("fpx dress = %v, want l06 l07", got)
 	}
-	// The file replaces the shipped aliases.
+	// Only the aliases given expand.
 	if res := search(t, x, query.Request{Query: "lulu"}); res.Total != 0 {
 		t.Errorf("lulu found %v with a custom alias file", hitIDs(res))
 	}

@@ -59,6 +59,10 @@ const (
 	stRemoved
 )
 
+// statusNames maps a status code back to the status.
+var statusNames = [...]string{stAvailable: rummage.StatusAvailable, stReserved: rummage.StatusReserved,
+	stSold: rummage.StatusSold, stRemoved: rummage.StatusRemoved}
+
 func statusCode(s string) uint8 {
 	switch s {
 	case rummage.StatusAvailable, "":
@@ -340,8 +344,8 @@ func decodeListing(id string, b []byte) (l *rummage.Listing, version uint64, ok 
 	if c.cond > 0 && int(c.cond) <= len(rummage.Conditions) {
 		l.Condition = rummage.Conditions[c.cond-1]
 	}
-	if c.status > 0 && int(c.status) <= len(rummage.Statuses) {
-		l.Status = rummage.Statuses[c.status-1]
+	if c.status > stNone && int(c.status) < len(statusNames) {
+		l.Status = statusNames[c.status]
 	}
 	l.Title = r.str()
 	l.Description = r.str()
