@@ -1,6 +1,10 @@
 package reference_test
 
 import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rummage/rummage/fixtures"
@@ -25,4 +29,26 @@ func open(t testing.TB) *reference.Engine {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) query.Backend { return open(t) })
+}
+
+var update = flag.Bool("update", false, "rewrite the conformance expectations (query/conformance/testdata/cases.json) from the reference")
+
+// TestUpdateCases regenerates the conformance expectations with -update;
+// without it, it checks that they are what the reference answers.
+func TestUpdateCases(t *testing.T) {
+	got := conformance.UpdateCases(t, open(t))
+	path := filepath.Join("..", "conformance", conformance.CasesFile)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is not what the reference answers; run go test ./query/reference -update and review the diff", path)
+	}
 }
