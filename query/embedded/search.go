@@ -65,9 +65,10 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 			return nil, err
 		}
 		if !ok {
-			return query.EmptyCandidates(r), nil
-		}
-		if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
+			// Only stop words or punctuation: nothing matches, but the
+			// facets still answer, selected values included.
+			text = &textHits{}
+		} else if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
 			return nil, err
 		}
 		tb := roaring.New()
