@@ -124,18 +124,19 @@ type change struct {
 }
 
 type step struct {
-	Apply    []change `json:"apply"`
-	Written  int      `json:"written"`
-	Stale    int      `json:"stale"`
-	Get      string   `json:"get"`
-	Title    string   `json:"title"`
-	Status   string   `json:"status"`
-	NotFound bool     `json:"not_found"`
-	Search   *Request `json:"search"`
-	IDs      []string `json:"ids"`
-	IDSet    []string `json:"id_set"`
-	Total    *int     `json:"total"`
-	Stats    *int64   `json:"stats"`
+	Apply    []change                      `json:"apply"`
+	Written  int                           `json:"written"`
+	Stale    int                           `json:"stale"`
+	Get      string                        `json:"get"`
+	Title    string                        `json:"title"`
+	Status   string                        `json:"status"`
+	NotFound bool                          `json:"not_found"`
+	Search   *Request                      `json:"search"`
+	IDs      []string                      `json:"ids"`
+	IDSet    []string                      `json:"id_set"`
+	Total    *int                          `json:"total"`
+	Facets   map[string][]query.FacetValue `json:"facets"`
+	Stats    *int64                        `json:"stats"`
 }
 
 type scenarioFile struct {
@@ -468,6 +469,7 @@ func runStep(t *testing.T, ctx context.Context, b query.Backend, i int, s *step,
 			t.Fatalf("step %d: retrieve: %v", i, err)
 		}
 		checkResult(t, res, s.Total, s.IDs, s.IDSet)
+		checkFacets(t, req, res, s.Facets)
 	case s.Stats != nil:
 		st, err := b.Stats(ctx)
 		if err != nil {
