@@ -25,11 +25,14 @@ import (
 // possessives stripped, lower case, English stop words dropped, Porter
 // stems); a stop word leaves no token. A token matches a listing when its
 // stem is a term of the brand, title, tags or description, or, when the
-// token is rare enough to be a typo, is within its edit budget of a term of
+// token is rare enough to be a typo, is within query.TypoEdits of a term of
 // the brand or title. A clause matches when all its tokens match, or, for
 // an alias, when the listing's whole brand is the alias's brand (case
 // aside). A listing matches the query when every clause does; a query with
-// no clause left (only stop words or punctuation) matches nothing.
+// no clause left (only stop words or punctuation) matches nothing. This is
+// the embedded backend's definition (query/embedded/text.go): the category
+// leaf a word names adds to the score but makes no match, and typos are not
+// looked for in tags.
 
 // Field weights of the reference's text score (see doc.go).
 const (
@@ -40,18 +43,6 @@ const (
 	weightAlias       = 6.0
 	weightCategory    = 3.0
 )
-
-// editBudget is the number of edits a token of n runes (before stemming)
-// may be off by: none below 4 runes, one up to 7, two from 8.
-func editBudget(n int) int {
-	switch {
-	case n < 4:
-		return 0
-	case n <= 7:
-		return 1
-	}
-	return 2
-}
 
 // commonAbove: a stem held in the titles plus brands of more than this many
 // documents (a document counted once per field) is taken as spelled right,
@@ -197,7 +188,7 @@ func (e *Engine) planText(q string, docs []*doc) (tq *textQuery, ok bool) {
 				}
 			}
 			if n <= commonAbove {
-				t.budget = editBudget(t.runes)
+				t.budget = query.TypoEdits(t.runes)
 			}
 			df := 0
 			for _, d := range docs {
