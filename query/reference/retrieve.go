@@ -49,7 +49,7 @@ func (e *Engine) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candi
 	f := newFilters(&r.Filters)
 	var all []*doc
 	for _, d := range base {
-		if f.pass(d, -1) {
+		if f.pass(d, "") {
 			all = append(all, d)
 		}
 	}
@@ -159,65 +159,46 @@ func signals(d *doc) query.Signals {
 	}
 }
 
-// The filterable fields, indexing filters.values.
-const (
-	fieldBrand = iota
-	fieldSize
-	fieldCondition
-	fieldColor
-	fieldCategory
-	fieldPrice
-)
-
-var facetField = map[query.Facet]int{
-	query.FacetBrand:     fieldBrand,
-	query.FacetSize:      fieldSize,
-	query.FacetCondition: fieldCondition,
-	query.FacetColor:     fieldColor,
-	query.FacetCategory:  fieldCategory,
-	query.FacetPrice:     fieldPrice,
-}
-
-// filters are a request's filters with their values lower-cased.
+// filters are a request's filters, keyed by the facet of their field, with
+// their values lower-cased.
 type filters struct {
-	values   [fieldPrice][]string // nil: the field is not filtered
-	category string               // lower-cased path; values[fieldCategory] holds it when set
+	values   map[query.Facet][]string // the terms fields and the category path; absent: not filtered
 	min, max *int64
 }
 
 func newFilters(f *query.Filters) *filters {
-	out := &filters{min: f.PriceMin, max: f.PriceMax}
-	for fld, vals := range map[int][]string{fieldBrand: f.Brands, fieldSize: f.Sizes, fieldCondition: f.Conditions, fieldColor: f.Colors} {
+	out := &filters{values: map[query.Facet][]string{}, min: f.PriceMin, max: f.PriceMax}
+	for fc, vals := range map[query.Facet][]string{query.FacetBrand: f.Brands, query.FacetSize: f.Sizes, query.FacetCondition: f.Conditions, query.FacetColor: f.Colors} {
 		for _, v := range vals {
-			out.values[fld] = append(out.values[fld], strings.ToLower(v))
+			out.values[fc] = append(out.values[fc], strings.ToLower(v))
 		}
 	}
 	if len(f.Category) > 0 {
-		out.category = strings.ToLower(strings.Join(f.Category, "/"))
-		out.values[fieldCategory] = []string{out.category}
+		out.values[query.FacetCategory] = []string{strings.ToLower(strings.Join(f.Category, "/"))}
 	}
 	return out
 }
 
-// pass reports whether d passes every filter but the one on field except
-// (-1: every filter).
-func (f *filters) pass(d *doc, except int) bool {
-	in := func(fld int, have ...string) bool {
-		if fld == except || f.values[fld] == nil {
+// pass reports whether d passes every filter but the one of facet except
+// ("": every filter).
+func (f *filters) pass(d *doc, except query.Facet) bool {
+	in := func(fc query.Facet, have ...string) bool {
+		want, ok := f.values[fc]
+		if fc == except || !ok {
 			return true
 		}
 		for _, h := range have {
-			if slices.Contains(f.values[fld], h) {
+			if slices.Contains(want, h) {
 				return true
 			}
 		}
 		return false
 	}
-	if !in(fieldBrand, d.brandLower) || !in(fieldSize, d.sizeLower) || !in(fieldCondition, d.l.Condition) ||
-		!in(fieldColor, d.colorsLower...) || !in(fieldCategory, d.pathsLower...) {
+	if !in(query.FacetBrand, d.brandLower) || !in(query.FacetSize, d.sizeLower) || !in(query.FacetCondition, d.l.Condition) ||
+		!in(query.FacetColor, d.colorsLower...) || !in(query.FacetCategory, d.pathsLower...) {
 		return false
 	}
-	if except != fieldPrice {
+	if except != query.FacetPrice {
 		if p := d.l.PriceCents; (f.min != nil && p < *f.min) || (f.max != nil && p > *f.max) {
 			return false
 		}
@@ -225,22 +206,13 @@ func (f *filters) pass(d *doc, except int) bool {
 	return true
 }
 
-// filtered reports whether the request filters field.
-func (f *filters) filtered(field int) bool {
-	if field == fieldPrice {
-		return f.min != nil || f.max != nil
-	}
-	return f.values[field] != nil
-}
-
 // facet counts facet fc over the documents of base that pass every filter
 // but fc's own. held is every document held, for the spellings of the
 // selected values.
 func (e *Engine) facet(r *query.Retrieval, fc query.Facet, base []*doc, f *filters, held []*doc) []query.FacetValue {
-	fld := facetField[fc]
 	var set []*doc
 	for _, d := range base {
-		if f.pass(d, fld) {
+		if f.pass(d, fc) {
 			set = append(set, d)
 		}
 	}
@@ -285,17 +257,17 @@ func (e *Engine) facet(r *query.Retrieval, fc query.Facet, base []*doc, f *filte
 	}
 	// The selected values, in every spelling a held document uses.
 	var spellings []string
-	if f.filtered(fld) {
+	if want, ok := f.values[fc]; ok {
 		for _, d := range held {
 			for _, v := range values(d.l) {
-				if v != "" && slices.Contains(f.values[fld], strings.ToLower(v)) {
+				if v != "" && slices.Contains(want, strings.ToLower(v)) {
 					spellings = append(spellings, v)
 				}
 			}
 		}
 		if fc == query.FacetCondition { // a condition needs no listing to exist
 			for _, c := range rummage.Conditions {
-				if slices.Contains(f.values[fld], c) {
+				if slices.Contains(want, c) {
 					spellings = append(spellings, c)
 				}
 			}
