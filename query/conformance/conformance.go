@@ -124,18 +124,19 @@ type change struct {
 }
 
 type step struct {
-	Apply    []change `json:"apply"`
-	Written  int      `json:"written"`
-	Stale    int      `json:"stale"`
-	Get      string   `json:"get"`
-	Title    string   `json:"title"`
-	Status   string   `json:"status"`
-	NotFound bool     `json:"not_found"`
-	Search   *Request `json:"search"`
-	IDs      []string `json:"ids"`
-	IDSet    []string `json:"id_set"`
-	Total    *int     `json:"total"`
-	Stats    *int64   `json:"stats"`
+	Apply    []change                      `json:"apply"`
+	Written  int                           `json:"written"`
+	Stale    int                           `json:"stale"`
+	Get      string                        `json:"get"`
+	Title    string                        `json:"title"`
+	Status   string                        `json:"status"`
+	NotFound bool                          `json:"not_found"`
+	Search   *Request                      `json:"search"`
+	IDs      []string                      `json:"ids"`
+	IDSet    []string                      `json:"id_set"`
+	Total    *int                          `json:"total"`
+	Facets   map[string][]query.FacetValue `json:"facets"`
+	Stats    *int64                        `json:"stats"`
 }
 
 type scenarioFile struct {
@@ -342,9 +343,26 @@ func facetString(v []query.FacetValue) string {
 	return "[" + sb.String() + "]"
 }
 
-// walk pages through a result, each page starting after the last
-// candidate of the one before.
+// walk pages through a result and checks that the pages hold c.AllIDs in
+// order (relevance: c.IDSet in any order).
 func walk(t *testing.T, b query.Retriever, first *query.Retrieval, c Case) {
+	t.Helper()
+	got := pages(t, b, first)
+	if first.EffectiveSort() == query.SortRelevance {
+		if !slices.Equal(sorted(got), sorted(c.IDSet)) {
+			t.Errorf("pages hold %v, want %v", sorted(got), sorted(c.IDSet))
+		}
+		return
+	}
+	if !slices.Equal(got, c.AllIDs) {
+		t.Errorf("pages hold %v, want %v", got, c.AllIDs)
+	}
+}
+
+// pages returns the ids of every page of a result, each page starting after
+// the last candidate of the one before; no id may repeat, and every page
+// but the last must be full.
+func pages(t testing.TB, b query.Retriever, first *query.Retrieval) []string {
 	t.Helper()
 	ctx := context.Background()
 	req := *first
@@ -366,7 +384,7 @@ func walk(t *testing.T, b query.Retriever, first *query.Retrieval, c Case) {
 			got = append(got, id)
 		}
 		if !res.More {
-			break
+			return got
 		}
 		if len(res.Hits) != req.N {
 			t.Errorf("page %d has %d hits and more to come, want %d", page, len(res.Hits), req.N)
@@ -376,15 +394,6 @@ func walk(t *testing.T, b query.Retriever, first *query.Retrieval, c Case) {
 		}
 		pos := res.Hits[len(res.Hits)-1].Position()
 		req.After = &pos
-	}
-	if req.EffectiveSort() == query.SortRelevance {
-		if !slices.Equal(sorted(got), sorted(c.IDSet)) {
-			t.Errorf("pages hold %v, want %v", sorted(got), sorted(c.IDSet))
-		}
-		return
-	}
-	if !slices.Equal(got, c.AllIDs) {
-		t.Errorf("pages hold %v, want %v", got, c.AllIDs)
 	}
 }
 
@@ -460,6 +469,7 @@ func runStep(t *testing.T, ctx context.Context, b query.Backend, i int, s *step,
 			t.Fatalf("step %d: retrieve: %v", i, err)
 		}
 		checkResult(t, res, s.Total, s.IDs, s.IDSet)
+		checkFacets(t, req, res, s.Facets)
 	case s.Stats != nil:
 		st, err := b.Stats(ctx)
 		if err != nil {

@@ -30,8 +30,8 @@ var (
 
 const (
 	boostAlias = 12.0
-	// fuzziness as the embedded backend's: no edit below 4 runes, one up to
-	// 7, two from 8.
+	// fuzziness is query.TypoEdits: no edit below 4 runes, one up to 7,
+	// two from 8.
 	fuzziness = "AUTO:4,8"
 )
 

@@ -65,9 +65,10 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 			return nil, err
 		}
 		if !ok {
-			return query.EmptyCandidates(r), nil
-		}
-		if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
+			// Only stop words or punctuation: nothing matches, but the
+			// facets still answer, selected values included.
+			text = &textHits{}
+		} else if text, err = x.matchText(ctx, x.snap, x.segs, clauses, sortBy == query.SortRelevance); err != nil {
 			return nil, err
 		}
 		tb := roaring.New()
@@ -274,7 +275,9 @@ func sortedCopy(a []uint32) []uint32 {
 }
 
 // union ORs the bitmaps of every spelling of the given values (ignoring
-// case), and returns the ids matched; nil when no value is given.
+// case), and returns the ids matched; nil when no value is given. A
+// spelling no document holds any more (the dictionary never forgets one)
+// is not a value: it matches nothing and is not selected.
 func (c *columns) union(bms []*roaring.Bitmap, d *dict, vals []string) (*roaring.Bitmap, []uint32) {
 	if len(vals) == 0 {
 		return nil, nil
@@ -283,7 +286,7 @@ func (c *columns) union(bms []*roaring.Bitmap, d *dict, vals []string) (*roaring
 	var ids []uint32
 	for _, v := range vals {
 		for _, id := range d.match(v) {
-			if id != 0 && int(id) < len(bms) && !slices.Contains(ids, id) {
+			if id != 0 && int(id) < len(bms) && !bms[id].IsEmpty() && !slices.Contains(ids, id) {
 				parts = append(parts, bms[id])
 				ids = append(ids, id)
 			}

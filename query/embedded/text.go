@@ -34,17 +34,6 @@ const categoryWeight = 3.0
 
 func editPenalty(d int) float64 { return 1 / float64(1+d) }
 
-// fuzziness is the edit distance a query word of n runes may be off by.
-func fuzziness(n int) int {
-	switch {
-	case n < 4:
-		return 0
-	case n <= 7:
-		return 1
-	}
-	return 2
-}
-
 // commonTerm is the number of documents (title or brand) above which a word
 // is taken as spelled right: its typo variants are not searched. A word many
 // listings use is a real word, whose neighbours ("shirt" and "skirt") are
@@ -134,7 +123,7 @@ func (x *Index) wordPlans(w string, snap *scorch.IndexSnapshot) ([]*wordPlan, er
 		for _, f := range textFields {
 			wp.variants = append(wp.variants, variant{field: f, weight: fieldWeight[f], terms: []string{stem}})
 		}
-		if fz := fuzziness(lens[i]); fz > 0 && !common(snap, stem) {
+		if fz := query.TypoEdits(lens[i]); fz > 0 && !common(snap, stem) {
 			for _, f := range []string{fBrand, fTitle} {
 				byDist := map[int][]string{}
 				fd, err := snap.FieldDictFuzzy(f, stem, fz, "")
@@ -500,7 +489,7 @@ func (x *Index) bleveQuery(q string, snap *scorch.IndexSnapshot) (bq.Query, bool
 				t.SetBoost(fieldWeight[f])
 				dis = append(dis, t)
 			}
-			if fz := fuzziness(lens[i]); fz > 0 && !common(snap, stem) {
+			if fz := query.TypoEdits(lens[i]); fz > 0 && !common(snap, stem) {
 				for _, f := range []string{fBrand, fTitle} {
 					fq := bq.NewFuzzyQuery(stem)
 					fq.SetField(f)
