@@ -79,8 +79,11 @@ func ranked(r *query.Retrieval) bool { return r.EffectiveSort() == query.SortRel
 // the others, the visibility rule and the restriction go into the query,
 // where they also narrow the aggregations.
 //
-// ok is false when q has words but none is searchable (only stop words or
-// punctuation): such a query matches nothing, as in the embedded backend.
+// A q whose words are all unsearchable (only stop words or punctuation)
+// matches nothing, as in the embedded backend: ok is false, and the answer
+// needs no request, unless a filtered field's facet is asked for — its
+// selected values still appear (with their zero counts), which takes the
+// cluster's spelling of them, so the query is sent as match_none.
 func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
 	f := filterClauses(&r.Filters)
 	post := map[query.Facet]obj{}
@@ -104,7 +107,10 @@ func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
 	if text {
 		m := textClauses(r.Query, b.cfg.Aliases)
 		if len(m) == 0 {
-			return nil, false
+			if len(post) == 0 {
+				return nil, false
+			}
+			m = []any{obj{"match_none": obj{}}}
 		}
 		boolQ["must"] = m
 	}

@@ -80,6 +80,8 @@ func TestSearchRequestGolden(t *testing.T) {
 		{"cursor_recently_shared_never", ret(query.Retrieval{Sort: query.SortRecentlyShared, After: &query.Position{ID: "l-3"}})},
 		{"cursor_relevance", ret(query.Retrieval{Query: "leggings", After: &query.Position{Score: 14.072173, ID: "l-7"}})},
 		{"drop_visibility", ret(query.Retrieval{Now: time.Date(2025, 12, 24, 18, 30, 0, 0, time.UTC)})},
+		// Nothing can match, but the ticked brand must stay in its facet.
+		{"stop_words_selected_facet", ret(query.Retrieval{Query: "the of", Facets: []query.Facet{query.FacetBrand}, Filters: query.Filters{Brands: []string{"Nike"}}})},
 		{"signals_only", &query.Retrieval{Sort: query.SortNewest, N: 200, Now: testNow}},
 		{"restrict_sellers_ids", ret(query.Retrieval{Facets: []query.Facet{query.FacetBrand}, Restrict: query.Restriction{
 			Include: true, Sellers: []string{"s-1", "s-2"}, IDs: []string{"l-1", "l-2", "l-3"}, ExcludeSellers: []string{"s-9"}}})},

@@ -16,7 +16,7 @@ import (
 // open returns an empty engine with the shipped brand aliases.
 func open(t testing.TB) *reference.Engine {
 	t.Helper()
-	a, err := query.LoadAliases("", fixtures.BrandAliases)
+	a, err := query.LoadAliases("", fixtures.BrandAliases())
 	if err != nil {
 		t.Fatal(err)
 	}

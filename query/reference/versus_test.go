@@ -84,7 +84,7 @@ type versus struct {
 
 func newVersus(t *testing.T, seed uint64) *versus {
 	ctx := context.Background()
-	aliases, err := query.LoadAliases("", fixtures.BrandAliases)
+	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func (v *versus) updates() []query.Change {
 			out = append(out, query.Change{ID: l.ID, Version: 1, Doc: &l}) // equal: applies
 		default:
 			l.PriceCents = int64(r.IntN(60000))
-			l.Status = rummage.Statuses[r.IntN(len(rummage.Statuses))]
+			l.Status = rummage.Statuses()[r.IntN(len(rummage.Statuses()))]
 			l.Brand = randomCase(r, l.Brand)
 			out = append(out, query.Change{ID: l.ID, Version: 2, Doc: &l})
 			if r.IntN(4) == 0 {
