@@ -84,6 +84,7 @@ type devOptions struct {
 	rebuild, kafkaAddrForced bool
 	maxLag                   int64
 	keys                     *keyFlags
+	cursors                  *cursorFlags
 	pipeline                 pipeline.Config
 	api                      api.Config
 	log                      *slog.Logger
@@ -119,6 +120,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
+	cf := addCursorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -149,7 +151,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
 	return &devOptions{backend: bf, dbURL: *dbURL, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, api: acfg, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -170,6 +172,9 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) error
 		return err
 	}
 	o.api.Auth = auth
+	if err := o.backend.serving(&o.api, o.cursors, o.log); err != nil {
+		return err
+	}
 	if o.rebuild {
 		o.log.Info("deleting the index and the broker's log to rebuild", "index_dir", o.backend.indexDir, "kafka_dir", o.pipeline.KafkaDir)
 		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir)); err != nil {

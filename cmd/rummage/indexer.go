@@ -72,6 +72,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
 	bf := addBackendFlags(fs, "./data/indexer")
 	kf := addKeyFlags(fs, dbURL, true)
+	cf := addCursorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -137,6 +138,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		}
 		acfg := api.DefaultConfig()
 		acfg.Auth = auth
+		if err := bf.serving(&acfg, cf, log); err != nil {
+			return err
+		}
 		srv, err := api.New(acfg, idx.Read, log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
 		if err != nil {
 			return err

@@ -64,6 +64,7 @@ type serveOptions struct {
 	api     api.Config
 	addr    string
 	keys    *keyFlags
+	cursors *cursorFlags
 	log     *slog.Logger
 }
 
@@ -95,6 +96,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	reqTimeout := fs.Duration("request-timeout", api.DefaultConfig().RequestTimeout, "deadline of one request; past it the answer is 503 timeout")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, nil, true)
+	cf := addCursorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -130,7 +132,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, log: log,
+	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -149,6 +151,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer stopKeys()
 	o.api.Auth = auth
+	if err := o.backend.serving(&o.api, o.cursors, o.log); err != nil {
+		return err
+	}
 	srv, err := api.New(o.api, nil, o.log)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -230,4 +232,43 @@ func TestServeDataFile(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// TestCursorKeyKept: without --cursor-key a process keeps its key beside
+// the index, so its cursors survive a restart; --cursor-key wins, and a
+// rotation accepts the previous key.
+func TestCursorKeyKept(t *testing.T) {
+	keep := filepath.Join(t.TempDir(), "sub", "index.cursor-key")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := (&cursorFlags{}).codec(keep, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keep); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kept key: %v %v", fi, err)
+	}
+	old, _ := os.ReadFile(keep)
+	b, err := (&cursorFlags{}).codec(keep, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(keep); string(again) != string(old) || len(old) < 64 {
+		t.Errorf("the kept key changed on the second start: %q then %q", old, again)
+	}
+	for _, c := range []struct {
+		name string
+		f    cursorFlags
+		ok   bool
+	}{
+		{"bad key", cursorFlags{key: "nope"}, false},
+		{"short key", cursorFlags{key: "abcd"}, false},
+		{"rotation", cursorFlags{key: strings.Repeat("ab", 32), previous: strings.TrimSpace(string(old))}, true},
+	} {
+		if _, err := c.f.codec(keep, log); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if a == nil || b == nil {
+		t.Fatal("no codec")
+	}
 }
