@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,8 +27,11 @@ const (
 	StatusRemoved   = "removed"
 )
 
-// Conditions lists the valid condition values in display order.
-var Conditions = []string{ConditionNWT, ConditionLikeNew, ConditionGood, ConditionFair}
+var conditions = [...]string{ConditionNWT, ConditionLikeNew, ConditionGood, ConditionFair}
+
+// Conditions returns the valid condition values in display order (a new
+// slice: callers may keep or change it).
+func Conditions() []string { return slices.Clone(conditions[:]) }
 
 // Statuses returns the valid status values (a new slice: callers may keep
 // or change it).
@@ -134,8 +138,8 @@ func (l *Listing) Validate() error {
 	case l.ShareCount < 0:
 		return &FieldError{"share_count", "must be >= 0"}
 	}
-	if l.Condition != "" && !contains(Conditions, l.Condition) {
-		return &FieldError{"condition", fmt.Sprintf("%q is not one of %s", l.Condition, strings.Join(Conditions, ", "))}
+	if l.Condition != "" && !contains(conditions[:], l.Condition) {
+		return &FieldError{"condition", fmt.Sprintf("%q is not one of %s", l.Condition, strings.Join(conditions[:], ", "))}
 	}
 	if l.Status != "" && !contains(statuses, l.Status) {
 		return &FieldError{"status", fmt.Sprintf("%q is not one of %s", l.Status, strings.Join(statuses, ", "))}

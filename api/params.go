@@ -207,7 +207,7 @@ func parseFacets(vals []string) ([]query.Facet, error) {
 			if f == "" {
 				continue
 			}
-			if !slices.Contains(query.Facets, query.Facet(f)) {
+			if !slices.Contains(query.Facets(), query.Facet(f)) {
 				return nil, bad("invalid_facet", paramFacets, "unknown facet %q; use any of brand,category,size,condition,color,price", truncate(f, maxEcho))
 			}
 			if slices.Contains(out, query.Facet(f)) {
@@ -220,7 +220,7 @@ func parseFacets(vals []string) ([]query.Facet, error) {
 }
 
 func parseSort(s string) (query.Sort, error) {
-	if s != "" && !slices.Contains(query.Sorts, query.Sort(s)) {
+	if s != "" && !slices.Contains(query.Sorts(), query.Sort(s)) {
 		return "", bad("invalid_sort", paramSort, "unknown sort %q; use relevance, newest, price_asc, price_desc or recently_shared", truncate(s, maxEcho))
 	}
 	return query.Sort(s), nil

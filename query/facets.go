@@ -46,8 +46,8 @@ func WithSelected(top, selected []FacetValue) []FacetValue {
 // PriceFacet is the price facet for counts per PriceBuckets: every bucket,
 // in order, zero counts included, with from/to as the contract gives them.
 func PriceFacet(counts []int) []FacetValue {
-	out := make([]FacetValue, len(PriceBuckets))
-	for i, b := range PriceBuckets {
+	out := make([]FacetValue, len(priceBuckets))
+	for i, b := range priceBuckets {
 		from := b.From
 		out[i] = FacetValue{Key: b.Key, From: &from, Count: counts[i]}
 		if b.To != 0 {

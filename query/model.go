@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,10 @@ const (
 	SortRecentlyShared Sort = "recently_shared" // last_shared_at desc, never-shared last
 )
 
-// Sorts lists every valid sort.
-var Sorts = []Sort{SortRelevance, SortNewest, SortPriceAsc, SortPriceDesc, SortRecentlyShared}
+var sorts = [...]Sort{SortRelevance, SortNewest, SortPriceAsc, SortPriceDesc, SortRecentlyShared}
+
+// Sorts returns every valid sort (a new slice: callers may keep or change it).
+func Sorts() []Sort { return slices.Clone(sorts[:]) }
 
 // Facet names a facet the client can ask for.
 type Facet string
@@ -38,8 +41,10 @@ const (
 	FacetPrice     Facet = "price"
 )
 
-// Facets lists every valid facet in response order.
-var Facets = []Facet{FacetBrand, FacetCategory, FacetSize, FacetCondition, FacetColor, FacetPrice}
+var facets = [...]Facet{FacetBrand, FacetCategory, FacetSize, FacetCondition, FacetColor, FacetPrice}
+
+// Facets returns every valid facet in response order (a new slice).
+func Facets() []Facet { return slices.Clone(facets[:]) }
 
 // Limits of a request.
 const (
@@ -61,8 +66,25 @@ type PriceBucket struct {
 	From, To int64
 }
 
-// PriceBuckets are the buckets of the price facet, in order.
-var PriceBuckets = []PriceBucket{
+// NumPriceBuckets is the number of buckets of the price facet.
+const NumPriceBuckets = len(priceBuckets)
+
+// PriceBuckets returns the buckets of the price facet, in order (a new
+// slice).
+func PriceBuckets() []PriceBucket { return slices.Clone(priceBuckets[:]) }
+
+// PriceBucketOf returns the index of the bucket holding a price, -1 for a
+// negative one. It allocates nothing: facet counting calls it per listing.
+func PriceBucketOf(cents int64) int {
+	for i := range priceBuckets {
+		if b := &priceBuckets[i]; cents >= b.From && (b.To == 0 || cents < b.To) {
+			return i
+		}
+	}
+	return -1
+}
+
+var priceBuckets = [...]PriceBucket{
 	{"0-25", 0, 2500},
 	{"25-50", 2500, 5000},
 	{"50-100", 5000, 10000},
@@ -132,7 +154,7 @@ type Change struct {
 // ApplyStats tells what Apply did with a batch.
 type ApplyStats struct {
 	Written int // upserts and deletes that took effect
-	Stale   int // changes ignored because a newer or equal version was held
+	Stale   int // changes ignored because a newer version was held (or, within the batch, a later change of the same id won)
 }
 
 // Stats describes the index.
@@ -252,7 +274,7 @@ func (r *Request) Validate() error {
 }
 
 func validSort(s Sort) bool {
-	for _, x := range Sorts {
+	for _, x := range sorts {
 		if x == s {
 			return true
 		}
@@ -261,15 +283,15 @@ func validSort(s Sort) bool {
 }
 
 func joinSorts() string {
-	s := make([]string, len(Sorts))
-	for i, x := range Sorts {
+	s := make([]string, len(sorts))
+	for i, x := range sorts {
 		s[i] = string(x)
 	}
 	return strings.Join(s, ", ")
 }
 
 func validFacet(f Facet) bool {
-	for _, x := range Facets {
+	for _, x := range facets {
 		if x == f {
 			return true
 		}
@@ -279,7 +301,7 @@ func validFacet(f Facet) bool {
 
 // validCondition: conditions match case-insensitively, as every filter does.
 func validCondition(c string) bool {
-	for _, x := range rummage.Conditions {
+	for _, x := range rummage.Conditions() {
 		if strings.EqualFold(x, c) {
 			return true
 		}
@@ -296,7 +318,7 @@ func EmptyCandidates(r *Retrieval) *Candidates {
 		for _, f := range r.Facets {
 			res.Facets[f] = []FacetValue{}
 			if f == FacetPrice {
-				res.Facets[f] = PriceFacet(make([]int, len(PriceBuckets)))
+				res.Facets[f] = PriceFacet(make([]int, NumPriceBuckets))
 			}
 		}
 	}

@@ -374,8 +374,8 @@ func aggregations(req *query.Retrieval, post map[query.Facet]obj) obj {
 			}
 			values = termsAgg(levelField(depth), limit)
 		case query.FacetPrice:
-			ranges := make([]any, len(query.PriceBuckets))
-			for i, pb := range query.PriceBuckets {
+			ranges := make([]any, query.NumPriceBuckets)
+			for i, pb := range query.PriceBuckets() {
 				r := obj{"key": pb.Key, "from": pb.From}
 				if pb.To != 0 {
 					r["to"] = pb.To
@@ -582,11 +582,11 @@ func (r *searchResponse) facets(op string, req *query.Retrieval, out *query.Cand
 			return fmt.Errorf("%s: the answer lacks the %s facet", op, facet)
 		}
 		if facet == query.FacetPrice {
-			counts := make([]int, len(query.PriceBuckets))
+			counts := make([]int, query.NumPriceBuckets)
 			for _, bk := range agg.Values.Buckets {
 				var key string
 				_ = json.Unmarshal(bk.Key, &key)
-				for i, pb := range query.PriceBuckets {
+				for i, pb := range query.PriceBuckets() {
 					if pb.Key == key {
 						counts[i] = bk.DocCount
 					}

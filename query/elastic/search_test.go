@@ -133,7 +133,7 @@ func TestSearchNoSearchableWord(t *testing.T) {
 	if len(res.Facets[query.FacetBrand]) != 0 || res.Facets[query.FacetBrand] == nil {
 		t.Errorf("brand facet %v, want empty and non-nil", res.Facets[query.FacetBrand])
 	}
-	if len(res.Facets[query.FacetPrice]) != len(query.PriceBuckets) {
+	if len(res.Facets[query.FacetPrice]) != query.NumPriceBuckets {
 		t.Errorf("price facet %v, want every bucket", res.Facets[query.FacetPrice])
 	}
 }

@@ -105,8 +105,8 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Retrieval) (*q
 	}
 	for _, fc := range req.Facets {
 		if fc == query.FacetPrice {
-			fr := bleve.NewFacetRequest(fbPrice, len(query.PriceBuckets))
-			for _, b := range query.PriceBuckets {
+			fr := bleve.NewFacetRequest(fbPrice, query.NumPriceBuckets)
+			for _, b := range query.PriceBuckets() {
 				lo := float64(b.From)
 				var hi *float64
 				if b.To != 0 {
@@ -131,9 +131,9 @@ func (x *Index) SearchBleveFacets(ctx context.Context, req *query.Retrieval) (*q
 			continue
 		}
 		if fc == query.FacetPrice {
-			counts := make([]int, len(query.PriceBuckets))
+			counts := make([]int, query.NumPriceBuckets)
 			for _, r := range fr.NumericRanges {
-				for i, b := range query.PriceBuckets {
+				for i, b := range query.PriceBuckets() {
 					if b.Key == r.Name {
 						counts[i] = r.Count
 					}

@@ -118,7 +118,7 @@ type columns struct {
 	colorBM   []*roaring.Bitmap
 	condBM    []*roaring.Bitmap // by condition code
 	nodeBM    []*roaring.Bitmap // by node; a node holds its whole subtree
-	priceBM   []*roaring.Bitmap // by query.PriceBuckets index
+	priceBM   []*roaring.Bitmap // by query.PriceBuckets() index
 
 	live int // documents that are not tombstones
 
@@ -155,7 +155,7 @@ func newColumns() *columns {
 	for range len(conditionsPlusNone) {
 		c.condBM = append(c.condBM, roaring.New())
 	}
-	for range query.PriceBuckets {
+	for range query.NumPriceBuckets {
 		c.priceBM = append(c.priceBM, roaring.New())
 	}
 	return c
@@ -273,14 +273,7 @@ func (c *columns) categoryNode(path []string) uint32 {
 	return node
 }
 
-func priceBucket(p int64) int {
-	for i, b := range query.PriceBuckets {
-		if p >= b.From && (b.To == 0 || p < b.To) {
-			return i
-		}
-	}
-	return -1 // below the first bucket: negative prices are invalid
-}
+func priceBucket(p int64) int { return query.PriceBucketOf(p) }
 
 // clear takes ordinal o out of every bitmap.
 func (c *columns) clear(o uint32) {

@@ -131,8 +131,8 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := []query.Request{
-		{Facets: query.Facets, Limit: 100},
-		{Query: "vintage", Facets: query.Facets},
+		{Facets: query.Facets(), Limit: 100},
+		{Query: "vintage", Facets: query.Facets()},
 		{Query: "lululemom"},
 		{Sort: query.SortRecentlyShared, Filters: query.Filters{Category: []string{"Women"}}},
 	}
@@ -277,7 +277,7 @@ func TestConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 150; i++ {
-				req := query.Request{Now: now, Facets: query.Facets, Limit: 100}
+				req := query.Request{Now: now, Facets: query.Facets(), Limit: 100}
 				if i%2 == 0 {
 					req.Filters.Category = []string{"Women"}
 					lo := int64(2000)
@@ -379,7 +379,7 @@ func facetString(vals []query.FacetValue) string {
 
 func facetsString(m map[query.Facet][]query.FacetValue) string {
 	var sb strings.Builder
-	for _, f := range query.Facets {
+	for _, f := range query.Facets() {
 		fmt.Fprintf(&sb, "%s=%s; ", f, facetString(m[f]))
 	}
 	return sb.String()

@@ -77,9 +77,12 @@ func statusCode(s string) uint8 {
 	return stRemoved // Validate rejects others; never show an unknown status
 }
 
-// conditionCode is 1 + the index in rummage.Conditions, 0 for none.
+// conditionNames is rummage.Conditions(), read per hit.
+var conditionNames = rummage.Conditions()
+
+// conditionCode is 1 + the index in rummage.Conditions(), 0 for none.
 func conditionCode(c string) uint8 {
-	for i, x := range rummage.Conditions {
+	for i, x := range conditionNames {
 		if x == c {
 			return uint8(i + 1)
 		}
@@ -341,8 +344,8 @@ func decodeListing(id string, b []byte) (l *rummage.Listing, version uint64, ok 
 		LikeCount:  int64(c.likes),
 		ShareCount: int64(c.shares),
 	}
-	if c.cond > 0 && int(c.cond) <= len(rummage.Conditions) {
-		l.Condition = rummage.Conditions[c.cond-1]
+	if c.cond > 0 && int(c.cond) <= len(conditionNames) {
+		l.Condition = conditionNames[c.cond-1]
 	}
 	if c.status > stNone && int(c.status) < len(statusNames) {
 		l.Status = statusNames[c.status]

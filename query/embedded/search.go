@@ -400,7 +400,7 @@ func (x *Index) facets(req *query.Retrieval, base *roaring.Bitmap, filters [numF
 		case query.FacetSize:
 			out[fc] = termFacet(counts.size, c.sizes.vals, limit, sel[fieldSize])
 		case query.FacetCondition:
-			out[fc] = termFacet(counts.cond, append([]string{""}, rummage.Conditions...), limit, sel[fieldCondition])
+			out[fc] = termFacet(counts.cond, append([]string{""}, conditionNames...), limit, sel[fieldCondition])
 		case query.FacetColor:
 			out[fc] = termFacet(counts.color, c.colorVals.vals, limit, sel[fieldColor])
 		case query.FacetCategory:
@@ -413,7 +413,7 @@ func (x *Index) facets(req *query.Retrieval, base *roaring.Bitmap, filters [numF
 			out[fc] = query.SortFacet(vals, limit)
 		case query.FacetPrice:
 			if counts.price == nil {
-				counts.price = make([]int, len(query.PriceBuckets))
+				counts.price = make([]int, query.NumPriceBuckets)
 			}
 			out[fc] = query.PriceFacet(counts.price)
 		}
@@ -472,7 +472,7 @@ func (c *columns) bitmapFacets(set *roaring.Bitmap, want facetMask, catNode uint
 		}
 	}
 	if want&(1<<fieldPrice) != 0 {
-		fc.price = make([]int, len(query.PriceBuckets))
+		fc.price = make([]int, query.NumPriceBuckets)
 		for i, b := range c.priceBM {
 			fc.price[i] = int(set.AndCardinality(b))
 		}
@@ -511,7 +511,7 @@ func (c *columns) scanFacets(set *roaring.Bitmap, want facetMask, catNode uint32
 		}
 	}
 	if has(fieldPrice) {
-		price = make([]int, len(query.PriceBuckets))
+		price = make([]int, query.NumPriceBuckets)
 		fc.price = price
 	}
 	// One loop per facet over a chunk of the set: the first loop's row

@@ -219,9 +219,9 @@ func (e *Engine) facet(r *query.Retrieval, fc query.Facet, base []*doc, f *filte
 	limit := r.EffectiveFacetLimit()
 	switch fc {
 	case query.FacetPrice:
-		counts := make([]int, len(query.PriceBuckets))
+		counts := make([]int, query.NumPriceBuckets)
 		for _, d := range set {
-			for i, b := range query.PriceBuckets {
+			for i, b := range query.PriceBuckets() {
 				if p := d.l.PriceCents; p >= b.From && (b.To == 0 || p < b.To) {
 					counts[i]++
 				}
@@ -266,7 +266,7 @@ func (e *Engine) facet(r *query.Retrieval, fc query.Facet, base []*doc, f *filte
 			}
 		}
 		if fc == query.FacetCondition { // a condition needs no listing to exist
-			for _, c := range rummage.Conditions {
+			for _, c := range rummage.Conditions() {
 				if slices.Contains(want, c) {
 					spellings = append(spellings, c)
 				}

@@ -517,7 +517,7 @@ func (v *versus) request() *query.Retrieval {
 	f.Colors = v.values(v.colors, filterOneIn)
 	if r.IntN(8) == 0 {
 		for range 1 + r.IntN(2) {
-			f.Conditions = append(f.Conditions, randomCase(r, rummage.Conditions[r.IntN(len(rummage.Conditions))]))
+			f.Conditions = append(f.Conditions, randomCase(r, rummage.Conditions()[r.IntN(len(rummage.Conditions()))]))
 		}
 	}
 	if r.IntN(filterOneIn) == 0 {
@@ -543,14 +543,14 @@ func (v *versus) request() *query.Retrieval {
 		}
 	}
 	if r.IntN(2) == 0 {
-		for _, k := range r.Perm(len(query.Facets))[:1+r.IntN(len(query.Facets))] {
-			req.Facets = append(req.Facets, query.Facets[k])
+		for _, k := range r.Perm(len(query.Facets()))[:1+r.IntN(len(query.Facets()))] {
+			req.Facets = append(req.Facets, query.Facets()[k])
 		}
 		if r.IntN(2) == 0 {
 			req.FacetLimit = 1 + r.IntN(12)
 		}
 	}
-	sorts := append([]query.Sort{""}, query.Sorts...)
+	sorts := append([]query.Sort{""}, query.Sorts()...)
 	req.Sort = sorts[r.IntN(len(sorts))]
 	if req.Query != "" && r.IntN(2) == 0 {
 		req.Sort = sorts[r.IntN(2)] // relevance, by default or by name: the set is what is compared
