@@ -1,0 +1,219 @@
+package signals
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rummage/rummage/query"
+)
+
+// The social rows Rummage follows from the marketplace's Postgres (the
+// tables of DESIGN.md "Social tables"), as the indexer decodes them from the
+// change stream. Times are the rows' created_at; ids are the marketplace's.
+
+// Seller statuses.
+const (
+	SellerActive    = "active"
+	SellerSuspended = "suspended"
+)
+
+// Seller is a row of sellers: a closet. A suspended seller's listings never
+// appear on any surface.
+type Seller struct {
+	ID          string
+	Username    string
+	DisplayName string
+	Status      string // SellerActive or SellerSuspended
+}
+
+// Follow is a row of follows: Follower follows the closet Seller.
+type Follow struct {
+	Follower, Seller string
+	At               time.Time
+}
+
+// Like is a row of likes.
+type Like struct {
+	User, Listing string
+	At            time.Time
+}
+
+// Share is a row of shares: User shared Listing, into Party when it is set.
+type Share struct {
+	ID      int64
+	User    string
+	Listing string
+	Party   string // "" for a share into the user's own followers' feeds only
+	At      time.Time
+}
+
+// Block is a row of blocks: User never sees Seller's closet.
+type Block struct {
+	User, Seller string
+	At           time.Time
+}
+
+// Party is a row of parties. Theme is a saved search in the shape of the
+// search parameters; a listing matches the party when the search would
+// return it.
+type Party struct {
+	ID       string
+	Name     string
+	Theme    Theme
+	StartsAt time.Time
+	EndsAt   time.Time
+}
+
+// Theme is a party's saved search: {"q", "brand", "size", "condition",
+// "color", "category", "price_min", "price_max"}, every key optional.
+type Theme struct {
+	Query   string
+	Filters query.Filters
+}
+
+// Tables whose rows are social state, in the order Change's fields name them.
+const (
+	TableSellers = "sellers"
+	TableFollows = "follows"
+	TableLikes   = "likes"
+	TableShares  = "shares"
+	TableParties = "parties"
+	TableBlocks  = "blocks"
+)
+
+// Change is one versioned change of a social row. Exactly one of the row
+// fields is set, or Truncate names a table. A delete carries the deleted
+// row (the tables are REPLICA IDENTITY FULL).
+//
+// The version rule is the listings' (query.Change): a change whose Version
+// is below the version held for its row's key is stale and ignored (a
+// delete's version is remembered while it matters: a replayed insert of the
+// same version or older must not resurrect the row); an equal version is
+// applied, the stream's order deciding. Changes of one key arrive in order
+// (one partition per key), so a replay from any position converges.
+type Change struct {
+	Version uint64 // the commit LSN
+	Delete  bool
+
+	Seller *Seller
+	Follow *Follow
+	Like   *Like
+	Share  *Share
+	Party  *Party
+	Block  *Block
+	// Truncate, when set, removes every row of that table whose version is
+	// below Version.
+	Truncate string
+}
+
+// Position is where a partition of the change stream has been applied up
+// to, inclusive. A store keeps its positions durably with its data.
+type Position struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// Batch is what the signals applier hands the store at once: changes in
+// stream order and the positions they bring the stream to.
+type Batch struct {
+	Changes   []Change
+	Positions []Position
+}
+
+// Writer is the write side of a store (the indexer's signals applier).
+type Writer interface {
+	// Apply applies the batch and records its positions, atomically: when
+	// it returns nil both are durable, and after a crash either both or
+	// neither are there. On error nothing may be assumed; the caller
+	// retries the batch (versions make a replay harmless).
+	Apply(ctx context.Context, b Batch) error
+	// Positions returns the positions the store holds; none for a store
+	// that is new or was emptied (the applier then reads the stream from
+	// its start).
+	Positions(ctx context.Context) ([]Position, error)
+}
+
+// ErrNotFound is returned for an unknown party.
+var ErrNotFound = errors.New("signals: not found")
+
+// ListingAt is a listing with the instant of an event about it.
+type ListingAt struct {
+	Listing string
+	At      time.Time
+	By      string // the user whose event it is, when the call says so
+}
+
+// Engaged is a listing with its engagement score.
+type Engaged struct {
+	Listing string
+	Score   float64
+}
+
+// UserAt is a user's latest engagement with a listing.
+type UserAt struct {
+	User string
+	At   time.Time
+}
+
+// Reader is the read side of a store: what the discovery layer asks. Every
+// call that takes an instant at answers as of that instant (events after it
+// are not seen), so that a walk through pages sees one state. Shares, likes
+// and follows of listings, closets or parties the store has not seen are
+// kept and answered like any other: rows arrive on different topics in any
+// order and are joined at read time.
+type Reader interface {
+	// Sellers returns what the store knows of each id (absent ones are
+	// missing from the map).
+	Sellers(ctx context.Context, ids []string) (map[string]Seller, error)
+	// Suspended returns every suspended seller (a small set).
+	Suspended(ctx context.Context) ([]string, error)
+	// Blocked returns the closets user blocked.
+	Blocked(ctx context.Context, user string) ([]string, error)
+
+	// Following returns the closets user follows, most recently followed
+	// first, at most limit (0: all).
+	Following(ctx context.Context, user string, limit int) ([]string, error)
+	// Followers returns how many users follow each closet.
+	Followers(ctx context.Context, closets []string) (map[string]int, error)
+
+	// SharedBy merges the share timelines of closets: each listing once, at
+	// its latest share by any of them in (since, at], By that closet,
+	// newest first (ties by listing id), at most limit. It costs no fan-out
+	// on write: a closet with 100k followers writes one timeline entry per
+	// share.
+	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]ListingAt, error)
+	// Activity returns user's own likes and shares, newest first (each
+	// listing once, at its latest), in (since, at], at most limit: the
+	// input of their affinity profile.
+	Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]ListingAt, error)
+
+	// Parties returns every party the store holds, by starts_at then id.
+	Parties(ctx context.Context) ([]Party, error)
+	// Party returns one party, or ErrNotFound.
+	Party(ctx context.Context, id string) (*Party, error)
+	// PartyShares returns the listings shared into party with a share time
+	// in [from, to), each once at its latest such share, newest first (ties
+	// by listing id), and the number of those shares. The party cursor
+	// passes the first page's instant as to, so paging a live party never
+	// repeats or skips a listing however many shares arrive.
+	PartyShares(ctx context.Context, party string, from, to time.Time) ([]ListingAt, int, error)
+
+	// TopEngaged returns at most k listings by a decayed count of the
+	// distinct users who liked or shared them in (since, at]: each user
+	// counts 2^(-(at-t)/halfLife) for their latest engagement t.
+	TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]Engaged, error)
+	// Engagers returns, for each listing, its users' latest likes and
+	// shares in (since, at] (so that a listing's own seller can be left
+	// out of its trending score).
+	Engagers(ctx context.Context, listings []string, since, at time.Time) (map[string][]UserAt, error)
+}
+
+// Store is a whole signals store: what cmd wires and the conformance suite
+// runs against. Implementations are safe for concurrent use.
+type Store interface {
+	Reader
+	Writer
+	Close() error
+}
