@@ -16,6 +16,10 @@ import (
 type Retrieval struct {
 	Query   string  // free text; empty means browse
 	Filters Filters // as in Request; values match case-insensitively
+	// Scope, when set, is a base restriction in the shape of a search (a
+	// party's theme): every candidate matches it, and facets count over it
+	// without treating its filters as disjunctive.
+	Scope *Scope
 	// Restrict narrows the result further (feeds: followed closets, a
 	// party's listings, viewer exclusions). Facets are counted over the
 	// restricted set.
@@ -31,7 +35,8 @@ type Retrieval struct {
 	// Sort is the order of the candidates. SortRelevance with a Query
 	// orders by Score (below) and then id; SortRelevance without a Query
 	// is SortNewest. Key orders are served from the backend's own sort
-	// structures; ties are broken by id ascending.
+	// structures; ties are broken by id ascending. SortFeed orders by the
+	// restriction's keys (see Restriction).
 	Sort Sort
 	// Score is the first-phase scorer for SortRelevance with a Query; nil
 	// means the text score alone.
@@ -49,12 +54,32 @@ type Retrieval struct {
 
 // Restriction is (seller ∈ Sellers) ∪ (id ∈ IDs), minus the listings of
 // ExcludeSellers. With Include false only the exclusion applies.
+//
+// For SortFeed each included listing has a key: IDKeys[i] for IDs[i] (a
+// share time, in Unix ms), listed_at (Unix ms) for a listing included by
+// its seller, the larger when both; candidates are ordered by key desc,
+// then id asc, and those whose key is below MinKey are not in the result
+// at all (nor in Total or the facets). With SortFeed, IDKeys has one key
+// per id and IDs, each given once, are ordered by key desc, then id asc.
 type Restriction struct {
 	Include        bool
 	Sellers        []string
 	IDs            []string // up to MaxRestrictIDs
+	IDKeys         []int64
+	MinKey         int64
 	ExcludeSellers []string
 }
+
+// Scope is a base restriction in the shape of a search: text and filters
+// every candidate must match (a party's theme).
+type Scope struct {
+	Query   string
+	Filters Filters
+}
+
+// SortFeed orders a retrieval by its restriction's keys. It is not a sort a
+// client asks for: the feed surfaces use it.
+const SortFeed Sort = "feed"
 
 // Active reports whether r narrows anything.
 func (r *Restriction) Active() bool { return r.Include || len(r.ExcludeSellers) > 0 }
@@ -62,7 +87,7 @@ func (r *Restriction) Active() bool { return r.Include || len(r.ExcludeSellers) 
 // Limits of a retrieval.
 const (
 	MaxCandidates  = 1000
-	MaxRestrictIDs = 50000
+	MaxRestrictIDs = 250000 // a busy party's shared listings
 )
 
 // Position is a place in a candidate order: the sort key (Key for key
@@ -175,8 +200,19 @@ func (r *Retrieval) Validate() error {
 	if err := probe.Validate(); err != nil {
 		return err
 	}
+	if r.Scope != nil {
+		scope := Request{Query: r.Scope.Query, Filters: r.Scope.Filters}
+		if err := scope.Validate(); err != nil {
+			return err
+		}
+	}
+	if r.Sort == SortFeed {
+		if err := r.Restrict.validateKeys(); err != nil {
+			return err
+		}
+	}
 	switch {
-	case r.Sort != "" && !validSort(r.Sort):
+	case r.Sort != "" && r.Sort != SortFeed && !validSort(r.Sort):
 		return invalid("invalid_sort", "sort", "unknown sort %q", r.Sort)
 	case r.N < 1 || r.N > MaxCandidates:
 		return fmt.Errorf("query: retrieval of %d candidates; want 1..%d", r.N, MaxCandidates)
@@ -186,6 +222,22 @@ func (r *Retrieval) Validate() error {
 		return fmt.Errorf("query: retrieval without an instant")
 	case len(r.Restrict.IDs) > MaxRestrictIDs:
 		return invalid("too_many_values", "ids", "at most %d ids in a restriction", MaxRestrictIDs)
+	}
+	return nil
+}
+
+// validateKeys checks the keys of a SortFeed restriction.
+func (rs *Restriction) validateKeys() error {
+	switch {
+	case !rs.Include:
+		return fmt.Errorf("query: SortFeed without an included set")
+	case len(rs.IDKeys) != len(rs.IDs):
+		return fmt.Errorf("query: %d keys for %d ids", len(rs.IDKeys), len(rs.IDs))
+	}
+	for i := 1; i < len(rs.IDs); i++ {
+		if k, p := rs.IDKeys[i], rs.IDKeys[i-1]; k > p || (k == p && rs.IDs[i] <= rs.IDs[i-1]) {
+			return fmt.Errorf("query: SortFeed ids are not ordered by key desc, id asc at %d (%s)", i, rs.IDs[i])
+		}
 	}
 	return nil
 }
@@ -219,6 +271,29 @@ func (r *Retrieval) WantsFacet(f Facet) bool {
 		}
 	}
 	return false
+}
+
+// DropInstant is one scheduled drop: the listings that become visible at
+// one instant, counted, and their brands. It never names a listing.
+type DropInstant struct {
+	At     time.Time
+	Count  int
+	Brands []FacetValue
+}
+
+// DropLister is the optional capability of listing the drops to come.
+type DropLister interface {
+	// Drops returns the instants in (From, To] at which available
+	// listings (not of ExcludeSellers) become visible, soonest first, each
+	// with its count and brands (by count desc, at most BrandLimit).
+	Drops(ctx context.Context, r *DropsRequest) ([]DropInstant, error)
+}
+
+// DropsRequest asks for the drops in (From, To].
+type DropsRequest struct {
+	From, To       time.Time
+	ExcludeSellers []string
+	BrandLimit     int // 0 means 10
 }
 
 // TextScorer is the Scorer that orders by the text score alone.

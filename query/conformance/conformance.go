@@ -81,6 +81,7 @@ type Request struct {
 	Facets     []string     `json:"facets,omitempty"`
 	FacetLimit int          `json:"facet_limit,omitempty"`
 	Restrict   *Restriction `json:"restrict,omitempty"`
+	Scope      *Scope       `json:"scope,omitempty"`
 	Now        string       `json:"now,omitempty"`
 }
 
@@ -91,6 +92,17 @@ type Restriction struct {
 	ExcludeSellers []string `json:"exclude_sellers,omitempty"`
 	// Include false (with only exclude_sellers) applies the exclusion alone.
 	Include *bool `json:"include,omitempty"`
+	// IDKeys and MinKey are the keys of sort "feed" (query.Restriction).
+	IDKeys []int64 `json:"id_keys,omitempty"`
+	MinKey int64   `json:"min_key,omitempty"`
+}
+
+// Scope is query.Scope as the test data spells it.
+type Scope struct {
+	Q        string   `json:"q,omitempty"`
+	Brand    []string `json:"brand,omitempty"`
+	Category string   `json:"category,omitempty"`
+	PriceMax *int64   `json:"price_max,omitempty"`
 }
 
 // Case is one search and what it must return. Empty expectations are not
@@ -178,6 +190,40 @@ func Retrieve(ctx context.Context, b query.Retriever, r *query.Retrieval) (*quer
 func Run(t *testing.T, open func(t *testing.T) query.Backend) {
 	t.Run("search", func(t *testing.T) { RunSearch(t, open(t)) })
 	t.Run("write", func(t *testing.T) { RunWrites(t, open) })
+	t.Run("drops", func(t *testing.T) { RunDrops(t, open(t)) })
+}
+
+// RunDrops checks the drops a backend lists (when it lists them): the
+// suite's one future drop, counted with its brand, and none once it is out.
+func RunDrops(t *testing.T, b query.Backend) {
+	dl, ok := b.(query.DropLister)
+	if !ok {
+		t.Skip("the backend lists no drops")
+	}
+	ctx := context.Background()
+	if err := Load(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var cf caseFile
+	if err := readJSON("testdata/cases.json", &cf); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dl.Drops(ctx, &query.DropsRequest{From: cf.Now, To: cf.Now.Add(30 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2025, 6, 1, 15, 0, 0, 0, time.UTC)
+	if len(ds) != 1 || !ds[0].At.Equal(want) || ds[0].Count != 1 || len(ds[0].Brands) != 1 || ds[0].Brands[0] != (query.FacetValue{Value: "Nike", Count: 1}) {
+		t.Errorf("drops = %+v, want one at %s: Nike 1", ds, want)
+	}
+	ds, err = dl.Drops(ctx, &query.DropsRequest{From: cf.Now, To: cf.Now.Add(30 * 24 * time.Hour), ExcludeSellers: []string{"s19"}})
+	if err != nil || len(ds) != 0 {
+		t.Errorf("drops without the drop's seller = %+v, %v; want none", ds, err)
+	}
+	ds, err = dl.Drops(ctx, &query.DropsRequest{From: want, To: want.Add(time.Hour)})
+	if err != nil || len(ds) != 0 {
+		t.Errorf("drops once it is out = %+v, %v; want none", ds, err)
+	}
 }
 
 // RunSearch loads the documents into b and runs every case of cases.json.
@@ -235,7 +281,14 @@ func (r *Request) Build(t testing.TB, now time.Time) *query.Retrieval {
 		Now:        now,
 	}
 	if rs := r.Restrict; rs != nil {
-		req.Restrict = query.Restriction{Include: rs.Include == nil || *rs.Include, Sellers: rs.Sellers, IDs: rs.IDs, ExcludeSellers: rs.ExcludeSellers}
+		req.Restrict = query.Restriction{Include: rs.Include == nil || *rs.Include, Sellers: rs.Sellers, IDs: rs.IDs,
+			IDKeys: rs.IDKeys, MinKey: rs.MinKey, ExcludeSellers: rs.ExcludeSellers}
+	}
+	if sc := r.Scope; sc != nil {
+		req.Scope = &query.Scope{Query: sc.Q, Filters: query.Filters{Brands: sc.Brand, PriceMax: sc.PriceMax}}
+		if sc.Category != "" {
+			req.Scope.Filters.Category = strings.Split(sc.Category, "/")
+		}
 	}
 	if r.Category != "" {
 		req.Filters.Category = strings.Split(r.Category, "/")

@@ -43,20 +43,19 @@ const (
 // Candidates below the window are not retrieved (the discovery layer pages
 // ranked orders to query.MaxCandidates at most); Total stays exact.
 func (b *Backend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
+	if r.EffectiveSort() == query.SortFeed {
+		return b.retrieveFeed(ctx, r)
+	}
+	return b.retrieve(ctx, r)
+}
+
+// retrieve is one _search: the candidates, total and facets of r.
+func (b *Backend) retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
 	sb, ok := b.searchBody(r)
 	if !ok {
 		return query.EmptyCandidates(r), nil
 	}
-	body, err := json.Marshal(sb)
-	if err != nil {
-		return nil, err
-	}
-	var res searchResponse
-	op := "search " + b.read
-	if _, err := b.do(ctx, op, esapi.SearchRequest{Index: []string{b.read}, Body: bytes.NewReader(body)}, &res); err != nil {
-		return nil, err
-	}
-	out, err := res.candidates(op, r)
+	out, err := b.search(ctx, sb, r)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +63,25 @@ func (b *Backend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Cand
 		return nil, err
 	}
 	return out, nil
+}
+
+// search sends a _search body made for r and reads its candidates.
+func (b *Backend) search(ctx context.Context, sb obj, r *query.Retrieval) (*query.Candidates, error) {
+	var res searchResponse
+	if err := b.post(ctx, "search "+b.read, sb, &res); err != nil {
+		return nil, err
+	}
+	return res.candidates("search "+b.read, r)
+}
+
+// post sends a _search body on the read alias and decodes the answer.
+func (b *Backend) post(ctx context.Context, op string, sb obj, out any) error {
+	body, err := json.Marshal(sb)
+	if err != nil {
+		return err
+	}
+	_, err = b.do(ctx, op, esapi.SearchRequest{Index: []string{b.read}, Body: bytes.NewReader(body)}, out)
+	return err
 }
 
 // signalFields are the _source fields a candidate's signals come from,
@@ -89,7 +107,20 @@ func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
 	post := map[query.Facet]obj{}
 	var queryFilters []any
 	queryFilters = append(queryFilters, visibility(r.Now)...)
-	queryFilters = append(queryFilters, restriction(&r.Restrict, b.cfg.MaxTermsCount)...)
+	queryFilters = append(queryFilters, restriction(&r.Restrict, r.EffectiveSort() == query.SortFeed, b.cfg.MaxTermsCount)...)
+	var scopeText []any
+	if sc := r.Scope; sc != nil {
+		for _, facet := range filterOrder {
+			if c, ok := filterClauses(&sc.Filters)[facet]; ok {
+				queryFilters = append(queryFilters, c)
+			}
+		}
+		if strings.TrimSpace(sc.Query) != "" {
+			if scopeText = textClauses(sc.Query, b.cfg.Aliases); len(scopeText) == 0 {
+				scopeText = []any{obj{"match_none": obj{}}}
+			}
+		}
+	}
 	for _, facet := range filterOrder {
 		c, ok := f[facet]
 		if !ok {
@@ -113,6 +144,10 @@ func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
 			m = []any{obj{"match_none": obj{}}}
 		}
 		boolQ["must"] = m
+	}
+	if len(scopeText) > 0 {
+		must, _ := boolQ["must"].([]any)
+		boolQ["must"] = append(must, scopeText...)
 	}
 	sort := r.EffectiveSort()
 	size := r.N + 1 // one more tells whether more follow
@@ -143,11 +178,20 @@ func (b *Backend) searchBody(r *query.Retrieval) (body obj, ok bool) {
 // restriction is the clauses of a restriction: (seller ∈ S) ∪ (id ∈ I) as
 // a should of terms, minus the excluded sellers. A terms query takes at
 // most index.max_terms_count values (65,536 by default), so long lists are
-// split into several.
-func restriction(rs *query.Restriction, maxTerms int) []any {
+// split into several. For SortFeed with a MinKey, a closet's listings count
+// from listed_at MinKey on, and ids whose key is below it are left out.
+func restriction(rs *query.Restriction, feed bool, maxTerms int) []any {
 	var out []any
 	if rs.Include {
-		should := append(termsChunks("seller_id", rs.Sellers, maxTerms), termsChunks("id", rs.IDs, maxTerms)...)
+		sellers := termsChunks("seller_id", rs.Sellers, maxTerms)
+		ids := rs.IDs
+		if feed && rs.MinKey != 0 {
+			ids = idsFrom(rs, rs.MinKey)
+			for i, c := range sellers {
+				sellers[i] = obj{"bool": obj{"filter": []any{c, obj{"range": obj{fieldListedAt: obj{"gte": rs.MinKey, "format": "epoch_millis"}}}}}}
+			}
+		}
+		should := append(sellers, termsChunks("id", ids, maxTerms)...)
 		if len(should) == 0 {
 			should = []any{obj{"match_none": obj{}}}
 		}
@@ -157,6 +201,16 @@ func restriction(rs *query.Restriction, maxTerms int) []any {
 		out = append(out, obj{"bool": obj{"must_not": ex}})
 	}
 	return out
+}
+
+// idsFrom returns the ids of a SortFeed restriction whose key is at least
+// min (they are ordered by key desc).
+func idsFrom(rs *query.Restriction, min int64) []string {
+	n := 0
+	for n < len(rs.IDKeys) && rs.IDKeys[n] >= min {
+		n++
+	}
+	return rs.IDs[:n]
 }
 
 // termsChunks is one terms clause per chunk of at most max values.

@@ -249,7 +249,7 @@ func TestSortKey(t *testing.T) {
 // TestRestrictionChunks: a restriction longer than index.max_terms_count
 // is split into terms clauses of at most that many values.
 func TestRestrictionChunks(t *testing.T) {
-	cl := restriction(&query.Restriction{Include: true, IDs: ids(70000), Sellers: []string{"s-1"}, ExcludeSellers: ids(3)}, DefaultMaxTermsCount)
+	cl := restriction(&query.Restriction{Include: true, IDs: ids(70000), Sellers: []string{"s-1"}, ExcludeSellers: ids(3)}, false, DefaultMaxTermsCount)
 	b, _ := json.Marshal(cl)
 	var got []struct {
 		Bool struct {

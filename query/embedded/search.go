@@ -55,8 +55,15 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	c := x.cols
 
 	base := c.visibleAt(&x.vis, nowMs)
+	var fk *feedKeys
 	if r.Restrict.Active() {
-		base = c.restrict(base, &r.Restrict)
+		base, fk = c.restrict(base, &r.Restrict, sortBy == query.SortFeed)
+	}
+	if r.Scope != nil {
+		var err error
+		if base, err = x.scope(ctx, base, r.Scope); err != nil {
+			return nil, err
+		}
 	}
 	var text *textHits
 	if q := strings.TrimSpace(r.Query); q != "" {
@@ -98,7 +105,9 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	}
 
 	var page []entry
-	if so := c.orderFor(sortBy, text, all); so != nil {
+	if fk != nil {
+		page, res.More = c.topKFeed(fk, all, r.After, r.N)
+	} else if so := c.orderFor(sortBy, text, all); so != nil {
 		page, res.More = c.topKOrdered(so, c.dirty, all, sortBy, r.After, r.N)
 	} else if sortBy == query.SortRelevance && text != nil && relevancePruning {
 		page, res.More = c.topKRelevance(text, all, r.After, r.N, scorer)
@@ -159,16 +168,26 @@ func (c *columns) signals(o uint32, s *query.Signals) {
 
 // restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
 // set, minus the listings of ExcludeSellers. Seller and listing ids match
-// exactly.
-func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction) *roaring.Bitmap {
+// exactly. For SortFeed it also returns the restriction's keys (feed.go).
+func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
 	out := base
+	var fk *feedKeys
 	if rs.Include {
 		parts := c.sellerSets(rs.Sellers)
+		if feed {
+			fk = &feedKeys{}
+			if len(parts) > 0 {
+				fk.sellers = roaring.FastOr(parts...)
+			}
+		}
 		if len(rs.IDs) > 0 {
 			ords := make([]uint32, 0, len(rs.IDs))
-			for _, id := range rs.IDs {
+			for i, id := range rs.IDs {
 				if o, ok := c.ids.lookup(id); ok && !c.deleted[o] {
 					ords = append(ords, o)
+					if fk != nil {
+						fk.add(o, rs.IDKeys[i])
+					}
 				}
 			}
 			slices.Sort(ords)
@@ -178,7 +197,7 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction) *roaring
 		}
 		switch len(parts) {
 		case 0:
-			return roaring.New()
+			return roaring.New(), fk
 		case 1:
 			out = roaring.And(out, parts[0])
 		default:
@@ -188,7 +207,10 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction) *roaring
 	if ex := c.sellerSets(rs.ExcludeSellers); len(ex) > 0 {
 		out = roaring.AndNot(out, roaring.FastOr(ex...))
 	}
-	return out
+	if fk != nil && rs.MinKey != 0 {
+		out = c.keyAtLeast(out, fk, rs.MinKey)
+	}
+	return out, fk
 }
 
 // sellerSets returns the listing bitmap of each known seller.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
@@ -29,12 +30,51 @@ func (e *Engine) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candi
 	if strings.TrimSpace(r.Query) != "" {
 		tq, searchable = e.planText(r.Query, docs)
 	}
+	// A scope is a text query and filters every candidate must match.
+	var scopeText *textQuery
+	var scopeFilters *filters
+	if sc := r.Scope; sc != nil {
+		if strings.TrimSpace(sc.Query) != "" {
+			var ok bool
+			if scopeText, ok = e.planText(sc.Query, docs); !ok {
+				searchable = false
+			}
+		}
+		scopeFilters = newFilters(&sc.Filters)
+	}
+	feed := sortBy == query.SortFeed
+	idKeys := map[string]int64{}
+	if feed {
+		for i, id := range r.Restrict.IDs {
+			idKeys[id] = r.Restrict.IDKeys[i]
+		}
+	}
+	feedKey := func(d *doc) (int64, bool) {
+		k, ok := idKeys[d.l.ID]
+		if slices.Contains(r.Restrict.Sellers, d.l.SellerID) && (!ok || d.listedMs > k) {
+			k, ok = d.listedMs, true
+		}
+		return k, ok
+	}
 	// base: visible, restricted and matching the text; text scores by id.
 	var base []*doc
 	text := map[string]float64{}
 	nowMs := r.Now.UnixMilli()
 	for _, d := range docs {
 		if !searchable || !visible(d, nowMs) || !restricted(d, &r.Restrict) {
+			continue
+		}
+		if feed && r.Restrict.MinKey != 0 {
+			if k, _ := feedKey(d); k < r.Restrict.MinKey {
+				continue
+			}
+		}
+		if scopeText != nil {
+			if ok, _ := scopeText.match(d); !ok {
+				continue
+			}
+		}
+		if scopeFilters != nil && !scopeFilters.pass(d, "") {
 			continue
 		}
 		if tq != nil {
@@ -76,9 +116,12 @@ func (e *Engine) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candi
 		if tq != nil {
 			c.Text = text[d.l.ID]
 		}
-		if sortBy == query.SortRelevance {
+		switch {
+		case sortBy == query.SortRelevance:
 			c.Score = scorer.Score(&c.Signals)
-		} else {
+		case feed:
+			c.Key, _ = feedKey(d)
+		default:
 			c.Key = sortKey(sortBy, d)
 		}
 	}
@@ -134,7 +177,7 @@ func compare(s query.Sort, a, b query.Position) int {
 		default:
 			c = cmp.Compare(b.Key, a.Key)
 		}
-	default: // newest, price_desc
+	default: // newest, price_desc, feed
 		c = cmp.Compare(b.Key, a.Key)
 	}
 	if c != 0 {
@@ -315,4 +358,39 @@ func uniq(s []string) []string {
 		}
 	}
 	return out
+}
+
+// Drops lists the drops to come; see query.DropLister.
+func (e *Engine) Drops(ctx context.Context, r *query.DropsRequest) ([]query.DropInstant, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	from, to := r.From.UnixMilli(), r.To.UnixMilli()
+	counts := map[int64]int{}
+	brands := map[int64]map[string]int{}
+	for _, d := range e.docs() {
+		if d.l.Status != rummage.StatusAvailable || !d.hasAvail || d.availMs <= from || d.availMs > to || slices.Contains(r.ExcludeSellers, d.l.SellerID) {
+			continue
+		}
+		counts[d.availMs]++
+		if brands[d.availMs] == nil {
+			brands[d.availMs] = map[string]int{}
+		}
+		if d.l.Brand != "" {
+			brands[d.availMs][d.l.Brand]++
+		}
+	}
+	limit := r.BrandLimit
+	if limit <= 0 {
+		limit = 10
+	}
+	var out []query.DropInstant
+	for ms, n := range counts {
+		var vals []query.FacetValue
+		for b, k := range brands[ms] {
+			vals = append(vals, query.FacetValue{Value: b, Count: k})
+		}
+		out = append(out, query.DropInstant{At: time.UnixMilli(ms).UTC(), Count: n, Brands: query.SortFacet(vals, limit)})
+	}
+	slices.SortFunc(out, func(a, b query.DropInstant) int { return a.At.Compare(b.At) })
+	return out, nil
 }

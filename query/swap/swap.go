@@ -177,3 +177,17 @@ func (s *Backend) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNoDrops is returned by Drops when the current backend lists none.
+var ErrNoDrops = errors.New("swap: the backend does not list drops")
+
+// Drops lists the current backend's drops (query.DropLister).
+func (s *Backend) Drops(ctx context.Context, r *query.DropsRequest) ([]query.DropInstant, error) {
+	g := s.acquire()
+	defer g.mu.RUnlock()
+	dl, ok := g.b.(query.DropLister)
+	if !ok {
+		return nil, ErrNoDrops
+	}
+	return dl.Drops(ctx, r)
+}
