@@ -159,8 +159,8 @@ func (b *Backend) Drops(ctx context.Context, r *query.DropsRequest) ([]query.Dro
 		Aggregations struct {
 			Drops struct {
 				Buckets []struct {
-					Key      int64 `json:"key"`
-					DocCount int   `json:"doc_count"`
+					Key      int64      `json:"key"`
+					DocCount int        `json:"doc_count"`
 					Brands   aggBuckets `json:"brands"`
 				} `json:"buckets"`
 			} `json:"drops"`
