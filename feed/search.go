@@ -4,31 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/ranking"
 )
-
-// Retriever is what the surfaces need of a backend: candidates, and the
-// documents of those they show.
-type Retriever interface {
-	query.Retriever
-	query.Loader
-}
-
-// Hit is one listing of a page, with what a surface adds to it.
-type Hit struct {
-	rummage.Listing
-}
-
-// Page is one page of a listing surface: the shape of /v1/search, which
-// every listing list shares.
-type Page struct {
-	Total      int
-	Hits       []Hit
-	Facets     map[query.Facet][]query.FacetValue
-	NextCursor string // empty on the last page
-}
 
 // DefaultRankedDepth is how deep a ranked order (relevance) pages by
 // default: candidates beyond it are not reachable through the cursor,
@@ -46,6 +24,10 @@ type SearchConfig struct {
 	// RankedDepth bounds how deep relevance pages; 0 means
 	// DefaultRankedDepth, at most query.MaxCandidates.
 	RankedDepth int
+	// Exclude, when set, returns the closets a viewer (user, "" for an
+	// anonymous one) must never see: suspended sellers and the closets
+	// they blocked.
+	Exclude func(ctx context.Context, user string) ([]string, error)
 }
 
 // Search is the search surface (/v1/search): one retrieval per page, the
@@ -95,16 +77,18 @@ func (s *Search) Search(ctx context.Context, req *query.Request) (*Page, error) 
 		r.N = 1
 	}
 	r.Docs = r.N
+	if s.cfg.Exclude != nil {
+		ex, err := s.cfg.Exclude(ctx, req.User)
+		if err != nil {
+			return nil, err
+		}
+		r.Restrict.ExcludeSellers = ex
+	}
 	cands, err := s.r.Retrieve(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{Total: cands.Total, Facets: cands.Facets, Hits: make([]Hit, 0, len(cands.Hits))}
-	for i := range cands.Hits {
-		if d := cands.Hits[i].Doc; d != nil {
-			page.Hits = append(page.Hits, Hit{Listing: *d})
-		}
-	}
+	page := &Page{Total: cands.Total, Facets: cands.Facets, Hits: hits(cands.Hits, nil)}
 	served += len(cands.Hits)
 	if n := len(cands.Hits); n > 0 && cands.More && (!ranked || served < s.cfg.RankedDepth) {
 		last := &cands.Hits[n-1]

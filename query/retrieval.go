@@ -276,9 +276,9 @@ func (r *Retrieval) WantsFacet(f Facet) bool {
 // DropInstant is one scheduled drop: the listings that become visible at
 // one instant, counted, and their brands. It never names a listing.
 type DropInstant struct {
-	At     time.Time
-	Count  int
-	Brands []FacetValue
+	At     time.Time    `json:"at"`
+	Count  int          `json:"count"`
+	Brands []FacetValue `json:"brands"`
 }
 
 // DropLister is the optional capability of listing the drops to come.

@@ -1,0 +1,85 @@
+package feed
+
+import (
+	"context"
+	"time"
+
+	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/signals"
+)
+
+const surfaceFollowing = "following"
+
+// Following is one page of user's following feed (DESIGN.md "Feeds"):
+// what the closets user follows listed or shared, each listing once at
+// its latest such event, newest first, within FollowingWindow. The
+// followed closets' listings come from retrieval (a restriction to those
+// sellers, keyed by listed_at), their shares from the signals store
+// (their timelines merged at read time: no fan-out on write), and one
+// retrieval orders, filters and counts both. The viewer's own closet,
+// blocked closets and suspended sellers never appear.
+func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error) {
+	fp := fingerprint(req, "following")
+	cur, err := f.decodeCursor(req, surfaceFollowing, fp)
+	if err != nil {
+		return nil, err
+	}
+	now := f.instant(req, cur)
+	closets, err := f.s.Following(ctx, req.User, 0)
+	if err != nil {
+		return nil, err
+	}
+	r, shared, err := f.followingRetrieval(ctx, req, closets, now)
+	if err != nil {
+		return nil, err
+	}
+	base := SearchRetrieval(req, now, f.cfg.Search.Aliases)
+	r.Filters, r.Facets, r.FacetLimit, r.N, r.Docs = base.Filters, base.Facets, base.FacetLimit, base.N, base.N
+	if cur != nil {
+		r.After = &query.Position{Key: cur.Key, ID: cur.ID}
+	}
+	return f.keyedPage(ctx, r, surfaceFollowing, fp, now, followingReason(shared))
+}
+
+// followingRetrieval is the following feed of user as a SortFeed
+// retrieval at now, and the shares it is keyed by.
+func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time) (*query.Retrieval, map[string]signals.ListingAt, error) {
+	since := now.Add(-f.cfg.FollowingWindow)
+	ex, err := f.exclude(ctx, req.User, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	var shares []signals.ListingAt
+	if len(closets) > 0 {
+		if shares, err = f.s.SharedBy(ctx, closets, since, now, f.cfg.FollowingMaxShares); err != nil {
+			return nil, nil, err
+		}
+	}
+	ids := make([]string, len(shares))
+	keys := make([]int64, len(shares))
+	shared := make(map[string]signals.ListingAt, len(shares))
+	for i, s := range shares {
+		ids[i], keys[i] = s.Listing, s.At.UnixMilli()
+		shared[s.Listing] = s
+	}
+	return &query.Retrieval{
+		Now:  now,
+		Sort: query.SortFeed,
+		Restrict: query.Restriction{Include: true, Sellers: closets, IDs: ids, IDKeys: keys,
+			MinKey: since.UnixMilli(), ExcludeSellers: ex},
+	}, shared, nil
+}
+
+// followingReason says why a listing is in the following feed: shared by
+// a followed closet when its key is that share's time, else listed by its
+// closet.
+func followingReason(shared map[string]signals.ListingAt) func(c *query.Candidate, h *Hit) {
+	return func(c *query.Candidate, h *Hit) {
+		h.FeedAt = msTime(c.Key)
+		if s, ok := shared[c.ID]; ok && s.At.UnixMilli() == c.Key {
+			h.FeedReason = &Reason{Type: ReasonShared, By: s.By}
+			return
+		}
+		h.FeedReason = &Reason{Type: ReasonListed, By: c.Seller}
+	}
+}
