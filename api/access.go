@@ -69,12 +69,18 @@ type route struct{ method, path string }
 // /v1/events is AccessEvents, /v1/analytics/... and key management are
 // AccessAdmin.
 var routeAccess = map[route]Access{
-	{http.MethodGet, "/v1/search"}:       AccessRead,
-	{http.MethodGet, "/v1/listings/:id"}: AccessRead,
-	{http.MethodGet, "/healthz"}:         AccessOpen,
-	{http.MethodGet, "/readyz"}:          AccessOpen,
-	{http.MethodGet, "/metrics"}:         AccessOpen,
-	{http.MethodGet, "/openapi.json"}:    AccessOpen,
+	{http.MethodGet, "/v1/search"}:           AccessRead,
+	{http.MethodGet, "/v1/listings/:id"}:     AccessRead,
+	{http.MethodGet, "/v1/parties"}:          AccessRead,
+	{http.MethodGet, "/v1/parties/:id"}:      AccessRead,
+	{http.MethodGet, "/v1/parties/:id/feed"}: AccessRead,
+	{http.MethodGet, "/v1/feed/following"}:   AccessRead,
+	{http.MethodGet, "/v1/feed"}:             AccessRead,
+	{http.MethodGet, "/v1/drops"}:            AccessRead,
+	{http.MethodGet, "/healthz"}:             AccessOpen,
+	{http.MethodGet, "/readyz"}:              AccessOpen,
+	{http.MethodGet, "/metrics"}:             AccessOpen,
+	{http.MethodGet, "/openapi.json"}:        AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/signals"
 )
 
 // Config tunes the server. The zero value of a field means its default (see
@@ -34,6 +35,12 @@ type Config struct {
 	Cursors *feed.Cursors
 	// Aliases resolve brand shorthand in the brand filter.
 	Aliases query.Aliases
+	// Signals is the social state the parties, feeds and drops answer
+	// from; nil serves search only (those routes answer 404
+	// not_configured).
+	Signals signals.Reader
+	// Feeds tunes those surfaces (its Search part is the server's).
+	Feeds feed.Config
 	// Auth is who may call which route (api/access.go). The zero value
 	// admits no key and no read without one.
 	Auth Auth

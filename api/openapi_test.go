@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"testing"
 
@@ -24,36 +25,43 @@ func loadSpec(t *testing.T) *apitest.Spec {
 	return spec
 }
 
-// TestSpecDeclaresEverySearchParameter: the spec of GET /v1/search lists
-// exactly the parameters ParseSearch takes (searchParams), repeatable ones
-// as arrays.
+// TestSpecDeclaresEverySearchParameter: the spec of every listing list
+// declares exactly the parameters its parser takes, repeatable ones as
+// arrays.
 func TestSpecDeclaresEverySearchParameter(t *testing.T) {
 	spec := loadSpec(t)
-	op := spec.Doc.Paths.Find("/v1/search").Get
-	declared := map[string]bool{}
-	for _, p := range op.Parameters {
-		if p.Value.In == openapi3.ParameterInQuery {
-			declared[p.Value.Name] = true
-		}
-	}
-	var names []string
-	for name := range searchParams {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
-		if p == nil {
-			t.Errorf("GET /v1/search takes %q; add it to paths./v1/search.get.parameters in api/openapi.yaml", name)
+	for path, set := range map[string]*paramSet{
+		"/v1/search": &searchParams, "/v1/parties/{id}/feed": &partyFeedParams,
+		"/v1/feed/following": &followingParams, "/v1/feed": &homeParams,
+	} {
+		item := spec.Doc.Paths.Find(path)
+		if item == nil || item.Get == nil {
+			t.Errorf("the spec has no GET %s", path)
 			continue
 		}
-		if isArray := p.Schema.Value.Type.Is(openapi3.TypeArray); isArray != searchParams[name] {
-			t.Errorf("%s: repeatable %v in params.go, array %v in the spec", name, searchParams[name], isArray)
+		op := item.Get
+		declared := map[string]bool{}
+		for _, p := range op.Parameters {
+			if p.Value.In == openapi3.ParameterInQuery {
+				declared[p.Value.Name] = true
+			}
 		}
-		delete(declared, name)
-	}
-	for name := range declared {
-		t.Errorf("the spec declares %q, which GET /v1/search rejects", name)
+		names := slices.Clone(set.names)
+		sort.Strings(names)
+		for _, name := range names {
+			p := op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+			if p == nil {
+				t.Errorf("GET %s takes %q; add it to its parameters in api/openapi.yaml", path, name)
+				continue
+			}
+			if isArray := p.Schema.Value.Type.Is(openapi3.TypeArray); isArray != repeatable[name] {
+				t.Errorf("%s %s: repeatable %v in params.go, array %v in the spec", path, name, repeatable[name], isArray)
+			}
+			delete(declared, name)
+		}
+		for name := range declared {
+			t.Errorf("the spec declares %q, which GET %s rejects", name, path)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 )
 
@@ -31,14 +32,30 @@ const (
 	paramUser      = "user"
 )
 
-// searchParams are every parameter /v1/search accepts, and whether it may be
-// repeated.
-var searchParams = map[string]bool{
-	paramQuery: false, paramBrand: true, paramSize: true, paramCondition: true,
-	paramColor: true, paramCategory: false, paramPriceMin: false, paramPriceMax: false,
-	paramSort: false, paramLimit: false, paramCursor: false, paramFacets: true,
-	paramFacetLim: false, paramUser: false,
+// paramSet is what one route accepts: its parameter names (in the order the
+// unknown-parameter message lists them) and how it reads sort.
+type paramSet struct {
+	names []string
+	sort  func(string) (query.Sort, error) // nil: parseSort
 }
+
+// repeatable are the parameters that take several values.
+var repeatable = map[string]bool{paramBrand: true, paramSize: true, paramCondition: true, paramColor: true, paramFacets: true}
+
+// searchFilters are the parameters every listing list shares.
+var searchFilters = []string{paramQuery, paramBrand, paramSize, paramCondition, paramColor, paramCategory, paramPriceMin, paramPriceMax}
+
+var (
+	// searchParams are every parameter /v1/search accepts.
+	searchParams = paramSet{names: append(slices.Clone(searchFilters), paramSort, paramLimit, paramCursor, paramFacets, paramFacetLim, paramUser)}
+	// partyFeedParams: the search's, with the party feed's sorts.
+	partyFeedParams = paramSet{names: searchParams.names, sort: feed.ParsePartySort}
+	// followingParams: the search filters (no text: the feed is not
+	// searched), facets, the page and the user.
+	followingParams = paramSet{names: []string{paramBrand, paramSize, paramCondition, paramColor, paramCategory, paramPriceMin, paramPriceMax, paramLimit, paramCursor, paramFacets, paramFacetLim, paramUser}}
+	// homeParams: the page and the user.
+	homeParams = paramSet{names: []string{paramLimit, paramCursor, paramUser}}
+)
 
 // maxEcho bounds how much of a bad parameter name is echoed back.
 const maxEcho = 64
@@ -55,8 +72,11 @@ const maxEcho = 64
 //     send empty fields);
 //   - values must be valid UTF-8;
 //   - facets may be repeated as well as comma separated; blanks are skipped.
-func ParseSearch(v url.Values) (*query.Request, error) {
-	if err := checkNames(v); err != nil {
+func ParseSearch(v url.Values) (*query.Request, error) { return parseRequest(v, &searchParams) }
+
+// parseRequest is ParseSearch for the parameters of set.
+func parseRequest(v url.Values, set *paramSet) (*query.Request, error) {
+	if err := checkNames(v, set); err != nil {
 		return nil, err
 	}
 	for name, vals := range v {
@@ -92,7 +112,11 @@ func ParseSearch(v url.Values) (*query.Request, error) {
 		req.Filters.PriceMax, err = parseCents(paramPriceMax, s)
 	}
 	if s := single(paramSort); err == nil {
-		req.Sort, err = parseSort(s)
+		if set.sort != nil {
+			req.Sort, err = set.sort(s)
+		} else {
+			req.Sort, err = parseSort(s)
+		}
 	}
 	if s := single(paramLimit); s != "" && err == nil {
 		req.Limit, err = parseLimit(s)
@@ -111,7 +135,13 @@ func ParseSearch(v url.Values) (*query.Request, error) {
 	if len(req.User) > rummage.MaxIDLen {
 		return nil, bad("invalid_value", paramUser, "must be at most %d bytes", rummage.MaxIDLen)
 	}
-	if err := req.Validate(); err != nil {
+	// A surface's own sort (the party feed's "party") is not a search
+	// sort: validate the rest.
+	probe := req
+	if set.sort != nil {
+		probe.Sort = ""
+	}
+	if err := probe.Validate(); err != nil {
 		return nil, err
 	}
 	return &req, nil
@@ -121,12 +151,12 @@ func bad(code, field, format string, args ...any) *query.InvalidError {
 	return &query.InvalidError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// checkNames rejects unknown parameter names, reporting the first in sorted
-// order so the answer does not depend on map order.
-func checkNames(v url.Values) error {
+// checkNames rejects parameter names set does not take, reporting the first
+// in sorted order so the answer does not depend on map order.
+func checkNames(v url.Values, set *paramSet) error {
 	var unknown []string
 	for name := range v {
-		if _, ok := searchParams[name]; !ok {
+		if !slices.Contains(set.names, name) {
 			unknown = append(unknown, name)
 		}
 	}
@@ -135,7 +165,8 @@ func checkNames(v url.Values) error {
 	}
 	sort.Strings(unknown)
 	name := truncate(unknown[0], maxEcho)
-	return bad("unknown_parameter", name, "unknown parameter %q; use q, brand, size, condition, color, category, price_min, price_max, sort, limit, cursor, facets, facet_limit or user", name)
+	return bad("unknown_parameter", name, "unknown parameter %q; use %s or %s", name,
+		strings.Join(set.names[:len(set.names)-1], ", "), set.names[len(set.names)-1])
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, and makes it valid

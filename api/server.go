@@ -54,6 +54,7 @@ type Server struct {
 type backendRef struct {
 	Backend
 	search *feed.Search
+	feeds  *feed.Feeds // nil without a signals store
 }
 
 // New builds the server. b may be nil when the index is still loading: the
@@ -98,6 +99,12 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 
 	s.get("/v1/search", s.search)
 	s.get("/v1/listings/:id", s.listing)
+	s.get("/v1/parties", s.parties)
+	s.get("/v1/parties/:id", s.party)
+	s.get("/v1/parties/:id/feed", s.partyFeed)
+	s.get("/v1/feed/following", s.following)
+	s.get("/v1/feed", s.home)
+	s.get("/v1/drops", s.drops)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
@@ -134,7 +141,17 @@ func (s *Server) SetBackend(b Backend) {
 		s.backend.Store(nil)
 		return
 	}
-	s.backend.Store(&backendRef{Backend: b, search: feed.NewSearch(b, feed.SearchConfig{Cursors: s.cursors, Aliases: s.cfg.Aliases})})
+	ref := &backendRef{Backend: b}
+	sc := feed.SearchConfig{Cursors: s.cursors, Aliases: s.cfg.Aliases}
+	if s.cfg.Signals != nil {
+		fc := s.cfg.Feeds
+		fc.Search = sc
+		ref.feeds = feed.New(b, s.cfg.Signals, fc)
+		ref.search = ref.feeds.Search
+	} else {
+		ref.search = feed.NewSearch(b, sc)
+	}
+	s.backend.Store(ref)
 }
 
 // Ready reports whether an index is installed and the server is not
@@ -158,6 +175,7 @@ type searchResponse struct {
 	Hits       []feed.Hit                         `json:"hits"`
 	Facets     map[query.Facet][]query.FacetValue `json:"facets"`
 	NextCursor *string                            `json:"next_cursor"`
+	Restarted  *bool                              `json:"restarted,omitempty"`
 }
 
 func (s *Server) search(c echo.Context) error {

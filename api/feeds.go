@@ -1,0 +1,210 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/query"
+)
+
+// The social surfaces: parties, the following and home feeds, drops
+// (package feed). They answer 404 not_configured where the process has no
+// signals store (serve of a search-only catalog).
+
+// CodeNotConfigured: the surface needs a signals store the process lacks.
+const CodeNotConfigured = "not_configured"
+
+var errNoSocial = &Error{Status: http.StatusNotFound, Code: CodeNotConfigured,
+	Message: "this deployment has no social state (parties, feeds, drops): run rummage dev, or serve with a signals store"}
+
+// feeds returns the social surfaces, or why not.
+func (s *Server) feeds() (*feed.Feeds, error) {
+	b, err := s.loaded()
+	if err != nil {
+		return nil, err
+	}
+	if b.feeds == nil {
+		return nil, errNoSocial
+	}
+	return b.feeds, nil
+}
+
+// query parses the request's query string for set.
+func queryOf(c echo.Context, set *paramSet) (*query.Request, error) {
+	v, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeMalformedQuery, Message: "the query string is not valid URL encoding"}
+	}
+	return parseRequest(v, set)
+}
+
+// page writes a listing list in the shape of /v1/search.
+func page(c echo.Context, req *query.Request, res *feed.Page, err error, what string) error {
+	if err != nil {
+		var ie *query.InvalidError
+		switch {
+		case errors.As(err, &ie):
+			return err
+		case errors.Is(err, feed.ErrNotFound):
+			return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Field: "id", Message: "party not found"}
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
+	if out.Hits == nil {
+		out.Hits = []feed.Hit{}
+	}
+	if out.Facets == nil {
+		out.Facets = map[query.Facet][]query.FacetValue{}
+	}
+	for _, f := range req.Facets {
+		if out.Facets[f] == nil {
+			out.Facets[f] = []query.FacetValue{}
+		}
+	}
+	if res.NextCursor != "" {
+		out.NextCursor = &res.NextCursor
+	}
+	if res.Restarted {
+		out.Restarted = &res.Restarted
+	}
+	return c.JSON(http.StatusOK, &out)
+}
+
+type partyList struct {
+	Parties    []feed.PartyInfo `json:"parties"`
+	NextCursor *string          `json:"next_cursor"`
+}
+
+func (s *Server) parties(c echo.Context) error {
+	v, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedQuery, Message: "the query string is not valid URL encoding"}
+	}
+	for name := range v {
+		if name != "status" && name != paramLimit && name != paramCursor {
+			return bad("unknown_parameter", truncate(name, maxEcho), "unknown parameter %q; use status, limit or cursor", truncate(name, maxEcho))
+		}
+	}
+	req := &feed.PartiesRequest{}
+	for _, raw := range v["status"] {
+		for _, st := range strings.Split(raw, ",") {
+			switch st = strings.TrimSpace(st); st {
+			case "":
+			case feed.PartyLive, feed.PartyUpcoming, feed.PartyEnded:
+				req.Statuses = append(req.Statuses, st)
+			default:
+				return bad("invalid_value", "status", "unknown status %q; use live, upcoming or ended", truncate(st, maxEcho))
+			}
+		}
+	}
+	if l, err := singleValue(v, paramLimit); err != nil {
+		return err
+	} else if l != "" {
+		if req.Limit, err = parseLimit(l); err != nil {
+			return err
+		}
+	}
+	if req.Cursor, err = singleValue(v, paramCursor); err != nil {
+		return err
+	}
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	list, next, err := f.Parties(c.Request().Context(), req)
+	if err != nil {
+		var ie *query.InvalidError
+		if errors.As(err, &ie) {
+			return err
+		}
+		return fmt.Errorf("parties: %w", err)
+	}
+	out := partyList{Parties: list}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return c.JSON(http.StatusOK, &out)
+}
+
+func (s *Server) party(c echo.Context) error {
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	p, err := f.Party(c.Request().Context(), c.Param("id"), time.Time{})
+	if errors.Is(err, feed.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("party %q not found", c.Param("id"))}
+	}
+	if err != nil {
+		return fmt.Errorf("party: %w", err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) partyFeed(c echo.Context) error {
+	req, err := queryOf(c, &partyFeedParams)
+	if err != nil {
+		return err
+	}
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	res, err := f.PartyFeed(c.Request().Context(), c.Param("id"), req)
+	return page(c, req, res, err, "party feed")
+}
+
+func (s *Server) following(c echo.Context) error {
+	req, err := queryOf(c, &followingParams)
+	if err != nil {
+		return err
+	}
+	if req.User == "" {
+		return bad("missing_parameter", paramUser, "the following feed is a shopper's: user is required")
+	}
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	res, err := f.Following(c.Request().Context(), req)
+	return page(c, req, res, err, "following feed")
+}
+
+func (s *Server) home(c echo.Context) error {
+	req, err := queryOf(c, &homeParams)
+	if err != nil {
+		return err
+	}
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	res, err := f.Home(c.Request().Context(), req)
+	return page(c, req, res, err, "home feed")
+}
+
+func (s *Server) drops(c echo.Context) error {
+	if c.QueryString() != "" {
+		return bad("unknown_parameter", "", "/v1/drops takes no parameters")
+	}
+	f, err := s.feeds()
+	if err != nil {
+		return err
+	}
+	d, err := f.Drops(c.Request().Context(), time.Time{})
+	if errors.Is(err, feed.ErrNoDrops) {
+		return errNoSocial
+	}
+	if err != nil {
+		return fmt.Errorf("drops: %w", err)
+	}
+	return c.JSON(http.StatusOK, d)
+}
