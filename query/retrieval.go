@@ -117,7 +117,9 @@ type Signals struct {
 
 // Scorer is the first ranking phase, run by retrieval over every text match
 // so that the candidates it hands up are the best by this score. Score must
-// be pure: the same signals give the same score. Bound returns an upper
+// be pure: the same signals give the same score, and it must not read
+// Signals.Seller (backends may leave it empty until they build the
+// candidates they return). Bound returns an upper
 // bound of Score over every candidate whose text score is text, and must be
 // non-decreasing in text: retrieval visits text scores best first and stops
 // once no remaining candidate can enter the top N.

@@ -144,8 +144,8 @@ func (x *Index) Drops(ctx context.Context, r *query.DropsRequest) ([]query.DropI
 	}
 	c := x.cols
 	set := c.drops
-	if ex := c.sellerSets(r.ExcludeSellers); len(ex) > 0 {
-		set = roaring.AndNot(set, roaring.FastOr(ex...))
+	if ex := c.sellerBitmap(r.ExcludeSellers); ex != nil {
+		set = roaring.AndNot(set, ex)
 	}
 	from, to := r.From.UnixMilli(), r.To.UnixMilli()
 	type instant struct {

@@ -384,3 +384,45 @@ func facetsString(m map[query.Facet][]query.FacetValue) string {
 	}
 	return sb.String()
 }
+
+// TestSellerLists: a listing moves between its sellers' lists when its
+// seller changes, and leaves them when it is deleted; restrictions to
+// sellers follow.
+func TestSellerLists(t *testing.T) {
+	ctx := context.Background()
+	x := open(t, embedded.Config{Dir: t.TempDir()})
+	defer x.Close()
+	mk := func(id, seller string) *rummage.Listing {
+		return &rummage.Listing{ID: id, SellerID: seller, Title: "t " + id, Status: rummage.StatusAvailable, CreatedAt: now.Add(-time.Hour)}
+	}
+	apply := func(chs ...query.Change) {
+		t.Helper()
+		if _, err := x.Apply(ctx, chs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bySellers := func(sellers ...string) []string {
+		t.Helper()
+		res, err := x.Retrieve(ctx, &query.Retrieval{Now: now, N: 100, Sort: query.SortPriceAsc, Restrict: query.Restriction{Include: true, Sellers: sellers}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conformance.IDs(res.Hits)
+	}
+	apply(query.Change{ID: "a", Version: 1, Doc: mk("a", "s1")}, query.Change{ID: "b", Version: 1, Doc: mk("b", "s1")}, query.Change{ID: "c", Version: 1, Doc: mk("c", "s2")})
+	if got := bySellers("s1"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("s1 = %v", got)
+	}
+	apply(query.Change{ID: "a", Version: 2, Doc: mk("a", "s2")})
+	if got, got2 := bySellers("s1"), bySellers("s2"); !slices.Equal(got, []string{"b"}) || !slices.Equal(got2, []string{"a", "c"}) {
+		t.Fatalf("after a moves: s1 = %v, s2 = %v", got, got2)
+	}
+	apply(query.Change{ID: "c", Version: 2, Delete: true}, query.Change{ID: "b", Version: 2, Delete: true})
+	if got, got2 := bySellers("s1"), bySellers("s2", "nobody"); len(got) != 0 || !slices.Equal(got2, []string{"a"}) {
+		t.Fatalf("after deletes: s1 = %v, s2 = %v", got, got2)
+	}
+	res, err := x.Retrieve(ctx, &query.Retrieval{Now: now, N: 10, Restrict: query.Restriction{ExcludeSellers: []string{"s2"}}})
+	if err != nil || res.Total != 0 {
+		t.Fatalf("excluding s2: %v %+v", err, res)
+	}
+}

@@ -119,6 +119,7 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 		h := &res.Hits[i]
 		h.ID = c.ids.str(e.ord)
 		c.signals(e.ord, &h.Signals)
+		h.Seller = c.sellerOf(e.ord)
 		if sortBy == query.SortRelevance {
 			h.Score = e.v
 			h.Text = e.text
@@ -151,13 +152,14 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	return res, nil
 }
 
-// signals fills what ranking knows of ordinal o from its row (the text
-// score is the caller's).
+// signals fills what ranking knows of ordinal o from its row but the
+// seller (the text score is the caller's; the seller, a string built from
+// its arena, is set on the returned candidates only).
 func (c *columns) signals(o uint32, s *query.Signals) {
 	r := &c.rows[o]
 	s.CreatedMs, s.ListedMs = r.created, r.listed()
 	s.Likes, s.Shares = int64(r.likes), int64(r.shares)
-	s.Seller, s.Brand, s.Size = c.sellers.vals[r.seller], c.brands.vals[r.brand], c.sizes.vals[r.size]
+	s.Brand, s.Size = c.brands.vals[r.brand], c.sizes.vals[r.size]
 	s.Category = c.nodes[r.node].path
 	s.PriceCents = r.price
 	s.SharedMs = 0
@@ -173,12 +175,13 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 	out := base
 	var fk *feedKeys
 	if rs.Include {
-		parts := c.sellerSets(rs.Sellers)
+		var parts []*roaring.Bitmap
+		sellers := c.sellerBitmap(rs.Sellers)
+		if sellers != nil {
+			parts = append(parts, sellers)
+		}
 		if feed {
-			fk = &feedKeys{}
-			if len(parts) > 0 {
-				fk.sellers = roaring.FastOr(parts...)
-			}
+			fk = &feedKeys{sellers: sellers}
 		}
 		if len(rs.IDs) > 0 {
 			ords := make([]uint32, 0, len(rs.IDs))
@@ -204,8 +207,8 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 			out = roaring.And(out, roaring.FastOr(parts...))
 		}
 	}
-	if ex := c.sellerSets(rs.ExcludeSellers); len(ex) > 0 {
-		out = roaring.AndNot(out, roaring.FastOr(ex...))
+	if ex := c.sellerBitmap(rs.ExcludeSellers); ex != nil {
+		out = roaring.AndNot(out, ex)
 	}
 	if fk != nil && rs.MinKey != 0 {
 		out = c.keyAtLeast(out, fk, rs.MinKey)
@@ -213,16 +216,6 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 	return out, fk
 }
 
-// sellerSets returns the listing bitmap of each known seller.
-func (c *columns) sellerSets(sellers []string) []*roaring.Bitmap {
-	var out []*roaring.Bitmap
-	for _, s := range sellers {
-		if id, ok := c.sellers.ids[s]; ok && id != 0 && int(id) < len(c.sellerBM) {
-			out = append(out, c.sellerBM[id])
-		}
-	}
-	return out
-}
 
 // selection holds the dictionary ids (condition: codes) that the filter
 // values matched, so that they appear in their facet whatever their count.
@@ -846,7 +839,11 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 	}
 	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
 	h := c.newPage(after, query.SortRelevance, k)
-	var sigs [256]query.Signals
+	// The scorer is an interface, so the signals it reads escape: a
+	// pooled buffer instead of a 33 KB array per query.
+	sp := signalBufs.Get().(*[256]query.Signals)
+	defer signalBufs.Put(sp)
+	sigs := sp[:]
 	for gi, sc := range scores {
 		if len(h.e) == k && scorer.Bound(sc) < h.e[0].v {
 			// Every listing left scores below the page's worst, which is
@@ -874,6 +871,9 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 }
 
 var bitsets sync.Pool // of *[]uint64, all zero
+
+// signalBufs pools the signal buffers of topKRelevance.
+var signalBufs = sync.Pool{New: func() any { return new([256]query.Signals) }}
 
 // getBitset returns a zeroed bitset of at least n bits.
 func getBitset(n int) []uint64 {
