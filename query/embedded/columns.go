@@ -110,9 +110,9 @@ type columns struct {
 	// costlier and text p99 three times slower.
 	sellerIDs                          idTable
 	sellerHead, sellerNext, sellerPrev []uint32
-	colorSets                dict              // key: sorted color ids joined by ","
-	colorSetIDs              [][]uint32        // colorSets id → color ids
-	colorSetByNames          map[string]uint32 // colors as listed, joined by NUL → colorSets id
+	colorSets                          dict              // key: sorted color ids joined by ","
+	colorSetIDs                        [][]uint32        // colorSets id → color ids
+	colorSetByNames                    map[string]uint32 // colors as listed, joined by NUL → colorSets id
 
 	nodes       []catNode
 	nodeByPath  map[string]uint32

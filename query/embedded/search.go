@@ -216,7 +216,6 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 	return out, fk
 }
 
-
 // selection holds the dictionary ids (condition: codes) that the filter
 // values matched, so that they appear in their facet whatever their count.
 type selection [numFields][]uint32
