@@ -21,15 +21,15 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/golden"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/ranking"
 )
 
-var (
-	update     = flag.Bool("update", false, "rewrite the golden rankings and testdata/rank_stats.txt")
-	acceptDrop = flag.Bool("accept-drop", false, "with -update: pin mean figures lower than the committed ones")
-)
+// -update (internal/golden) rewrites the golden rankings and
+// testdata/rank_stats.txt.
+var acceptDrop = flag.Bool("accept-drop", false, "with -update: pin mean figures lower than the committed ones")
 
 // The fixed catalog: the generator's at a fixed seed, size and instant,
 // searched a day and a half later, so that the drops of those 36 hours are
@@ -99,7 +99,7 @@ func TestRanking(t *testing.T) {
 			st.Recall1, st.Recall5 = recallAt(1, got, st.Relevant), recallAt(5, got, st.Relevant)
 			st.RR, st.NDCG = reciprocalRank(got), ndcgAt(topK, got, ideal)
 			stats = append(stats, st)
-			assertGolden(t, filepath.Join("testdata", "rankings", goldenName(q.Query)+".txt"), renderRanking(&q, page, got, &st))
+			golden.Check(t, filepath.Join("testdata", "rankings", goldenName(q.Query)+".txt"), renderRanking(&q, page, got, &st))
 		})
 	}
 
@@ -132,7 +132,7 @@ func checkGoldenSet(t *testing.T, queries []judgedQuery) {
 		if _, ok := want[f.Name()]; ok {
 			continue
 		}
-		if !*update {
+		if !golden.Updating() {
 			t.Errorf("%s belongs to no query of rank_queries.txt (-update removes it)", filepath.Join(dir, f.Name()))
 		} else if err := os.Remove(filepath.Join(dir, f.Name())); err != nil {
 			t.Fatal(err)
@@ -461,7 +461,7 @@ func parseStats(b []byte) (parsedStats, error) {
 func checkStats(t *testing.T, got []byte) {
 	path := filepath.Join("testdata", "rank_stats.txt")
 	want, err := os.ReadFile(path)
-	if err != nil && !(os.IsNotExist(err) && *update) {
+	if err != nil && !(os.IsNotExist(err) && golden.Updating()) {
 		t.Fatal(err)
 	}
 	var report string
@@ -477,16 +477,16 @@ func checkStats(t *testing.T, got []byte) {
 		report = drops(old, now)
 	}
 	switch {
-	case report != "" && !(*update && *acceptDrop):
+	case report != "" && !(golden.Updating() && *acceptDrop):
 		how := "fix the regression, or pin it with -update -accept-drop if it is deliberate"
-		if *update {
+		if golden.Updating() {
 			how = "rank_stats.txt is left as it was; add -accept-drop to pin the lower figures"
 		}
 		t.Fatalf("ranking quality dropped (%s):\n%s", how, report)
 	case report != "":
 		t.Logf("pinning lower figures:\n%s", report)
 	}
-	assertGolden(t, path, got)
+	golden.Check(t, path, got)
 }
 
 // drops describes every mean of now below its figure in old, and the
@@ -525,79 +525,6 @@ func drops(old, now parsedStats) string {
 		}
 	}
 	return b.String()
-}
-
-// assertGolden compares got with the file at path; -update rewrites it.
-func assertGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs (run with -update to accept):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff lists the lines of want missing from got (-) and the lines of
-// got new to want (+), along a longest common subsequence: a row that
-// moved in a ranking table shows as one - and one +, not as every row
-// below it changed.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	// lcs[i][j] is the length of a longest common subsequence of w[i:] and g[j:].
-	lcs := make([][]int, len(w)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(g)+1)
-	}
-	for i := len(w) - 1; i >= 0; i-- {
-		for j := len(g) - 1; j >= 0; j-- {
-			if w[i] == g[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	for i, j := 0, 0; i < len(w) || j < len(g); {
-		switch {
-		case i < len(w) && j < len(g) && w[i] == g[j]:
-			i, j = i+1, j+1
-		case i < len(w) && (j == len(g) || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&b, "-%s\n", w[i])
-			i++
-		default:
-			fmt.Fprintf(&b, "+%s\n", g[j])
-			j++
-		}
-	}
-	return b.String()
-}
-
-func TestLineDiff(t *testing.T) {
-	cases := []struct{ want, got, diff string }{
-		{"a\nb\nc", "a\nb\nc", ""},
-		{"a\nb\nc\nd", "a\nc\nb\nd", "-b\n+b\n"}, // a moved row
-		{"a\nb", "a\nx\nb", "+x\n"},
-		{"a\nb\nc", "a\nc", "-b\n"},
-		{"a\nb", "a\nc", "-b\n+c\n"},
-		{"", "a", "-\n+a\n"},
-	}
-	for _, c := range cases {
-		if got := lineDiff(c.want, c.got); got != c.diff {
-			t.Errorf("lineDiff(%q, %q) = %q, want %q", c.want, c.got, got, c.diff)
-		}
-	}
 }
 
 // TestStats: the summary reads back as written, and drops names a lower
