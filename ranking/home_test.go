@@ -1,14 +1,12 @@
 package ranking
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/rummage/rummage/internal/golden"
+)
 
 func items(src Source, seller func(i int) string, ids ...string) []Item {
 	out := make([]Item, len(ids))
@@ -52,19 +50,7 @@ func TestBlendHomeGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&sb, "%2d %-4s %-10s %s\n", i+1, it.ID, it.Source, it.Seller)
 	}
-	const path = "testdata/home_blend.txt"
-	if *update {
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if sb.String() != string(want) {
-		t.Errorf("blend differs from %s (run with -update if intended):\n%s", path, sb.String())
-	}
+	golden.Check(t, "testdata/home_blend.txt", []byte(sb.String()))
 	checkBlend(t, got, cfg, src)
 }
 

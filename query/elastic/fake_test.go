@@ -1,9 +1,7 @@
 package elastic
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -13,9 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	goldenfile "github.com/rummage/rummage/internal/golden"
+)
 
 // reply is one canned answer: a status and a file under testdata/responses
 // (or a literal body when file starts with '{').
@@ -114,27 +112,9 @@ func (f *fakeES) backend(t *testing.T, mod func(*Config)) *Backend {
 // golden compares got with testdata/<name>, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
-// goldenRequest writes a recorded JSON request as an indented document:
-// method, path and query on top, the body below.
 func goldenRequest(t *testing.T, name string, r recorded) {
 	t.Helper()
 	var body any
