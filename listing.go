@@ -231,3 +231,19 @@ func (d *Decoder) Next() (Listing, error) {
 
 // Line is the number of the line last read.
 func (d *Decoder) Line() int { return d.line }
+
+// DecodeAll reads every listing of a JSONL stream; the first bad line is
+// an error.
+func DecodeAll(r io.Reader) ([]Listing, error) {
+	var out []Listing
+	for dec := NewDecoder(r); ; {
+		l, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+}

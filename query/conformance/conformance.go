@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -31,18 +30,7 @@ func Listings() ([]rummage.Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := rummage.NewDecoder(bytes.NewReader(b))
-	var out []rummage.Listing
-	for {
-		l, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
+	return rummage.DecodeAll(bytes.NewReader(b))
 }
 
 // Load applies the suite's documents to b at Version.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -243,16 +242,9 @@ func extraListings() ([]rummage.Listing, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []rummage.Listing
-	for dec := rummage.NewDecoder(f); ; {
-		l, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
+	out, err := rummage.DecodeAll(f)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) != extraCount {
 		return nil, fmt.Errorf("%d listings, want extraCount = %d", len(out), extraCount)
