@@ -136,7 +136,7 @@ func (h *cursors) Less(i, j int) bool {
 	return h.s.at[a[len(a)-1]] > h.s.at[b[len(b)-1]]
 }
 func (h *cursors) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
-func (h *cursors) Push(x any)   { h.cs = append(h.cs, x.(cursor)) }
+func (h *cursors) Push(x any)    { h.cs = append(h.cs, x.(cursor)) }
 func (h *cursors) Pop() any {
 	c := h.cs[len(h.cs)-1]
 	h.cs = h.cs[:len(h.cs)-1]

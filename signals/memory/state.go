@@ -68,12 +68,12 @@ type state struct {
 	prev  []uint32 // the previous event (in arrival order) of the same listing
 	dead  []uint64 // a bit per event
 
-	head     []uint32                   // by interned listing id: its last event
-	timeline map[uint32][]uint32        // by user: their events sorted by at
-	partyIx  map[uint32]*partyLog       // by party
+	head     []uint32                     // by interned listing id: its last event
+	timeline map[uint32][]uint32          // by user: their events sorted by at
+	partyIx  map[uint32]*partyLog         // by party
 	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
-	likeIx   map[uint64]uint32          // user<<32|listing → event
-	spans    []span                     // at range of each spanSize events, for TopEngaged
+	likeIx   map[uint64]uint32            // user<<32|listing → event
+	spans    []span                       // at range of each spanSize events, for TopEngaged
 }
 
 type posKey struct {
