@@ -141,6 +141,9 @@ func openDisk(dir string) (*disk, *state, Recovery, error) {
 		if err == io.EOF {
 			break
 		}
+		if err == nil && len(p) == 0 {
+			err = errCorrupt // never written: zeros a crash left
+		}
 		if err == nil {
 			err = applyFrame(st, p)
 		}

@@ -124,6 +124,9 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if len(b.Changes) == 0 && len(b.Positions) == 0 {
+		return nil // nothing to log: an empty frame in the log is a torn one
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	switch {
