@@ -61,7 +61,7 @@ func TestTornLogTail(t *testing.T) {
 	wantAll, _ := reference(t, bs)
 	wantButLast, posButLast := reference(t, bs[:len(bs)-1])
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, path string, lastStart int64)
 	}{
 		{"cut in the payload", func(t *testing.T, path string, last int64) {
