@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -90,18 +89,14 @@ func mustE2E(t testing.TB) *api.Server {
 			return
 		}
 		defer f.Close()
-		dec := rummage.NewDecoder(f)
-		var batch []query.Change
-		for {
-			l, err := dec.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				e2eErr = err
-				return
-			}
-			batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
+		docs, err := rummage.DecodeAll(f)
+		if err != nil {
+			e2eErr = err
+			return
+		}
+		batch := make([]query.Change, len(docs))
+		for i := range docs {
+			batch[i] = query.Change{ID: docs[i].ID, Version: 1, Doc: &docs[i]}
 		}
 		if _, err := idx.Apply(context.Background(), batch); err != nil {
 			e2eErr = err

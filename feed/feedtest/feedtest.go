@@ -34,14 +34,8 @@ type Open func(t *testing.T) signals.Store
 // embedded index of the suite's listings.
 func Run(t *testing.T, open Open) {
 	t.Helper()
-	var suite struct {
-		Signals []Row  `json:"signals"`
-		Cases   []Case `json:"cases"`
-	}
-	if err := json.Unmarshal(feedsJSON, &suite); err != nil {
-		t.Fatalf("feeds.json: %v", err)
-	}
-	x := catalog(t)
+	suite := load(t)
+	x := Catalog(t)
 	for _, c := range suite.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -56,8 +50,33 @@ func Run(t *testing.T, open Open) {
 	}
 }
 
-// catalog is the suite's listings in an embedded index.
-func catalog(t *testing.T) *embedded.Index {
+type suite struct {
+	Signals []Row  `json:"signals"`
+	Cases   []Case `json:"cases"`
+}
+
+func load(t testing.TB) *suite {
+	t.Helper()
+	var s suite
+	if err := json.Unmarshal(feedsJSON, &s); err != nil {
+		t.Fatalf("feeds.json: %v", err)
+	}
+	return &s
+}
+
+// Now is the instant the suite's cases are written for: party p1 is live,
+// p0 ended, p2 upcoming, and a drop of two listings is an hour away.
+var Now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// Social writes the suite's social rows to w (for tests above feed, such
+// as the API's).
+func Social(t testing.TB, w signals.Writer) {
+	t.Helper()
+	apply(t, w, &versions{}, load(t).Signals)
+}
+
+// Catalog is the suite's listings in an embedded index.
+func Catalog(t testing.TB) *embedded.Index {
 	t.Helper()
 	ctx := context.Background()
 	x, err := embedded.Open(ctx, embedded.Config{Dir: t.TempDir()})
@@ -155,7 +174,7 @@ func (r *Row) change(v uint64) (signals.Change, error) {
 // versions hands out increasing versions, as commit LSNs would be.
 type versions struct{ next uint64 }
 
-func apply(t *testing.T, s signals.Writer, v *versions, rows []Row) {
+func apply(t testing.TB, s signals.Writer, v *versions, rows []Row) {
 	t.Helper()
 	if len(rows) == 0 {
 		return
