@@ -64,7 +64,7 @@ The tables must be empty. Exactly one of --out and --database-url is required.`)
 		}
 		now = t
 	}
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: *seed, Now: now, Count: *count, Sellers: *sellers})
+	g, err := fixtures.NewGenerator(fixtures.Options{Seed: *seed, Now: now, Count: *count, Sellers: *sellers, Social: &fixtures.Social{}})
 	if err != nil {
 		return err
 	}
