@@ -21,6 +21,10 @@
 // as differences; run it when the stream is idle, or run it twice and look at
 // what persists.
 //
+// Signals does the same for the social state: it compares a signals store
+// (parties and their latest shares, follows, blocks, suspensions, every
+// listing's engagers) with the social tables.
+//
 // It depends on indexer (the row mapping), query (the backend interface) and
-// pgx; it must not import a concrete backend, Kafka, api or cmd.
+// pgx, and signals (the store's Reader); it must not import a concrete backend, Kafka, api or cmd.
 package reconcile
