@@ -10,7 +10,7 @@
 // max_slot_wal_keep_size so that a forgotten slot cannot fill the disk) and
 // listens on a unix socket only, in a 0700 directory inside the cluster's
 // own: trust is granted to local connections alone, TCP is rejected both by
-// listen_addresses='' and by pg_hba.conf. Started as root, it runs initdb
+// an empty listen_addresses and by pg_hba.conf. Started as root, it runs initdb
 // and the server as the postgres OS user (Postgres refuses root), in a
 // directory that user owns.
 //
