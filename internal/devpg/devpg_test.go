@@ -43,7 +43,6 @@ func start(t *testing.T, dir string, log *bytes.Buffer) *Cluster {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	t.Logf("Start logged:\n%s", log)
 	return c
 }
 
