@@ -150,6 +150,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return c, c.waitReady(ctx)
 	}
 	if err := c.start(ctx); err != nil {
+		if ctx.Err() != nil { // interrupted: the server may be up already
+			err = errors.Join(err, c.Stop(context.WithoutCancel(ctx)))
+		}
 		return nil, err
 	}
 	c.log.Info("private Postgres started on socket "+c.SocketPath(), "dir", c.dir, "log", c.logFile())
