@@ -87,6 +87,7 @@ type devOptions struct {
 	backend                  *backendFlags
 	dbURL, addr, adminAddr   string
 	pgDir                    string // the private Postgres's, used without dbURL
+	private                  bool   // no --database-url: the database is the private Postgres
 	seed                     uint64
 	seedCount                int
 	rebuild, kafkaAddrForced bool
@@ -163,7 +164,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
-	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
 		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
@@ -174,7 +175,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 // ctx ends.
 func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err error) {
 	slog.SetDefault(o.log)
-	if o.dbURL == "" {
+	if o.private {
 		stop, err := o.startPrivatePostgres(ctx)
 		if err != nil {
 			return err
