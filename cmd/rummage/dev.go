@@ -35,7 +35,14 @@ so "kcat -b ADDR -L" lists the topics <prefix>.<schema>.<table> and
 change events (Debezium-style JSON). It listens on --kafka-addr, or on a free
 port when that one is taken and the flag was not given.
 
-The database is created if it does not exist, then migrated.
+The database is created if it does not exist, then migrated. Without
+--database-url (and $DATABASE_URL), dev runs a private Postgres of its own
+from the installed server binaries (pg_config --bindir, or the newest
+/usr/lib/postgresql/N/bin): initialized in --postgres-dir at the first
+start, reused by later ones, stopped when dev stops, listening on a unix
+socket in that directory only (as the postgres OS user when dev runs as
+root). It is seeded with a generated catalog (--seed-count, default 20000
+there).
 
 First start (or an empty index): the CDC copies every table (the initial
 snapshot), and /readyz and the /v1 routes answer 503 until the index holds
@@ -79,6 +86,8 @@ func runDev(ctx context.Context, args []string) error {
 type devOptions struct {
 	backend                  *backendFlags
 	dbURL, addr, adminAddr   string
+	pgDir                    string // the private Postgres's, used without dbURL
+	private                  bool   // no --database-url: the database is the private Postgres
 	seed                     uint64
 	seedCount                int
 	rebuild, kafkaAddrForced bool
@@ -100,14 +109,15 @@ func devMain(ctx context.Context, args []string, w io.Writer, hooks devHooks) er
 }
 
 func parseDev(args []string, w io.Writer) (*devOptions, error) {
-	fs := newFlags("dev", "--database-url URL [flags]", devHelp)
+	fs := newFlags("dev", "[--database-url URL] [flags]", devHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/dev")
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL)")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL; without either, a private Postgres in --postgres-dir)")
+	pgDir := fs.String("postgres-dir", "", "`directory` of the private Postgres run without --database-url (default: <index-dir>-postgres)")
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
 	kafkaAddr := fs.String("kafka-addr", defaultBrokers, "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
 	kafkaDir := fs.String("kafka-dir", "", "`directory` of the broker's log and consumer offsets (default: <index-dir>-kafka)")
-	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed)")
+	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed; default 20000 on the private Postgres)")
 	seed := fs.Uint64("seed", 1, "seed of the generated catalog (with --seed-count)")
 	slot := fs.String("slot", pgcdc.DefaultSlot, "logical replication slot `name` (created if absent)")
 	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>")
@@ -132,8 +142,6 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	switch {
 	case err != nil:
 		return usageErr("%v", err)
-	case *dbURL == "":
-		return usageErr("--database-url (or $DATABASE_URL) is required")
 	case bf.kind != backendEmbedded:
 		return usageErr("--backend %s: dev runs the embedded index only", bf.kind)
 	case *seedCount < 0 || *maxLag < 0:
@@ -145,21 +153,35 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	if *kafkaDir == "" {
 		*kafkaDir = filepath.Clean(bf.indexDir) + "-kafka"
 	}
+	if *pgDir == "" {
+		*pgDir = filepath.Clean(bf.indexDir) + "-postgres"
+	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if *dbURL == "" && !explicit["seed-count"] {
+		*seedCount = privateSeedCount
+	}
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
-	return &devOptions{backend: bf, dbURL: *dbURL, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
 		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
 
-// run prepares the database and the index, then runs the pipeline and the
-// API (pipeline.Dev) until ctx ends.
-func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) error {
+// run prepares the database (the private Postgres without --database-url)
+// and the index, then runs the pipeline and the API (pipeline.Dev) until
+// ctx ends.
+func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err error) {
 	slog.SetDefault(o.log)
+	if o.private {
+		stop, err := o.startPrivatePostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+	}
 	if err := o.prepareDatabase(ctx); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/indexer/reindex"
+	"github.com/rummage/rummage/internal/devpg"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -352,13 +353,64 @@ func TestDevFlags(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{
-		{}, // no database
 		{"--database-url", "x", "--backend", "elasticsearch"}, // dev is embedded only
 		{"--database-url", "x", "--seed-count", "-1"},
 	} {
 		if err := devMain(context.Background(), args, &devOutput{}, devHooks{}); !errors.Is(err, errUsage) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestDevPrivatePostgres runs `rummage dev` with no database URL: it
+// initializes and starts a private Postgres, seeds, snapshots and serves
+// it, streams a row inserted over its socket, stops it with dev, and a
+// second start reuses it without seeding again.
+func TestDevPrivatePostgres(t *testing.T) {
+	if _, err := devpg.FindBinDir(context.Background()); err != nil {
+		testpg.Unavailable(t, "%v", err)
+	}
+	t.Setenv("DATABASE_URL", "")
+	dir := testpg.OpenDir(t) // the postgres user must reach it when the test runs as root
+	args := []string{"--index-dir", filepath.Join(dir, "index"), "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0",
+		"--admin-addr", "", "--seed-count", "40", "--partitions", "1"}
+	d := startDev(t, args...)
+	m := regexp.MustCompile(`private Postgres started on socket (\S+)/\.s\.PGSQL\.(\d+)`).FindStringSubmatch(d.out.String())
+	if m == nil || !strings.Contains(d.out.String(), "initializing private Postgres in "+filepath.Join(dir, "index-postgres")) {
+		t.Fatalf("dev did not say it initialized and started its Postgres in <index-dir>-postgres:\n%s", d.out)
+	}
+	eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	if r := d.search(t, url.Values{"limit": {"1"}}); r.Total == 0 || r.Total > 40 {
+		t.Fatalf("%d listings after seeding 40", r.Total)
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=postgres dbname=rummage", m[1], m[2]))
+	if err != nil {
+		t.Fatalf("connect over the socket: %v", err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devpg1', 's0000001', 'Quixotic wombat cardigan', 2500)`)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"q": {"quixotic wombat"}}
+	eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+
+	if err := d.stop(); err != nil {
+		t.Fatalf("dev shutdown: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index-postgres", "data", "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Postgres still running after dev stopped (postmaster.pid: %v)", err)
+	}
+
+	d = startDev(t, args...)
+	if out := d.out.String(); strings.Contains(out, "initializing") || strings.Contains(out, "seeded") || !strings.Contains(out, "private Postgres started on socket") {
+		t.Errorf("a second start initialized or seeded again, or did not start the cluster:\n%s", out)
+	}
+	eventually(t, "ready after the restart", 30*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	if r := d.search(t, q); r.Total != 1 {
+		t.Errorf("after a restart: %d hits for the inserted listing, want 1", r.Total)
 	}
 }
 

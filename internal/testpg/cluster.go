@@ -212,3 +212,19 @@ func freePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// OpenDir returns a fresh directory that every OS user can enter (0755,
+// unlike t.TempDir's 0700 ones), removed when the test ends: a server that
+// runs as the postgres user while the test runs as root must reach it.
+func OpenDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rummage-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
