@@ -376,10 +376,10 @@ func (s *state) encode(e *enc, flush func() error) error {
 	for _, k := range evs {
 		e, dead := k.e, s.isDead(k.e)
 		c := signals.Change{Version: s.ver[e], Delete: dead}
-		at := msTime(s.at[e])
+		at := msTime(s.ev[e].at)
 		if k.share {
-			c.Share = &signals.Share{ID: int64(k.key), User: s.strs[s.user[e]], Listing: s.strs[s.lst[e]], At: at}
-			if p := s.party[e]; p != 0 {
+			c.Share = &signals.Share{ID: int64(k.key), User: s.strs[s.ev[e].user], Listing: s.strs[s.ev[e].lst], At: at}
+			if p := s.partyOf(e); p != 0 {
 				c.Share.Party = s.strs[p]
 			}
 		} else {

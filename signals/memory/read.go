@@ -2,7 +2,6 @@ package memory
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"slices"
 	"sort"
@@ -93,12 +92,7 @@ type hit struct {
 // finish orders hits newest first, ties by listing id, keeps limit (0: all)
 // and converts them.
 func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
-	slices.SortFunc(hs, func(a, b hit) int {
-		if c := cmp.Compare(b.at, a.at); c != 0 {
-			return c
-		}
-		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
-	})
+	s.sortHits(hs)
 	if limit > 0 && len(hs) > limit {
 		hs = hs[:limit]
 	}
@@ -115,66 +109,78 @@ func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
 	return out
 }
 
+// sortHits orders hits newest first, ties by listing id.
+func (s *state) sortHits(hs []hit) {
+	slices.SortFunc(hs, func(a, b hit) int {
+		if c := cmp.Compare(b.at, a.at); c != 0 {
+			return c
+		}
+		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
+	})
+}
+
 // upTo is the number of events of es (sorted by at) at or before at.
 func (s *state) upTo(es []uint32, at int64) int {
-	return sort.Search(len(es), func(i int) bool { return s.at[es[i]] > at })
+	return sort.Search(len(es), func(i int) bool { return s.ev[es[i]].at > at })
 }
 
-// cursor walks one user's timeline backwards from an instant.
+// cursor walks one user's timeline backwards: es are the events left (the
+// next one last), at the next one's instant (kept here so that the heap
+// compares without chasing the arena).
 type cursor struct {
-	es []uint32 // the events left, the next one last
+	at int64
+	es []uint32
 }
 
-type cursors struct {
-	s  *state
-	cs []cursor
-}
+// timelineHeap is a max-heap of cursors by at.
+type timelineHeap []cursor
 
-func (h *cursors) Len() int { return len(h.cs) }
-func (h *cursors) Less(i, j int) bool {
-	a, b := h.cs[i].es, h.cs[j].es
-	return h.s.at[a[len(a)-1]] > h.s.at[b[len(b)-1]]
-}
-func (h *cursors) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
-func (h *cursors) Push(x any)    { h.cs = append(h.cs, x.(cursor)) }
-func (h *cursors) Pop() any {
-	c := h.cs[len(h.cs)-1]
-	h.cs = h.cs[:len(h.cs)-1]
-	return c
-}
-
-// merged walks the timelines of users backwards from at (inclusive) to
-// since (exclusive), newest first, calling f with each live event that keep
-// accepts, each listing once (its first, so latest, event); it stops when f
-// returns false.
-func (s *state) merged(users []uint32, since, at int64, keep func(e uint32) bool, f func(e uint32) bool) {
-	h := &cursors{s: s}
-	for _, u := range users {
-		tl := s.timeline[u]
-		if n := s.upTo(tl, at); n > 0 {
-			h.cs = append(h.cs, cursor{tl[:n]})
-		}
-	}
-	heap.Init(h)
-	seen := map[uint32]struct{}{}
-	for h.Len() > 0 {
-		c := &h.cs[0]
-		e := c.es[len(c.es)-1]
-		if s.at[e] <= since {
+func (h timelineHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
 			return
 		}
-		if c.es = c.es[:len(c.es)-1]; len(c.es) == 0 {
-			heap.Pop(h)
-		} else {
-			heap.Fix(h, 0)
+		if r := l + 1; r < len(h) && h[r].at > h[l].at {
+			l = r
 		}
+		if h[i].at >= h[l].at {
+			return
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+}
+
+// merged walks windows of timelines (each sorted by at) backwards, newest
+// first, calling f with each live event that keep accepts, each listing
+// once (its first, so latest, event); it stops when f returns false.
+func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint32) bool) {
+	h := make(timelineHeap, 0, len(wins))
+	for _, w := range wins {
+		h = append(h, cursor{s.ev[w[len(w)-1]].at, w})
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	seen := map[uint32]struct{}{}
+	for len(h) > 0 {
+		c := &h[0]
+		e := c.es[len(c.es)-1]
+		if c.es = c.es[:len(c.es)-1]; len(c.es) > 0 {
+			c.at = s.ev[c.es[len(c.es)-1]].at
+		} else {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		h.down(0)
 		if s.isDead(e) || !keep(e) {
 			continue
 		}
-		if _, ok := seen[s.lst[e]]; ok {
+		if _, ok := seen[s.ev[e].lst]; ok {
 			continue
 		}
-		seen[s.lst[e]] = struct{}{}
+		seen[s.ev[e].lst] = struct{}{}
 		if !f(e) {
 			return
 		}
@@ -183,16 +189,61 @@ func (s *state) merged(users []uint32, since, at int64, keep func(e uint32) bool
 
 // collect gathers merged's events until limit of them are found and the
 // next has an earlier instant (so that ties at the cut go by listing id).
+//
+// When the window holds few events for the limit (many closets with short
+// timelines), it gathers them all and sorts instead: fewer steps than the
+// heap's.
 func (s *state) collect(users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
+	// Each user's events in (since, at].
+	wins := make([][]uint32, 0, len(users))
+	total := 0
+	for _, u := range users {
+		tl := s.timeline[u]
+		if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+			wins = append(wins, w)
+			total += len(w)
+		}
+	}
+	if limit <= 0 || total <= gatherFactor*limit {
+		return s.gather(wins, total, keep)
+	}
 	var hs []hit
-	s.merged(users, since, at, keep, func(e uint32) bool {
-		if limit > 0 && len(hs) >= limit && s.at[e] < hs[len(hs)-1].at {
+	s.merged(wins, keep, func(e uint32) bool {
+		if limit > 0 && len(hs) >= limit && s.ev[e].at < hs[len(hs)-1].at {
 			return false
 		}
-		hs = append(hs, hit{at: s.at[e], lst: s.lst[e], by: s.user[e]})
+		hs = append(hs, hit{at: s.ev[e].at, lst: s.ev[e].lst, by: s.ev[e].user})
 		return true
 	})
 	return hs
+}
+
+// gatherFactor is how many events per wanted listing collect gathers and
+// sorts rather than merging (a variable for the tests of both ways).
+var gatherFactor = 4
+
+// gather is every live event keep accepts of the users' timelines in
+// (since, at], newest first (ties by listing id), each listing once.
+func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []hit {
+	hs := make([]hit, 0, total)
+	for _, w := range wins {
+		for _, e := range w {
+			if !s.isDead(e) && keep(e) {
+				ev := &s.ev[e]
+				hs = append(hs, hit{at: ev.at, lst: ev.lst, by: ev.user})
+			}
+		}
+	}
+	s.sortHits(hs)
+	seen := make(map[uint32]struct{}, len(hs))
+	out := hs[:0]
+	for _, h := range hs {
+		if _, ok := seen[h.lst]; !ok {
+			seen[h.lst] = struct{}{}
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func (s *state) ids(names []string) []uint32 {
@@ -205,7 +256,7 @@ func (s *state) ids(names []string) []uint32 {
 	return out
 }
 
-func (s *state) isShare(e uint32) bool { return s.party[e] != likeParty }
+func (s *state) isShare(e uint32) bool { return s.partyOf(e) != likeParty }
 
 func (s *state) sharedBy(closets []string, since, at int64, limit int) []signals.ListingAt {
 	return s.finish(s.collect(s.ids(closets), since, at, limit, s.isShare), limit, true)
@@ -230,16 +281,29 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 			}
 		}
 	}
-	p := s.lookup(party)
 	hs := make([]hit, 0, len(pl.latest))
+	var pending map[uint32]bool // listings whose latest share is at or after to
 	for l, e := range pl.latest {
-		if s.at[e] >= to {
-			if e = s.latestIn(l, p, to); e == 0 {
-				continue
+		switch t := s.ev[e].at; {
+		case t >= to:
+			if pending == nil {
+				pending = map[uint32]bool{}
 			}
+			pending[l] = true
+		case t >= from:
+			hs = append(hs, hit{at: t, lst: l})
 		}
-		if s.at[e] >= from {
-			hs = append(hs, hit{at: s.at[e], lst: l})
+	}
+	// A walk begun earlier: the pending listings' latest shares before to
+	// are found going back through the party's log from to, which stops as
+	// soon as each is found (a page begun seconds ago goes back a little).
+	left := len(pending)
+	for i := hi - 1; i >= lo && left > 0; i-- {
+		e := pl.log[i]
+		if l := s.ev[e].lst; pending[l] && !s.isDead(e) {
+			pending[l] = false
+			left--
+			hs = append(hs, hit{at: s.ev[e].at, lst: l})
 		}
 	}
 	return s.finish(hs, 0, false), n
@@ -249,10 +313,10 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 // listing l in (since, at].
 func (s *state) engagements(l uint32, since, at int64, f func(u uint32, t int64)) {
 	latest := map[uint32]int64{}
-	for e := s.head[l]; e != 0; e = s.prev[e] {
-		if t := s.at[e]; t > since && t <= at && !s.isDead(e) {
-			if cur, ok := latest[s.user[e]]; !ok || t > cur {
-				latest[s.user[e]] = t
+	for e := s.head[l]; e != 0 && s.spanTop[e>>spanBits] > since; e = s.ev[e].prev {
+		if t := s.ev[e].at; t > since && t <= at && !s.isDead(e) {
+			if cur, ok := latest[s.ev[e].user]; !ok || t > cur {
+				latest[s.ev[e].user] = t
 			}
 		}
 	}
@@ -283,17 +347,17 @@ func (s *state) engagers(listings []string, since, at int64) map[string][]signal
 // keeps each (listing, user)'s latest and sums their decayed weights.
 func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []signals.Engaged {
 	latest := map[uint64]int64{}
-	for i, sp := range s.spans {
-		if sp.max <= since || sp.min > at {
+	for i := len(s.spans) - 1; i >= 0 && s.spanTop[i] > since; i-- {
+		if sp := s.spans[i]; sp.max <= since || sp.min > at {
 			continue
 		}
-		end := min((i+1)<<spanBits, len(s.at))
+		end := min((i+1)<<spanBits, len(s.ev))
 		for e := i << spanBits; e < end; e++ {
-			t := s.at[e]
+			t := s.ev[e].at
 			if t <= since || t > at || s.isDead(uint32(e)) {
 				continue
 			}
-			key := uint64(s.lst[e])<<32 | uint64(s.user[e])
+			key := uint64(s.ev[e].lst)<<32 | uint64(s.ev[e].user)
 			if cur, ok := latest[key]; !ok || t > cur {
 				latest[key] = t
 			}

@@ -42,3 +42,12 @@ func TestConformanceOnDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceHeapMerge runs the suite with SharedBy and Activity
+// merging timelines through the heap (the suite's windows are small, so by
+// default they gather and sort).
+func TestConformanceHeapMerge(t *testing.T) {
+	defer func(f int) { gatherFactor = f }(gatherFactor)
+	gatherFactor = 0
+	TestConformanceInMemory(t)
+}
