@@ -346,45 +346,56 @@ func (s *state) engagers(listings []string, since, at int64) map[string][]signal
 // topEngaged scans the events in (since, at] (the spans that overlap it),
 // keeps each (listing, user)'s latest and sums their decayed weights.
 func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []signals.Engaged {
-	latest := map[uint64]int64{}
+	// Every live event in (since, at] as (listing, user, instant), sorted:
+	// each (listing, user)'s latest is then the last of its run.
+	type eng struct {
+		key uint64 // listing<<32 | user
+		t   int64
+	}
+	var es []eng
 	for i := len(s.spans) - 1; i >= 0 && s.spanTop[i] > since; i-- {
 		if sp := s.spans[i]; sp.max <= since || sp.min > at {
 			continue
 		}
 		end := min((i+1)<<spanBits, len(s.ev))
 		for e := i << spanBits; e < end; e++ {
-			t := s.ev[e].at
-			if t <= since || t > at || s.isDead(uint32(e)) {
+			ev := &s.ev[e]
+			if ev.at <= since || ev.at > at || ev.party&deadBit != 0 {
 				continue
 			}
-			key := uint64(s.ev[e].lst)<<32 | uint64(s.ev[e].user)
-			if cur, ok := latest[key]; !ok || t > cur {
-				latest[key] = t
-			}
+			es = append(es, eng{uint64(ev.lst)<<32 | uint64(ev.user), ev.at})
 		}
 	}
-	// Summed in (listing, user) order, so that a score does not depend on
-	// the map's order to the last bit.
-	keys := make([]uint64, 0, len(latest))
-	for key := range latest {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	hl := float64(halfLife.Milliseconds())
-	var out []signals.Engaged
-	for i, key := range keys {
-		w := math.Exp2(-float64(at-latest[key]) / hl)
-		if i > 0 && keys[i-1]>>32 == key>>32 {
-			out[len(out)-1].Score += w
-		} else {
-			out = append(out, signals.Engaged{Listing: s.strs[key>>32], Score: w})
-		}
-	}
-	slices.SortFunc(out, func(a, b signals.Engaged) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+	slices.SortFunc(es, func(a, b eng) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Listing, b.Listing)
+		return cmp.Compare(a.t, b.t)
+	})
+	// Summed in (listing, user) order, so that a score does not depend on
+	// the arena's order to the last bit.
+	type scored struct {
+		lst   uint32
+		score float64
+	}
+	var out []scored
+	hl := float64(halfLife.Milliseconds())
+	for i, e := range es {
+		if i+1 < len(es) && es[i+1].key == e.key {
+			continue // not the user's latest
+		}
+		w := math.Exp2(-float64(at-e.t) / hl)
+		if l := uint32(e.key >> 32); len(out) > 0 && out[len(out)-1].lst == l {
+			out[len(out)-1].score += w
+		} else {
+			out = append(out, scored{l, w})
+		}
+	}
+	slices.SortFunc(out, func(a, b scored) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
 	})
 	if k > 0 && len(out) > k {
 		out = out[:k]
@@ -392,7 +403,11 @@ func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []sig
 	if len(out) == 0 {
 		return nil
 	}
-	return out
+	top := make([]signals.Engaged, len(out))
+	for i, o := range out {
+		top[i] = signals.Engaged{Listing: s.strs[o.lst], Score: o.score}
+	}
+	return top
 }
 
 func (s *state) allParties() []signals.Party {
