@@ -248,3 +248,47 @@ func cpuLoop(b *testing.B, f func()) {
 	}
 	b.ReportMetric(float64(benchkit.ProcessCPU()-c0)/float64(n)/1e3, "cpu-µs/op")
 }
+
+// BenchmarkRecovery loads the data set into a store on disk, snapshots it,
+// and reports the snapshot's size and time and the time a restart takes
+// to recover from it (with the log tail of one more batch).
+//
+//	go test ./signals/memory -run '^$' -bench Recovery -benchtime 1x
+func BenchmarkRecovery(b *testing.B) {
+	d := benchData()
+	for b.Loop() {
+		dir := b.TempDir()
+		s, err := OpenConfig(Config{Dir: dir, SnapshotBytes: 1 << 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0, t0 := benchkit.ProcessCPU(), time.Now()
+		d.load(b, s, true, true)
+		load, loadCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		c0, t0 = benchkit.ProcessCPU(), time.Now()
+		if err := s.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+		snap, snapCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		if err := s.Apply(context.Background(), signals.Batch{Changes: []signals.Change{{Version: 1 << 50, Follow: &signals.Follow{Follower: "a", Seller: "b", At: d.start}}}}); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		fi, _ := os.Stat(dir + "/" + snapshotName)
+		c0, t0 = benchkit.ProcessCPU(), time.Now()
+		r, err := OpenConfig(Config{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, recCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		if rr := r.Recovery(); !rr.Snapshot || rr.Records != 1 {
+			b.Fatalf("recovery %+v", rr)
+		}
+		r.Close()
+		b.ReportMetric(float64(fi.Size())/(1<<20), "snapshot-MiB")
+		b.ReportMetric(rec.Seconds(), "recover-s")
+		fmt.Fprintf(os.Stderr, "signals memory on disk: %d shares + %d follows applied in %v (%v CPU, fsync per 10k batch); snapshot %.0f MiB in %v (%v CPU); recovery %v (%v CPU)\n",
+			d.shares, d.follows, load.Round(time.Millisecond), loadCPU.Round(time.Millisecond), float64(fi.Size())/(1<<20),
+			snap.Round(time.Millisecond), snapCPU.Round(time.Millisecond), rec.Round(time.Millisecond), recCPU.Round(time.Millisecond))
+	}
+}

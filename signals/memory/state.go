@@ -136,8 +136,6 @@ func (s *state) intern(name string) uint32 {
 // lookup is name's id, or 0 when the store never saw it.
 func (s *state) lookup(name string) uint32 { return s.names[name] }
 
-func ms(t interface{ UnixMilli() int64 }) int64 { return t.UnixMilli() }
-
 func (s *state) isDead(e uint32) bool { return s.ev[e].party&deadBit != 0 }
 
 func (s *state) kill(e uint32) { s.ev[e].party |= deadBit }
@@ -184,9 +182,9 @@ func (s *state) apply(c *signals.Change) (bool, error) {
 	case c.Seller != nil:
 		return s.applySeller(c), nil
 	case c.Follow != nil:
-		return s.applyEdge(signals.TableFollows, s.follows, c.Follow.Follower, c.Follow.Seller, ms(c.Follow.At), c), nil
+		return s.applyEdge(signals.TableFollows, s.follows, c.Follow.Follower, c.Follow.Seller, c.Follow.At.UnixMilli(), c), nil
 	case c.Block != nil:
-		return s.applyEdge(signals.TableBlocks, s.blocks, c.Block.User, c.Block.Seller, ms(c.Block.At), c), nil
+		return s.applyEdge(signals.TableBlocks, s.blocks, c.Block.User, c.Block.Seller, c.Block.At.UnixMilli(), c), nil
 	case c.Party != nil:
 		return s.applyParty(c), nil
 	case c.Like != nil:
@@ -292,7 +290,7 @@ func (s *state) applyLike(c *signals.Change) bool {
 		s.likeIx[key] = s.tombstone(c.Version)
 		return true
 	}
-	s.likeIx[key] = s.index(ms(c.Like.At), c.Version, u, l, likeParty)
+	s.likeIx[key] = s.index(c.Like.At.UnixMilli(), c.Version, u, l, likeParty)
 	return true
 }
 
@@ -326,7 +324,7 @@ func (s *state) applyShare(c *signals.Change) bool {
 	if sh.Party != "" {
 		p = s.intern(sh.Party)
 	}
-	*slot = s.index(ms(sh.At), c.Version, s.intern(sh.User), s.intern(sh.Listing), p)
+	*slot = s.index(sh.At.UnixMilli(), c.Version, s.intern(sh.User), s.intern(sh.Listing), p)
 	return true
 }
 
