@@ -58,9 +58,10 @@ func frame(payload []byte) []byte {
 	return append(out, payload...)
 }
 
-// readFrame reads one frame; io.EOF at a clean end, errCorrupt for a torn
-// or damaged one.
-func readFrame(r *bufio.Reader) ([]byte, error) {
+// readFrame reads one frame of at most left bytes (what the file holds
+// after the read position, so that a damaged length never allocates more);
+// io.EOF at a clean end, errCorrupt for a torn or damaged one.
+func readFrame(r *bufio.Reader, left int64) ([]byte, error) {
 	var h [frameHeader]byte
 	if n, err := io.ReadFull(r, h[:]); err != nil {
 		if err == io.EOF && n == 0 {
@@ -72,7 +73,7 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	n := binary.LittleEndian.Uint32(h[:])
-	if n > maxFrame {
+	if n > maxFrame || int64(n) > left-frameHeader {
 		return nil, errCorrupt
 	}
 	p := make([]byte, n)
@@ -115,7 +116,11 @@ func openDisk(dir string) (*disk, *state, Recovery, error) {
 	st := newState()
 	d := &disk{dir: dir}
 	if f, err := os.Open(filepath.Join(dir, snapshotName)); err == nil {
-		d.gen, err = loadSnapshot(bufio.NewReaderSize(f, 1<<20), st)
+		var size int64
+		if fi, serr := f.Stat(); serr == nil {
+			size = fi.Size()
+		}
+		d.gen, err = loadSnapshot(bufio.NewReaderSize(f, 1<<20), size, st)
 		f.Close()
 		if err != nil {
 			return nil, nil, rec, fmt.Errorf("memory: snapshot in %s: %w", dir, err)
@@ -135,9 +140,13 @@ func openDisk(dir string) (*disk, *state, Recovery, error) {
 		f.Close()
 		return nil, nil, rec, fmt.Errorf("memory: log %s: %w", path, err)
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
-		p, err := readFrame(r)
+		p, err := readFrame(r, fi.Size()-d.size)
 		if err == io.EOF {
 			break
 		}
@@ -150,10 +159,6 @@ func openDisk(dir string) (*disk, *state, Recovery, error) {
 		if errors.Is(err, errCorrupt) {
 			// A torn tail: a frame a crash cut, or a bad record. Nothing
 			// after it is trusted.
-			fi, serr := f.Stat()
-			if serr != nil {
-				return fail(serr)
-			}
 			rec.TornBytes = fi.Size() - d.size
 			if err := f.Truncate(d.size); err != nil {
 				return fail(err)
@@ -278,7 +283,7 @@ func (d *disk) snapshot(st *state) error {
 	return nil
 }
 
-func loadSnapshot(r *bufio.Reader, st *state) (uint64, error) {
+func loadSnapshot(r *bufio.Reader, size int64, st *state) (uint64, error) {
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
 		return 0, fmt.Errorf("%w: not a snapshot", errCorrupt)
@@ -287,11 +292,13 @@ func loadSnapshot(r *bufio.Reader, st *state) (uint64, error) {
 	if err := binary.Read(r, binary.LittleEndian, &gen); err != nil {
 		return 0, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
+	read := int64(len(snapshotMagic) + 8)
 	for {
-		p, err := readFrame(r)
+		p, err := readFrame(r, size-read)
 		if err == io.EOF {
 			return 0, fmt.Errorf("%w: no end", errCorrupt)
 		}
+		read += int64(frameHeader + len(p))
 		if err != nil {
 			return 0, err
 		}
