@@ -235,48 +235,58 @@ func read[T any](s *Store, f func(st *state) T) (T, error) {
 	return f(s.st), nil
 }
 
+// Sellers is signals.Reader.Sellers.
 func (s *Store) Sellers(ctx context.Context, ids []string) (map[string]signals.Seller, error) {
 	return read(s, func(st *state) map[string]signals.Seller { return st.sellersOf(ids) })
 }
 
+// Suspended is signals.Reader.Suspended.
 func (s *Store) Suspended(ctx context.Context) ([]string, error) {
 	return read(s, (*state).suspendedSellers)
 }
 
+// Blocked is signals.Reader.Blocked.
 func (s *Store) Blocked(ctx context.Context, user string) ([]string, error) {
 	return read(s, func(st *state) []string { return st.blockedBy(user) })
 }
 
+// Following is signals.Reader.Following.
 func (s *Store) Following(ctx context.Context, user string, limit int) ([]string, error) {
 	return read(s, func(st *state) []string { return st.following(user, limit) })
 }
 
+// Followers is signals.Reader.Followers.
 func (s *Store) Followers(ctx context.Context, closets []string) (map[string]int, error) {
 	return read(s, func(st *state) map[string]int { return st.followersOf(closets) })
 }
 
+// SharedBy is signals.Reader.SharedBy.
 func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
 	return read(s, func(st *state) []signals.ListingAt {
 		return st.sharedBy(closets, since.UnixMilli(), at.UnixMilli(), limit)
 	})
 }
 
+// Activity is signals.Reader.Activity.
 func (s *Store) Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
 	return read(s, func(st *state) []signals.ListingAt {
 		return st.activity(user, since.UnixMilli(), at.UnixMilli(), limit)
 	})
 }
 
+// Parties is signals.Reader.Parties.
 func (s *Store) Parties(ctx context.Context) ([]signals.Party, error) {
 	return read(s, (*state).allParties)
 }
 
+// Party is signals.Reader.Party.
 func (s *Store) Party(ctx context.Context, id string) (*signals.Party, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.st.partyByID(id)
 }
 
+// PartyShares is signals.Reader.PartyShares.
 func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Time) ([]signals.ListingAt, int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -284,6 +294,7 @@ func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Tim
 	return l, n, nil
 }
 
+// TopEngaged is signals.Reader.TopEngaged.
 func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]signals.Engaged, error) {
 	if halfLife <= 0 {
 		return nil, fmt.Errorf("memory: half-life %v <= 0", halfLife)
@@ -293,6 +304,7 @@ func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife ti
 	})
 }
 
+// Engagers is signals.Reader.Engagers.
 func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.Time) (map[string][]signals.UserAt, error) {
 	return read(s, func(st *state) map[string][]signals.UserAt {
 		return st.engagers(listings, since.UnixMilli(), at.UnixMilli())
