@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rummage/rummage/signals"
@@ -346,68 +347,168 @@ func (s *state) engagers(listings []string, since, at int64) map[string][]signal
 // topEngaged scans the events in (since, at] (the spans that overlap it),
 // keeps each (listing, user)'s latest and sums their decayed weights.
 func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []signals.Engaged {
-	// Every live event in (since, at] as (listing, user, instant), sorted:
-	// each (listing, user)'s latest is then the last of its run.
-	type eng struct {
-		key uint64 // listing<<32 | user
-		t   int64
-	}
-	var es []eng
+	// The live events in (since, at], grouped by listing (a counting sort
+	// over the interned ids: two passes, no map).
+	var win []uint32
 	for i := len(s.spans) - 1; i >= 0 && s.spanTop[i] > since; i-- {
 		if sp := s.spans[i]; sp.max <= since || sp.min > at {
 			continue
 		}
 		end := min((i+1)<<spanBits, len(s.ev))
 		for e := i << spanBits; e < end; e++ {
-			ev := &s.ev[e]
-			if ev.at <= since || ev.at > at || ev.party&deadBit != 0 {
-				continue
+			if ev := &s.ev[e]; ev.at > since && ev.at <= at && ev.party&deadBit == 0 {
+				win = append(win, uint32(e))
 			}
-			es = append(es, eng{uint64(ev.lst)<<32 | uint64(ev.user), ev.at})
 		}
 	}
-	slices.SortFunc(es, func(a, b eng) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.t, b.t)
-	})
-	// Summed in (listing, user) order, so that a score does not depend on
-	// the arena's order to the last bit.
-	type scored struct {
-		lst   uint32
-		score float64
-	}
-	var out []scored
-	hl := float64(halfLife.Milliseconds())
-	for i, e := range es {
-		if i+1 < len(es) && es[i+1].key == e.key {
-			continue // not the user's latest
-		}
-		w := math.Exp2(-float64(at-e.t) / hl)
-		if l := uint32(e.key >> 32); len(out) > 0 && out[len(out)-1].lst == l {
-			out[len(out)-1].score += w
-		} else {
-			out = append(out, scored{l, w})
-		}
-	}
-	slices.SortFunc(out, func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
-	})
-	if k > 0 && len(out) > k {
-		out = out[:k]
-	}
-	if len(out) == 0 {
+	if len(win) == 0 {
 		return nil
 	}
-	top := make([]signals.Engaged, len(out))
-	for i, o := range out {
-		top[i] = signals.Engaged{Listing: s.strs[o.lst], Score: o.score}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.grow(len(s.strs) + 1)
+	c := sc.cnt
+	for _, e := range win {
+		c[s.ev[e].lst+1]++
 	}
-	return top
+	for i := 1; i < len(c); i++ {
+		c[i] += c[i-1]
+	}
+	grouped := make([]uint32, len(win))
+	for _, e := range win {
+		l := s.ev[e].lst
+		grouped[c[l]] = e
+		c[l]++
+	}
+	// Now c[l] is where listing l's run ends and l+1's begins.
+
+	// Each listing's score: each of its users' latest engagement, summed
+	// in the order the users first appear in the arena (so that a score
+	// does not depend on anything but the state, to the last bit).
+	hl := float64(halfLife.Milliseconds())
+	top := topK{s: s, k: k}
+	var users []uint32
+	begin := uint32(0)
+	for l := range len(s.strs) {
+		end := c[l]
+		if end == begin {
+			continue
+		}
+		users = users[:0]
+		for _, e := range grouped[begin:end] {
+			ev := &s.ev[e]
+			switch t, o := sc.latest[ev.user], offset(ev.at); {
+			case t == 0:
+				users = append(users, ev.user)
+				sc.latest[ev.user] = o
+			case o > t:
+				sc.latest[ev.user] = o
+			}
+		}
+		var score float64
+		for _, u := range users {
+			score += math.Exp2(-float64(at-int64(sc.latest[u]-1<<63)) / hl)
+			sc.latest[u] = 0
+		}
+		top.add(scored{uint32(l), score})
+		begin = end
+	}
+	clear(c)
+	out := top.sorted()
+	res := make([]signals.Engaged, len(out))
+	for i, o := range out {
+		res[i] = signals.Engaged{Listing: s.strs[o.lst], Score: o.score}
+	}
+	return res
+}
+
+// scratch is TopEngaged's working arrays, one entry per interned id (by
+// listing: the counting sort; by user: their latest instant, 0 for none):
+// readers run at once, so each takes its own from the pool, and leaves it
+// zeroed.
+type scratch struct {
+	cnt    []uint32
+	latest []uint64 // offset(at)
+}
+
+func (sc *scratch) grow(n int) {
+	if len(sc.cnt) < n {
+		sc.cnt, sc.latest = make([]uint32, n), make([]uint64, n)
+	}
+}
+
+// offset is an instant as an unsigned number in the same order, 0 only for
+// the least int64 (so that 0 can mean none).
+func offset(t int64) uint64 { return uint64(t) + 1<<63 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+type scored struct {
+	lst   uint32
+	score float64
+}
+
+// topK keeps the k best scores (all when k <= 0): a min-heap on the worst.
+type topK struct {
+	s *state
+	k int
+	h []scored
+}
+
+// better orders scores: higher first, ties by listing id.
+func (t *topK) better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return t.s.strs[a.lst] < t.s.strs[b.lst]
+}
+
+func (t *topK) add(x scored) {
+	if t.k <= 0 || len(t.h) < t.k {
+		t.h = append(t.h, x)
+		if t.k > 0 {
+			for i := len(t.h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !t.better(t.h[p], t.h[i]) {
+					break
+				}
+				t.h[p], t.h[i] = t.h[i], t.h[p]
+				i = p
+			}
+		}
+		return
+	}
+	if !t.better(x, t.h[0]) {
+		return
+	}
+	t.h[0] = x
+	for i := 0; ; {
+		w, l, r := i, 2*i+1, 2*i+2
+		if l < len(t.h) && t.better(t.h[w], t.h[l]) {
+			w = l
+		}
+		if r < len(t.h) && t.better(t.h[w], t.h[r]) {
+			w = r
+		}
+		if w == i {
+			return
+		}
+		t.h[i], t.h[w] = t.h[w], t.h[i]
+		i = w
+	}
+}
+
+func (t *topK) sorted() []scored {
+	slices.SortFunc(t.h, func(a, b scored) int {
+		switch {
+		case t.better(a, b):
+			return -1
+		case t.better(b, a):
+			return 1
+		}
+		return 0
+	})
+	return t.h
 }
 
 func (s *state) allParties() []signals.Party {
