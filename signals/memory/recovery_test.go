@@ -170,22 +170,98 @@ func TestSnapshotRecovery(t *testing.T) {
 		t.Errorf("positions %v, want %v", ps, wantPos)
 	}
 
-	// The crash window: snapshot of gen G+1 in place, log-G not yet removed
-	// and log-G+1 not yet created.
-	if err := r.Snapshot(); err != nil {
-		t.Fatal(err)
-	}
 	r.Close()
-	cur := logPath(t, dir)
-	if err := os.Rename(cur, filepath.Join(dir, logName(0))); err != nil {
+}
+
+// TestSnapshotCrashWindow: a crash after a snapshot's log was begun but
+// before the snapshot was in place recovers from the previous snapshot and
+// both logs.
+func TestSnapshotCrashWindow(t *testing.T) {
+	ctx := context.Background()
+	bs := signalstest.Stream(6, 600)
+	want, wantPos := reference(t, bs)
+	dir := t.TempDir()
+	s := openDir(t, Config{Dir: dir, SnapshotBytes: 1 << 40})
+	for i, b := range bs {
+		if err := s.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case len(bs) / 3:
+			if err := s.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+		case 2 * len(bs) / 3: // the crash: a new log, no snapshot of it
+			s.wmu.Lock()
+			if _, err := s.rotateLocked(); err != nil {
+				t.Fatal(err)
+			}
+			s.snapshotting = false
+			s.wmu.Unlock()
+		}
+	}
+	s.Close()
+	if gens, _ := logGens(dir); len(gens) != 2 {
+		t.Fatalf("logs %v, want two", gens)
+	}
+	r := openDir(t, Config{Dir: dir})
+	if rec := r.Recovery(); !rec.Snapshot || rec.Records != len(bs)-len(bs)/3-1 {
+		t.Errorf("recovery %+v, want a snapshot and %d records", rec, len(bs)-len(bs)/3-1)
+	}
+	if got := dumpOf(t, r); got != want {
+		t.Error("state after the crash window differs from the stream's")
+	}
+	if ps, _ := r.Positions(ctx); !slices.Equal(ps, wantPos) {
+		t.Errorf("positions %v, want %v", ps, wantPos)
+	}
+}
+
+// TestFuzzySnapshot writes snapshots while batches are applied (pausing at
+// every item, so that the two interleave as much as they can): the
+// snapshot and the log after it recover the stream's state.
+func TestFuzzySnapshot(t *testing.T) {
+	defer func(p int) { pauseEvery = p }(pauseEvery)
+	pauseEvery = 1
+	ctx := context.Background()
+	bs := signalstest.Stream(8, 3000)
+	want, wantPos := reference(t, bs)
+	dir := t.TempDir()
+	s := openDir(t, Config{Dir: dir, SnapshotBytes: 1 << 40})
+	done := make(chan error, 1)
+	done <- nil
+	snapshots := 0
+	for i, b := range bs {
+		if err := s.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			select {
+			case err := <-done: // the previous one is in place: begin another
+				if err != nil {
+					t.Fatal(err)
+				}
+				snapshots++
+				go func() { done <- s.Snapshot() }()
+			default:
+			}
+		}
+	}
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	r2 := openDir(t, Config{Dir: dir})
-	if got := dumpOf(t, r2); got != want {
-		t.Error("state after the crash window differs")
+	if snapshots < 3 {
+		t.Fatalf("%d snapshots during the stream, want several", snapshots)
 	}
-	if logPath(t, dir) != cur {
-		t.Errorf("log %s, want %s (the stale one removed)", logPath(t, dir), cur)
+	s.Close()
+	r := openDir(t, Config{Dir: dir})
+	if !r.Recovery().Snapshot {
+		t.Fatal("no snapshot recovered")
+	}
+	if got := dumpOf(t, r); got != want {
+		t.Errorf("state from a fuzzy snapshot + log differs from the stream's:\n%.2000s", got)
+	}
+	if ps, _ := r.Positions(ctx); !slices.Equal(ps, wantPos) {
+		t.Errorf("positions %v, want %v", ps, wantPos)
 	}
 }
 
