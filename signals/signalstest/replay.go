@@ -2,6 +2,7 @@ package signalstest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -172,8 +173,12 @@ func Dump(ctx context.Context, s signals.Reader) (string, error) {
 		return "", err
 	}
 	pp, err := s.Parties(ctx)
-	if err := w("parties", pp, err); err != nil {
-		return "", err
+	if err != nil {
+		return "", fmt.Errorf("parties: %w", err)
+	}
+	for _, p := range pp {
+		th, _ := json.Marshal(p.Theme)
+		fmt.Fprintf(&b, "party %s %q %s..%s %s\n", p.ID, p.Name, rel(p.StartsAt), rel(p.EndsAt), th)
 	}
 	for _, u := range users {
 		bl, err := sorted(s.Blocked(ctx, u))
