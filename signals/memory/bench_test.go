@@ -292,3 +292,49 @@ func BenchmarkRecovery(b *testing.B) {
 			snap.Round(time.Millisecond), snapCPU.Round(time.Millisecond), rec.Round(time.Millisecond), recCPU.Round(time.Millisecond))
 	}
 }
+
+// BenchmarkPartySharesLarge is a party with 200k shared listings (1M
+// shares, Zipf over them), its first page and a page of a walk begun
+// 10 seconds (10k shares) earlier.
+func BenchmarkPartySharesLarge(b *testing.B) {
+	const shares, listings = 1_000_000, 200_000
+	s, _ := Open("")
+	d := benchData()
+	r := rand.New(rand.NewPCG(3, 4))
+	z := rand.NewZipf(r, 1.05, 2, listings-1)
+	var batch []signals.Change
+	seen := map[uint64]bool{}
+	for i := 0; i < shares; i++ {
+		l := z.Uint64()
+		if i < listings { // every listing at least once
+			l = uint64(i)
+		}
+		seen[l] = true
+		batch = append(batch, signals.Change{Version: uint64(i + 1), Share: &signals.Share{ID: int64(i + 1),
+			User: d.closet(r.Uint64N(100_000)), Listing: d.listing(l), Party: "big", At: d.start.Add(time.Duration(i) * time.Millisecond)}})
+		if len(batch) == 10_000 {
+			if err := s.Apply(context.Background(), signals.Batch{Changes: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	end := d.start.Add(shares * time.Millisecond)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		to   time.Time
+	}{{"first page", end.Add(time.Millisecond)}, {"walk begun 10s before", end.Add(-10 * time.Second)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var n int
+			cpuLoop(b, func() {
+				l, _, err := s.PartyShares(ctx, "big", d.start, tc.to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(l)
+			})
+			b.ReportMetric(float64(n), "listings")
+		})
+	}
+}

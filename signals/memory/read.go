@@ -110,14 +110,50 @@ func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
 	return out
 }
 
-// sortHits orders hits newest first, ties by listing id.
+// sortHits orders hits newest first, ties by listing id. It sorts packed
+// keys (how much older than the newest, then the hit's index) as plain
+// integers, which is several times quicker than a comparison function, and
+// then orders each run of equal instants by listing id.
 func (s *state) sortHits(hs []hit) {
-	slices.SortFunc(hs, func(a, b hit) int {
-		if c := cmp.Compare(b.at, a.at); c != 0 {
-			return c
+	const idxBits = 22
+	byListing := func(a, b hit) int { return strings.Compare(s.strs[a.lst], s.strs[b.lst]) }
+	if len(hs) < 64 || len(hs) >= 1<<idxBits {
+		slices.SortFunc(hs, func(a, b hit) int {
+			if c := cmp.Compare(b.at, a.at); c != 0 {
+				return c
+			}
+			return byListing(a, b)
+		})
+		return
+	}
+	newest, oldest := hs[0].at, hs[0].at
+	for _, h := range hs {
+		newest, oldest = max(newest, h.at), min(oldest, h.at)
+	}
+	if uint64(newest-oldest) >= 1<<(64-idxBits) {
+		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
+	} else {
+		keys := make([]uint64, len(hs))
+		for i, h := range hs {
+			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
 		}
-		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
-	})
+		slices.Sort(keys)
+		sorted := make([]hit, len(hs))
+		for i, k := range keys {
+			sorted[i] = hs[k&(1<<idxBits-1)]
+		}
+		copy(hs, sorted)
+	}
+	for i := 0; i < len(hs); {
+		j := i + 1
+		for j < len(hs) && hs[j].at == hs[i].at {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(hs[i:j], byListing)
+		}
+		i = j
+	}
 }
 
 // upTo is the number of events of es (sorted by at) at or before at.
