@@ -272,13 +272,30 @@ func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []h
 		}
 	}
 	s.sortHits(hs)
-	seen := make(map[uint32]struct{}, len(hs))
 	out := hs[:0]
+	if len(hs) < 8192 {
+		seen := make(map[uint32]struct{}, len(hs))
+		for _, h := range hs {
+			if _, ok := seen[h.lst]; !ok {
+				seen[h.lst] = struct{}{}
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	// Many: marks in a pooled array by listing id beat a map's hashing.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.grow(len(s.strs) + 1)
+	seen := sc.cnt // zero: not seen
 	for _, h := range hs {
-		if _, ok := seen[h.lst]; !ok {
-			seen[h.lst] = struct{}{}
+		if seen[h.lst] == 0 {
+			seen[h.lst] = 1
 			out = append(out, h)
 		}
+	}
+	for _, h := range out {
+		seen[h.lst] = 0
 	}
 	return out
 }
@@ -458,8 +475,9 @@ func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []sig
 	return res
 }
 
-// scratch is TopEngaged's working arrays, one entry per interned id (by
-// listing: the counting sort; by user: their latest instant, 0 for none):
+// scratch is a reader's working arrays, one entry per interned id (by
+// listing: TopEngaged's counting sort, or gather's seen marks; by user:
+// their latest instant, offset, 0 for none):
 // readers run at once, so each takes its own from the pool, and leaves it
 // zeroed.
 type scratch struct {
