@@ -350,9 +350,12 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 	}
 	// A walk begun earlier: the pending listings' latest shares before to
 	// are found going back through the party's log from to, which stops as
-	// soon as each is found (a page begun seconds ago goes back a little).
+	// soon as each is found (a page begun seconds ago goes back a little:
+	// the hot listings are found at once). Past a budget, the few left
+	// (listings shared rarely) are looked up along their own chains.
 	left := len(pending)
-	for i := hi - 1; i >= lo && left > 0; i-- {
+	stop := max(lo, hi-(partyScanMin+16*left))
+	for i := hi - 1; i >= stop && left > 0; i-- {
 		e := pl.log[i]
 		if l := s.ev[e].lst; pending[l] && !s.isDead(e) {
 			pending[l] = false
@@ -360,8 +363,21 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 			hs = append(hs, hit{at: s.ev[e].at, lst: l})
 		}
 	}
+	if left > 0 && stop > lo {
+		p := s.lookup(party)
+		for l, open := range pending {
+			if e := s.latestIn(l, p, to); open && e != 0 && s.ev[e].at >= from {
+				hs = append(hs, hit{at: s.ev[e].at, lst: l})
+			}
+		}
+	}
 	return s.finish(hs, 0, false), n
 }
+
+// partyScanMin is how far back a party walk's scan of the log goes at
+// least before it looks its last listings up along their chains (a
+// variable for the tests of both ways).
+var partyScanMin = 1024
 
 // engagements calls f with each user's latest live like or share of
 // listing l in (since, at].

@@ -385,6 +385,9 @@ func (s *state) unindex(e uint32) {
 func (s *state) latestIn(l, p uint32, before int64) uint32 {
 	var best uint32
 	for e := s.head[l]; e != 0; e = s.ev[e].prev {
+		if best != 0 && s.spanTop[e>>spanBits] <= s.ev[best].at {
+			break // nothing this early in the arena is later than best
+		}
 		if s.ev[e].party == p && s.ev[e].at < before && !s.isDead(e) && (best == 0 || s.ev[e].at > s.ev[best].at) {
 			best = e
 		}

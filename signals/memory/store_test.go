@@ -51,3 +51,11 @@ func TestConformanceHeapMerge(t *testing.T) {
 	gatherFactor = 0
 	TestConformanceInMemory(t)
 }
+
+// TestConformanceChains runs the suite with party walks looking their
+// listings up along their chains rather than in the party's log.
+func TestConformanceChains(t *testing.T) {
+	defer func(m int) { partyScanMin = m }(partyScanMin)
+	partyScanMin = -1 << 20
+	TestConformanceInMemory(t)
+}
