@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -9,11 +10,13 @@ import (
 )
 
 // The in-memory state. Ids are interned to uint32 (0 is no id), instants
-// are int64 Unix milliseconds. Likes and shares are events in one arena of
-// parallel columns, indexed by uint32 (0 is no event); every other index
-// holds event numbers, not copies. A deleted event stays in the arena, dead,
-// as its key's tombstone (its version is the delete's); the indexes skip
-// dead events, and the next snapshot leaves them out but for the tombstone.
+// are int64 Unix milliseconds. Likes and shares are events in one arena
+// (a struct per event, their versions in a column beside), numbered by
+// uint32 (0 is no event); every other index holds event numbers, not
+// copies. A deleted or replaced event stays in the arena, dead: the indexes
+// skip it, and a restart from a snapshot leaves it out. A delete's version
+// is kept as a tombstone, a dead event the like's or share's key points
+// to.
 
 // event is a like or a share. Its party is 0 for none or likeParty for a
 // like, and carries deadBit once the event is deleted.
@@ -239,7 +242,7 @@ func (s *state) applyParty(c *signals.Change) bool {
 func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at int64, c *signals.Change) bool {
 	f, t := s.intern(from), s.intern(to)
 	es := m[f]
-	i, found := slices.BinarySearchFunc(es, t, func(e edge, t uint32) int { return cmpU32(e.to, t) })
+	i, found := slices.BinarySearchFunc(es, t, func(e edge, t uint32) int { return cmp.Compare(e.to, t) })
 	var rv uint64
 	if found {
 		rv = es[i].ver
@@ -264,16 +267,6 @@ func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at
 		}
 	}
 	return true
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *state) applyLike(c *signals.Change) bool {
