@@ -79,7 +79,7 @@ func (s *Store) Close() error { return s.c.Close() }
 // Client is the Redis client (for instrumentation and tests).
 func (s *Store) Client() *redis.Client { return s.c }
 
-func (s *Store) g(name string) string          { return "{" + s.prefix + "}:" + name }
+func (s *Store) g(name string) string           { return "{" + s.prefix + "}:" + name }
 func (s *Store) user(id, name string) string    { return "{" + s.prefix + ":u:" + id + "}:" + name }
 func (s *Store) party(id, name string) string   { return "{" + s.prefix + ":p:" + id + "}:" + name }
 func (s *Store) listing(id, name string) string { return "{" + s.prefix + ":l:" + id + "}:" + name }
