@@ -44,12 +44,12 @@ local function stale(tbl, v, hv)
   return hv ~= nil and v < hv
 end
 
--- latestOf is the newest time in a history zset (members L\0us16\0id,
+-- latestOf is the newest time in a history zset (members L\0ms13\0id,
 -- score 0) for listing l, or nil.
 local function latestOf(hist, l)
   local h = redis.call('ZREVRANGEBYLEX', hist, '(' .. l .. '\1', '(' .. l .. '\0', 'LIMIT', 0, 1)
   if #h == 0 then return nil end
-  return tonumber(string.sub(h[1], #l + 2, #l + 17))
+  return tonumber(string.sub(h[1], #l + 2, #l + 14))
 end
 
 -- setLatest keeps zset z's score for l at the newest time of its history.
@@ -73,7 +73,7 @@ local function engage(u, l)
 end
 
 -- A share record: "V\0user\0listing\0party\0ms\0hist" (hist is the
--- us16\0id suffix of its history members), or "dV".
+-- ms13\0id suffix of its history members), or "dV".
 local function shareRec(c)
   return table.concat({c.v, c.u, c.l, c.p, c.ms, c.h}, '\0')
 end
@@ -91,7 +91,7 @@ local function addShare(s)
   if s.p ~= '' then
     redis.call('ZADD', pk(s.p, 'ph'), 0, m)
     redis.call('ZADD', pk(s.p, 'pl'), 'GT', s.ms, s.l)
-    redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 18))
+    redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 15))
   end
   redis.call('ZADD', lk(s.l, 'e'), 'GT', s.ms, s.u)
   redis.call('ZADD', g('recent'), 'GT', s.ms, s.l)
@@ -104,7 +104,7 @@ local function removeShare(s)
   if s.p ~= '' then
     redis.call('ZREM', pk(s.p, 'ph'), m)
     setLatest(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l)
-    redis.call('ZREM', pk(s.p, 'pt'), string.sub(s.h, 18))
+    redis.call('ZREM', pk(s.p, 'pt'), string.sub(s.h, 15))
   end
   engage(s.u, s.l)
 end

@@ -20,10 +20,10 @@
 //	{P:u:U}:bl                 closets U blocked
 //	{P:u:U}:lk                 listings U liked → like time
 //	{P:u:U}:sl                 listings U shared → U's latest share time
-//	{P:u:U}:sh                 U's shares, "L\0µs16\0id" (lexicographic)
+//	{P:u:U}:sh                 U's shares, "L\0ms13\0id" (lexicographic)
 //	{P:u:U}:v                  versions of U's follows, likes, blocks
 //	{P:p:X}:pl                 listings shared into X → latest share time
-//	{P:p:X}:ph                 X's shares, "L\0µs16\0id" (lexicographic)
+//	{P:p:X}:ph                 X's shares, "L\0ms13\0id" (lexicographic)
 //	{P:p:X}:pt                 X's shares, share id → share time
 //	{P:l:L}:e                  users who liked or shared L → latest time
 //	{P:snap:<id>}              a home feed snapshot (JSON, with a TTL)

@@ -42,7 +42,7 @@ func requireRedis(t testing.TB) {
 func randomPrefix() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return "rtest-" + hex.EncodeToString(b[:])
+	return "redisstore-test-" + hex.EncodeToString(b[:])
 }
 
 // openTest opens a Store on a fresh random prefix and deletes its keys
@@ -55,8 +55,11 @@ func openTest(t testing.TB) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its own client: the suite may close the Store before this runs.
+	admin := redis.NewClient(s.c.Options())
 	t.Cleanup(func() {
-		deletePrefix(t, s.c, prefix)
+		deletePrefix(t, admin, prefix)
+		admin.Close()
 		s.Close()
 	})
 	return s

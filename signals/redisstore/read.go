@@ -141,11 +141,11 @@ func (s *Store) Party(ctx context.Context, id string) (*signals.Party, error) {
 	return decodeParty(v)
 }
 
-// window is a half-open span of microseconds [lo, hi).
+// window is a half-open span of milliseconds [lo, hi).
 type window struct{ lo, hi int64 }
 
 // upTo is (since, at]: the span of SharedBy, Activity, Engagers.
-func upTo(since, at time.Time) window { return window{us(since) + 1, us(at) + 1} }
+func upTo(since, at time.Time) window { return window{ms(since) + 1, ms(at) + 1} }
 
 // timeline is one source of a merge: a zset of listings by their latest
 // event time, and (for shares) the history that answers the latest event
@@ -186,7 +186,7 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 		if at < w.lo || at >= w.hi {
 			return
 		}
-		t := fromUs(at)
+		t := fromMs(at)
 		if b, ok := best[l]; ok && (b.At.After(t) || b.At.Equal(t) && b.By <= by) {
 			return
 		}
@@ -209,7 +209,7 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 		}
 	}
 	if len(lookups) > 0 {
-		upper := pad16(w.hi)
+		upper := pad13(w.hi)
 		_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range lookups {
 				lu := &lookups[i]
@@ -244,12 +244,12 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 	return out, n, nil
 }
 
-// histTime is the time of a history member "L\0µs16\0id".
+// histTime is the time of a history member "L\0ms13\0id".
 func histTime(m, l string) (int64, bool) {
-	if len(m) < len(l)+17 {
+	if len(m) < len(l)+14 {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(m[len(l)+1:len(l)+17], 10, 64)
+	v, err := strconv.ParseInt(m[len(l)+1:len(l)+14], 10, 64)
 	return v, err == nil
 }
 
@@ -297,7 +297,7 @@ func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Tim
 		return nil, 0, nil
 	}
 	tls := []timeline{{latest: s.party(party, "pl"), hist: s.party(party, "ph")}}
-	out, n, err := s.merge(ctx, tls, window{us(from), us(to)}, 0, s.party(party, "pt"))
+	out, n, err := s.merge(ctx, tls, window{ms(from), ms(to)}, 0, s.party(party, "pt"))
 	return out, int(n), err
 }
 
@@ -329,14 +329,14 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 		for _, z := range cmds[i].Val() {
 			u, t := z.Member.(string), int64(z.Score)
 			if t < w.hi {
-				out[l] = append(out[l], signals.UserAt{User: u, At: fromUs(t)})
+				out[l] = append(out[l], signals.UserAt{User: u, At: fromMs(t)})
 			} else {
 				lookups = append(lookups, lookup{l: l, u: u})
 			}
 		}
 	}
 	if len(lookups) > 0 {
-		upper := pad16(w.hi)
+		upper := pad13(w.hi)
 		_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range lookups {
 				lu := &lookups[i]
@@ -360,7 +360,7 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 				}
 			}
 			if best >= w.lo {
-				out[lu.l] = append(out[lu.l], signals.UserAt{User: lu.u, At: fromUs(best)})
+				out[lu.l] = append(out[lu.l], signals.UserAt{User: lu.u, At: fromMs(best)})
 			}
 		}
 	}
@@ -384,7 +384,7 @@ func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife ti
 	if !at.After(since) || k <= 0 {
 		return nil, nil
 	}
-	ls, err := s.c.ZRangeByScore(ctx, s.g("recent"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(us(since), 10), Max: "+inf"}).Result()
+	ls, err := s.c.ZRangeByScore(ctx, s.g("recent"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: top engaged: %w", err)
 	}

@@ -164,7 +164,7 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 }
 
 // wireChange is a change as apply.lua reads it. Versions are 20-digit
-// strings (compared as strings there), times microseconds.
+// strings (compared as strings there), times milliseconds.
 type wireChange struct {
 	T   string `json:"t"`
 	Tr  string `json:"tr,omitempty"`
@@ -178,21 +178,21 @@ type wireChange struct {
 	L   string `json:"l"`
 	P   string `json:"p"`
 	MS  string `json:"ms"`
-	H   string `json:"h"` // a share's history suffix: µs16 "\0" id
+	H   string `json:"h"` // a share's history suffix: ms13 "\0" id
 	B   string `json:"b"` // a share's record bucket
 }
 
 func version(v uint64) string { return fmt.Sprintf("%020d", v) }
 
-// us is a time as Redis keeps it: microseconds (Postgres's precision; a
-// double holds them exactly until 2255).
-func us(t time.Time) int64 { return t.UnixMicro() }
+// ms is an instant as Redis keeps it: milliseconds (the contract's unit,
+// the feed cursors').
+func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func fromUs(v int64) time.Time { return time.UnixMicro(v).UTC() }
+func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// pad16 writes a time for lexicographic order (times before 1970 sort as
-// 1970: share times are the marketplace's).
-func pad16(us int64) string { return fmt.Sprintf("%016d", max(us, 0)) }
+// pad13 writes an instant for lexicographic order (instants before 1970
+// sort as 1970: share times are the marketplace's).
+func pad13(ms int64) string { return fmt.Sprintf("%013d", max(ms, 0)) }
 
 // shareBucket groups share records 128 to a hash, which Redis keeps
 // compact (listpack) up to its hash-max-listpack-entries.
@@ -216,16 +216,16 @@ func encode(c signals.Change) (wireChange, error) {
 		}
 		w.T, w.ID, w.J = signals.TableParties, c.Party.ID, string(j)
 	case c.Follow != nil:
-		w.T, w.U, w.O, w.MS = signals.TableFollows, c.Follow.Follower, c.Follow.Seller, strconv.FormatInt(us(c.Follow.At), 10)
+		w.T, w.U, w.O, w.MS = signals.TableFollows, c.Follow.Follower, c.Follow.Seller, strconv.FormatInt(ms(c.Follow.At), 10)
 	case c.Like != nil:
-		w.T, w.U, w.O, w.MS = signals.TableLikes, c.Like.User, c.Like.Listing, strconv.FormatInt(us(c.Like.At), 10)
+		w.T, w.U, w.O, w.MS = signals.TableLikes, c.Like.User, c.Like.Listing, strconv.FormatInt(ms(c.Like.At), 10)
 	case c.Block != nil:
-		w.T, w.U, w.O, w.MS = signals.TableBlocks, c.Block.User, c.Block.Seller, strconv.FormatInt(us(c.Block.At), 10)
+		w.T, w.U, w.O, w.MS = signals.TableBlocks, c.Block.User, c.Block.Seller, strconv.FormatInt(ms(c.Block.At), 10)
 	case c.Share != nil:
 		sh := c.Share
-		m := us(sh.At)
+		m := ms(sh.At)
 		w.T, w.ID, w.U, w.L, w.P = signals.TableShares, strconv.FormatInt(sh.ID, 10), sh.User, sh.Listing, sh.Party
-		w.MS, w.H = strconv.FormatInt(m, 10), pad16(m)+"\x00"+w.ID
+		w.MS, w.H = strconv.FormatInt(m, 10), pad13(m)+"\x00"+w.ID
 		w.B = strconv.FormatInt(floorDiv(sh.ID, shareBucket), 10)
 	default:
 		return w, errors.New("redisstore: a change with no row")
