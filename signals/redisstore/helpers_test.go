@@ -103,7 +103,7 @@ func deletePrefix(t testing.TB, c *redis.Client, prefix string) {
 }
 
 // counter counts round trips: one per command sent alone, one per
-// pipeline.
+// pipeline (a new connection's handshake counts too).
 type counter struct{ n atomic.Int64 }
 
 func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }

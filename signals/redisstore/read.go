@@ -337,7 +337,7 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 	}
 	if len(lookups) > 0 {
 		upper := pad13(w.hi)
-		_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range lookups {
 				lu := &lookups[i]
 				lu.like = p.ZScore(ctx, s.user(lu.u, "lk"), lu.l)
@@ -346,8 +346,11 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisstore: engagers history: %w", err)
+		// A like that is not there answers redis.Nil: not an error here.
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("redisstore: engagers history: %w", err)
+			}
 		}
 		for _, lu := range lookups {
 			best := int64(math.MinInt64)
