@@ -45,17 +45,34 @@ local function stale(tbl, v, hv)
 end
 
 -- latestOf is the newest time in a history zset (members L\0ms13\0id,
--- score 0) for listing l, or nil.
+-- score 0) for listing l, as its 13 digits, or nil.
 local function latestOf(hist, l)
   local h = redis.call('ZREVRANGEBYLEX', hist, '(' .. l .. '\1', '(' .. l .. '\0', 'LIMIT', 0, 1)
   if #h == 0 then return nil end
-  return tonumber(string.sub(h[1], #l + 2, #l + 14))
+  return string.sub(h[1], #l + 2, #l + 14)
 end
 
--- setLatest keeps zset z's score for l at the newest time of its history.
-local function setLatest(z, hist, l)
-  local ms = latestOf(hist, l)
-  if ms then redis.call('ZADD', z, ms, l) else redis.call('ZREM', z, l) end
+-- A "latest" zset (a closet's or a party's) holds each listing once as
+-- ms13 .. L, scored by that time: its readers need no scores (which
+-- cost Redis more to write out than the members).
+local function relatest(z, l, old, new)
+  if old == new then return end
+  if old then redis.call('ZREM', z, old .. l) end
+  if new then redis.call('ZADD', z, tonumber(new), new .. l) end
+end
+
+-- addHist adds history member m (of listing l at ms13 t) and keeps z's
+-- entry for l at the newest.
+local function addHist(z, hist, l, m, t)
+  local old = latestOf(hist, l)
+  redis.call('ZADD', hist, 0, m)
+  if not old or t > old then relatest(z, l, old, t) end
+end
+
+local function removeHist(z, hist, l, m)
+  local old = latestOf(hist, l)
+  redis.call('ZREM', hist, m)
+  relatest(z, l, old, latestOf(hist, l))
 end
 
 -- engage recomputes user u's latest engagement (like or share) with
@@ -65,6 +82,7 @@ local function engage(u, l)
   local like = redis.call('ZSCORE', uk(u, 'lk'), l)
   if like then best = tonumber(like) end
   local sh = latestOf(uk(u, 'sh'), l)
+  if sh then sh = tonumber(sh) end
   if sh and (not best or sh > best) then best = sh end
   local e = lk(l, 'e')
   if best then redis.call('ZADD', e, best, u) else redis.call('ZREM', e, u) end
@@ -85,12 +103,10 @@ local function parseShare(r)
 end
 
 local function addShare(s)
-  local m = s.l .. '\0' .. s.h
-  redis.call('ZADD', uk(s.u, 'sh'), 0, m)
-  redis.call('ZADD', uk(s.u, 'sl'), 'GT', s.ms, s.l)
+  local m, t = s.l .. '\0' .. s.h, string.sub(s.h, 1, 13)
+  addHist(uk(s.u, 'sl'), uk(s.u, 'sh'), s.l, m, t)
   if s.p ~= '' then
-    redis.call('ZADD', pk(s.p, 'ph'), 0, m)
-    redis.call('ZADD', pk(s.p, 'pl'), 'GT', s.ms, s.l)
+    addHist(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l, m, t)
     redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 15))
   end
   redis.call('ZADD', lk(s.l, 'e'), 'GT', s.ms, s.u)
@@ -99,11 +115,9 @@ end
 
 local function removeShare(s)
   local m = s.l .. '\0' .. s.h
-  redis.call('ZREM', uk(s.u, 'sh'), m)
-  setLatest(uk(s.u, 'sl'), uk(s.u, 'sh'), s.l)
+  removeHist(uk(s.u, 'sl'), uk(s.u, 'sh'), s.l, m)
   if s.p ~= '' then
-    redis.call('ZREM', pk(s.p, 'ph'), m)
-    setLatest(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l)
+    removeHist(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l, m)
     redis.call('ZREM', pk(s.p, 'pt'), string.sub(s.h, 15))
   end
   engage(s.u, s.l)

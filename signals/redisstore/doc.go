@@ -19,10 +19,10 @@
 //	{P:u:U}:fr                 users following closet U (a set)
 //	{P:u:U}:bl                 closets U blocked
 //	{P:u:U}:lk                 listings U liked → like time
-//	{P:u:U}:sl                 listings U shared → U's latest share time
+//	{P:u:U}:sl                 ms13 .. L for each listing U shared, at U's latest share of it
 //	{P:u:U}:sh                 U's shares, "L\0ms13\0id" (lexicographic)
 //	{P:u:U}:v                  versions of U's follows, likes, blocks
-//	{P:p:X}:pl                 listings shared into X → latest share time
+//	{P:p:X}:pl                 ms13 .. L for each listing shared into X, at its latest
 //	{P:p:X}:ph                 X's shares, "L\0ms13\0id" (lexicographic)
 //	{P:p:X}:pt                 X's shares, share id → share time
 //	{P:l:L}:e                  users who liked or shared L → latest time
