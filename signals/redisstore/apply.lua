@@ -3,8 +3,9 @@
 -- last chunk: its positions are written with it), changes (JSON array),
 -- positions (JSON array of [field, offset]).
 --
--- Versions are 20-digit decimal strings (commit LSNs, compared as strings:
--- Lua numbers are doubles and an LSN needs 64 bits). A held version is
+-- Versions are decimal strings (commit LSNs), compared padded to 20 digits
+-- (Lua numbers are doubles and an LSN needs 64 bits) and kept unpadded
+-- (Redis's compact encodings hold them as integers). A held version is
 -- "V" for a live row and "dV" for a tombstone. The version rule: below the
 -- held version (or below the table's truncate floor) is stale and ignored;
 -- equal or above applies.
@@ -38,10 +39,15 @@ local function held(h)
   return h, true
 end
 
+-- vlt is a < b for versions.
+local function vlt(a, b)
+  return string.rep('0', 20 - #a) .. a < string.rep('0', 20 - #b) .. b
+end
+
 local function stale(tbl, v, hv)
   local f = floors[tbl]
-  if f and v < f then return true end
-  return hv ~= nil and v < hv
+  if f and vlt(v, f) then return true end
+  return hv ~= nil and vlt(v, hv)
 end
 
 -- latestOf is the newest time in a history zset (members L\0ms13\0id,
@@ -90,16 +96,15 @@ local function engage(u, l)
   if #top > 0 then redis.call('ZADD', g('recent'), top[2], l) else redis.call('ZREM', g('recent'), l) end
 end
 
--- A share record: "V\0user\0listing\0party\0ms\0hist" (hist is the
--- ms13\0id suffix of its history members), or "dV".
+-- A share record (field: the share id): "V\0user\0listing\0party\0ms13",
+-- short enough for Redis's compact hash encoding, or "dV".
 local function shareRec(c)
-  return table.concat({c.v, c.u, c.l, c.p, c.ms, c.h}, '\0')
+  return table.concat({c.v, c.u, c.l, c.p, string.sub(c.h, 1, 13)}, '\0')
 end
-local function parseShare(r)
+local function parseShare(r, id)
   local f = {}
   for part in string.gmatch(r .. '\0', '([^%z]*)%z') do f[#f + 1] = part end
-  -- the hist suffix holds a NUL itself: fields 6 and 7
-  return {v = f[1], u = f[2], l = f[3], p = f[4], ms = f[5], h = f[6] .. '\0' .. f[7]}
+  return {v = f[1], u = f[2], l = f[3], p = f[4], h = f[5] .. '\0' .. id}
 end
 
 local function addShare(s)
@@ -198,7 +203,7 @@ local function share(c)
     if string.sub(r, 1, 1) == 'd' then
       hv = string.sub(r, 2)
     else
-      old = parseShare(r)
+      old = parseShare(r, c.id)
       hv, live = old.v, true
     end
   end
@@ -215,7 +220,7 @@ end
 
 local function truncate(tbl, v)
   local f = floors[tbl]
-  if not f or f < v then
+  if not f or vlt(f, v) then
     floors[tbl] = v
     redis.call('HSET', g('trunc'), tbl, v)
   end
@@ -224,7 +229,7 @@ local function truncate(tbl, v)
     local all = redis.call('HGETALL', vk)
     for i = 1, #all, 2 do
       local hv, live = held(all[i + 1])
-      if hv < v then
+      if vlt(hv, v) then
         if live then
           redis.call('HDEL', g(tbl), all[i])
           if tbl == 'sellers' then redis.call('SREM', g('suspended'), all[i]) end
@@ -241,7 +246,7 @@ local function truncate(tbl, v)
         local fk = all[i]
         if string.sub(fk, 1, 2) == kind .. '\0' then
           local hv, live = held(all[i + 1])
-          if hv < v then
+          if vlt(hv, v) then
             if live then kinds[kind].remove(u, string.sub(fk, 3)) end
             redis.call('HDEL', vk, fk)
           end
@@ -255,10 +260,10 @@ local function truncate(tbl, v)
       for i = 1, #all, 2 do
         local r = all[i + 1]
         if string.sub(r, 1, 1) == 'd' then
-          if string.sub(r, 2) < v then redis.call('HDEL', bk, all[i]) end
+          if vlt(string.sub(r, 2), v) then redis.call('HDEL', bk, all[i]) end
         else
-          local s = parseShare(r)
-          if s.v < v then
+          local s = parseShare(r, all[i])
+          if vlt(s.v, v) then
             removeShare(s)
             redis.call('HDEL', bk, all[i])
           end

@@ -168,8 +168,8 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 	return nil
 }
 
-// wireChange is a change as apply.lua reads it. Versions are 20-digit
-// strings (compared as strings there), times milliseconds.
+// wireChange is a change as apply.lua reads it. Versions are decimal
+// strings (compared padded there), times milliseconds.
 type wireChange struct {
 	T   string `json:"t"`
 	Tr  string `json:"tr,omitempty"`
@@ -187,7 +187,7 @@ type wireChange struct {
 	B   string `json:"b"` // a share's record bucket
 }
 
-func version(v uint64) string { return fmt.Sprintf("%020d", v) }
+func version(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // ms is an instant as Redis keeps it: milliseconds (the contract's unit,
 // the feed cursors').
