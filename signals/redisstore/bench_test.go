@@ -167,7 +167,10 @@ func BenchmarkMemory(b *testing.B) {
 		l := &loader{b: b, s: s}
 		load(l, rand.New(rand.NewPCG(5, 6)))
 		l.flush()
-		used := prefixBytes(b, s)
+		used, by := prefixBytes(b, s)
+		for kind, n := range by {
+			b.Logf("%-12s %6.1f B/%s", kind, float64(n)/rows, unit)
+		}
 		b.ReportMetric(float64(used)/rows, "B/"+unit)
 		b.ReportMetric(float64(used)/(1<<20), "MiB")
 	}
@@ -210,16 +213,20 @@ func BenchmarkMemory(b *testing.B) {
 }
 
 // prefixBytes sums MEMORY USAGE over the data keys of s's prefix (its
-// epoch and positions aside).
-func prefixBytes(b *testing.B, s *Store) int64 {
+// epoch and positions aside), in all and by kind of key (its name with
+// the ids left out: {P:u:*}:sh, {P}:s:*, ...).
+func prefixBytes(b *testing.B, s *Store) (int64, map[string]int64) {
 	keys := prefixKeys(b, s.c, s.prefix)
 	var total int64
+	by := map[string]int64{}
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)
+		var kinds []string
 		cmds, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys[:n] {
 				if !strings.HasSuffix(k, "}:epoch") && !strings.HasSuffix(k, "}:pos") {
 					p.MemoryUsage(ctx, k, 0)
+					kinds = append(kinds, keyKind(k, s.prefix))
 				}
 			}
 			return nil
@@ -227,10 +234,26 @@ func prefixBytes(b *testing.B, s *Store) int64 {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range cmds {
-			total += c.(*redis.IntCmd).Val()
+		for i, c := range cmds {
+			v := c.(*redis.IntCmd).Val()
+			total += v
+			by[kinds[i]] += v
 		}
 		keys = keys[n:]
 	}
-	return total
+	return total, by
+}
+
+func keyKind(k, prefix string) string {
+	k = strings.TrimPrefix(k, "{"+prefix)
+	tag, rest, _ := strings.Cut(k, "}")
+	if t, _, ok := strings.Cut(tag, ":"); ok || tag != "" {
+		_, kind, _ := strings.Cut(tag, ":")
+		kind, _, _ = strings.Cut(kind, ":")
+		tag = t + ":" + kind
+	}
+	if strings.HasPrefix(rest, ":s:") {
+		rest = ":s:*"
+	}
+	return "{" + tag + "}" + rest
 }

@@ -232,6 +232,11 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 			continue
 		}
 		ms := packed[i].Val()
+		type item struct {
+			l string
+			t int64
+		}
+		below := make([]item, 0, len(ms))
 		for _, member := range ms {
 			l, t, ok := unpack(member)
 			switch {
@@ -240,11 +245,17 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 			case t >= w.hi:
 				later[i] = append(later[i], l)
 			default:
-				m.keep(l, t, i)
+				below = append(below, item{l, t})
 			}
 		}
 		if len(later[i]) > 0 && limit > 0 && len(ms) == limit {
+			// The re-shared listings took part of the limit: read the
+			// timeline again below the instant (instead of these).
 			again = append(again, i)
+			continue
+		}
+		for _, it := range below {
+			m.keep(it.l, it.t, i)
 		}
 	}
 	if len(later) > 0 {

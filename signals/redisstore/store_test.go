@@ -144,6 +144,22 @@ func TestSharedByMergesAsOf(t *testing.T) {
 	check(t, "(1,2]", got, []signals.ListingAt{la("B", 2, "c1"), la("E", 2, "c1")})
 }
 
+// TestSharedByLimitWithReshares: a closet's timeline read with a limit
+// that its re-shared listings take part of is read again below the
+// instant, so that an older listing is not displaced by the earlier share
+// of a re-shared one.
+func TestSharedByLimitWithReshares(t *testing.T) {
+	s := openTest(t)
+	apply(t, s, share(1, 1, "c", "C", "", 1), share(2, 2, "c", "A", "", 2), share(3, 3, "c", "B", "", 3), share(4, 4, "c", "C", "", 10))
+	got, err := s.SharedBy(ctx, []string{"c"}, at(0), at(5), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "limit 2 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c")})
+	got, _ = s.SharedBy(ctx, []string{"c"}, at(0), at(5), 3)
+	check(t, "limit 3 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c"), la("C", 1, "c")})
+}
+
 func TestActivityLikesAndShares(t *testing.T) {
 	s := openTest(t)
 	like := func(v uint64, l string, min int) signals.Change {
