@@ -257,3 +257,28 @@ func keyKind(k, prefix string) string {
 	}
 	return "{" + tag + "}" + rest
 }
+
+// BenchmarkApplyShares applies party shares (Zipf over 20,000 listings,
+// 20,000 users) in batches of 500: one op is one share; the CPU figures
+// are the signals stage's cost per share.
+func BenchmarkApplyShares(b *testing.B) {
+	s := openTest(b)
+	l := &loader{b: b, s: s}
+	r := rand.New(rand.NewPCG(7, 8))
+	z := rand.NewZipf(r, 1.1, 1, 19999)
+	start := benchNow.Add(-2 * time.Hour)
+	id := int64(0)
+	r0, c0 := cpu(b, s)
+	for b.Loop() {
+		id++
+		l.add(signals.Change{Share: &signals.Share{ID: id, User: "u" + strconv.Itoa(r.IntN(20000)),
+			Listing: fmt.Sprintf("L%07d", z.Uint64()), Party: "big", At: start.Add(time.Duration(id) * time.Millisecond)}})
+		if len(l.batch) == 500 {
+			l.flush()
+		}
+	}
+	l.flush()
+	r1, c1 := cpu(b, s)
+	b.ReportMetric((r1-r0)*1e6/float64(b.N), "redis-cpu-µs/share")
+	b.ReportMetric((c1-c0)*1e6/float64(b.N), "client-cpu-µs/share")
+}
