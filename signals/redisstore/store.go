@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,11 +111,7 @@ func (s *Store) Positions(ctx context.Context) ([]signals.Position, error) {
 	return out, nil
 }
 
-func newEpoch() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newEpoch() string { return rand.Text() }
 
 // chunkSize bounds one script's work, so that a large batch does not stop
 // Redis for long.
