@@ -153,6 +153,17 @@ func BenchmarkPartyShares(b *testing.B) {
 			b.ReportMetric(float64(n), "shares")
 		})
 	}
+	// Trending's refresh over the same data: every engagement of the
+	// horizon is read (the feed refreshes it every 30 s, not per request).
+	b.Run("TopEngaged", func(b *testing.B) {
+		r0, c0 := cpu(b, s)
+		for b.Loop() {
+			if _, err := s.TopEngaged(ctx, benchNow.Add(-24*time.Hour), benchNow, time.Hour, 1000); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, s, r0, c0)
+	})
 }
 
 // BenchmarkMemory loads 200,000 party shares (20,000 listings Zipf, 20,000

@@ -50,6 +50,16 @@
 // pipeline of single-key commands and runs on Redis Cluster as it is.
 // Redis must not evict these keys (maxmemory-policy noeviction).
 //
+// Costs (measured by the benchmarks and TestRoundTrips; figures in the
+// benchmarks' comments): every Reader call is one round trip, two when it
+// reads as of an instant with events after it, TopEngaged three. Reads
+// cost Redis and the client CPU per entry returned (a following feed of
+// 5,000 closets reads up to 50,000 timeline entries). TopEngaged reads
+// every engagement of its horizon: fine for the feed's refresh every 30 s
+// at this scale, not for a 5M-share party (it would want decayed sums kept
+// by apply.lua, with candidates rescored exactly by Engagers). A party
+// share holds ~435 bytes of Redis, a closet share ~315, a follow ~104.
+//
 // It must not import api, indexer or a query backend; it imports feed only
 // for the Snapshots contract.
 package redisstore
