@@ -76,6 +76,33 @@ func TestPartySharesAsOf(t *testing.T) {
 	}
 }
 
+// TestPartySharesManyReshared: more listings re-shared since the pinned
+// instant than one history script reads at once.
+func TestPartySharesManyReshared(t *testing.T) {
+	s := openTest(t)
+	const n = 2*asofChunk + 17
+	var cs []signals.Change
+	for i := range n {
+		l := fmt.Sprintf("L%05d", i)
+		cs = append(cs, share(uint64(2*i+1), int64(2*i), "u", l, "p", 1+i%3), share(uint64(2*i+2), int64(2*i+1), "v", l, "p", 10))
+	}
+	apply(t, s, cs...)
+	got, count, err := s.PartyShares(ctx, "p", at(0), at(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || count != n {
+		t.Fatalf("%d listings, %d shares; want %d, %d", len(got), count, n, n)
+	}
+	for _, g := range got {
+		var i int
+		fmt.Sscanf(g.Listing, "L%05d", &i)
+		if !g.At.Equal(at(1 + i%3)) {
+			t.Fatalf("%s at %v, want %v", g.Listing, g.At, at(1+i%3))
+		}
+	}
+}
+
 func TestVersionRule(t *testing.T) {
 	s := openTest(t)
 	apply(t, s, share(10, 1, "u", "A", "p", 1))
