@@ -1,7 +1,7 @@
 -- apply.lua: one chunk of a signals batch, atomically (a Lua script runs
 -- alone on the server). ARGV: prefix, epoch, final ("1" on the batch's
 -- last chunk: its positions are written with it), changes (JSON array),
--- positions (JSON array of [field, offset]).
+-- positions (JSON array of [field, offset]), the trending half-life (ms).
 --
 -- Versions are decimal strings (commit LSNs), compared padded to 20 digits
 -- (Lua numbers are doubles and an LSN needs 64 bits) and kept unpadded
@@ -81,8 +81,54 @@ local function removeHist(z, hist, l, m)
   relatest(z, l, old, latestOf(hist, l))
 end
 
+-- {P}:hot keeps, for each listing, log2 of its decayed count of distinct
+-- engagers: the sum over its users of 2^((t - E) / H) for their latest
+-- engagement t (E a fixed origin, H the trending half-life), in log space
+-- so that it never overflows. Ranking by it is ranking by the decayed
+-- count at any instant; TopEngaged reads it when the horizon holds too
+-- many listings to score exactly.
+local H = tonumber(ARGV[6])
+local E = 1700000000000
+local LN2 = math.log(2)
+local function weight(t) return (t - E) / H end
+
+-- hotMove adds 2^b and takes 2^a from listing l's sum (either may be nil).
+local function hotMove(l, a, b)
+  local x = redis.call('ZSCORE', g('hot'), l)
+  x = x and tonumber(x)
+  if not x and not b then return end
+  local m = x or b
+  if b and b > m then m = b end
+  local v = 0
+  if x then v = v + 2 ^ (x - m) end
+  if a then v = v - 2 ^ (a - m) end
+  if b then v = v + 2 ^ (b - m) end
+  if v <= 1e-9 then
+    redis.call('ZREM', g('hot'), l)
+  else
+    redis.call('ZADD', g('hot'), m + math.log(v) / LN2, l)
+  end
+end
+
+-- setEngagement makes t (or nil: none) user u's latest engagement with
+-- listing l, in the listing's engagers, its latest and its decayed sum.
+local function setEngagement(u, l, t)
+  local e = lk(l, 'e')
+  local old = redis.call('ZSCORE', e, u)
+  old = old and tonumber(old)
+  if old == t then return end
+  if t then redis.call('ZADD', e, t, u) else redis.call('ZREM', e, u) end
+  hotMove(l, old and weight(old), t and weight(t))
+  if t and (not old or t > old) then
+    redis.call('ZADD', g('recent'), 'GT', t, l)
+  else
+    local top = redis.call('ZREVRANGE', e, 0, 0, 'WITHSCORES')
+    if #top > 0 then redis.call('ZADD', g('recent'), top[2], l) else redis.call('ZREM', g('recent'), l) end
+  end
+end
+
 -- engage recomputes user u's latest engagement (like or share) with
--- listing l, and the listing's latest engagement by anyone.
+-- listing l.
 local function engage(u, l)
   local best = nil
   local like = redis.call('ZSCORE', uk(u, 'lk'), l)
@@ -90,10 +136,7 @@ local function engage(u, l)
   local sh = latestOf(uk(u, 'sh'), l)
   if sh then sh = tonumber(sh) end
   if sh and (not best or sh > best) then best = sh end
-  local e = lk(l, 'e')
-  if best then redis.call('ZADD', e, best, u) else redis.call('ZREM', e, u) end
-  local top = redis.call('ZREVRANGE', e, 0, 0, 'WITHSCORES')
-  if #top > 0 then redis.call('ZADD', g('recent'), top[2], l) else redis.call('ZREM', g('recent'), l) end
+  setEngagement(u, l, best)
 end
 
 -- A share record (field: the share id): "V\0user\0listing\0party\0ms13",
@@ -114,8 +157,8 @@ local function addShare(s)
     addHist(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l, m, t)
     redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 15))
   end
-  redis.call('ZADD', lk(s.l, 'e'), 'GT', s.ms, s.u)
-  redis.call('ZADD', g('recent'), 'GT', s.ms, s.l)
+  local t, cur = tonumber(s.ms), redis.call('ZSCORE', lk(s.l, 'e'), s.u)
+  if not cur or t > tonumber(cur) then setEngagement(s.u, s.l, t) end
 end
 
 local function removeShare(s)
@@ -286,6 +329,13 @@ for _, c in ipairs(changes) do
   else
     return redis.error_reply('ERR unknown table ' .. tostring(t))
   end
+end
+
+-- Listings whose decayed sum fell 2^64 below the top one's count for
+-- nothing any more.
+do
+  local top = redis.call('ZREVRANGE', g('hot'), 0, 0, 'WITHSCORES')
+  if #top > 0 then redis.call('ZREMRANGEBYSCORE', g('hot'), '-inf', tonumber(top[2]) - 64) end
 end
 
 if final then

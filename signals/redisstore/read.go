@@ -490,29 +490,51 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 	return out, nil
 }
 
-// TopEngaged implements signals.Reader: the listings engaged since since
-// ({P}:recent), then Engagers over them, scored here. It reads every
-// engagement of the horizon (three round trips); the surfaces call it once
-// per refresh, not per request.
+// TopEngaged implements signals.Reader. While the horizon holds at most
+// exactBelow listings it scores them exactly: their engagers (Engagers),
+// as of at; three round trips. Beyond, with the store's half-life, it
+// reads the decayed sums apply.lua keeps ({P}:hot: distinct users, each at
+// their latest engagement), the top k in one round trip: exact but for
+// engagements after at or before since, which the sums hold too (the feed
+// asks at now, and a day-old engagement weighs 2^-24 at a 1h half-life).
 func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]signals.Engaged, error) {
 	if !at.After(since) || k <= 0 {
 		return nil, nil
 	}
-	ls, err := s.c.ZRangeByScore(ctx, s.g("recent"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result()
+	ls, err := s.c.ZRangeByScore(ctx, s.g("recent"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(ms(since), 10), Max: "+inf", Count: exactBelow + 1}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: top engaged: %w", err)
 	}
-	eng, err := s.Engagers(ctx, ls, since, at)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]signals.Engaged, 0, len(eng))
-	for l, users := range eng {
-		var score float64
-		for _, u := range users {
-			score += math.Exp2(-float64(at.Sub(u.At)) / float64(halfLife))
+	var out []signals.Engaged
+	if len(ls) > exactBelow && halfLife == s.halfLife {
+		// More than k: Redis orders equal scores by member, descending;
+		// ties go to the smaller listing id here.
+		z, err := s.c.ZRevRangeWithScores(ctx, s.g("hot"), 0, int64(2*k+64-1)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: top engaged: %w", err)
 		}
-		out = append(out, signals.Engaged{Listing: l, Score: score})
+		w := float64(ms(at)-hotOrigin) / float64(halfLife.Milliseconds())
+		for _, e := range z {
+			out = append(out, signals.Engaged{Listing: e.Member.(string), Score: math.Exp2(e.Score - w)})
+		}
+	} else {
+		if len(ls) > exactBelow { // another half-life: every listing of the horizon
+			if ls, err = s.c.ZRangeByScore(ctx, s.g("recent"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result(); err != nil {
+				return nil, fmt.Errorf("redisstore: top engaged: %w", err)
+			}
+		}
+		eng, err := s.Engagers(ctx, ls, since, at)
+		if err != nil {
+			return nil, err
+		}
+		out = make([]signals.Engaged, 0, len(eng))
+		for l, users := range eng {
+			var score float64
+			for _, u := range users {
+				score += math.Exp2(-float64(at.Sub(u.At)) / float64(halfLife))
+			}
+			out = append(out, signals.Engaged{Listing: l, Score: score})
+		}
 	}
 	slices.SortFunc(out, func(a, b signals.Engaged) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
@@ -525,3 +547,10 @@ func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife ti
 	}
 	return out, nil
 }
+
+// exactBelow is how many listings of the horizon TopEngaged scores
+// exactly; hotOrigin is E of apply.lua's decayed sums.
+const (
+	exactBelow = 4096
+	hotOrigin  = 1700000000000
+)

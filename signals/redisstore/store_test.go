@@ -246,6 +246,52 @@ func TestEngagersAndTopEngaged(t *testing.T) {
 
 func pow2(x float64) float64 { return math.Exp2(x) }
 
+// TestTopEngagedDecayedSums: beyond exactBelow listings TopEngaged reads
+// the sums kept on write; they agree with the exact scores (computed with
+// a half-life a nanosecond off, which takes the exact path) through
+// re-engagements of one user and deletes.
+func TestTopEngagedDecayedSums(t *testing.T) {
+	s := openTest(t)
+	var cs []signals.Change
+	v := uint64(0)
+	add := func(c signals.Change) { v++; c.Version = v; cs = append(cs, c) }
+	id := int64(0)
+	for i := range exactBelow + 500 {
+		l := fmt.Sprintf("L%05d", i)
+		for u := range 1 + i%4 {
+			user := fmt.Sprintf("u%d", (i+u)%97)
+			id++
+			add(share(0, id, user, l, "", (i*7+u*13)%600))
+			if u == 1 { // the same user again, later: counts once, at its latest
+				id++
+				add(share(0, id, user, l, "", 600+i%60))
+			}
+			if u == 2 {
+				add(signals.Change{Like: &signals.Like{User: "liker", Listing: l, At: at(i % 500)}})
+				add(signals.Change{Delete: true, Like: &signals.Like{User: "liker", Listing: l, At: at(i % 500)}})
+			}
+		}
+	}
+	apply(t, s, cs...)
+	now := at(700)
+	got, err := s.TopEngaged(ctx, now.Add(-24*time.Hour), now, time.Hour, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.TopEngaged(ctx, now.Add(-24*time.Hour), now, time.Hour+1, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 20 || len(want) != 20 {
+		t.Fatalf("%d and %d listings", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Listing != want[i].Listing || math.Abs(got[i].Score-want[i].Score) > 1e-6*want[i].Score {
+			t.Errorf("#%d: %v, exact %v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestFollowsBothWays(t *testing.T) {
 	s := openTest(t)
 	f := func(v uint64, u, c string, min int) signals.Change {
