@@ -15,6 +15,7 @@
 //	{P}:users, {P}:sb          users with per-user rows, share-record buckets
 //	{P}:s:<id/128>             share id → version and row (a delete needs it)
 //	{P}:recent                 listing → its latest like or share by anyone
+//	{P}:hot                    listing → log2 of its decayed count of engagers
 //	{P:u:U}:fo                 closets U follows → follow time
 //	{P:u:U}:fr                 users following closet U (a set)
 //	{P:u:U}:bl                 closets U blocked
@@ -50,15 +51,14 @@
 // pipeline of single-key commands and runs on Redis Cluster as it is.
 // Redis must not evict these keys (maxmemory-policy noeviction).
 //
-// Costs (measured by the benchmarks and TestRoundTrips; figures in the
-// benchmarks' comments): every Reader call is one round trip, two when it
-// reads as of an instant with events after it, TopEngaged three. Reads
-// cost Redis and the client CPU per entry returned (a following feed of
-// 5,000 closets reads up to 50,000 timeline entries). TopEngaged reads
-// every engagement of its horizon: fine for the feed's refresh every 30 s
-// at this scale, not for a 5M-share party (it would want decayed sums kept
-// by apply.lua, with candidates rescored exactly by Engagers). A party
-// share holds ~435 bytes of Redis, a closet share ~315, a follow ~104.
+// Costs (measured by the benchmarks and TestRoundTrips): every Reader
+// call is one round trip, two when it
+// reads as of an instant with events after it, TopEngaged at most three.
+// Reads cost Redis and the client CPU per entry returned (a following feed
+// of 5,000 closets reads up to 50,000 timeline entries). TopEngaged scores
+// a small horizon exactly from the engagers; beyond 4,096 listings it reads
+// the decayed sums apply.lua keeps per listing ({P}:hot), the top k. A party
+// share holds ~441 bytes of Redis, a closet share ~324, a follow ~104.
 //
 // It must not import api, indexer or a query backend; it imports feed only
 // for the Snapshots contract.
