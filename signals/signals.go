@@ -189,8 +189,7 @@ type Reader interface {
 	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]ListingAt, error)
 	// Activity returns user's own likes and shares, newest first (ties by
 	// listing id; each listing once, at its latest), in (since, at], at most
-	// limit: the
-	// input of their affinity profile.
+	// limit: the input of their affinity profile.
 	Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]ListingAt, error)
 
 	// Parties returns every party the store holds, by starts_at then id.

@@ -277,7 +277,7 @@ func (c sharedBy) run(ctx context.Context, t *testing.T, s signals.Store) error 
 		return err
 	}
 	if g := las(got, true); !equalLAs(g, c.want) {
-		return fmt.Errorf("SharedBy(%q, %v, %v, %d) = %v, want %v", c.closets, c.since.Sub(T0), c.at.Sub(T0), c.limit, g, c.want)
+		return fmt.Errorf("SharedBy(%q, %v, %v, %d) = %v, want %v", c.closets, rel(c.since), rel(c.at), c.limit, g, c.want)
 	}
 	return nil
 }
@@ -295,7 +295,7 @@ func (c activity) run(ctx context.Context, t *testing.T, s signals.Store) error 
 		return err
 	}
 	if g := las(got, false); !equalLAs(g, c.want) {
-		return fmt.Errorf("Activity(%s, %v, %v, %d) = %v, want %v", c.user, c.since.Sub(T0), c.at.Sub(T0), c.limit, g, c.want)
+		return fmt.Errorf("Activity(%s, %v, %v, %d) = %v, want %v", c.user, rel(c.since), rel(c.at), c.limit, g, c.want)
 	}
 	return nil
 }
@@ -313,7 +313,7 @@ func (c partyShares) run(ctx context.Context, t *testing.T, s signals.Store) err
 		return err
 	}
 	if g := las(got, false); !equalLAs(g, c.want) || n != c.count {
-		return fmt.Errorf("PartyShares(%s, %v, %v) = %v, %d; want %v, %d", c.party, c.from.Sub(T0), c.to.Sub(T0), g, n, c.want, c.count)
+		return fmt.Errorf("PartyShares(%s, %v, %v) = %v, %d; want %v, %d", c.party, rel(c.from), rel(c.to), g, n, c.want, c.count)
 	}
 	return nil
 }
@@ -399,7 +399,7 @@ func (c topEngaged) run(ctx context.Context, t *testing.T, s signals.Store) erro
 		ok = got[i].Listing == c.want[i].Listing && math.Abs(got[i].Score-c.want[i].Score) < 1e-9
 	}
 	if !ok {
-		return fmt.Errorf("TopEngaged(%v, %v, %v, %d) = %v, want %v", c.since.Sub(T0), c.at.Sub(T0), c.halfLife, c.k, got, c.want)
+		return fmt.Errorf("TopEngaged(%v, %v, %v, %d) = %v, want %v", rel(c.since), rel(c.at), c.halfLife, c.k, got, c.want)
 	}
 	return nil
 }
@@ -435,10 +435,18 @@ func (c engagers) run(ctx context.Context, t *testing.T, s signals.Store) error 
 		w := slices.Clone(c.want[l])
 		slices.SortFunc(w, func(a, b UA) int { return strings.Compare(a.User, b.User) })
 		if !slices.EqualFunc(g, w, func(a, b UA) bool { return a.User == b.User && a.At.Equal(b.At) }) {
-			return fmt.Errorf("Engagers(%q, %v, %v)[%s] = %v, want %v", c.listings, c.since.Sub(T0), c.at.Sub(T0), l, g, w)
+			return fmt.Errorf("Engagers(%q, %v, %v)[%s] = %v, want %v", c.listings, rel(c.since), rel(c.at), l, g, w)
 		}
 	}
 	return nil
+}
+
+// rel is t as an offset from T0 ("-inf" for the zero time).
+func rel(t time.Time) string {
+	if t.IsZero() {
+		return "-inf"
+	}
+	return t.Sub(T0).String()
 }
 
 func equalStrings(a, b []string) bool {
