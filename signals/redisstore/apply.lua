@@ -59,12 +59,18 @@ local function latestOf(hist, l)
 end
 
 -- A "latest" zset (a closet's or a party's) holds each listing once as
--- ms13 .. L, scored by that time: its readers need no scores (which
--- cost Redis more to write out than the members).
+-- ms13 .. inv(L), scored by that time: its readers need no scores (which
+-- cost Redis more to write out than the members), and a reverse read
+-- orders the listings of one instant by id, ascending (inv complements
+-- every byte and ends with \255, so that "A" comes before "AB"), so that
+-- a limit cuts ties as the contract does.
+local function inv(l)
+  return (string.gsub(l, '.', function(c) return string.char(255 - string.byte(c)) end)) .. '\255'
+end
 local function relatest(z, l, old, new)
   if old == new then return end
-  if old then redis.call('ZREM', z, old .. l) end
-  if new then redis.call('ZADD', z, tonumber(new), new .. l) end
+  if old then redis.call('ZREM', z, old .. inv(l)) end
+  if new then redis.call('ZADD', z, tonumber(new), new .. inv(l)) end
 end
 
 -- addHist adds history member m (of listing l at ms13 t) and keeps z's

@@ -176,13 +176,18 @@ return out`
 // loaded 2-core machine: ~7 ms).
 const asofChunk = 500
 
-// unpack splits a packed member (ms13 .. listing).
+// unpack splits a packed member: ms13 .. the listing's bytes complemented
+// .. 0xff (see apply.lua's inv).
 func unpack(m string) (string, int64, bool) {
-	if len(m) < 13 {
+	if len(m) < 14 || m[len(m)-1] != 0xff {
 		return "", 0, false
 	}
 	t, err := strconv.ParseInt(m[:13], 10, 64)
-	return m[13:], t, err == nil
+	b := []byte(m[13 : len(m)-1])
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	return string(b), t, err == nil
 }
 
 // merge reads timelines as of w and merges them: each listing once at its
@@ -190,7 +195,8 @@ func unpack(m string) (string, int64, bool) {
 // listing, at most limit (0: all). One pipeline of one command per
 // timeline, and a second one only for the timelines with listings whose
 // latest event is at or after w.hi (re-shared since the instant read at:
-// one script per such timeline reads their histories). count, when set,
+// one script per such timeline reads their histories) or whose cut by the
+// limit went through the listings of one instant. count, when set,
 // is a zset whose entries in w are counted in the first pipeline.
 func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, count string) ([]signals.ListingAt, int64, error) {
 	lo, hi := strconv.FormatInt(w.lo, 10), "("+strconv.FormatInt(w.hi, 10)
@@ -223,15 +229,22 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 		}
 	}
 	m := merger{w: w, tls: tls, out: make([]entry, 0, total)}
-	if len(tls) > 1 { // one timeline holds each listing once already
+	if len(tls) > 1 || limit > 0 { // one timeline read once holds each listing once
 		m.index = make(map[string]int, total)
 	}
 	later := map[int][]any{}
-	var again []int // timelines cut by limit with re-shared listings among them
+	ties := map[int]int64{} // scored timelines cut by the limit: the instant cut
+	var again []int         // timelines cut by limit with re-shared listings among them
 	for i := range tls {
 		if scored[i] != nil {
-			for _, z := range scored[i].Val() {
+			zs := scored[i].Val()
+			for _, z := range zs {
 				m.keep(z.Member.(string), int64(z.Score), i)
+			}
+			if limit > 0 && len(zs) == limit {
+				// Redis cut the listings of the last instant by id,
+				// descending: read all of that instant.
+				ties[i] = int64(zs[len(zs)-1].Score)
 			}
 			continue
 		}
@@ -262,8 +275,9 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 			m.keep(it.l, it.t, i)
 		}
 	}
-	if len(later) > 0 {
+	if len(later) > 0 || len(ties) > 0 {
 		upper := pad13(w.hi)
+		tied := make(map[int]*redis.ZSliceCmd, len(ties))
 		type lookup struct {
 			tl  int
 			cmd *redis.Cmd
@@ -282,6 +296,10 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 			}
 			for j, i := range again {
 				more[j] = p.ZRevRangeByScore(ctx, tls[i].latest, &redis.ZRangeBy{Min: lo, Max: hi, Count: int64(limit)})
+			}
+			for i, t := range ties {
+				at := strconv.FormatInt(t, 10)
+				tied[i] = p.ZRangeByScoreWithScores(ctx, tls[i].latest, &redis.ZRangeBy{Min: at, Max: at})
 			}
 			return nil
 		})
@@ -305,6 +323,11 @@ func (s *Store) merge(ctx context.Context, tls []timeline, w window, limit int, 
 				if l, t, ok := unpack(member); ok {
 					m.keep(l, t, i)
 				}
+			}
+		}
+		for i, c := range tied {
+			for _, z := range c.Val() {
+				m.keep(z.Member.(string), int64(z.Score), i)
 			}
 		}
 	}

@@ -187,6 +187,22 @@ func TestSharedByLimitWithReshares(t *testing.T) {
 	check(t, "limit 3 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c"), la("C", 1, "c")})
 }
 
+// TestTiesAtTheCut: a limit that cuts through listings of one instant
+// keeps the smaller ids, in one closet's timeline and in a user's likes.
+func TestTiesAtTheCut(t *testing.T) {
+	s := openTest(t)
+	var cs []signals.Change
+	for i, l := range []string{"D", "B", "A", "C", "AB"} {
+		cs = append(cs, share(uint64(i+1), int64(i), "c", l, "", 5),
+			signals.Change{Version: uint64(10 + i), Like: &signals.Like{User: "u", Listing: l, At: at(5)}})
+	}
+	apply(t, s, cs...)
+	got, _ := s.SharedBy(ctx, []string{"c"}, at(0), at(10), 2)
+	check(t, "shared by, limit 2", got, []signals.ListingAt{la("A", 5, "c"), la("AB", 5, "c")})
+	got, _ = s.Activity(ctx, "u", at(0), at(10), 3)
+	check(t, "activity, limit 3", got, []signals.ListingAt{la("A", 5, "u"), la("AB", 5, "u"), la("B", 5, "u")})
+}
+
 func TestActivityLikesAndShares(t *testing.T) {
 	s := openTest(t)
 	like := func(v uint64, l string, min int) signals.Change {
