@@ -183,11 +183,12 @@ func unpack(m string) (string, int64, bool) {
 		return "", 0, false
 	}
 	t, err := strconv.ParseInt(m[:13], 10, 64)
-	b := []byte(m[13 : len(m)-1])
-	for i := range b {
-		b[i] = ^b[i]
+	var b strings.Builder
+	b.Grow(len(m) - 14)
+	for i := 13; i < len(m)-1; i++ {
+		b.WriteByte(^m[i])
 	}
-	return string(b), t, err == nil
+	return b.String(), t, err == nil
 }
 
 // merge reads timelines as of w and merges them: each listing once at its
