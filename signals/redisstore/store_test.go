@@ -36,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{URL: "http://x"}, false},
 		{Config{Prefix: "a{b}"}, false},
 		{Config{Prefix: "a:b"}, false},
+		{Config{TrendingHalfLife: -time.Hour}, false},
 	} {
 		if err := c.cfg.Validate(); (err == nil) != c.ok {
 			t.Errorf("%+v: %v, want ok=%v", c.cfg, err, c.ok)
