@@ -3,6 +3,7 @@ package redisstore
 import (
 	"testing"
 
+	"github.com/rummage/rummage/feed/feedtest"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/signalstest"
 )
@@ -20,4 +21,10 @@ func TestConformance(t *testing.T) {
 			return r
 		},
 	})
+}
+
+// TestFeeds runs the feed conformance cases (feed/feedtest) with Redis as
+// the signals store: every surface answers as on the embedded store.
+func TestFeeds(t *testing.T) {
+	feedtest.Run(t, func(t *testing.T) signals.Store { return openTest(t) })
 }
