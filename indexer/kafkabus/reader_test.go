@@ -25,6 +25,7 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 )
@@ -190,18 +191,6 @@ func listing(op change.Op, id string, lsn uint64, price, shares int64) change.Ev
 	return e
 }
 
-// eventually polls cond with a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // committed sums, over the topic's partitions, the group's committed offsets
 // (-1 per partition without a commit is counted as 0).
 func committed(t *testing.T, brokers []string, group, topic string, partitions int) int64 {
@@ -248,7 +237,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err := w.Write(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "l1 at its updated price", func() bool {
+	testkit.Eventually(t, "l1 at its updated price", 45*time.Second, func() bool {
 		l, err := x.Get(ctx, "l1")
 		return err == nil && l.PriceCents == 4500 && l.ShareCount == 3
 	})
@@ -259,7 +248,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil || res.Total != 1 || res.Hits[0].ID != "l1" {
 		t.Fatalf("search: %v %+v", err, res)
 	}
-	eventually(t, "offsets committed for the 4 listing events", func() bool {
+	testkit.Eventually(t, "offsets committed for the 4 listing events", 45*time.Second, func() bool {
 		return committed(t, brokers, "e2e", listingsTopic, 4) == 4
 	})
 	calls, failures := be.snapshot()
@@ -330,7 +319,7 @@ func TestCrashBetweenApplyAndCommit(t *testing.T) {
 
 	be2 := &backend{Index: x}
 	p2 := startIndexer(t, brokers, "crash", be2, indexer.Config{BatchWait: 50 * time.Millisecond})
-	eventually(t, "redelivered batches committed", func() bool { return committed(t, brokers, "crash", listingsTopic, 4) == 2 })
+	testkit.Eventually(t, "redelivered batches committed", 45*time.Second, func() bool { return committed(t, brokers, "crash", listingsTopic, 4) == 2 })
 	if got := testutil.ToFloat64(p2.metrics.Stale); got < 1 {
 		t.Fatalf("redelivery of a below the held version should count stale, got %v", got)
 	}
@@ -361,11 +350,11 @@ func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startIndexer(t, brokers, "poison", &backend{Index: x}, indexer.Config{BatchWait: 50 * time.Millisecond})
-	eventually(t, "the message after the poison applied", func() bool {
+	testkit.Eventually(t, "the message after the poison applied", 45*time.Second, func() bool {
 		l, err := x.Get(ctx, "p1")
 		return err == nil && l.PriceCents == 150
 	})
-	eventually(t, "offsets committed past the poison", func() bool { return committed(t, brokers, "poison", listingsTopic, 4) == 3 })
+	testkit.Eventually(t, "offsets committed past the poison", 45*time.Second, func() bool { return committed(t, brokers, "poison", listingsTopic, 4) == 3 })
 
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: dlqTopic, Partition: 0, Dialer: &kafka.Dialer{Timeout: 5 * time.Second}, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
@@ -424,7 +413,7 @@ func TestCoalescingBurst(t *testing.T) {
 
 	be := &backend{Index: x}
 	p := startIndexer(t, brokers, "burst", be, indexer.Config{BatchSize: updates + listings, BatchWait: time.Second})
-	eventually(t, "every listing at its last share count", func() bool {
+	testkit.Eventually(t, "every listing at its last share count", 45*time.Second, func() bool {
 		return committed(t, brokers, "burst", listingsTopic, 4) == listings+updates
 	})
 	calls, _ := be.snapshot()
