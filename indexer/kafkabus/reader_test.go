@@ -28,6 +28,7 @@ import (
 	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 )
 
 const prefix = "t"
@@ -48,16 +49,6 @@ func startCluster(t *testing.T) []string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
-}
-
-func openIndex(t *testing.T) *embedded.Index {
-	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	return x
 }
 
 // backend wraps the real index: it records every Apply and can fail some.
@@ -215,7 +206,7 @@ func committed(t *testing.T, brokers []string, group, topic string, partitions i
 
 func TestPipelineEndToEnd(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	be := &backend{Index: x, fail: 2} // the first two Apply calls fail: retried, never skipped
 	w := newWriter(t, brokers)
 	ctx := context.Background()
@@ -284,7 +275,7 @@ func (c *crashOnCommit) Commit(ctx context.Context, msgs []indexer.Message) erro
 // one (equal version) is applied again, to the same effect.
 func TestCrashBetweenApplyAndCommit(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	w := newWriter(t, brokers)
 	ctx := context.Background()
 	if err := w.Write(ctx, []change.Event{listing(change.OpCreate, "a", 200, 100, 0), listing(change.OpCreate, "b", 201, 200, 0)}); err != nil {
@@ -333,7 +324,7 @@ func TestCrashBetweenApplyAndCommit(t *testing.T) {
 
 func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	ctx := context.Background()
 	// Raw messages on one key, so they share a partition and keep their order.
 	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: listingsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
@@ -386,7 +377,7 @@ func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 func TestCoalescingBurst(t *testing.T) {
 	const listings, updates = 2000, 20000
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	w := newWriter(t, brokers)
 	ctx := context.Background()
 	lsn := uint64(1000)

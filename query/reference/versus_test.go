@@ -18,6 +18,7 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 	"github.com/rummage/rummage/query/reference"
 )
 
@@ -83,16 +84,11 @@ type versus struct {
 }
 
 func newVersus(t *testing.T, seed uint64) *versus {
-	ctx := context.Background()
 	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := embedded.Open(ctx, embedded.Config{Dir: t.TempDir(), Aliases: aliases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
+	emb := embeddedtest.Open(t, embedded.Config{Aliases: aliases})
 	ref, err := reference.New(aliases)
 	if err != nil {
 		t.Fatal(err)
