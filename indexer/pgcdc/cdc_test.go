@@ -74,11 +74,7 @@ func newDB(t *testing.T) (string, *pgx.Conn) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := testpg.Connect(t, dsn)
 	if _, err := conn.Exec(ctx, string(schema)); err != nil {
 		t.Fatalf("apply schema: %v", err)
 	}

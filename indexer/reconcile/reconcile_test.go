@@ -24,15 +24,7 @@ import (
 func seeded(t *testing.T, n int) (*pgx.Conn, []rummage.Listing) {
 	t.Helper()
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
 	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 7, Count: n, Now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
