@@ -57,6 +57,12 @@ func page(c echo.Context, req *query.Request, res *feed.Page, err error, what st
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	return writePage(c, req, res)
+}
+
+// writePage writes res in the shape of /v1/search: empty lists rather than
+// null, and every facet asked for present.
+func writePage(c echo.Context, req *query.Request, res *feed.Page) error {
 	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
 	if out.Hits == nil {
 		out.Hits = []feed.Hit{}
