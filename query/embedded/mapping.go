@@ -53,19 +53,16 @@ const (
 // query analysis and documents the schema.
 func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 	m := mapping.NewIndexMapping()
-	if err := m.AddCustomAnalyzer(analyzerKey, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     single.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		return nil, err
-	}
-	if err := m.AddCustomAnalyzer(analyzerRaw, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     unicode.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		return nil, err
+	// Both custom analyzers lower-case what a tokenizer cuts: the keyword
+	// one keeps the whole value, the raw one splits words.
+	for name, tokenizer := range map[string]string{analyzerKey: single.Name, analyzerRaw: unicode.Name} {
+		if err := m.AddCustomAnalyzer(name, map[string]any{
+			"type":          custom.Name,
+			"tokenizer":     tokenizer,
+			"token_filters": []any{lowercase.Name},
+		}); err != nil {
+			return nil, err
+		}
 	}
 	m.DefaultAnalyzer = analyzerText
 	m.StoreDynamic = false
