@@ -24,6 +24,7 @@ import (
 
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/change/changetest"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
@@ -172,14 +173,7 @@ func newWriter(t *testing.T, brokers []string) *kafkabus.Writer {
 
 func listing(op change.Op, id string, lsn uint64, price, shares int64) change.Event {
 	row := fmt.Sprintf(`{"id":%q,"seller_id":"s1","title":"Red wool coat %s","brand":"Acme","category":["Women","Coats"],"price_cents":%d,"share_count":%d,"images":[],"status":"available","created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05Z"}`, id, id, price, shares)
-	e := change.Event{Op: op, TsMs: 1, Key: json.RawMessage(fmt.Sprintf(`{"id":%q}`, id)),
-		Source: change.Source{Version: "rummage", Connector: "postgresql", Name: prefix, Schema: "public", Table: "listings", LSN: lsn}}
-	if op == change.OpDelete {
-		e.Before = json.RawMessage(row)
-	} else {
-		e.After = json.RawMessage(row)
-	}
-	return e
+	return changetest.Event(op, prefix, "listings", id, lsn, row)
 }
 
 // committed sums, over the topic's partitions, the group's committed offsets
