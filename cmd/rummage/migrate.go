@@ -22,10 +22,8 @@ fails if an applied migration differs from the built-in one.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		fmt.Fprintln(fs.Output(), "--database-url (or $DATABASE_URL) is required")
-		fs.Usage()
-		return errUsage
+	if err := requireDatabaseURL(fs, *dbURL); err != nil {
+		return err
 	}
 	conn, err := pgx.Connect(ctx, *dbURL)
 	if err != nil {
