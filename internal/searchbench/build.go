@@ -67,14 +67,11 @@ func (m *marker) matches(c *Config) bool {
 }
 
 func readMarker(dir string) (*marker, error) {
-	var m marker
-	switch found, err := atomicfile.ReadJSON(filepath.Join(dir, markerFile), &m); {
-	case err != nil:
+	m, err := atomicfile.LoadJSON[marker](filepath.Join(dir, markerFile))
+	if err != nil {
 		return nil, fmt.Errorf("searchbench: %w (delete it, or pass --rebuild)", err)
-	case !found:
-		return nil, nil
 	}
-	return &m, nil
+	return m, nil
 }
 
 func writeMarker(dir string, m *marker) error {
