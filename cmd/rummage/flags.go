@@ -55,15 +55,35 @@ func requireDatabaseURL(fs *flag.FlagSet, url string) error {
 
 // parseFlags parses args and maps a bad flag to errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// parseFlagsAroundArg parses [flags] ARG [flags], the flags of fs on both
+// sides of one positional argument, and returns the argument ("" when
+// there is none).
+func parseFlagsAroundArg(fs *flag.FlagSet, args []string) (string, error) {
+	if err := parse(fs, args); err != nil || fs.NArg() == 0 {
+		return "", err
+	}
+	arg := fs.Arg(0)
+	return arg, parseFlags(fs, fs.Args()[1:])
+}
+
+// parse parses args: --help is flag.ErrHelp, a bad flag errUsage (the flag
+// set has said why).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	return nil
