@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 )
 
@@ -25,12 +23,7 @@ fails if an applied migration differs from the built-in one.`)
 	if err := requireDatabaseURL(fs, *dbURL); err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, *dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	applied, err := fixtures.MigrateConn(ctx, conn)
+	applied, err := fixtures.MigrateURL(ctx, *dbURL)
 	for _, v := range applied {
 		fmt.Fprintf(os.Stderr, "applied %s\n", v)
 	}
