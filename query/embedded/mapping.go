@@ -69,13 +69,19 @@ func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 	m.IndexDynamic = false
 	m.DocValuesDynamic = false
 
-	text := func() *mapping.FieldMapping {
+	// lean is a text field with nothing kept beside its index: no stored
+	// value, term vectors, _all or doc values.
+	lean := func() *mapping.FieldMapping {
 		f := mapping.NewTextFieldMapping()
-		f.Analyzer = analyzerText
 		f.Store = false
 		f.IncludeTermVectors = false
 		f.IncludeInAll = false
 		f.DocValues = false
+		return f
+	}
+	text := func() *mapping.FieldMapping {
+		f := lean()
+		f.Analyzer = analyzerText
 		return f
 	}
 	dm := mapping.NewDocumentStaticMapping()
@@ -85,12 +91,9 @@ func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 	bk := text()
 	bk.Analyzer = analyzerKey
 	dm.AddFieldMappingsAt(fBrandKey, bk)
-	st := mapping.NewTextFieldMapping()
+	st := lean() // stored only: the record
 	st.Index = false
 	st.Store = true
-	st.IncludeInAll = false
-	st.IncludeTermVectors = false
-	st.DocValues = false
 	dm.AddFieldMappingsAt(fStored, st)
 	if baseline {
 		for _, f := range []string{fbBrand, fbSize, fbCondition, fbColor, fbCategory, fbStatus} {
