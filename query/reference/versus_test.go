@@ -242,17 +242,31 @@ func (v *versus) updates() []query.Change {
 	return out
 }
 
+// engine is what the versus test asks both the embedded index and the
+// reference alike.
+type engine interface {
+	Apply(context.Context, []query.Change) (query.ApplyStats, error)
+	Load(context.Context, []string) ([]*rummage.Listing, error)
+}
+
+// both runs call on the embedded index, then on the reference, and returns
+// their answers; an error of either fails the test.
+func both[T any](v *versus, call func(engine) (T, error)) (emb, ref T) {
+	v.t.Helper()
+	emb, err := call(v.emb)
+	if err != nil {
+		v.t.Fatalf("embedded: %v", err)
+	}
+	if ref, err = call(v.ref); err != nil {
+		v.t.Fatalf("reference: %v", err)
+	}
+	return emb, ref
+}
+
 // apply writes a batch to both and compares what they did.
 func (v *versus) apply(batch []query.Change) {
 	ctx := context.Background()
-	a, err := v.emb.Apply(ctx, batch)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	b, err := v.ref.Apply(ctx, batch)
-	if err != nil {
-		v.t.Fatal(err)
-	}
+	a, b := both(v, func(e engine) (query.ApplyStats, error) { return e.Apply(ctx, batch) })
 	if a != b {
 		v.failf("apply of %d changes: embedded %+v, reference %+v", len(batch), a, b)
 	}
@@ -270,14 +284,7 @@ func (v *versus) collect() {
 	for i := range v.catalog {
 		ids[i] = v.catalog[i].ID
 	}
-	held, err := v.ref.Load(ctx, ids)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	got, err := v.emb.Load(ctx, ids)
-	if err != nil {
-		v.t.Fatal(err)
-	}
+	got, held := both(v, func(e engine) ([]*rummage.Listing, error) { return e.Load(ctx, ids) })
 	seen := map[string]bool{}
 	addTo := func(list *[]string, kind, s string) {
 		if s != "" && !seen[kind+s] {
