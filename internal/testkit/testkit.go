@@ -36,12 +36,19 @@ const PollInterval = 20 * time.Millisecond
 // change to arrive through Kafka); it asserts nothing about speed.
 func Eventually(t testing.TB, what string, within time.Duration, cond func() bool) time.Duration {
 	t.Helper()
+	return EventuallyEvery(t, what, within, PollInterval, cond)
+}
+
+// EventuallyEvery is Eventually polling every interval, for a condition
+// that is costly to check (one that reads a whole topic back).
+func EventuallyEvery(t testing.TB, what string, within, every time.Duration, cond func() bool) time.Duration {
+	t.Helper()
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > within {
 			t.Fatalf("%s: not within %v", what, within)
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(every)
 	}
 	return time.Since(start)
 }
