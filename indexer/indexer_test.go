@@ -72,9 +72,7 @@ func (s *fakeSource) Fetch(ctx context.Context, max int, _ time.Duration) ([]Mes
 func (s *fakeSource) Commit(_ context.Context, msgs []Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.commitErr) > 0 {
-		err := s.commitErr[0]
-		s.commitErr = s.commitErr[1:]
+	if err := nextFailure(&s.commitErr); err != nil {
 		s.j.add("commit failed")
 		return err
 	}
@@ -82,6 +80,17 @@ func (s *fakeSource) Commit(_ context.Context, msgs []Message) error {
 	s.committed = last + 1
 	s.j.add("commit %d", last)
 	return nil
+}
+
+// nextFailure pops the first of the failures a fake was told to return,
+// or returns nil when none is left.
+func nextFailure(q *[]error) error {
+	if len(*q) == 0 {
+		return nil
+	}
+	err := (*q)[0]
+	*q = (*q)[1:]
+	return err
 }
 
 func (s *fakeSource) add(key, value string) {
@@ -113,9 +122,7 @@ func newRecorder(j *journal) *recorder { return &recorder{j: j, docs: map[string
 func (r *recorder) Apply(_ context.Context, batch []query.Change) (query.ApplyStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.failures) > 0 {
-		err := r.failures[0]
-		r.failures = r.failures[1:]
+	if err := nextFailure(&r.failures); err != nil {
 		r.j.add("apply failed")
 		return query.ApplyStats{}, err
 	}

@@ -192,13 +192,9 @@ func (r *Reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]inde
 // Commit commits, per partition, the offset after the highest message of
 // msgs, synchronously.
 func (r *Reader) Commit(ctx context.Context, msgs []indexer.Message) error {
-	type tp struct {
-		topic string
-		part  int
-	}
-	high := map[tp]int64{}
+	high := map[indexer.TopicPartition]int64{}
 	for _, m := range msgs {
-		k := tp{m.Topic, m.Partition}
+		k := indexer.TopicPartition{Topic: m.Topic, Partition: m.Partition}
 		if o, ok := high[k]; !ok || m.Offset > o {
 			high[k] = m.Offset
 		}
@@ -208,7 +204,7 @@ func (r *Reader) Commit(ctx context.Context, msgs []indexer.Message) error {
 	}
 	km := make([]kafka.Message, 0, len(high))
 	for k, o := range high {
-		km = append(km, kafka.Message{Topic: k.topic, Partition: k.part, Offset: o})
+		km = append(km, kafka.Message{Topic: k.Topic, Partition: k.Partition, Offset: o})
 	}
 	if err := r.r.CommitMessages(ctx, km...); err != nil {
 		return fmt.Errorf("kafkabus: commit: %w", err)

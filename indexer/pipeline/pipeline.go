@@ -19,6 +19,7 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
+	"github.com/rummage/rummage/internal/metric"
 )
 
 // Config configures a Pipeline. Zero fields take the defaults noted.
@@ -451,17 +452,13 @@ type waiter struct {
 }
 
 func newTrackedSource(s indexer.Source, reg prometheus.Registerer) *trackedSource {
+	m := metric.NewSet("pipeline")
 	t := &trackedSource{Source: s, committed: offsets{},
-		fetchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_fetch_seconds",
-			Help: "Time the indexer's fetch of one batch took, waiting for the first message included.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_commit_seconds",
-			Help: "Time to commit a batch's offsets.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		brokerDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_broker_delay_seconds",
-			Help: "Age of a fetched message (since the broker stored it) when the indexer got it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		fetchSeconds:  m.Histogram("fetch_seconds", "Time the indexer's fetch of one batch took, waiting for the first message included.", metric.SecondsBuckets()),
+		commitSeconds: m.Histogram("commit_seconds", "Time to commit a batch's offsets.", metric.SecondsBuckets()),
+		brokerDelay:   m.Histogram("broker_delay_seconds", "Age of a fetched message (since the broker stored it) when the indexer got it.", metric.SecondsBuckets()),
 	}
-	if reg != nil {
-		reg.MustRegister(t.fetchSeconds, t.commitSeconds, t.brokerDelay)
-	}
+	m.MustRegister(reg)
 	return t
 }
 
