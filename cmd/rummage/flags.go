@@ -53,6 +53,15 @@ func requireDatabaseURL(fs *flag.FlagSet, url string) error {
 	return errUsage
 }
 
+// usageErrorf returns a function that says on w what is wrong with the
+// flags of rummage command, and returns errUsage.
+func usageErrorf(w io.Writer, command string) func(format string, a ...any) error {
+	return func(format string, a ...any) error {
+		fmt.Fprintf(w, "rummage "+command+": "+format+"\n", a...)
+		return errUsage
+	}
+}
+
 // parseFlags parses args and maps a bad flag to errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := parse(fs, args); err != nil {
