@@ -13,7 +13,9 @@ type Metrics struct {
 	Coalesced      prometheus.Counter     // listing changes superseded within their batch
 	Written        prometheus.Counter     // changes the backend applied
 	Stale          prometheus.Counter     // changes the backend ignored as stale or duplicate
-	Rows           *prometheus.CounterVec // rows stored for other tables, by table
+	Rows           *prometheus.CounterVec // social changes applied to the signals store, by table
+	BadRows        *prometheus.CounterVec // rows that do not decode (dead-lettered), by table
+	SignalsSeconds prometheus.Histogram   // time of a successful signals store Apply of one batch
 	DeadLetters    *prometheus.CounterVec // messages sent to the dead-letter sink, by reason
 	ApplyRetries   prometheus.Counter     // failed Apply (or RowStore, DLQ, commit) attempts retried
 	ApplySeconds   prometheus.Histogram   // time of a successful Apply of one batch
@@ -44,7 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Stale: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stale_total",
 			Help: "Listing changes the backend ignored because it held an equal or newer version."}),
 		Rows: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_total",
-			Help: "Row changes of non-listing tables handed to the row store (or counted and dropped without one), by table."}, []string{"table"}),
+			Help: "Changes of the social tables applied to the signals store (or counted and dropped without one), by table."}, []string{"table"}),
+		BadRows: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "bad_rows_total",
+			Help: "Messages whose envelope or row does not decode (a party whose theme is not a valid saved search, a listing that fails validation), by table: logged with their key and sent to the dead-letter topic."}, []string{"table"}),
+		SignalsSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "signals_apply_seconds",
+			Help: "Duration of a successful signals store Apply of one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_total",
 			Help: "Messages sent to the dead-letter topic, by reason."}, []string{"reason"}),
 		ApplyRetries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "retries_total",
@@ -57,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages behind the partition's high-water mark (as of the last fetch) after the last commit, by topic and partition."}, []string{"topic", "partition"}),
 	}
 	m.all = []prometheus.Collector{m.Events, m.Tombstones, m.Skipped, m.Batches, m.BatchSize, m.Coalesced, m.Written,
-		m.Stale, m.Rows, m.DeadLetters, m.ApplyRetries, m.ApplySeconds, m.LastAppliedLSN, m.ConsumerLag}
+		m.Stale, m.Rows, m.BadRows, m.SignalsSeconds, m.DeadLetters, m.ApplyRetries, m.ApplySeconds, m.LastAppliedLSN, m.ConsumerLag}
 	if reg != nil {
 		for _, c := range m.all {
 			reg.MustRegister(c)
