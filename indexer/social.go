@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,11 +74,12 @@ func decodeSeller(c *signals.Change, r *columns) {
 	r.text("display_name", false, &s.DisplayName)
 	r.text("status", false, &s.Status)
 	switch s.Status {
-	case "":
-		s.Status = signals.SellerActive // before migration 0003 added the column
 	case signals.SellerActive, signals.SellerSuspended:
-	default:
+	case "": // before migration 0003 added the column
+		s.Status = signals.SellerActive
+	default: // a delete's status does not matter
 		r.fail("status", false, fmt.Errorf("want %s or %s, got %q", signals.SellerActive, signals.SellerSuspended, s.Status))
+		s.Status = signals.SellerActive
 	}
 	c.Seller = s
 }
@@ -218,4 +220,33 @@ func changeTable(c signals.Change) string {
 		return signals.TableBlocks
 	}
 	return ""
+}
+
+// RewindTopics returns the topics among topics that the consumer group must
+// read from their start (kafkabus.ReaderConfig.FromStart) before the
+// indexer runs with the signals store w: every social table's topic when w
+// holds no positions (a new store, or an emptied Redis). The group's
+// committed offsets then point past rows the store never received; reading
+// the social topics again rebuilds it (versions make the replay harmless),
+// and the listings topics go on from their offsets. A store with positions
+// needs nothing: it recorded them atomically with its data, so the offsets
+// the group committed after its Apply are never ahead of it.
+func RewindTopics(ctx context.Context, w signals.Writer, topics []string) ([]string, error) {
+	if w == nil {
+		return nil, nil
+	}
+	pos, err := w.Positions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("indexer: signals positions: %w", err)
+	}
+	if len(pos) > 0 {
+		return nil, nil
+	}
+	var out []string
+	for _, t := range topics {
+		if IsSocialTable(topicTable(t)) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
