@@ -6,7 +6,7 @@
 //
 // Store is one small interface (Writer for the indexer's signals applier,
 // Reader for the surfaces) with two implementations and one conformance
-// suite (signals/conformance): signals/memory (in process, durable on local
+// suite (signals/signalstest): signals/memory (in process, durable on local
 // disk) and signals/redis (shared by API replicas). The applied stream
 // positions live in the store with its data, so that an emptied or new
 // store is rebuilt by reading the stream from its start.

@@ -88,10 +88,11 @@ const (
 //
 // The version rule is the listings' (query.Change): a change whose Version
 // is below the version held for its row's key is stale and ignored (a
-// delete's version is remembered while it matters: a replayed insert of the
-// same version or older must not resurrect the row); an equal version is
-// applied, the stream's order deciding. Changes of one key arrive in order
-// (one partition per key), so a replay from any position converges.
+// delete's version is remembered while it matters: a replayed insert older
+// than the delete must not resurrect the row); an equal version is applied,
+// the stream's order deciding (within a batch the later change wins), as for
+// listings. Changes of one key arrive in order (one partition per key), so a
+// replay from any position converges.
 type Change struct {
 	Version uint64 // the commit LSN
 	Delete  bool
@@ -103,7 +104,8 @@ type Change struct {
 	Party  *Party
 	Block  *Block
 	// Truncate, when set, removes every row of that table whose version is
-	// below Version.
+	// below Version, and is the table's floor from then on: a change of it
+	// below Version arriving later is stale.
 	Truncate string
 }
 
@@ -159,7 +161,8 @@ type UserAt struct {
 
 // Reader is the read side of a store: what the discovery layer asks. Every
 // call that takes an instant at answers as of that instant (events after it
-// are not seen), so that a walk through pages sees one state. Shares, likes
+// are not seen), so that a walk through pages sees one state. Instants are
+// kept to the millisecond (the feed cursors' unit). Shares, likes
 // and follows of listings, closets or parties the store has not seen are
 // kept and answered like any other: rows arrive on different topics in any
 // order and are joined at read time.
@@ -184,9 +187,9 @@ type Reader interface {
 	// on write: a closet with 100k followers writes one timeline entry per
 	// share.
 	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]ListingAt, error)
-	// Activity returns user's own likes and shares, newest first (each
-	// listing once, at its latest), in (since, at], at most limit: the
-	// input of their affinity profile.
+	// Activity returns user's own likes and shares, newest first (ties by
+	// listing id; each listing once, at its latest), in (since, at], at most
+	// limit: the input of their affinity profile.
 	Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]ListingAt, error)
 
 	// Parties returns every party the store holds, by starts_at then id.
@@ -202,7 +205,8 @@ type Reader interface {
 
 	// TopEngaged returns at most k listings by a decayed count of the
 	// distinct users who liked or shared them in (since, at]: each user
-	// counts 2^(-(at-t)/halfLife) for their latest engagement t.
+	// counts 2^(-(at-t)/halfLife) for their latest engagement t. Highest
+	// score first, ties by listing id.
 	TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]Engaged, error)
 	// Engagers returns, for each listing, its users' latest likes and
 	// shares in (since, at] (so that a listing's own seller can be left

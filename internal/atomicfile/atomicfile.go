@@ -7,9 +7,11 @@
 package atomicfile
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -34,7 +36,17 @@ var (
 // a crash can leave path empty (the rename reached the disk before the
 // data); without the last one it can leave the old file (the rename did not
 // reach it). On error path is unchanged and the temporary file is removed.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFrom(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFrom is Write for content too large to hold at once (a snapshot):
+// write streams it into the temporary file (buffered), and path is replaced
+// only when write returns nil.
+func WriteFrom(path string, perm os.FileMode, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(filepath.Clean(path))
 	if dir == "" {
 		dir = "."
@@ -54,7 +66,11 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if err := syncFile(f); err != nil {

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,32 @@ func TestWriteFailureKeepsTheOldFile(t *testing.T) {
 			assertOnly(t, dir, "marker.json")
 		})
 	}
+}
+
+func TestWriteFromStreamsAndKeepsTheOldFileOnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snapshot")
+	big := strings.Repeat("x", 3<<20) // more than the write buffer
+	if err := WriteFrom(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, big)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != big {
+		t.Fatalf("content of %d bytes, want %d", len(b), len(big))
+	}
+	failed := errors.New("encoder failed")
+	if err := WriteFrom(path, 0o600, func(w io.Writer) error {
+		io.WriteString(w, "partial")
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("err = %v, want the writer's", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != big {
+		t.Errorf("a failed WriteFrom changed the file (%d bytes)", len(b))
+	}
+	assertOnly(t, dir, "snapshot")
 }
 
 func TestWriteJSON(t *testing.T) {

@@ -1,0 +1,444 @@
+package memory
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/rummage/rummage/signals"
+)
+
+// The in-memory state. Ids are interned to uint32 (0 is no id), instants
+// are int64 Unix milliseconds. Likes and shares are events in one arena of
+// parallel columns, indexed by uint32 (0 is no event); every other index
+// holds event numbers, not copies. A deleted event stays in the arena, dead,
+// as its key's tombstone (its version is the delete's); the indexes skip
+// dead events, and the next snapshot leaves them out but for the tombstone.
+
+const likeParty = math.MaxUint32 // the party column of a like
+
+// edge is a follow or a block: from its user to another closet.
+type edge struct {
+	ver  uint64
+	at   int64
+	to   uint32
+	dead bool
+}
+
+type sellerRow struct {
+	ver  uint64
+	dead bool
+	row  signals.Seller
+}
+
+type partyRow struct {
+	ver  uint64
+	dead bool
+	row  signals.Party
+}
+
+// partyLog is what a party's feed reads: its shares by time (log, event
+// numbers sorted by at) and each listing's latest share (latest).
+type partyLog struct {
+	log    []uint32
+	latest map[uint32]uint32 // listing → event
+	dead   int               // dead events in log
+}
+
+type state struct {
+	names map[string]uint32
+	strs  []string // by interned id; strs[0] = ""
+
+	floors    map[string]uint64 // truncate floors by table
+	positions map[posKey]int64
+
+	sellers   map[uint32]*sellerRow
+	suspended map[uint32]struct{}
+	parties   map[uint32]*partyRow
+	follows   map[uint32][]edge // by follower, sorted by to
+	followers []int32           // by interned closet id
+	blocks    map[uint32][]edge // by user, sorted by to
+
+	// The event arena.
+	at    []int64
+	ver   []uint64
+	user  []uint32
+	lst   []uint32
+	party []uint32 // 0: no party; likeParty: a like
+	prev  []uint32 // the previous event (in arrival order) of the same listing
+	dead  []uint64 // a bit per event
+
+	head     []uint32                     // by interned listing id: its last event
+	timeline map[uint32][]uint32          // by user: their events sorted by at
+	partyIx  map[uint32]*partyLog         // by party
+	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
+	likeIx   map[uint64]uint32            // user<<32|listing → event
+	spans    []span                       // at range of each spanSize events, for TopEngaged
+}
+
+type posKey struct {
+	topic     string
+	partition int
+}
+
+const (
+	blockBits = 8
+	blockSize = 1 << blockBits
+	spanBits  = 10
+)
+
+type span struct{ min, max int64 }
+
+func newState() *state {
+	s := &state{
+		names:     map[string]uint32{"": 0},
+		strs:      []string{""},
+		floors:    map[string]uint64{},
+		positions: map[posKey]int64{},
+		sellers:   map[uint32]*sellerRow{},
+		suspended: map[uint32]struct{}{},
+		parties:   map[uint32]*partyRow{},
+		follows:   map[uint32][]edge{},
+		followers: []int32{0},
+		blocks:    map[uint32][]edge{},
+		head:      []uint32{0},
+		timeline:  map[uint32][]uint32{},
+		partyIx:   map[uint32]*partyLog{},
+		shareIx:   map[int64]*[blockSize]uint32{},
+		likeIx:    map[uint64]uint32{},
+	}
+	s.kill(s.appendEvent(0, 0, 0, 0, 0)) // event 0: none
+	return s
+}
+
+func (s *state) intern(name string) uint32 {
+	if id, ok := s.names[name]; ok {
+		return id
+	}
+	id := uint32(len(s.strs))
+	s.names[name] = id
+	s.strs = append(s.strs, name)
+	s.followers = append(s.followers, 0)
+	s.head = append(s.head, 0)
+	return id
+}
+
+// lookup is name's id, or 0 when the store never saw it.
+func (s *state) lookup(name string) uint32 { return s.names[name] }
+
+func ms(t interface{ UnixMilli() int64 }) int64 { return t.UnixMilli() }
+
+func (s *state) isDead(e uint32) bool { return s.dead[e>>6]&(1<<(e&63)) != 0 }
+
+func (s *state) kill(e uint32) { s.dead[e>>6] |= 1 << (e & 63) }
+
+func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint32 {
+	e := uint32(len(s.at))
+	s.at = append(s.at, at)
+	s.ver = append(s.ver, ver)
+	s.user = append(s.user, user)
+	s.lst = append(s.lst, lst)
+	s.party = append(s.party, party)
+	s.prev = append(s.prev, 0)
+	if int(e>>6) >= len(s.dead) {
+		s.dead = append(s.dead, 0)
+	}
+	if int(e>>spanBits) >= len(s.spans) {
+		s.spans = append(s.spans, span{at, at})
+	}
+	sp := &s.spans[e>>spanBits]
+	sp.min, sp.max = min(sp.min, at), max(sp.max, at)
+	return e
+}
+
+// tombstone is a dead event holding only a delete's version.
+func (s *state) tombstone(ver uint64) uint32 {
+	e := s.appendEvent(0, ver, 0, 0, 0)
+	s.kill(e)
+	return e
+}
+
+// held is the version held for a key: its row's, or the table's floor.
+func (s *state) held(table string, rowVer uint64) uint64 { return max(rowVer, s.floors[table]) }
+
+// apply applies one change; it reports whether it took effect.
+func (s *state) apply(c *signals.Change) (bool, error) {
+	switch {
+	case c.Truncate != "":
+		return s.truncate(c.Truncate, c.Version)
+	case c.Seller != nil:
+		return s.applySeller(c), nil
+	case c.Follow != nil:
+		return s.applyEdge(signals.TableFollows, s.follows, c.Follow.Follower, c.Follow.Seller, ms(c.Follow.At), c), nil
+	case c.Block != nil:
+		return s.applyEdge(signals.TableBlocks, s.blocks, c.Block.User, c.Block.Seller, ms(c.Block.At), c), nil
+	case c.Party != nil:
+		return s.applyParty(c), nil
+	case c.Like != nil:
+		return s.applyLike(c), nil
+	case c.Share != nil:
+		return s.applyShare(c), nil
+	}
+	return false, fmt.Errorf("memory: a change with no row and no truncate (version %d)", c.Version)
+}
+
+func (s *state) applySeller(c *signals.Change) bool {
+	id := s.intern(c.Seller.ID)
+	r := s.sellers[id]
+	var rv uint64
+	if r != nil {
+		rv = r.ver
+	}
+	if c.Version < s.held(signals.TableSellers, rv) {
+		return false
+	}
+	if r == nil {
+		r = &sellerRow{}
+		s.sellers[id] = r
+	}
+	r.ver, r.dead, r.row = c.Version, c.Delete, *c.Seller
+	if !c.Delete && c.Seller.Status == signals.SellerSuspended {
+		s.suspended[id] = struct{}{}
+	} else {
+		delete(s.suspended, id)
+	}
+	return true
+}
+
+func (s *state) applyParty(c *signals.Change) bool {
+	id := s.intern(c.Party.ID)
+	r := s.parties[id]
+	var rv uint64
+	if r != nil {
+		rv = r.ver
+	}
+	if c.Version < s.held(signals.TableParties, rv) {
+		return false
+	}
+	if r == nil {
+		r = &partyRow{}
+		s.parties[id] = r
+	}
+	r.ver, r.dead, r.row = c.Version, c.Delete, *c.Party
+	return true
+}
+
+func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at int64, c *signals.Change) bool {
+	f, t := s.intern(from), s.intern(to)
+	es := m[f]
+	i, found := slices.BinarySearchFunc(es, t, func(e edge, t uint32) int { return cmpU32(e.to, t) })
+	var rv uint64
+	if found {
+		rv = es[i].ver
+	}
+	if c.Version < s.held(table, rv) {
+		return false
+	}
+	wasLive := found && !es[i].dead
+	e := edge{ver: c.Version, at: at, to: t, dead: c.Delete}
+	if found {
+		es[i] = e
+	} else {
+		es = slices.Insert(es, i, e)
+		m[f] = es
+	}
+	if table == signals.TableFollows {
+		switch {
+		case wasLive && c.Delete:
+			s.followers[t]--
+		case !wasLive && !c.Delete:
+			s.followers[t]++
+		}
+	}
+	return true
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *state) applyLike(c *signals.Change) bool {
+	u, l := s.intern(c.Like.User), s.intern(c.Like.Listing)
+	key := uint64(u)<<32 | uint64(l)
+	old := s.likeIx[key]
+	if c.Version < s.held(signals.TableLikes, s.ver[old]) {
+		return false
+	}
+	if old != 0 && !s.isDead(old) {
+		s.unindex(old)
+	}
+	if c.Delete {
+		s.likeIx[key] = s.tombstone(c.Version)
+		return true
+	}
+	s.likeIx[key] = s.index(ms(c.Like.At), c.Version, u, l, likeParty)
+	return true
+}
+
+func (s *state) shareSlot(id int64, create bool) *uint32 {
+	b := s.shareIx[id>>blockBits]
+	if b == nil {
+		if !create {
+			return nil
+		}
+		b = new([blockSize]uint32)
+		s.shareIx[id>>blockBits] = b
+	}
+	return &b[id&(blockSize-1)]
+}
+
+func (s *state) applyShare(c *signals.Change) bool {
+	sh := c.Share
+	slot := s.shareSlot(sh.ID, true)
+	old := *slot
+	if c.Version < s.held(signals.TableShares, s.ver[old]) {
+		return false
+	}
+	if old != 0 && !s.isDead(old) {
+		s.unindex(old)
+	}
+	if c.Delete {
+		*slot = s.tombstone(c.Version)
+		return true
+	}
+	var p uint32
+	if sh.Party != "" {
+		p = s.intern(sh.Party)
+	}
+	*slot = s.index(ms(sh.At), c.Version, s.intern(sh.User), s.intern(sh.Listing), p)
+	return true
+}
+
+// index adds a live event and indexes it.
+func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
+	e := s.appendEvent(at, ver, u, l, p)
+	s.prev[e], s.head[l] = s.head[l], e
+	s.timeline[u] = s.insertByTime(s.timeline[u], e)
+	if p != 0 && p != likeParty {
+		pl := s.partyIx[p]
+		if pl == nil {
+			pl = &partyLog{latest: map[uint32]uint32{}}
+			s.partyIx[p] = pl
+		}
+		pl.log = s.insertByTime(pl.log, e)
+		if cur, ok := pl.latest[l]; !ok || s.at[cur] <= at {
+			pl.latest[l] = e
+		}
+	}
+	return e
+}
+
+// insertByTime inserts e into es, sorted by at then event number.
+func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
+	i := len(es)
+	for i > 0 && s.at[es[i-1]] > s.at[e] {
+		i--
+	}
+	return slices.Insert(es, i, e)
+}
+
+// unindex kills a live event. The timelines and logs keep it (readers skip
+// dead events); a party's latest share of its listing is found again.
+func (s *state) unindex(e uint32) {
+	s.kill(e)
+	p := s.party[e]
+	if p == 0 || p == likeParty {
+		return
+	}
+	pl := s.partyIx[p]
+	pl.dead++
+	l := s.lst[e]
+	if pl.latest[l] == e {
+		if n := s.latestIn(l, p, math.MaxInt64); n != 0 {
+			pl.latest[l] = n
+		} else {
+			delete(pl.latest, l)
+		}
+	}
+	if pl.dead > 64 && pl.dead > len(pl.log)/4 {
+		pl.log = slices.DeleteFunc(pl.log, s.isDead)
+		pl.dead = 0
+	}
+}
+
+// latestIn is listing l's latest live share into party p before the
+// instant before (0 if none), from the listing's chain of events.
+func (s *state) latestIn(l, p uint32, before int64) uint32 {
+	var best uint32
+	for e := s.head[l]; e != 0; e = s.prev[e] {
+		if s.party[e] == p && s.at[e] < before && !s.isDead(e) && (best == 0 || s.at[e] > s.at[best]) {
+			best = e
+		}
+	}
+	return best
+}
+
+// truncate removes the rows of table below v and sets its floor.
+func (s *state) truncate(table string, v uint64) (bool, error) {
+	switch table {
+	case signals.TableSellers:
+		for id, r := range s.sellers {
+			if r.ver < v {
+				delete(s.sellers, id)
+				delete(s.suspended, id)
+			}
+		}
+	case signals.TableParties:
+		for id, r := range s.parties {
+			if r.ver < v {
+				delete(s.parties, id)
+			}
+		}
+	case signals.TableFollows, signals.TableBlocks:
+		m := s.follows
+		if table == signals.TableBlocks {
+			m = s.blocks
+		}
+		for f, es := range m {
+			es = slices.DeleteFunc(es, func(e edge) bool {
+				if e.ver >= v {
+					return false
+				}
+				if !e.dead && table == signals.TableFollows {
+					s.followers[e.to]--
+				}
+				return true
+			})
+			if len(es) == 0 {
+				delete(m, f)
+			} else {
+				m[f] = es
+			}
+		}
+	case signals.TableLikes:
+		for k, e := range s.likeIx {
+			if s.ver[e] < v {
+				if !s.isDead(e) {
+					s.unindex(e)
+				}
+				delete(s.likeIx, k)
+			}
+		}
+	case signals.TableShares:
+		for _, b := range s.shareIx {
+			for i, e := range b {
+				if e != 0 && s.ver[e] < v {
+					if !s.isDead(e) {
+						s.unindex(e)
+					}
+					b[i] = 0
+				}
+			}
+		}
+	default:
+		return false, fmt.Errorf("memory: truncate of an unknown table %q", table)
+	}
+	s.floors[table] = max(s.floors[table], v)
+	return true, nil
+}

@@ -1,0 +1,316 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rummage/rummage/signals"
+)
+
+// Config configures a store.
+type Config struct {
+	// Dir holds the snapshot and the log; "" keeps everything in memory
+	// only (tests).
+	Dir string
+	// SnapshotBytes is the log size past which Apply writes a snapshot and
+	// starts an empty log (default 64 MiB): recovery reads at most about
+	// that much log after the snapshot.
+	SnapshotBytes int64
+}
+
+// DefaultSnapshotBytes is SnapshotBytes when it is 0.
+const DefaultSnapshotBytes = 64 << 20
+
+// Validate reports a configuration Open cannot run.
+func (c *Config) Validate() error {
+	if c.SnapshotBytes < 0 {
+		return fmt.Errorf("memory: snapshot bytes %d < 0", c.SnapshotBytes)
+	}
+	return nil
+}
+
+// applyChunk is how many changes Apply applies per hold of the write lock,
+// so that readers wait for at most that many, not a whole big batch.
+const applyChunk = 1024
+
+// Store is the embedded signals store. It is safe for concurrent use.
+type Store struct {
+	cfg Config
+
+	wmu    sync.Mutex // serializes Apply, snapshots and Close
+	disk   *disk      // nil in memory only
+	broken error      // set when the log could not be restored after a failed write
+	closed bool
+
+	mu sync.RWMutex // guards st
+	st *state
+
+	recovery Recovery
+}
+
+var _ signals.Store = (*Store)(nil)
+
+// Recovery is what Open found on disk.
+type Recovery struct {
+	Snapshot  bool  // a snapshot was loaded
+	Records   int   // log records applied after it
+	TornBytes int64 // bytes of a torn or corrupt log tail that were dropped
+}
+
+// Open opens the store kept in dir (created when missing; "" for memory
+// only), recovering it from its snapshot and log.
+func Open(dir string) (*Store, error) { return OpenConfig(Config{Dir: dir}) }
+
+// OpenConfig is Open with a whole configuration.
+func OpenConfig(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.SnapshotBytes == 0 {
+		cfg.SnapshotBytes = DefaultSnapshotBytes
+	}
+	s := &Store{cfg: cfg, st: newState()}
+	if cfg.Dir == "" {
+		return s, nil
+	}
+	d, st, rec, err := openDisk(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s.disk, s.st, s.recovery = d, st, rec
+	return s, nil
+}
+
+// Recovery says what Open recovered.
+func (s *Store) Recovery() Recovery { return s.recovery }
+
+var errClosed = errors.New("memory: store closed")
+
+// validate refuses what the state could not apply, before anything is
+// logged.
+func validate(b *signals.Batch) error {
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		n := 0
+		for _, set := range []bool{c.Seller != nil, c.Follow != nil, c.Like != nil, c.Share != nil, c.Party != nil, c.Block != nil, c.Truncate != ""} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("memory: change %d (version %d) sets %d rows, want exactly one or a truncate", i, c.Version, n)
+		}
+		switch c.Truncate {
+		case "", signals.TableSellers, signals.TableFollows, signals.TableLikes, signals.TableShares, signals.TableParties, signals.TableBlocks:
+		default:
+			return fmt.Errorf("memory: change %d: truncate of an unknown table %q", i, c.Truncate)
+		}
+	}
+	return nil
+}
+
+// Apply logs the batch (fsynced) with its positions, then applies it. A
+// large batch becomes visible to readers in chunks, in stream order.
+func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
+	if err := validate(&b); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.Changes) == 0 && len(b.Positions) == 0 {
+		return nil // nothing to log: an empty frame in the log is a torn one
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	switch {
+	case s.closed:
+		return errClosed
+	case s.broken != nil:
+		return s.broken
+	}
+	if s.disk != nil {
+		if err := s.disk.append(&b); err != nil {
+			if s.disk.failed != nil {
+				s.broken = fmt.Errorf("memory: log unusable after a failed write: %w", s.disk.failed)
+			}
+			return err
+		}
+	}
+	s.applyLocked(&b)
+	if s.disk != nil && s.disk.size > s.cfg.SnapshotBytes {
+		if err := s.snapshotLocked(); err != nil {
+			if s.disk.failed != nil {
+				s.broken = fmt.Errorf("memory: no log after a snapshot: %w", s.disk.failed)
+			}
+			return fmt.Errorf("memory: batch applied and logged, but %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyLocked(b *signals.Batch) {
+	for i := 0; i < len(b.Changes) || i == 0; i += applyChunk {
+		s.mu.Lock()
+		for j := i; j < min(i+applyChunk, len(b.Changes)); j++ {
+			s.st.apply(&b.Changes[j]) // validated: cannot fail
+		}
+		if i+applyChunk >= len(b.Changes) {
+			for _, p := range b.Positions {
+				s.st.positions[posKey{p.Topic, p.Partition}] = p.Offset
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Snapshot writes a snapshot now and starts an empty log.
+func (s *Store) Snapshot() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	if s.disk == nil {
+		return nil
+	}
+	err := s.snapshotLocked()
+	if s.disk.failed != nil {
+		s.broken = fmt.Errorf("memory: no log after a snapshot: %w", s.disk.failed)
+	}
+	return err
+}
+
+func (s *Store) snapshotLocked() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.disk.snapshot(s.st)
+}
+
+// Positions returns the positions applied, in (topic, partition) order.
+func (s *Store) Positions(ctx context.Context) ([]signals.Position, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.positionList(), nil
+}
+
+func (s *state) positionList() []signals.Position {
+	out := make([]signals.Position, 0, len(s.positions))
+	for k, off := range s.positions {
+		out = append(out, signals.Position{Topic: k.topic, Partition: k.partition, Offset: off})
+	}
+	slices.SortFunc(out, func(a, b signals.Position) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return a.Partition - b.Partition
+	})
+	return out
+}
+
+// Close closes the log. Reads keep answering from memory; Apply fails.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.disk != nil {
+		return s.disk.close()
+	}
+	return nil
+}
+
+// read runs f under the read lock.
+func read[T any](s *Store, f func(st *state) T) (T, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return f(s.st), nil
+}
+
+func (s *Store) Sellers(ctx context.Context, ids []string) (map[string]signals.Seller, error) {
+	return read(s, func(st *state) map[string]signals.Seller { return st.sellersOf(ids) })
+}
+
+func (s *Store) Suspended(ctx context.Context) ([]string, error) {
+	return read(s, (*state).suspendedSellers)
+}
+
+func (s *Store) Blocked(ctx context.Context, user string) ([]string, error) {
+	return read(s, func(st *state) []string { return st.blockedBy(user) })
+}
+
+func (s *Store) Following(ctx context.Context, user string, limit int) ([]string, error) {
+	return read(s, func(st *state) []string { return st.following(user, limit) })
+}
+
+func (s *Store) Followers(ctx context.Context, closets []string) (map[string]int, error) {
+	return read(s, func(st *state) map[string]int { return st.followersOf(closets) })
+}
+
+func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
+	return read(s, func(st *state) []signals.ListingAt {
+		return st.sharedBy(closets, since.UnixMilli(), at.UnixMilli(), limit)
+	})
+}
+
+func (s *Store) Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
+	return read(s, func(st *state) []signals.ListingAt {
+		return st.activity(user, since.UnixMilli(), at.UnixMilli(), limit)
+	})
+}
+
+func (s *Store) Parties(ctx context.Context) ([]signals.Party, error) {
+	return read(s, (*state).allParties)
+}
+
+func (s *Store) Party(ctx context.Context, id string) (*signals.Party, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.partyByID(id)
+}
+
+func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Time) ([]signals.ListingAt, int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, n := s.st.partyShares(party, from.UnixMilli(), to.UnixMilli())
+	return l, n, nil
+}
+
+func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]signals.Engaged, error) {
+	if halfLife <= 0 {
+		return nil, fmt.Errorf("memory: half-life %v <= 0", halfLife)
+	}
+	return read(s, func(st *state) []signals.Engaged {
+		return st.topEngaged(since.UnixMilli(), at.UnixMilli(), halfLife, k)
+	})
+}
+
+func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.Time) (map[string][]signals.UserAt, error) {
+	return read(s, func(st *state) map[string][]signals.UserAt {
+		return st.engagers(listings, since.UnixMilli(), at.UnixMilli())
+	})
+}
+
+// removeStale deletes the files of dir that name starts with but keep.
+func removeStale(dir, prefix, keep string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, prefix) && n != keep {
+			if err := os.Remove(dir + "/" + n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
