@@ -1,0 +1,276 @@
+-- apply.lua: one chunk of a signals batch, atomically (a Lua script runs
+-- alone on the server). ARGV: prefix, epoch, final ("1" on the batch's
+-- last chunk: its positions are written with it), changes (JSON array),
+-- positions (JSON array of [field, offset]).
+--
+-- Versions are 20-digit decimal strings (commit LSNs, compared as strings:
+-- Lua numbers are doubles and an LSN needs 64 bits). A held version is
+-- "V" for a live row and "dV" for a tombstone. The version rule: below the
+-- held version (or below the table's truncate floor) is stale and ignored;
+-- equal or above applies.
+--
+-- Keys are built here from the prefix and the row's ids, with hash tags
+-- per user, party and listing ({P:u:U}, {P:p:X}, {P:l:L}) so that every
+-- read touches one slot per entity; a chunk itself spans slots and runs on
+-- one Redis (see doc.go).
+local P = ARGV[1]
+if redis.call('GET', '{' .. P .. '}:epoch') ~= ARGV[2] then
+  return redis.error_reply('EPOCH Redis was emptied or replaced')
+end
+local final = ARGV[3] == '1'
+local changes = cjson.decode(ARGV[4])
+
+local function g(s) return '{' .. P .. '}:' .. s end
+local function uk(id, s) return '{' .. P .. ':u:' .. id .. '}:' .. s end
+local function pk(id, s) return '{' .. P .. ':p:' .. id .. '}:' .. s end
+local function lk(id, s) return '{' .. P .. ':l:' .. id .. '}:' .. s end
+
+local floors = {}
+do
+  local f = redis.call('HGETALL', g('trunc'))
+  for i = 1, #f, 2 do floors[f[i]] = f[i + 1] end
+end
+
+-- held splits a held version into (version, live).
+local function held(h)
+  if not h then return nil, false end
+  if string.sub(h, 1, 1) == 'd' then return string.sub(h, 2), false end
+  return h, true
+end
+
+local function stale(tbl, v, hv)
+  local f = floors[tbl]
+  if f and v < f then return true end
+  return hv ~= nil and v < hv
+end
+
+-- latestOf is the newest time in a history zset (members L\0ms13\0id,
+-- score 0) for listing l, or nil.
+local function latestOf(hist, l)
+  local h = redis.call('ZREVRANGEBYLEX', hist, '(' .. l .. '\1', '(' .. l .. '\0', 'LIMIT', 0, 1)
+  if #h == 0 then return nil end
+  return tonumber(string.sub(h[1], #l + 2, #l + 14))
+end
+
+-- setLatest keeps zset z's score for l at the newest time of its history.
+local function setLatest(z, hist, l)
+  local ms = latestOf(hist, l)
+  if ms then redis.call('ZADD', z, ms, l) else redis.call('ZREM', z, l) end
+end
+
+-- engage recomputes user u's latest engagement (like or share) with
+-- listing l, and the listing's latest engagement by anyone.
+local function engage(u, l)
+  local best = nil
+  local like = redis.call('ZSCORE', uk(u, 'lk'), l)
+  if like then best = tonumber(like) end
+  local sh = latestOf(uk(u, 'sh'), l)
+  if sh and (not best or sh > best) then best = sh end
+  local e = lk(l, 'e')
+  if best then redis.call('ZADD', e, best, u) else redis.call('ZREM', e, u) end
+  local top = redis.call('ZREVRANGE', e, 0, 0, 'WITHSCORES')
+  if #top > 0 then redis.call('ZADD', g('recent'), top[2], l) else redis.call('ZREM', g('recent'), l) end
+end
+
+-- A share record: "V\0user\0listing\0party\0ms\0hist" (hist is the
+-- ms13\0id suffix of its history members), or "dV".
+local function shareRec(c)
+  return table.concat({c.v, c.u, c.l, c.p, c.ms, c.h}, '\0')
+end
+local function parseShare(r)
+  local f = {}
+  for part in string.gmatch(r .. '\0', '([^%z]*)%z') do f[#f + 1] = part end
+  -- the hist suffix holds a NUL itself: fields 6 and 7
+  return {v = f[1], u = f[2], l = f[3], p = f[4], ms = f[5], h = f[6] .. '\0' .. f[7]}
+end
+
+local function addShare(s)
+  local m = s.l .. '\0' .. s.h
+  redis.call('ZADD', uk(s.u, 'sh'), 0, m)
+  redis.call('ZADD', uk(s.u, 'sl'), 'GT', s.ms, s.l)
+  if s.p ~= '' then
+    redis.call('ZADD', pk(s.p, 'ph'), 0, m)
+    redis.call('ZADD', pk(s.p, 'pl'), 'GT', s.ms, s.l)
+    redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 15))
+  end
+  redis.call('ZADD', lk(s.l, 'e'), 'GT', s.ms, s.u)
+  redis.call('ZADD', g('recent'), 'GT', s.ms, s.l)
+end
+
+local function removeShare(s)
+  local m = s.l .. '\0' .. s.h
+  redis.call('ZREM', uk(s.u, 'sh'), m)
+  setLatest(uk(s.u, 'sl'), uk(s.u, 'sh'), s.l)
+  if s.p ~= '' then
+    redis.call('ZREM', pk(s.p, 'ph'), m)
+    setLatest(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l)
+    redis.call('ZREM', pk(s.p, 'pt'), string.sub(s.h, 15))
+  end
+  engage(s.u, s.l)
+end
+
+-- Per-user rows (follows, likes, blocks) keep their versions in the
+-- user's hash {P:u:U}:v under "<kind>\0<other id>".
+local userRows = {
+  follows = {
+    kind = 'f',
+    add = function(u, o, ms)
+      redis.call('ZADD', uk(u, 'fo'), ms, o)
+      redis.call('SADD', uk(o, 'fr'), u)
+    end,
+    remove = function(u, o)
+      redis.call('ZREM', uk(u, 'fo'), o)
+      redis.call('SREM', uk(o, 'fr'), u)
+    end,
+  },
+  likes = {
+    kind = 'l',
+    add = function(u, o, ms)
+      redis.call('ZADD', uk(u, 'lk'), ms, o)
+      engage(u, o)
+    end,
+    remove = function(u, o)
+      redis.call('ZREM', uk(u, 'lk'), o)
+      engage(u, o)
+    end,
+  },
+  blocks = {
+    kind = 'b',
+    add = function(u, o) redis.call('SADD', uk(u, 'bl'), o) end,
+    remove = function(u, o) redis.call('SREM', uk(u, 'bl'), o) end,
+  },
+}
+local kinds = {f = userRows.follows, l = userRows.likes, b = userRows.blocks}
+
+local function userRow(tbl, c)
+  local row = userRows[tbl]
+  local vk, field = uk(c.u, 'v'), row.kind .. '\0' .. c.o
+  local hv, live = held(redis.call('HGET', vk, field))
+  if stale(tbl, c.v, hv) then return end
+  if c.d then
+    if live then row.remove(c.u, c.o) end
+    redis.call('HSET', vk, field, 'd' .. c.v)
+  else
+    row.add(c.u, c.o, c.ms)
+    redis.call('HSET', vk, field, c.v)
+  end
+  redis.call('SADD', g('users'), c.u)
+end
+
+-- Global rows (sellers, parties): a hash of JSON values and a hash of
+-- versions.
+local function globalRow(tbl, c)
+  local vk = g('v:' .. tbl)
+  local hv, live = held(redis.call('HGET', vk, c.id))
+  if stale(tbl, c.v, hv) then return end
+  if c.d then
+    redis.call('HDEL', g(tbl), c.id)
+    if tbl == 'sellers' then redis.call('SREM', g('suspended'), c.id) end
+    redis.call('HSET', vk, c.id, 'd' .. c.v)
+  else
+    redis.call('HSET', g(tbl), c.id, c.j)
+    if tbl == 'sellers' then
+      if c.sus then redis.call('SADD', g('suspended'), c.id) else redis.call('SREM', g('suspended'), c.id) end
+    end
+    redis.call('HSET', vk, c.id, c.v)
+  end
+end
+
+local function share(c)
+  local bk = g('s:' .. c.b)
+  local r = redis.call('HGET', bk, c.id)
+  local hv, live, old = nil, false, nil
+  if r then
+    if string.sub(r, 1, 1) == 'd' then
+      hv = string.sub(r, 2)
+    else
+      old = parseShare(r)
+      hv, live = old.v, true
+    end
+  end
+  if stale('shares', c.v, hv) then return end
+  if live then removeShare(old) end
+  if c.d then
+    redis.call('HSET', bk, c.id, 'd' .. c.v)
+  else
+    addShare(c)
+    redis.call('HSET', bk, c.id, shareRec(c))
+  end
+  redis.call('SADD', g('sb'), c.b)
+end
+
+local function truncate(tbl, v)
+  local f = floors[tbl]
+  if not f or f < v then
+    floors[tbl] = v
+    redis.call('HSET', g('trunc'), tbl, v)
+  end
+  if tbl == 'sellers' or tbl == 'parties' then
+    local vk = g('v:' .. tbl)
+    local all = redis.call('HGETALL', vk)
+    for i = 1, #all, 2 do
+      local hv, live = held(all[i + 1])
+      if hv < v then
+        if live then
+          redis.call('HDEL', g(tbl), all[i])
+          if tbl == 'sellers' then redis.call('SREM', g('suspended'), all[i]) end
+        end
+        redis.call('HDEL', vk, all[i])
+      end
+    end
+  elseif userRows[tbl] then
+    local kind = userRows[tbl].kind
+    for _, u in ipairs(redis.call('SMEMBERS', g('users'))) do
+      local vk = uk(u, 'v')
+      local all = redis.call('HGETALL', vk)
+      for i = 1, #all, 2 do
+        local fk = all[i]
+        if string.sub(fk, 1, 2) == kind .. '\0' then
+          local hv, live = held(all[i + 1])
+          if hv < v then
+            if live then kinds[kind].remove(u, string.sub(fk, 3)) end
+            redis.call('HDEL', vk, fk)
+          end
+        end
+      end
+    end
+  elseif tbl == 'shares' then
+    for _, b in ipairs(redis.call('SMEMBERS', g('sb'))) do
+      local bk = g('s:' .. b)
+      local all = redis.call('HGETALL', bk)
+      for i = 1, #all, 2 do
+        local r = all[i + 1]
+        if string.sub(r, 1, 1) == 'd' then
+          if string.sub(r, 2) < v then redis.call('HDEL', bk, all[i]) end
+        else
+          local s = parseShare(r)
+          if s.v < v then
+            removeShare(s)
+            redis.call('HDEL', bk, all[i])
+          end
+        end
+      end
+    end
+  end
+end
+
+for _, c in ipairs(changes) do
+  local t = c.t
+  if c.tr then
+    truncate(c.tr, c.v)
+  elseif t == 'shares' then
+    share(c)
+  elseif userRows[t] then
+    userRow(t, c)
+  elseif t == 'sellers' or t == 'parties' then
+    globalRow(t, c)
+  else
+    return redis.error_reply('ERR unknown table ' .. tostring(t))
+  end
+end
+
+if final then
+  local pos = cjson.decode(ARGV[5])
+  for _, p in ipairs(pos) do redis.call('HSET', g('pos'), p[1], p[2]) end
+end
+return #changes
