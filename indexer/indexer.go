@@ -482,7 +482,8 @@ func (ix *Indexer) applySignals(ctx context.Context, d decoded) <-chan error {
 	}
 	go func() {
 		start := time.Now()
-		err := ix.retry(ctx, "signals apply", func() error { return ix.cfg.Signals.Apply(ctx, b) })
+		err := ix.retryUnless(ctx, "signals apply", func() error { return ix.cfg.Signals.Apply(ctx, b) },
+			func(err error) bool { return errors.Is(err, ErrSignalsLost) })
 		if err == nil {
 			ix.m.SignalsSeconds.Observe(time.Since(start).Seconds())
 			count()
@@ -591,6 +592,14 @@ func (ix *Indexer) apply(ctx context.Context, changes []pending, stats *query.Ap
 	return rejected, do(changes)
 }
 
+// ErrSignalsLost, wrapped by an error of the signals store's Apply, means
+// the store lost its data under the running indexer (a Redis emptied or
+// replaced): no retry can succeed, since the committed offsets are past
+// rows it no longer holds. Run returns the error; the next start finds the
+// store without positions and reads the social topics from their start
+// (RewindTopics).
+var ErrSignalsLost = errors.New("the signals store lost its data; restart the indexer to rebuild it from the social topics")
+
 // ErrRejected marks a change the backend refuses for what it is, not for a
 // passing condition: retrying it cannot succeed. A backend wraps it (or
 // returns a *rummage.FieldError or *query.InvalidError) to have the indexer
@@ -608,6 +617,12 @@ func IsPermanent(err error) bool {
 
 // retry runs f until it succeeds or ctx is done, with backoff.
 func (ix *Indexer) retry(ctx context.Context, what string, f func() error) error {
+	return ix.retryUnless(ctx, what, f, nil)
+}
+
+// retryUnless is retry, giving up at once on an error final says cannot
+// pass by retrying.
+func (ix *Indexer) retryUnless(ctx context.Context, what string, f func() error, final func(error) bool) error {
 	for attempt := 0; ; attempt++ {
 		err := f()
 		if err == nil {
@@ -615,6 +630,9 @@ func (ix *Indexer) retry(ctx context.Context, what string, f func() error) error
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if final != nil && final(err) {
+			return fmt.Errorf("indexer: %s: %w", what, err)
 		}
 		ix.m.ApplyRetries.Inc()
 		ix.log.Warn("indexer: "+what+" failed; retrying", "attempt", attempt+1, "error", err)

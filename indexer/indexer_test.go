@@ -527,3 +527,19 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// lostStore is a signals store that lost its data (an emptied Redis).
+type lostStore struct{ signalsFake }
+
+func (*lostStore) Apply(context.Context, signals.Batch) error {
+	return fmt.Errorf("redis: %w", ErrSignalsLost)
+}
+
+func TestSignalsLostStopsTheIndexer(t *testing.T) {
+	h := newHarness(t, Config{Signals: &lostStore{}})
+	h.addOn("p.public.likes", 0, key("x"), `{"after":{"user_id":"u1","listing_id":"l1"},"op":"c","source":{"table":"likes","lsn":9}}`)
+	err := h.ix.Run(context.Background())
+	if !errors.Is(err, ErrSignalsLost) || h.committed() != 0 {
+		t.Fatalf("Run = %v with %d committed; want ErrSignalsLost and nothing committed", err, h.committed())
+	}
+}

@@ -78,6 +78,7 @@ func runDev(ctx context.Context, args []string) error {
 // devOptions are dev's flags.
 type devOptions struct {
 	backend                  *backendFlags
+	signals                  *signalsFlags
 	dbURL, addr, adminAddr   string
 	seed                     uint64
 	seedCount                int
@@ -103,6 +104,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	fs := newFlags("dev", "--database-url URL [flags]", devHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/dev")
+	sf := addSignalsFlags(fs)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL)")
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
 	kafkaAddr := fs.String("kafka-addr", defaultBrokers, "listen `address` of the in-process Kafka broker (loopback; port 0 picks a free one)")
@@ -142,6 +144,9 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	if err := sf.validate(bf.indexDir); err != nil {
+		return usageErr("%v", err)
+	}
 	if *kafkaDir == "" {
 		*kafkaDir = filepath.Clean(bf.indexDir) + "-kafka"
 	}
@@ -150,7 +155,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
-	return &devOptions{backend: bf, dbURL: *dbURL, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
 		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
@@ -177,7 +182,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) error
 	}
 	if o.rebuild {
 		o.log.Info("deleting the index and the broker's log to rebuild", "index_dir", o.backend.indexDir, "kafka_dir", o.pipeline.KafkaDir)
-		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir)); err != nil {
+		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir), o.signals.remove()); err != nil {
 			return err
 		}
 	}
@@ -187,6 +192,12 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) error
 	}
 	idx := o.backend.live(b, o.dbURL, o.log)
 	defer idx.Close()
+	store, err := o.signals.open(ctx, o.log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o.pipeline.Signals, o.api.Signals = store, store
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
 		o.pipeline.KafkaAddr = "127.0.0.1:0"
