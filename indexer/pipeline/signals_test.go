@@ -6,8 +6,12 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
@@ -23,6 +28,7 @@ import (
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
+	"github.com/rummage/rummage/signals/redisstore"
 )
 
 // migration0003 is sellers.status and blocks (DESIGN.md), applied here
@@ -34,6 +40,36 @@ CREATE TABLE IF NOT EXISTS blocks (user_id text NOT NULL, seller_id text NOT NUL
 ALTER TABLE blocks REPLICA IDENTITY FULL;`
 
 func TestSignalsEndToEnd(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		open := func(t *testing.T) signals.Store {
+			s, err := memory.Open("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		signalsEndToEnd(t, open, open)
+	})
+	t.Run("redis", func(t *testing.T) {
+		prefix := redisPrefix(t)
+		open := func(t *testing.T) signals.Store {
+			s, err := redisstore.Open(context.Background(), redisstore.Config{URL: redisURL(), Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		emptied := func(t *testing.T) signals.Store {
+			deletePrefix(t, prefix)
+			return open(t)
+		}
+		signalsEndToEnd(t, open, emptied)
+	})
+}
+
+// signalsEndToEnd runs the pipeline into the store open gives, then again
+// into the one emptied gives (none of the first one's data or positions).
+func signalsEndToEnd(t *testing.T, open, emptied func(*testing.T) signals.Store) {
 	dsn := testpg.New(t, testpg.Options{Logical: true})
 	ctx := context.Background()
 	if err := fixtures.Migrate(ctx, dsn); err != nil {
@@ -88,10 +124,8 @@ func TestSignalsEndToEnd(t *testing.T) {
 		}
 	}
 
-	store, err := memory.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := open(t)
+	defer store.Close()
 	stop := run(store, true)
 	// Changes while it streams: a follow, a share into the party, a like
 	// deleted, a seller suspended, a block.
@@ -118,18 +152,19 @@ rummage_indexer_bad_rows_total{table="parties"} 1
 	// The same pipeline (broker log, consumer offsets, slot) with a new,
 	// empty store: it has no positions, so the social topics are read from
 	// their start and the store ends as it was.
-	emptied, err := memory.Open("")
-	if err != nil {
-		t.Fatal(err)
+	rebuilt := emptied(t)
+	defer rebuilt.Close()
+	if pos, err := rebuilt.Positions(ctx); err != nil || len(pos) != 0 {
+		t.Fatalf("the emptied store has positions %v, %v", pos, err)
 	}
-	stop = run(emptied, false)
+	stop = run(rebuilt, false)
 	waitFor(t, "the emptied store to be rebuilt", func() bool {
-		b, _ := emptied.Blocked(ctx, "u1")
-		return partyHas(ctx, emptied, "p1", "l1") && len(b) == 1
+		b, _ := rebuilt.Blocked(ctx, "u1")
+		return partyHas(ctx, rebuilt, "p1", "l1") && len(b) == 1
 	})
 	stop()
-	check(t, ctx, emptied)
-	if _, err := emptied.Party(ctx, "bad"); err == nil {
+	check(t, ctx, rebuilt)
+	if _, err := rebuilt.Party(ctx, "bad"); err == nil {
 		t.Fatal("the party with a bad theme was stored")
 	}
 }
@@ -172,5 +207,53 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redisURL is the shared Redis of every machine, or $RUMMAGE_REDIS_URL.
+func redisURL() string {
+	if u := os.Getenv("RUMMAGE_REDIS_URL"); u != "" {
+		return u
+	}
+	return redisstore.DefaultURL
+}
+
+// redisPrefix returns a fresh key prefix on the shared Redis, whose keys
+// are deleted when the test ends (never a FLUSH), or skips (fails under
+// CI=true) without Redis.
+func redisPrefix(t *testing.T) string {
+	t.Helper()
+	opt, err := redis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", opt.Addr, time.Second)
+	if err != nil {
+		testpg.Unavailable(t, "no Redis at %s: %v", opt.Addr, err)
+	}
+	c.Close()
+	prefix := fmt.Sprintf("pipeline-test-%08x", rand.Uint32())
+	t.Cleanup(func() { deletePrefix(t, prefix) })
+	return prefix
+}
+
+// deletePrefix deletes every key of the store at prefix: an emptied Redis,
+// as far as that store can tell.
+func deletePrefix(t *testing.T, prefix string) {
+	t.Helper()
+	opt, _ := redis.ParseURL(redisURL())
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	for _, pattern := range []string{"{" + prefix + "}*", "{" + prefix + ":*"} {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
