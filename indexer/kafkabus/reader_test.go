@@ -49,7 +49,7 @@ func startCluster(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
-func openIndex(t *testing.T) *embedded.Index {
+func openIndex(t testing.TB) *embedded.Index {
 	t.Helper()
 	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
 	if err != nil {
