@@ -48,6 +48,12 @@ meanwhile. The index (--index-dir, default ./data/dev) and the broker's log
 the replication slot). --rebuild deletes the index and the broker's log and
 takes a new snapshot.
 
+The social tables (sellers, follows, likes, shares, parties, blocks) go to
+the signals store the parties and feeds answer from: --signals memory (the
+default, kept in --signals-dir, deleted by --rebuild) or redis
+(--redis-url). A store without positions (new, or an emptied Redis) is
+rebuilt by reading the social topics from their start.
+
 --seed-count N first fills an empty database with N generated listings (and
 their sellers); the default 0 seeds nothing, and a database that already has
 listings is never seeded.
@@ -118,7 +124,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
 	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
-	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
+	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
