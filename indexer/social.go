@@ -224,13 +224,14 @@ func changeTable(c signals.Change) string {
 
 // RewindTopics returns the topics among topics that the consumer group must
 // read from their start (kafkabus.ReaderConfig.FromStart) before the
-// indexer runs with the signals store w: every social table's topic when w
-// holds no positions (a new store, or an emptied Redis). The group's
-// committed offsets then point past rows the store never received; reading
-// the social topics again rebuilds it (versions make the replay harmless),
-// and the listings topics go on from their offsets. A store with positions
-// needs nothing: it recorded them atomically with its data, so the offsets
-// the group committed after its Apply are never ahead of it.
+// indexer runs with the signals store w: the social tables' topics of which
+// w holds no position — every one of them when w holds none at all (a new
+// store, or an emptied Redis). The group's committed offsets on such a topic
+// point past rows the store never received; reading it again rebuilds them
+// (versions make the replay harmless), and the other topics go on from
+// their offsets. A topic the store has a position of needs nothing: the
+// store records positions atomically with its data and the group commits
+// only after the store's Apply, so the group is never ahead of it there.
 func RewindTopics(ctx context.Context, w signals.Writer, topics []string) ([]string, error) {
 	if w == nil {
 		return nil, nil
@@ -239,12 +240,13 @@ func RewindTopics(ctx context.Context, w signals.Writer, topics []string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("indexer: signals positions: %w", err)
 	}
-	if len(pos) > 0 {
-		return nil, nil
+	held := map[string]bool{}
+	for _, p := range pos {
+		held[p.Topic] = true
 	}
 	var out []string
 	for _, t := range topics {
-		if IsSocialTable(topicTable(t)) {
+		if IsSocialTable(topicTable(t)) && !held[t] {
 			out = append(out, t)
 		}
 	}

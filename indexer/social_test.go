@@ -1,9 +1,11 @@
 package indexer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,4 +96,32 @@ func TestSocialChange(t *testing.T) {
 func show(c signals.Change) string {
 	b, _ := json.Marshal(c)
 	return string(b)
+}
+
+// heldPositions is a signals.Writer that holds the given positions.
+type heldPositions []signals.Position
+
+func (heldPositions) Apply(context.Context, signals.Batch) error { return nil }
+
+func (h heldPositions) Positions(context.Context) ([]signals.Position, error) { return h, nil }
+
+func TestRewindTopics(t *testing.T) {
+	topics := []string{"r.public.listings", "r.public.sellers", "r.public.follows", "r.public.audit"}
+	for _, tc := range []struct {
+		name  string
+		store signals.Writer
+		want  []string
+	}{
+		{"no store", nil, nil},
+		{"new or emptied store", heldPositions{}, []string{"r.public.sellers", "r.public.follows"}},
+		{"a social topic the store never got", heldPositions{{Topic: "r.public.sellers", Partition: 3, Offset: 9}}, []string{"r.public.follows"}},
+		{"every social topic held", heldPositions{{Topic: "r.public.sellers"}, {Topic: "r.public.follows", Partition: 1}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := RewindTopics(context.Background(), tc.store, topics)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("RewindTopics = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
 }
