@@ -10,8 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// forgetOffsets deletes the committed offsets of group on every partition
-// of topics, so that the group reads them from their first offset (the
+// forgetOffsets deletes the committed offsets of group on the partitions of
+// topics it committed on, so that the group reads them from their first offset (the
 // reader's StartOffset) when it joins; the group's offsets on other topics
 // stay. It must run before this process joins the group.
 //
@@ -41,11 +41,32 @@ func forgetOffsets(ctx context.Context, brokers []string, group string, topics [
 	if len(parts) == 0 {
 		return nil
 	}
+	// Only partitions the group committed on: a topic it never read (an
+	// empty one) needs nothing, and asking would wait for a killed run's
+	// member for nothing.
+	off, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
+	if err != nil {
+		return fmt.Errorf("kafkabus: rewind: committed offsets of %s: %w", group, err)
+	}
+	if off.Error != nil && !errors.Is(off.Error, kafka.GroupIdNotFound) {
+		return fmt.Errorf("kafkabus: rewind: committed offsets of %s: %w", group, off.Error)
+	}
+	parts = map[string][]int{}
+	for topic, ps := range off.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.CommittedOffset >= 0 {
+				parts[topic] = append(parts[topic], p.Partition)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
 	deadline := time.Now().Add(wait)
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
 		err := deleteOffsets(ctx, client, group, parts)
 		if err == nil {
-			log.Info("kafkabus: the group reads these topics from their start", "group", group, "topics", topics)
+			log.Info("kafkabus: the group reads these topics from their start", "group", group, "partitions", parts)
 			return nil
 		}
 		if !errors.Is(err, kafka.GroupSubscribedToTopic) && !errors.Is(err, kafka.NonEmptyGroup) &&
@@ -54,7 +75,9 @@ func forgetOffsets(ctx context.Context, brokers []string, group string, topics [
 			time.Now().After(deadline) {
 			return fmt.Errorf("kafkabus: rewind %v for group %s: %w", topics, group, err)
 		}
-		log.Info("kafkabus: rewind: the group still has a member (a previous run?); waiting for its session to end", "group", group, "error", err)
+		if backoff == 100*time.Millisecond {
+			log.Info("kafkabus: rewind: the group still has a member (a previous run?); waiting for its session to end", "group", group, "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -63,7 +86,23 @@ func forgetOffsets(ctx context.Context, brokers []string, group string, topics [
 	}
 }
 
+// deleteOffsets deletes the group's offsets on parts once the group has no
+// member. Kafka itself refuses while a member subscribes to the topics
+// (GROUP_SUBSCRIBED_TO_TOPIC); asking first makes that so on every broker
+// (kfake deletes them anyway).
 func deleteOffsets(ctx context.Context, client *kafka.Client, group string, parts map[string][]int) error {
+	d, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return err
+	}
+	for _, g := range d.Groups {
+		if g.Error != nil && !errors.Is(g.Error, kafka.GroupIdNotFound) {
+			return g.Error
+		}
+		if len(g.Members) > 0 {
+			return fmt.Errorf("%w: %d members (%s)", kafka.NonEmptyGroup, len(g.Members), g.GroupState)
+		}
+	}
 	res, err := client.OffsetDelete(ctx, &kafka.OffsetDeleteRequest{GroupID: group, Topics: parts})
 	if err != nil {
 		return err

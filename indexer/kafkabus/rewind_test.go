@@ -7,9 +7,11 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -135,5 +137,69 @@ func TestEmptySignalsStoreRereadsSocialTopics(t *testing.T) {
 	}
 	if total != 21 {
 		t.Fatalf("the store's positions cover %d messages, want 21: %+v", total, pos)
+	}
+}
+
+// TestRewindWaitsForTheGroupsLastMember: while a member of the group (a
+// previous run that has not left yet) holds the social topic, Kafka refuses
+// to delete its offsets; the new reader waits, and rewinds once the member
+// has gone.
+func TestRewindWaitsForTheGroupsLastMember(t *testing.T) {
+	brokers := startCluster(t)
+	w := newWriter(t, brokers)
+	ctx := context.Background()
+	if err := w.Write(ctx, []change.Event{seller("s1", 100), seller("s2", 101)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkabus.ReaderConfig{Brokers: brokers, GroupID: "held", Topics: []string{listingsTopic, sellersTopic},
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond, MaxWait: 100 * time.Millisecond, Logger: quiet}
+	old, err := kafkabus.NewReader(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched []indexer.Message
+	for len(fetched) < 2 {
+		msgs, err := old.Fetch(ctx, 10, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetched = append(fetched, msgs...)
+	}
+	if err := old.Commit(ctx, fetched); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the old member's commit", func() bool { return committed(t, brokers, "held", sellersTopic, 4) == 2 })
+
+	type opened struct {
+		r   *kafkabus.Reader
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		c := cfg
+		c.FromStart = []string{sellersTopic}
+		r, err := kafkabus.NewReader(ctx, c)
+		done <- opened{r, err}
+	}()
+	select {
+	case o := <-done:
+		t.Fatalf("rewound while the old member holds the group: %v", o.err)
+	case <-time.After(500 * time.Millisecond): // it waits (or has not asked yet): either way the old member goes now
+	}
+	old.Close()
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	defer o.r.Close()
+	fctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	var again []indexer.Message
+	for len(again) < 2 {
+		msgs, err := o.r.Fetch(fctx, 10, 50*time.Millisecond)
+		if err != nil {
+			t.Fatalf("the sellers topic is not read again from its start: %v", err)
+		}
+		again = append(again, msgs...)
 	}
 }
