@@ -86,17 +86,13 @@ func decodeSeller(c *signals.Change, r *columns) {
 
 func decodeFollow(c *signals.Change, r *columns) {
 	f := &signals.Follow{}
-	r.text("follower_id", true, &f.Follower)
-	r.text("seller_id", true, &f.Seller)
-	r.time("created_at", &f.At)
+	r.edge("follower_id", "seller_id", &f.Follower, &f.Seller, &f.At)
 	c.Follow = f
 }
 
 func decodeLike(c *signals.Change, r *columns) {
 	l := &signals.Like{}
-	r.text("user_id", true, &l.User)
-	r.text("listing_id", true, &l.Listing)
-	r.time("created_at", &l.At)
+	r.edge("user_id", "listing_id", &l.User, &l.Listing, &l.At)
 	c.Like = l
 }
 
@@ -119,9 +115,7 @@ func decodeShare(c *signals.Change, r *columns) {
 
 func decodeBlock(c *signals.Change, r *columns) {
 	b := &signals.Block{}
-	r.text("user_id", true, &b.User)
-	r.text("seller_id", true, &b.Seller)
-	r.time("created_at", &b.At)
+	r.edge("user_id", "seller_id", &b.User, &b.Seller, &b.At)
 	c.Block = b
 }
 
@@ -191,6 +185,14 @@ func (r *columns) text(name string, key bool, dst *string) {
 	if key && *dst == "" {
 		r.fail(name, key, errors.New("is empty"))
 	}
+}
+
+// edge decodes a row that is two ids (its key) and a created_at: a
+// follow, a like, a block.
+func (r *columns) edge(a, b string, x, y *string, at *time.Time) {
+	r.text(a, true, x)
+	r.text(b, true, y)
+	r.time("created_at", at)
 }
 
 func (r *columns) time(name string, dst *time.Time) {

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rummage/rummage/indexer"
-	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/signals"
-	"github.com/rummage/rummage/signals/redisstore"
 )
 
 func TestSignalsFlags(t *testing.T) {
@@ -47,33 +43,20 @@ func TestSignalsFlags(t *testing.T) {
 // TestRedisEmptiedStopsTheIndexer: the Redis store's "emptied" error is the
 // indexer's ErrSignalsLost, which stops it rather than retrying forever.
 func TestRedisEmptiedStopsTheIndexer(t *testing.T) {
-	opt, err := redis.ParseURL(redisstore.DefaultURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c, err := net.DialTimeout("tcp", opt.Addr, time.Second); err != nil {
-		testpg.Unavailable(t, "no Redis at %s: %v", opt.Addr, err)
-	} else {
-		c.Close()
-	}
 	ctx := context.Background()
-	prefix := fmt.Sprintf("cmd-test-%08x", rand.Uint32())
-	f := &signalsFlags{kind: signalsRedis, redisURL: redisstore.DefaultURL, redisPrefix: prefix}
+	prefix := testredis.Prefix(t, "cmd-test")
+	f := &signalsFlags{kind: signalsRedis, redisURL: testredis.URL(), redisPrefix: prefix}
 	store, err := f.open(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	opt, err := redis.ParseURL(testredis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	admin := redis.NewClient(opt)
 	defer admin.Close()
-	t.Cleanup(func() {
-		for _, p := range []string{"{" + prefix + "}*", "{" + prefix + ":*"} {
-			keys, _ := admin.Keys(ctx, p).Result()
-			if len(keys) > 0 {
-				admin.Del(ctx, keys...)
-			}
-		}
-	})
 	like := signals.Batch{Changes: []signals.Change{{Version: 1, Like: &signals.Like{User: "u1", Listing: "l1", At: time.Now()}}},
 		Positions: []signals.Position{{Topic: "t.public.likes", Partition: 0, Offset: 0}}}
 	if err := store.Apply(ctx, like); err != nil {

@@ -5,18 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
 	"github.com/rummage/rummage/signals/redisstore"
@@ -73,28 +72,11 @@ func BenchmarkSignalsApplier(b *testing.B) {
 			return s
 		}},
 		{"redis", func(b *testing.B) signals.Writer {
-			opt, _ := redis.ParseURL(redisstore.DefaultURL)
-			if c, err := net.DialTimeout("tcp", opt.Addr, time.Second); err != nil {
-				b.Skipf("no Redis at %s", opt.Addr)
-			} else {
-				c.Close()
-			}
-			p := fmt.Sprintf("bench-%08x", rand.Uint32())
-			s, err := redisstore.Open(ctx, redisstore.Config{URL: redisstore.DefaultURL, Prefix: p})
+			s, err := redisstore.Open(ctx, redisstore.Config{URL: testredis.URL(), Prefix: testredis.Prefix(b, "bench")})
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() {
-				admin := redis.NewClient(opt)
-				defer admin.Close()
-				for _, pat := range []string{"{" + p + "}*", "{" + p + ":*"} {
-					iter := admin.Scan(ctx, 0, pat, 1000).Iterator()
-					for iter.Next(ctx) {
-						admin.Del(ctx, iter.Val())
-					}
-				}
-				s.Close()
-			})
+			b.Cleanup(func() { s.Close() })
 			return s
 		}},
 	}

@@ -6,12 +6,8 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
@@ -51,16 +47,16 @@ func TestSignalsEndToEnd(t *testing.T) {
 		signalsEndToEnd(t, open, open)
 	})
 	t.Run("redis", func(t *testing.T) {
-		prefix := redisPrefix(t)
+		prefix := testredis.Prefix(t, "pipeline-test")
 		open := func(t *testing.T) signals.Store {
-			s, err := redisstore.Open(context.Background(), redisstore.Config{URL: redisURL(), Prefix: prefix})
+			s, err := redisstore.Open(context.Background(), redisstore.Config{URL: testredis.URL(), Prefix: prefix})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		}
 		emptied := func(t *testing.T) signals.Store {
-			deletePrefix(t, prefix)
+			testredis.Delete(t, prefix)
 			return open(t)
 		}
 		signalsEndToEnd(t, open, emptied)
@@ -207,53 +203,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// redisURL is the shared Redis of every machine, or $RUMMAGE_REDIS_URL.
-func redisURL() string {
-	if u := os.Getenv("RUMMAGE_REDIS_URL"); u != "" {
-		return u
-	}
-	return redisstore.DefaultURL
-}
-
-// redisPrefix returns a fresh key prefix on the shared Redis, whose keys
-// are deleted when the test ends (never a FLUSH), or skips (fails under
-// CI=true) without Redis.
-func redisPrefix(t *testing.T) string {
-	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", opt.Addr, time.Second)
-	if err != nil {
-		testpg.Unavailable(t, "no Redis at %s: %v", opt.Addr, err)
-	}
-	c.Close()
-	prefix := fmt.Sprintf("pipeline-test-%08x", rand.Uint32())
-	t.Cleanup(func() { deletePrefix(t, prefix) })
-	return prefix
-}
-
-// deletePrefix deletes every key of the store at prefix: an emptied Redis,
-// as far as that store can tell.
-func deletePrefix(t *testing.T, prefix string) {
-	t.Helper()
-	opt, _ := redis.ParseURL(redisURL())
-	c := redis.NewClient(opt)
-	defer c.Close()
-	ctx := context.Background()
-	for _, pattern := range []string{"{" + prefix + "}*", "{" + prefix + ":*"} {
-		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
