@@ -7,9 +7,11 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -118,15 +120,221 @@ func BenchmarkMemory(b *testing.B) {
 		for _, n := range s.st.followers {
 			nf += int(n)
 		}
-		d.follows = nf
 		ids := d.listings + d.closets + 20
 		b.ReportMetric(float64(names-base)/float64(ids), "B/id")
 		b.ReportMetric(float64(shares-names)/float64(d.shares), "B/share")
-		b.ReportMetric(float64(follows-shares)/float64(d.follows), "B/follow")
+		b.ReportMetric(float64(follows-shares)/float64(nf), "B/follow")
 		b.ReportMetric(float64(follows-base)/(1<<20), "MiB-total")
 		fmt.Fprintf(os.Stderr, "signals memory: %d shares, %d follows, %d ids: %.1f B/share, %.1f B/follow, %.1f B/id, %.0f MiB in all\n",
-			d.shares, d.follows, ids, float64(shares-names)/float64(d.shares), float64(follows-shares)/float64(d.follows),
+			d.shares, nf, ids, float64(shares-names)/float64(d.shares), float64(follows-shares)/float64(nf),
 			float64(names-base)/float64(ids), float64(follows-base)/(1<<20))
 		runtime.KeepAlive(s)
+	}
+}
+
+var loaded struct {
+	once sync.Once
+	s    *Store
+	d    dataSet
+}
+
+// loadedStore is the data set loaded once for the read benchmarks, plus a
+// user following 1,000 and one following 5,000 closets.
+func loadedStore(b *testing.B) (*Store, dataSet) {
+	loaded.once.Do(func() {
+		d := benchData()
+		s, _ := Open("")
+		d.load(b, s, true, true)
+		var cs []signals.Change
+		for i := 0; i < 5000; i++ {
+			at := d.start.Add(time.Duration(i) * time.Second)
+			cs = append(cs, signals.Change{Version: 1 << 40, Follow: &signals.Follow{Follower: "fan-5000", Seller: d.closet(uint64(i * 17 % d.closets)), At: at}})
+			if i < 1000 {
+				cs = append(cs, signals.Change{Version: 1 << 40, Follow: &signals.Follow{Follower: "fan-1000", Seller: d.closet(uint64(i * 31 % d.closets)), At: at}})
+			}
+		}
+		if err := s.Apply(context.Background(), signals.Batch{Changes: cs}); err != nil {
+			b.Fatal(err)
+		}
+		loaded.s, loaded.d = s, d
+	})
+	return loaded.s, loaded.d
+}
+
+func (d dataSet) end() time.Time {
+	return d.start.Add(time.Duration(d.shares) * 100 * time.Millisecond)
+}
+
+// BenchmarkPartyShares reads the biggest party's feed as of its end (the
+// first page) and as of its middle (a page of a walk begun then: every
+// listing shared since is read back along its chain).
+func BenchmarkPartyShares(b *testing.B) {
+	s, d := loadedStore(b)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		to   time.Time
+	}{{"first page", d.end().Add(time.Millisecond)}, {"as of the middle", d.start.Add(d.end().Sub(d.start) / 2)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var n, shares int
+			cpuLoop(b, func() {
+				l, c, err := s.PartyShares(ctx, "party-0", d.start, tc.to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, shares = len(l), c
+			})
+			b.ReportMetric(float64(n), "listings")
+			b.ReportMetric(float64(shares), "shares")
+		})
+	}
+}
+
+// BenchmarkSharedBy merges the share timelines of the closets a user
+// follows (the following feed's 30 days, at most 50k).
+func BenchmarkSharedBy(b *testing.B) {
+	s, d := loadedStore(b)
+	ctx := context.Background()
+	for _, fan := range []string{"fan-1000", "fan-5000"} {
+		b.Run(fan, func(b *testing.B) {
+			closets, err := s.Following(ctx, fan, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n int
+			cpuLoop(b, func() {
+				l, err := s.SharedBy(ctx, closets, d.end().Add(-30*24*time.Hour), d.end(), 50_000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(l)
+			})
+			b.ReportMetric(float64(n), "listings")
+		})
+	}
+}
+
+// BenchmarkTopEngaged is the trending source: the last 24 hours of likes
+// and shares, decayed with a one-hour half-life.
+func BenchmarkTopEngaged(b *testing.B) {
+	s, d := loadedStore(b)
+	ctx := context.Background()
+	cpuLoop(b, func() {
+		if _, err := s.TopEngaged(ctx, d.end().Add(-24*time.Hour), d.end(), time.Hour, 500); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkFollowing reads whom a user following 5,000 closets follows.
+func BenchmarkFollowing(b *testing.B) {
+	s, _ := loadedStore(b)
+	ctx := context.Background()
+	cpuLoop(b, func() {
+		if _, err := s.Following(ctx, "fan-5000", 0); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// cpuLoop runs f as the benchmark's loop and reports its process CPU time
+// per call too: on a machine shared with other work it is steadier than
+// the wall time.
+func cpuLoop(b *testing.B, f func()) {
+	c0, n := benchkit.ProcessCPU(), 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	b.ReportMetric(float64(benchkit.ProcessCPU()-c0)/float64(n)/1e3, "cpu-µs/op")
+}
+
+// BenchmarkRecovery loads the data set into a store on disk, snapshots it,
+// and reports the snapshot's size and time and the time a restart takes
+// to recover from it (with the log tail of one more batch).
+//
+//	go test ./signals/memory -run '^$' -bench Recovery -benchtime 1x
+func BenchmarkRecovery(b *testing.B) {
+	d := benchData()
+	for b.Loop() {
+		dir := b.TempDir()
+		s, err := OpenConfig(Config{Dir: dir, SnapshotBytes: 1 << 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0, t0 := benchkit.ProcessCPU(), time.Now()
+		d.load(b, s, true, true)
+		load, loadCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		c0, t0 = benchkit.ProcessCPU(), time.Now()
+		if err := s.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+		snap, snapCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		if err := s.Apply(context.Background(), signals.Batch{Changes: []signals.Change{{Version: 1 << 50, Follow: &signals.Follow{Follower: "a", Seller: "b", At: d.start}}}}); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		fi, _ := os.Stat(dir + "/" + snapshotName)
+		c0, t0 = benchkit.ProcessCPU(), time.Now()
+		r, err := OpenConfig(Config{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, recCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+		if rr := r.Recovery(); !rr.Snapshot || rr.Records != 1 {
+			b.Fatalf("recovery %+v", rr)
+		}
+		r.Close()
+		b.ReportMetric(float64(fi.Size())/(1<<20), "snapshot-MiB")
+		b.ReportMetric(rec.Seconds(), "recover-s")
+		fmt.Fprintf(os.Stderr, "signals memory on disk: %d shares + %d follows applied in %v (%v CPU, fsync per 10k batch); snapshot %.0f MiB in %v (%v CPU); recovery %v (%v CPU)\n",
+			d.shares, d.follows, load.Round(time.Millisecond), loadCPU.Round(time.Millisecond), float64(fi.Size())/(1<<20),
+			snap.Round(time.Millisecond), snapCPU.Round(time.Millisecond), rec.Round(time.Millisecond), recCPU.Round(time.Millisecond))
+	}
+}
+
+// BenchmarkPartySharesLarge is a party with 200k shared listings (1M
+// shares, Zipf over them), its first page and a page of a walk begun
+// 10 seconds (10k shares) earlier.
+func BenchmarkPartySharesLarge(b *testing.B) {
+	const shares, listings = 1_000_000, 200_000
+	s, _ := Open("")
+	d := benchData()
+	r := rand.New(rand.NewPCG(3, 4))
+	z := rand.NewZipf(r, 1.05, 2, listings-1)
+	var batch []signals.Change
+	seen := map[uint64]bool{}
+	for i := 0; i < shares; i++ {
+		l := z.Uint64()
+		if i < listings { // every listing at least once
+			l = uint64(i)
+		}
+		seen[l] = true
+		batch = append(batch, signals.Change{Version: uint64(i + 1), Share: &signals.Share{ID: int64(i + 1),
+			User: d.closet(r.Uint64N(100_000)), Listing: d.listing(l), Party: "big", At: d.start.Add(time.Duration(i) * time.Millisecond)}})
+		if len(batch) == 10_000 {
+			if err := s.Apply(context.Background(), signals.Batch{Changes: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	end := d.start.Add(shares * time.Millisecond)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		to   time.Time
+	}{{"first page", end.Add(time.Millisecond)}, {"walk begun 10s before", end.Add(-10 * time.Second)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var n int
+			cpuLoop(b, func() {
+				l, _, err := s.PartyShares(ctx, "big", d.start, tc.to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(l)
+			})
+			b.ReportMetric(float64(n), "listings")
+		})
 	}
 }

@@ -2,8 +2,9 @@
 // compact (ids interned to uint32, instants as int64 milliseconds, likes and
 // shares in one arena of columns that every index refers to by number),
 // durable on local disk (an fsynced log of applied batches with their
-// positions, and snapshots that cut it), recovered on restart from the last
-// snapshot and the log after it rather than from the stream.
+// positions, and snapshots, written in the background while batches go on,
+// that cut it), recovered on restart from the last snapshot and the logs
+// after it rather than from the stream.
 //
 // Party feeds read a per-party share log (sorted by time, for the share
 // count of a window) and each listing's latest share into the party, going

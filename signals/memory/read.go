@@ -2,11 +2,11 @@ package memory
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rummage/rummage/signals"
@@ -93,12 +93,7 @@ type hit struct {
 // finish orders hits newest first, ties by listing id, keeps limit (0: all)
 // and converts them.
 func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
-	slices.SortFunc(hs, func(a, b hit) int {
-		if c := cmp.Compare(b.at, a.at); c != 0 {
-			return c
-		}
-		return strings.Compare(s.strs[a.lst], s.strs[b.lst])
-	})
+	s.sortHits(hs)
 	if limit > 0 && len(hs) > limit {
 		hs = hs[:limit]
 	}
@@ -115,66 +110,114 @@ func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
 	return out
 }
 
+// sortHits orders hits newest first, ties by listing id. It sorts packed
+// keys (how much older than the newest, then the hit's index) as plain
+// integers, which is several times quicker than a comparison function, and
+// then orders each run of equal instants by listing id.
+func (s *state) sortHits(hs []hit) {
+	const idxBits = 22
+	byListing := func(a, b hit) int { return strings.Compare(s.strs[a.lst], s.strs[b.lst]) }
+	if len(hs) < 64 || len(hs) >= 1<<idxBits {
+		slices.SortFunc(hs, func(a, b hit) int {
+			if c := cmp.Compare(b.at, a.at); c != 0 {
+				return c
+			}
+			return byListing(a, b)
+		})
+		return
+	}
+	newest, oldest := hs[0].at, hs[0].at
+	for _, h := range hs {
+		newest, oldest = max(newest, h.at), min(oldest, h.at)
+	}
+	if uint64(newest-oldest) >= 1<<(64-idxBits) {
+		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
+	} else {
+		keys := make([]uint64, len(hs))
+		for i, h := range hs {
+			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
+		}
+		slices.Sort(keys)
+		sorted := make([]hit, len(hs))
+		for i, k := range keys {
+			sorted[i] = hs[k&(1<<idxBits-1)]
+		}
+		copy(hs, sorted)
+	}
+	for i := 0; i < len(hs); {
+		j := i + 1
+		for j < len(hs) && hs[j].at == hs[i].at {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(hs[i:j], byListing)
+		}
+		i = j
+	}
+}
+
 // upTo is the number of events of es (sorted by at) at or before at.
 func (s *state) upTo(es []uint32, at int64) int {
-	return sort.Search(len(es), func(i int) bool { return s.at[es[i]] > at })
+	return sort.Search(len(es), func(i int) bool { return s.ev[es[i]].at > at })
 }
 
-// cursor walks one user's timeline backwards from an instant.
+// cursor walks one user's timeline backwards: es are the events left (the
+// next one last), at the next one's instant (kept here so that the heap
+// compares without chasing the arena).
 type cursor struct {
-	es []uint32 // the events left, the next one last
+	at int64
+	es []uint32
 }
 
-type cursors struct {
-	s  *state
-	cs []cursor
-}
+// timelineHeap is a max-heap of cursors by at.
+type timelineHeap []cursor
 
-func (h *cursors) Len() int { return len(h.cs) }
-func (h *cursors) Less(i, j int) bool {
-	a, b := h.cs[i].es, h.cs[j].es
-	return h.s.at[a[len(a)-1]] > h.s.at[b[len(b)-1]]
-}
-func (h *cursors) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
-func (h *cursors) Push(x any)    { h.cs = append(h.cs, x.(cursor)) }
-func (h *cursors) Pop() any {
-	c := h.cs[len(h.cs)-1]
-	h.cs = h.cs[:len(h.cs)-1]
-	return c
-}
-
-// merged walks the timelines of users backwards from at (inclusive) to
-// since (exclusive), newest first, calling f with each live event that keep
-// accepts, each listing once (its first, so latest, event); it stops when f
-// returns false.
-func (s *state) merged(users []uint32, since, at int64, keep func(e uint32) bool, f func(e uint32) bool) {
-	h := &cursors{s: s}
-	for _, u := range users {
-		tl := s.timeline[u]
-		if n := s.upTo(tl, at); n > 0 {
-			h.cs = append(h.cs, cursor{tl[:n]})
-		}
-	}
-	heap.Init(h)
-	seen := map[uint32]struct{}{}
-	for h.Len() > 0 {
-		c := &h.cs[0]
-		e := c.es[len(c.es)-1]
-		if s.at[e] <= since {
+func (h timelineHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
 			return
 		}
-		if c.es = c.es[:len(c.es)-1]; len(c.es) == 0 {
-			heap.Pop(h)
-		} else {
-			heap.Fix(h, 0)
+		if r := l + 1; r < len(h) && h[r].at > h[l].at {
+			l = r
 		}
+		if h[i].at >= h[l].at {
+			return
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+}
+
+// merged walks windows of timelines (each sorted by at) backwards, newest
+// first, calling f with each live event that keep accepts, each listing
+// once (its first, so latest, event); it stops when f returns false.
+func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint32) bool) {
+	h := make(timelineHeap, 0, len(wins))
+	for _, w := range wins {
+		h = append(h, cursor{s.ev[w[len(w)-1]].at, w})
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	seen := map[uint32]struct{}{}
+	for len(h) > 0 {
+		c := &h[0]
+		e := c.es[len(c.es)-1]
+		if c.es = c.es[:len(c.es)-1]; len(c.es) > 0 {
+			c.at = s.ev[c.es[len(c.es)-1]].at
+		} else {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		h.down(0)
 		if s.isDead(e) || !keep(e) {
 			continue
 		}
-		if _, ok := seen[s.lst[e]]; ok {
+		if _, ok := seen[s.ev[e].lst]; ok {
 			continue
 		}
-		seen[s.lst[e]] = struct{}{}
+		seen[s.ev[e].lst] = struct{}{}
 		if !f(e) {
 			return
 		}
@@ -183,16 +226,78 @@ func (s *state) merged(users []uint32, since, at int64, keep func(e uint32) bool
 
 // collect gathers merged's events until limit of them are found and the
 // next has an earlier instant (so that ties at the cut go by listing id).
+//
+// When the window holds few events for the limit (many closets with short
+// timelines), it gathers them all and sorts instead: fewer steps than the
+// heap's.
 func (s *state) collect(users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
+	// Each user's events in (since, at].
+	wins := make([][]uint32, 0, len(users))
+	total := 0
+	for _, u := range users {
+		tl := s.timeline[u]
+		if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+			wins = append(wins, w)
+			total += len(w)
+		}
+	}
+	if limit <= 0 || total <= gatherFactor*limit {
+		return s.gather(wins, total, keep)
+	}
 	var hs []hit
-	s.merged(users, since, at, keep, func(e uint32) bool {
-		if limit > 0 && len(hs) >= limit && s.at[e] < hs[len(hs)-1].at {
+	s.merged(wins, keep, func(e uint32) bool {
+		if limit > 0 && len(hs) >= limit && s.ev[e].at < hs[len(hs)-1].at {
 			return false
 		}
-		hs = append(hs, hit{at: s.at[e], lst: s.lst[e], by: s.user[e]})
+		hs = append(hs, hit{at: s.ev[e].at, lst: s.ev[e].lst, by: s.ev[e].user})
 		return true
 	})
 	return hs
+}
+
+// gatherFactor is how many events per wanted listing collect gathers and
+// sorts rather than merging (a variable for the tests of both ways).
+var gatherFactor = 4
+
+// gather is every live event keep accepts of the users' timelines in
+// (since, at], newest first (ties by listing id), each listing once.
+func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []hit {
+	hs := make([]hit, 0, total)
+	for _, w := range wins {
+		for _, e := range w {
+			if !s.isDead(e) && keep(e) {
+				ev := &s.ev[e]
+				hs = append(hs, hit{at: ev.at, lst: ev.lst, by: ev.user})
+			}
+		}
+	}
+	s.sortHits(hs)
+	out := hs[:0]
+	if len(hs) < 8192 {
+		seen := make(map[uint32]struct{}, len(hs))
+		for _, h := range hs {
+			if _, ok := seen[h.lst]; !ok {
+				seen[h.lst] = struct{}{}
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	// Many: marks in a pooled array by listing id beat a map's hashing.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.grow(len(s.strs) + 1)
+	seen := sc.cnt // zero: not seen
+	for _, h := range hs {
+		if seen[h.lst] == 0 {
+			seen[h.lst] = 1
+			out = append(out, h)
+		}
+	}
+	for _, h := range out {
+		seen[h.lst] = 0
+	}
+	return out
 }
 
 func (s *state) ids(names []string) []uint32 {
@@ -205,7 +310,7 @@ func (s *state) ids(names []string) []uint32 {
 	return out
 }
 
-func (s *state) isShare(e uint32) bool { return s.party[e] != likeParty }
+func (s *state) isShare(e uint32) bool { return s.partyOf(e) != likeParty }
 
 func (s *state) sharedBy(closets []string, since, at int64, limit int) []signals.ListingAt {
 	return s.finish(s.collect(s.ids(closets), since, at, limit, s.isShare), limit, true)
@@ -230,29 +335,58 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 			}
 		}
 	}
-	p := s.lookup(party)
 	hs := make([]hit, 0, len(pl.latest))
+	var pending map[uint32]bool // listings whose latest share is at or after to
 	for l, e := range pl.latest {
-		if s.at[e] >= to {
-			if e = s.latestIn(l, p, to); e == 0 {
-				continue
+		switch t := s.ev[e].at; {
+		case t >= to:
+			if pending == nil {
+				pending = map[uint32]bool{}
 			}
+			pending[l] = true
+		case t >= from:
+			hs = append(hs, hit{at: t, lst: l})
 		}
-		if s.at[e] >= from {
-			hs = append(hs, hit{at: s.at[e], lst: l})
+	}
+	// A walk begun earlier: the pending listings' latest shares before to
+	// are found going back through the party's log from to, which stops as
+	// soon as each is found (a page begun seconds ago goes back a little:
+	// the hot listings are found at once). Past a budget, the few left
+	// (listings shared rarely) are looked up along their own chains.
+	left := len(pending)
+	stop := max(lo, hi-(partyScanMin+16*left))
+	for i := hi - 1; i >= stop && left > 0; i-- {
+		e := pl.log[i]
+		if l := s.ev[e].lst; pending[l] && !s.isDead(e) {
+			pending[l] = false
+			left--
+			hs = append(hs, hit{at: s.ev[e].at, lst: l})
+		}
+	}
+	if left > 0 && stop > lo {
+		p := s.lookup(party)
+		for l, open := range pending {
+			if e := s.latestIn(l, p, to); open && e != 0 && s.ev[e].at >= from {
+				hs = append(hs, hit{at: s.ev[e].at, lst: l})
+			}
 		}
 	}
 	return s.finish(hs, 0, false), n
 }
 
+// partyScanMin is how far back a party walk's scan of the log goes at
+// least before it looks its last listings up along their chains (a
+// variable for the tests of both ways).
+var partyScanMin = 1024
+
 // engagements calls f with each user's latest live like or share of
 // listing l in (since, at].
 func (s *state) engagements(l uint32, since, at int64, f func(u uint32, t int64)) {
 	latest := map[uint32]int64{}
-	for e := s.head[l]; e != 0; e = s.prev[e] {
-		if t := s.at[e]; t > since && t <= at && !s.isDead(e) {
-			if cur, ok := latest[s.user[e]]; !ok || t > cur {
-				latest[s.user[e]] = t
+	for e := s.head[l]; e != 0 && s.spanTop[e>>spanBits] > since; e = s.ev[e].prev {
+		if t := s.ev[e].at; t > since && t <= at && !s.isDead(e) {
+			if cur, ok := latest[s.ev[e].user]; !ok || t > cur {
+				latest[s.ev[e].user] = t
 			}
 		}
 	}
@@ -282,53 +416,169 @@ func (s *state) engagers(listings []string, since, at int64) map[string][]signal
 // topEngaged scans the events in (since, at] (the spans that overlap it),
 // keeps each (listing, user)'s latest and sums their decayed weights.
 func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []signals.Engaged {
-	latest := map[uint64]int64{}
-	for i, sp := range s.spans {
-		if sp.max <= since || sp.min > at {
+	// The live events in (since, at], grouped by listing (a counting sort
+	// over the interned ids: two passes, no map).
+	var win []uint32
+	for i := len(s.spans) - 1; i >= 0 && s.spanTop[i] > since; i-- {
+		if sp := s.spans[i]; sp.max <= since || sp.min > at {
 			continue
 		}
-		end := min((i+1)<<spanBits, len(s.at))
+		end := min((i+1)<<spanBits, len(s.ev))
 		for e := i << spanBits; e < end; e++ {
-			t := s.at[e]
-			if t <= since || t > at || s.isDead(uint32(e)) {
-				continue
-			}
-			key := uint64(s.lst[e])<<32 | uint64(s.user[e])
-			if cur, ok := latest[key]; !ok || t > cur {
-				latest[key] = t
+			if ev := &s.ev[e]; ev.at > since && ev.at <= at && ev.party&deadBit == 0 {
+				win = append(win, uint32(e))
 			}
 		}
 	}
-	// Summed in (listing, user) order, so that a score does not depend on
-	// the map's order to the last bit.
-	keys := make([]uint64, 0, len(latest))
-	for key := range latest {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	hl := float64(halfLife.Milliseconds())
-	var out []signals.Engaged
-	for i, key := range keys {
-		w := math.Exp2(-float64(at-latest[key]) / hl)
-		if i > 0 && keys[i-1]>>32 == key>>32 {
-			out[len(out)-1].Score += w
-		} else {
-			out = append(out, signals.Engaged{Listing: s.strs[key>>32], Score: w})
-		}
-	}
-	slices.SortFunc(out, func(a, b signals.Engaged) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Listing, b.Listing)
-	})
-	if k > 0 && len(out) > k {
-		out = out[:k]
-	}
-	if len(out) == 0 {
+	if len(win) == 0 {
 		return nil
 	}
-	return out
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.grow(len(s.strs) + 1)
+	c := sc.cnt
+	for _, e := range win {
+		c[s.ev[e].lst+1]++
+	}
+	for i := 1; i < len(c); i++ {
+		c[i] += c[i-1]
+	}
+	grouped := make([]uint32, len(win))
+	for _, e := range win {
+		l := s.ev[e].lst
+		grouped[c[l]] = e
+		c[l]++
+	}
+	// Now c[l] is where listing l's run ends and l+1's begins.
+
+	// Each listing's score: each of its users' latest engagement, summed
+	// in the order the users first appear in the arena (so that a score
+	// does not depend on anything but the state, to the last bit).
+	hl := float64(halfLife.Milliseconds())
+	top := topK{s: s, k: k}
+	var users []uint32
+	begin := uint32(0)
+	for l := range len(s.strs) {
+		end := c[l]
+		if end == begin {
+			continue
+		}
+		users = users[:0]
+		for _, e := range grouped[begin:end] {
+			ev := &s.ev[e]
+			switch t, o := sc.latest[ev.user], offset(ev.at); {
+			case t == 0:
+				users = append(users, ev.user)
+				sc.latest[ev.user] = o
+			case o > t:
+				sc.latest[ev.user] = o
+			}
+		}
+		var score float64
+		for _, u := range users {
+			score += math.Exp2(-float64(at-int64(sc.latest[u]-1<<63)) / hl)
+			sc.latest[u] = 0
+		}
+		top.add(scored{uint32(l), score})
+		begin = end
+	}
+	clear(c)
+	out := top.sorted()
+	res := make([]signals.Engaged, len(out))
+	for i, o := range out {
+		res[i] = signals.Engaged{Listing: s.strs[o.lst], Score: o.score}
+	}
+	return res
+}
+
+// scratch is a reader's working arrays, one entry per interned id (by
+// listing: TopEngaged's counting sort, or gather's seen marks; by user:
+// their latest instant, offset, 0 for none):
+// readers run at once, so each takes its own from the pool, and leaves it
+// zeroed.
+type scratch struct {
+	cnt    []uint32
+	latest []uint64 // offset(at)
+}
+
+func (sc *scratch) grow(n int) {
+	if len(sc.cnt) < n {
+		sc.cnt, sc.latest = make([]uint32, n), make([]uint64, n)
+	}
+}
+
+// offset is an instant as an unsigned number in the same order, 0 only for
+// the least int64 (so that 0 can mean none).
+func offset(t int64) uint64 { return uint64(t) + 1<<63 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+type scored struct {
+	lst   uint32
+	score float64
+}
+
+// topK keeps the k best scores (all when k <= 0): a min-heap on the worst.
+type topK struct {
+	s *state
+	k int
+	h []scored
+}
+
+// better orders scores: higher first, ties by listing id.
+func (t *topK) better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return t.s.strs[a.lst] < t.s.strs[b.lst]
+}
+
+func (t *topK) add(x scored) {
+	if t.k <= 0 || len(t.h) < t.k {
+		t.h = append(t.h, x)
+		if t.k > 0 {
+			for i := len(t.h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !t.better(t.h[p], t.h[i]) {
+					break
+				}
+				t.h[p], t.h[i] = t.h[i], t.h[p]
+				i = p
+			}
+		}
+		return
+	}
+	if !t.better(x, t.h[0]) {
+		return
+	}
+	t.h[0] = x
+	for i := 0; ; {
+		w, l, r := i, 2*i+1, 2*i+2
+		if l < len(t.h) && t.better(t.h[w], t.h[l]) {
+			w = l
+		}
+		if r < len(t.h) && t.better(t.h[w], t.h[r]) {
+			w = r
+		}
+		if w == i {
+			return
+		}
+		t.h[i], t.h[w] = t.h[w], t.h[i]
+		i = w
+	}
+}
+
+func (t *topK) sorted() []scored {
+	slices.SortFunc(t.h, func(a, b scored) int {
+		switch {
+		case t.better(a, b):
+			return -1
+		case t.better(b, a):
+			return 1
+		}
+		return 0
+	})
+	return t.h
 }
 
 func (s *state) allParties() []signals.Party {

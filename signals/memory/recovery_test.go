@@ -139,53 +139,116 @@ func truncate(t *testing.T, path string, size int64) {
 	}
 }
 
-// TestSnapshotRecovery: a snapshot and the log after it give the state;
-// a crash between the snapshot's rename and the new log's creation (the
-// old log still there) recovers too.
+// TestSnapshotRecovery: a snapshot and the logs after it give the state,
+// also after a crash between a snapshot's new log and the snapshot itself
+// (the previous snapshot and both logs).
 func TestSnapshotRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		seed    uint64
+		records func(n int) int // log records left to replay of n batches
+		logs    int             // the logs kept after recovery
+		after   func(t *testing.T, s *Store, i, n int)
+	}{
+		{"snapshot then log", 5, func(n int) int { return n - n/2 - 1 }, 1, func(t *testing.T, s *Store, i, n int) {
+			if i == n/2 {
+				if err := s.Snapshot(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"crash before the snapshot of a new log", 6, func(n int) int { return n - n/3 - 1 }, 2, func(t *testing.T, s *Store, i, n int) {
+			switch i {
+			case n / 3:
+				if err := s.Snapshot(); err != nil {
+					t.Fatal(err)
+				}
+			case 2 * n / 3: // the crash: a new log, no snapshot of it
+				s.wmu.Lock()
+				if _, err := s.rotateLocked(); err != nil {
+					t.Fatal(err)
+				}
+				s.snapshotting = false
+				s.wmu.Unlock()
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			bs := signalstest.Stream(tc.seed, 600)
+			want, wantPos := reference(t, bs)
+			dir := t.TempDir()
+			s := openDir(t, Config{Dir: dir, SnapshotBytes: 1 << 40})
+			for i, b := range bs {
+				if err := s.Apply(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				tc.after(t, s, i, len(bs))
+			}
+			s.Close()
+			r := openDir(t, Config{Dir: dir})
+			if rec := r.Recovery(); !rec.Snapshot || rec.Records != tc.records(len(bs)) || rec.TornBytes != 0 {
+				t.Errorf("recovery %+v, want a snapshot and %d records", rec, tc.records(len(bs)))
+			}
+			if got := dumpOf(t, r); got != want {
+				t.Error("state from snapshot + logs differs from the stream's")
+			}
+			if ps, _ := r.Positions(ctx); !slices.Equal(ps, wantPos) {
+				t.Errorf("positions %v, want %v", ps, wantPos)
+			}
+			if gens, _ := logGens(dir); len(gens) != tc.logs {
+				t.Errorf("logs %v after recovery, want %d", gens, tc.logs)
+			}
+		})
+	}
+}
+
+// TestFuzzySnapshot writes snapshots while batches are applied (pausing at
+// every item, so that the two interleave as much as they can): the
+// snapshot and the log after it recover the stream's state.
+func TestFuzzySnapshot(t *testing.T) {
+	defer func(p int) { pauseEvery = p }(pauseEvery)
+	pauseEvery = 1
 	ctx := context.Background()
-	bs := signalstest.Stream(5, 600)
+	bs := signalstest.Stream(8, 3000)
 	want, wantPos := reference(t, bs)
 	dir := t.TempDir()
 	s := openDir(t, Config{Dir: dir, SnapshotBytes: 1 << 40})
+	done := make(chan error, 1)
+	done <- nil
+	snapshots := 0
 	for i, b := range bs {
 		if err := s.Apply(ctx, b); err != nil {
 			t.Fatal(err)
 		}
-		if i == len(bs)/2 {
-			if err := s.Snapshot(); err != nil {
-				t.Fatal(err)
+		if i%50 == 49 {
+			select {
+			case err := <-done: // the previous one is in place: begin another
+				if err != nil {
+					t.Fatal(err)
+				}
+				snapshots++
+				go func() { done <- s.Snapshot() }()
+			default:
 			}
 		}
 	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if snapshots < 3 {
+		t.Fatalf("%d snapshots during the stream, want several", snapshots)
+	}
 	s.Close()
 	r := openDir(t, Config{Dir: dir})
-	if rec := r.Recovery(); !rec.Snapshot || rec.Records != len(bs)-len(bs)/2-1 || rec.TornBytes != 0 {
-		t.Errorf("recovery %+v, want a snapshot and %d records", rec, len(bs)-len(bs)/2-1)
+	if !r.Recovery().Snapshot {
+		t.Fatal("no snapshot recovered")
 	}
 	if got := dumpOf(t, r); got != want {
-		t.Error("state from snapshot + log differs from the stream's")
+		t.Errorf("state from a fuzzy snapshot + log differs from the stream's:\n%.2000s", got)
 	}
 	if ps, _ := r.Positions(ctx); !slices.Equal(ps, wantPos) {
 		t.Errorf("positions %v, want %v", ps, wantPos)
-	}
-
-	// The crash window: snapshot of gen G+1 in place, log-G not yet removed
-	// and log-G+1 not yet created.
-	if err := r.Snapshot(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	cur := logPath(t, dir)
-	if err := os.Rename(cur, filepath.Join(dir, logName(0))); err != nil {
-		t.Fatal(err)
-	}
-	r2 := openDir(t, Config{Dir: dir})
-	if got := dumpOf(t, r2); got != want {
-		t.Error("state after the crash window differs")
-	}
-	if logPath(t, dir) != cur {
-		t.Errorf("log %s, want %s (the stale one removed)", logPath(t, dir), cur)
 	}
 }
 

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -9,13 +10,25 @@ import (
 )
 
 // The in-memory state. Ids are interned to uint32 (0 is no id), instants
-// are int64 Unix milliseconds. Likes and shares are events in one arena of
-// parallel columns, indexed by uint32 (0 is no event); every other index
-// holds event numbers, not copies. A deleted event stays in the arena, dead,
-// as its key's tombstone (its version is the delete's); the indexes skip
-// dead events, and the next snapshot leaves them out but for the tombstone.
+// are int64 Unix milliseconds. Likes and shares are events in one arena
+// (a struct per event, their versions in a column beside), numbered by
+// uint32 (0 is no event); every other index holds event numbers, not
+// copies. A deleted or replaced event stays in the arena, dead: the indexes
+// skip it, and a restart from a snapshot leaves it out. A delete's version
+// is kept as a tombstone, a dead event the like's or share's key points
+// to.
 
-const likeParty = math.MaxUint32 // the party column of a like
+// event is a like or a share. Its party is 0 for none or likeParty for a
+// like, and carries deadBit once the event is deleted.
+type event struct {
+	at                     int64
+	user, lst, party, prev uint32 // prev: the previous event (in arrival order) of the same listing
+}
+
+const (
+	deadBit   = 1 << 31
+	likeParty = deadBit - 1
+)
 
 // edge is a follow or a block: from its user to another closet.
 type edge struct {
@@ -59,21 +72,21 @@ type state struct {
 	followers []int32           // by interned closet id
 	blocks    map[uint32][]edge // by user, sorted by to
 
-	// The event arena.
-	at    []int64
-	ver   []uint64
-	user  []uint32
-	lst   []uint32
-	party []uint32 // 0: no party; likeParty: a like
-	prev  []uint32 // the previous event (in arrival order) of the same listing
-	dead  []uint64 // a bit per event
+	// The event arena: ev holds what readers touch (one cache line read per
+	// event), ver what only writers do.
+	ev  []event
+	ver []uint64
 
 	head     []uint32                     // by interned listing id: its last event
 	timeline map[uint32][]uint32          // by user: their events sorted by at
 	partyIx  map[uint32]*partyLog         // by party
 	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
 	likeIx   map[uint64]uint32            // user<<32|listing → event
-	spans    []span                       // at range of each spanSize events, for TopEngaged
+	spans    []span                       // the at range of each 1<<spanBits events
+	// spanTop[k] is the latest instant of the events of spans 0..k: a
+	// walk back through the arena (or a listing's chain) stops at a span
+	// whose spanTop is at or before the walk's since.
+	spanTop []int64
 }
 
 type posKey struct {
@@ -126,28 +139,31 @@ func (s *state) intern(name string) uint32 {
 // lookup is name's id, or 0 when the store never saw it.
 func (s *state) lookup(name string) uint32 { return s.names[name] }
 
-func ms(t interface{ UnixMilli() int64 }) int64 { return t.UnixMilli() }
+func (s *state) isDead(e uint32) bool { return s.ev[e].party&deadBit != 0 }
 
-func (s *state) isDead(e uint32) bool { return s.dead[e>>6]&(1<<(e&63)) != 0 }
+func (s *state) kill(e uint32) { s.ev[e].party |= deadBit }
 
-func (s *state) kill(e uint32) { s.dead[e>>6] |= 1 << (e & 63) }
+// partyOf is e's party column without its dead bit.
+func (s *state) partyOf(e uint32) uint32 { return s.ev[e].party &^ deadBit }
 
 func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint32 {
-	e := uint32(len(s.at))
-	s.at = append(s.at, at)
+	e := uint32(len(s.ev))
+	s.ev = append(s.ev, event{at: at, user: user, lst: lst, party: party})
 	s.ver = append(s.ver, ver)
-	s.user = append(s.user, user)
-	s.lst = append(s.lst, lst)
-	s.party = append(s.party, party)
-	s.prev = append(s.prev, 0)
-	if int(e>>6) >= len(s.dead) {
-		s.dead = append(s.dead, 0)
-	}
 	if int(e>>spanBits) >= len(s.spans) {
 		s.spans = append(s.spans, span{at, at})
 	}
-	sp := &s.spans[e>>spanBits]
+	k := e >> spanBits
+	sp := &s.spans[k]
 	sp.min, sp.max = min(sp.min, at), max(sp.max, at)
+	if int(k) >= len(s.spanTop) {
+		s.spanTop = append(s.spanTop, math.MinInt64)
+	}
+	if k > 0 {
+		s.spanTop[k] = max(s.spanTop[k-1], sp.max)
+	} else {
+		s.spanTop[k] = sp.max
+	}
 	return e
 }
 
@@ -169,9 +185,9 @@ func (s *state) apply(c *signals.Change) (bool, error) {
 	case c.Seller != nil:
 		return s.applySeller(c), nil
 	case c.Follow != nil:
-		return s.applyEdge(signals.TableFollows, s.follows, c.Follow.Follower, c.Follow.Seller, ms(c.Follow.At), c), nil
+		return s.applyEdge(signals.TableFollows, s.follows, c.Follow.Follower, c.Follow.Seller, c.Follow.At.UnixMilli(), c), nil
 	case c.Block != nil:
-		return s.applyEdge(signals.TableBlocks, s.blocks, c.Block.User, c.Block.Seller, ms(c.Block.At), c), nil
+		return s.applyEdge(signals.TableBlocks, s.blocks, c.Block.User, c.Block.Seller, c.Block.At.UnixMilli(), c), nil
 	case c.Party != nil:
 		return s.applyParty(c), nil
 	case c.Like != nil:
@@ -226,7 +242,7 @@ func (s *state) applyParty(c *signals.Change) bool {
 func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at int64, c *signals.Change) bool {
 	f, t := s.intern(from), s.intern(to)
 	es := m[f]
-	i, found := slices.BinarySearchFunc(es, t, func(e edge, t uint32) int { return cmpU32(e.to, t) })
+	i, found := slices.BinarySearchFunc(es, t, func(e edge, t uint32) int { return cmp.Compare(e.to, t) })
 	var rv uint64
 	if found {
 		rv = es[i].ver
@@ -253,16 +269,6 @@ func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at
 	return true
 }
 
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func (s *state) applyLike(c *signals.Change) bool {
 	u, l := s.intern(c.Like.User), s.intern(c.Like.Listing)
 	key := uint64(u)<<32 | uint64(l)
@@ -277,7 +283,7 @@ func (s *state) applyLike(c *signals.Change) bool {
 		s.likeIx[key] = s.tombstone(c.Version)
 		return true
 	}
-	s.likeIx[key] = s.index(ms(c.Like.At), c.Version, u, l, likeParty)
+	s.likeIx[key] = s.index(c.Like.At.UnixMilli(), c.Version, u, l, likeParty)
 	return true
 }
 
@@ -311,14 +317,14 @@ func (s *state) applyShare(c *signals.Change) bool {
 	if sh.Party != "" {
 		p = s.intern(sh.Party)
 	}
-	*slot = s.index(ms(sh.At), c.Version, s.intern(sh.User), s.intern(sh.Listing), p)
+	*slot = s.index(sh.At.UnixMilli(), c.Version, s.intern(sh.User), s.intern(sh.Listing), p)
 	return true
 }
 
 // index adds a live event and indexes it.
 func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 	e := s.appendEvent(at, ver, u, l, p)
-	s.prev[e], s.head[l] = s.head[l], e
+	s.ev[e].prev, s.head[l] = s.head[l], e
 	s.timeline[u] = s.insertByTime(s.timeline[u], e)
 	if p != 0 && p != likeParty {
 		pl := s.partyIx[p]
@@ -327,7 +333,7 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 			s.partyIx[p] = pl
 		}
 		pl.log = s.insertByTime(pl.log, e)
-		if cur, ok := pl.latest[l]; !ok || s.at[cur] <= at {
+		if cur, ok := pl.latest[l]; !ok || s.ev[cur].at <= at {
 			pl.latest[l] = e
 		}
 	}
@@ -337,7 +343,7 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 // insertByTime inserts e into es, sorted by at then event number.
 func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
 	i := len(es)
-	for i > 0 && s.at[es[i-1]] > s.at[e] {
+	for i > 0 && s.ev[es[i-1]].at > s.ev[e].at {
 		i--
 	}
 	return slices.Insert(es, i, e)
@@ -347,13 +353,13 @@ func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
 // dead events); a party's latest share of its listing is found again.
 func (s *state) unindex(e uint32) {
 	s.kill(e)
-	p := s.party[e]
+	p := s.partyOf(e)
 	if p == 0 || p == likeParty {
 		return
 	}
 	pl := s.partyIx[p]
 	pl.dead++
-	l := s.lst[e]
+	l := s.ev[e].lst
 	if pl.latest[l] == e {
 		if n := s.latestIn(l, p, math.MaxInt64); n != 0 {
 			pl.latest[l] = n
@@ -371,8 +377,11 @@ func (s *state) unindex(e uint32) {
 // instant before (0 if none), from the listing's chain of events.
 func (s *state) latestIn(l, p uint32, before int64) uint32 {
 	var best uint32
-	for e := s.head[l]; e != 0; e = s.prev[e] {
-		if s.party[e] == p && s.at[e] < before && !s.isDead(e) && (best == 0 || s.at[e] > s.at[best]) {
+	for e := s.head[l]; e != 0; e = s.ev[e].prev {
+		if best != 0 && s.spanTop[e>>spanBits] <= s.ev[best].at {
+			break // nothing this early in the arena is later than best
+		}
+		if s.ev[e].party == p && s.ev[e].at < before && !s.isDead(e) && (best == 0 || s.ev[e].at > s.ev[best].at) {
 			best = e
 		}
 	}

@@ -43,10 +43,13 @@ const applyChunk = 1024
 type Store struct {
 	cfg Config
 
-	wmu    sync.Mutex // serializes Apply, snapshots and Close
-	disk   *disk      // nil in memory only
-	broken error      // set when the log could not be restored after a failed write
-	closed bool
+	wmu          sync.Mutex // serializes Apply, log rotations and Close
+	disk         *disk      // nil in memory only
+	broken       error      // set when the log could not be restored after a failed write
+	closed       bool
+	snapshotting bool           // a snapshot is being written (in the background)
+	snapErr      error          // the last background snapshot's failure, for the next Apply
+	snapWG       sync.WaitGroup // the background snapshot
 
 	mu sync.RWMutex // guards st
 	st *state
@@ -144,15 +147,58 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 		}
 	}
 	s.applyLocked(&b)
-	if s.disk != nil && s.disk.size > s.cfg.SnapshotBytes {
-		if err := s.snapshotLocked(); err != nil {
-			if s.disk.failed != nil {
-				s.broken = fmt.Errorf("memory: no log after a snapshot: %w", s.disk.failed)
-			}
+	if err := s.snapErr; err != nil {
+		s.snapErr = nil
+		return fmt.Errorf("memory: batch applied and logged, but the last snapshot failed: %w", err)
+	}
+	if s.disk != nil && s.disk.size > s.cfg.SnapshotBytes && !s.snapshotting {
+		gen, err := s.rotateLocked()
+		if err != nil {
 			return fmt.Errorf("memory: batch applied and logged, but %w", err)
 		}
+		s.snapWG.Add(1)
+		go func() {
+			defer s.snapWG.Done()
+			err := s.writeSnapshot(gen)
+			s.wmu.Lock()
+			s.snapshotting, s.snapErr = false, err
+			s.wmu.Unlock()
+		}()
 	}
 	return nil
+}
+
+// rotateLocked starts a new log for a snapshot and returns its generation.
+func (s *Store) rotateLocked() (uint64, error) {
+	if err := s.disk.rotate(); err != nil {
+		return 0, err
+	}
+	s.snapshotting = true
+	return s.disk.gen, nil
+}
+
+// writeSnapshot writes the state as generation gen, with Apply going on:
+// the read lock is released between chunks (see state.encode).
+func (s *Store) writeSnapshot(gen uint64) error {
+	s.mu.RLock()
+	locked := true
+	defer func() {
+		if locked {
+			s.mu.RUnlock()
+		}
+	}()
+	pause := func(f func()) {
+		s.mu.RUnlock()
+		locked = false
+		if f != nil {
+			f()
+		}
+		s.mu.RLock()
+		locked = true
+	}
+	return s.disk.writeSnapshot(gen, func(e *enc, flush func() error) error {
+		return s.st.encode(e, flush, pause)
+	})
 }
 
 func (s *Store) applyLocked(b *signals.Batch) {
@@ -170,27 +216,33 @@ func (s *Store) applyLocked(b *signals.Batch) {
 	}
 }
 
-// Snapshot writes a snapshot now and starts an empty log.
+// Snapshot writes a snapshot now (after any running one) and returns when
+// it is in place; Apply goes on meanwhile.
 func (s *Store) Snapshot() error {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	for s.snapshotting {
+		s.wmu.Unlock()
+		s.snapWG.Wait()
+		s.wmu.Lock()
+	}
 	if s.closed {
+		s.wmu.Unlock()
 		return errClosed
 	}
 	if s.disk == nil {
+		s.wmu.Unlock()
 		return nil
 	}
-	err := s.snapshotLocked()
-	if s.disk.failed != nil {
-		s.broken = fmt.Errorf("memory: no log after a snapshot: %w", s.disk.failed)
+	gen, err := s.rotateLocked()
+	s.wmu.Unlock()
+	if err != nil {
+		return err
 	}
+	err = s.writeSnapshot(gen)
+	s.wmu.Lock()
+	s.snapshotting = false
+	s.wmu.Unlock()
 	return err
-}
-
-func (s *Store) snapshotLocked() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.disk.snapshot(s.st)
 }
 
 // Positions returns the positions applied, in (topic, partition) order.
@@ -217,11 +269,13 @@ func (s *state) positionList() []signals.Position {
 // Close closes the log. Reads keep answering from memory; Apply fails.
 func (s *Store) Close() error {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.closed {
+		s.wmu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.wmu.Unlock()
+	s.snapWG.Wait() // no Apply runs now: closed
 	if s.disk != nil {
 		return s.disk.close()
 	}
@@ -235,48 +289,58 @@ func read[T any](s *Store, f func(st *state) T) (T, error) {
 	return f(s.st), nil
 }
 
+// Sellers is signals.Reader.Sellers.
 func (s *Store) Sellers(ctx context.Context, ids []string) (map[string]signals.Seller, error) {
 	return read(s, func(st *state) map[string]signals.Seller { return st.sellersOf(ids) })
 }
 
+// Suspended is signals.Reader.Suspended.
 func (s *Store) Suspended(ctx context.Context) ([]string, error) {
 	return read(s, (*state).suspendedSellers)
 }
 
+// Blocked is signals.Reader.Blocked.
 func (s *Store) Blocked(ctx context.Context, user string) ([]string, error) {
 	return read(s, func(st *state) []string { return st.blockedBy(user) })
 }
 
+// Following is signals.Reader.Following.
 func (s *Store) Following(ctx context.Context, user string, limit int) ([]string, error) {
 	return read(s, func(st *state) []string { return st.following(user, limit) })
 }
 
+// Followers is signals.Reader.Followers.
 func (s *Store) Followers(ctx context.Context, closets []string) (map[string]int, error) {
 	return read(s, func(st *state) map[string]int { return st.followersOf(closets) })
 }
 
+// SharedBy is signals.Reader.SharedBy.
 func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
 	return read(s, func(st *state) []signals.ListingAt {
 		return st.sharedBy(closets, since.UnixMilli(), at.UnixMilli(), limit)
 	})
 }
 
+// Activity is signals.Reader.Activity.
 func (s *Store) Activity(ctx context.Context, user string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
 	return read(s, func(st *state) []signals.ListingAt {
 		return st.activity(user, since.UnixMilli(), at.UnixMilli(), limit)
 	})
 }
 
+// Parties is signals.Reader.Parties.
 func (s *Store) Parties(ctx context.Context) ([]signals.Party, error) {
 	return read(s, (*state).allParties)
 }
 
+// Party is signals.Reader.Party.
 func (s *Store) Party(ctx context.Context, id string) (*signals.Party, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.st.partyByID(id)
 }
 
+// PartyShares is signals.Reader.PartyShares.
 func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Time) ([]signals.ListingAt, int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -284,6 +348,7 @@ func (s *Store) PartyShares(ctx context.Context, party string, from, to time.Tim
 	return l, n, nil
 }
 
+// TopEngaged is signals.Reader.TopEngaged.
 func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife time.Duration, k int) ([]signals.Engaged, error) {
 	if halfLife <= 0 {
 		return nil, fmt.Errorf("memory: half-life %v <= 0", halfLife)
@@ -293,6 +358,7 @@ func (s *Store) TopEngaged(ctx context.Context, since, at time.Time, halfLife ti
 	})
 }
 
+// Engagers is signals.Reader.Engagers.
 func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.Time) (map[string][]signals.UserAt, error) {
 	return read(s, func(st *state) map[string][]signals.UserAt {
 		return st.engagers(listings, since.UnixMilli(), at.UnixMilli())

@@ -42,3 +42,20 @@ func TestConformanceOnDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceHeapMerge runs the suite with SharedBy and Activity
+// merging timelines through the heap (the suite's windows are small, so by
+// default they gather and sort).
+func TestConformanceHeapMerge(t *testing.T) {
+	defer func(f int) { gatherFactor = f }(gatherFactor)
+	gatherFactor = 0
+	TestConformanceInMemory(t)
+}
+
+// TestConformanceChains runs the suite with party walks looking their
+// listings up along their chains rather than in the party's log.
+func TestConformanceChains(t *testing.T) {
+	defer func(m int) { partyScanMin = m }(partyScanMin)
+	partyScanMin = -1 << 20
+	TestConformanceInMemory(t)
+}

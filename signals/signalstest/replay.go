@@ -2,6 +2,7 @@ package signalstest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -15,8 +16,9 @@ import (
 
 // Stream is a deterministic stream of n changes over small id spaces, in
 // batches, as the CDC would publish them: versions increase with the
-// stream, rows are inserted, updated and deleted, and now and then a table
-// is truncated. Each batch carries the position of its last change.
+// stream, rows are inserted, updated and deleted (a delete carries the row
+// as it was, REPLICA IDENTITY FULL), and now and then a table is
+// truncated. Each batch carries the position of its last change.
 func Stream(seed uint64, n int) []signals.Batch {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	id := func(prefix string, k int) string { return fmt.Sprintf("%s%d", prefix, r.IntN(k)) }
@@ -26,10 +28,18 @@ func Stream(seed uint64, n int) []signals.Batch {
 		cur   signals.Batch
 		v     uint64 = 100
 		share int64
+		live  = map[string]*liveRows{} // by table
 	)
+	rows := func(table string) *liveRows {
+		if live[table] == nil {
+			live[table] = &liveRows{at: map[string]int{}}
+		}
+		return live[table]
+	}
 	for i := 0; i < n; i++ {
 		v += uint64(1 + r.IntN(3))
 		var c signals.Change
+		var table, key string
 		switch k := r.IntN(100); {
 		case k < 35:
 			share++
@@ -42,34 +52,42 @@ func Stream(seed uint64, n int) []signals.Batch {
 				party = id("p", 3)
 			}
 			c = Share(v, sid, id("u", 8), id("l", 12), party, inst())
-		case k < 45:
-			c = Del(v, Share(0, 1+r.Int64N(share+1), "", "", "", time.Time{}))
+			table, key = signals.TableShares, fmt.Sprint(sid)
 		case k < 60:
 			c = Like(v, id("u", 8), id("l", 12), inst())
-		case k < 65:
-			c = Del(v, Like(0, id("u", 8), id("l", 12), time.Time{}))
+			table, key = signals.TableLikes, c.Like.User+"/"+c.Like.Listing
 		case k < 80:
 			c = Follow(v, id("u", 8), id("u", 8), inst())
-		case k < 85:
-			c = Del(v, Follow(0, id("u", 8), id("u", 8), time.Time{}))
-		case k < 89:
+			table, key = signals.TableFollows, c.Follow.Follower+"/"+c.Follow.Seller
+		case k < 86:
 			c = Block(v, id("u", 8), id("u", 8), inst())
+			table, key = signals.TableBlocks, c.Block.User+"/"+c.Block.Seller
 		case k < 91:
-			c = Del(v, Block(0, id("u", 8), id("u", 8), time.Time{}))
-		case k < 95:
 			status := signals.SellerActive
 			if r.IntN(3) == 0 {
 				status = signals.SellerSuspended
 			}
 			c = Seller(v, id("u", 8), status)
-		case k < 98:
+			table, key = signals.TableSellers, c.Seller.ID
+		case k < 94:
 			start := inst()
 			c = Party(v, id("p", 3), fmt.Sprintf("Party %d", i), start, start.Add(2*time.Hour), theme)
-		case k < 99:
-			c = Del(v, Party(0, id("p", 3), "", time.Time{}, time.Time{}, signals.Theme{}))
+			table, key = signals.TableParties, c.Party.ID
+		case k < 99: // a delete of a live row of any table
+			tables := []string{signals.TableShares, signals.TableShares, signals.TableShares, signals.TableLikes, signals.TableFollows, signals.TableBlocks, signals.TableSellers, signals.TableParties}
+			lr := rows(tables[r.IntN(len(tables))])
+			if len(lr.keys) == 0 {
+				continue
+			}
+			row := lr.take(r.IntN(len(lr.keys)))
+			c = Del(v, row)
 		default:
 			tables := []string{signals.TableFollows, signals.TableLikes, signals.TableShares, signals.TableBlocks}
 			c = Truncate(v, tables[r.IntN(len(tables))])
+			delete(live, c.Truncate)
+		}
+		if key != "" {
+			rows(table).put(key, c)
 		}
 		cur.Changes = append(cur.Changes, c)
 		if r.IntN(6) == 0 || i == n-1 {
@@ -78,7 +96,39 @@ func Stream(seed uint64, n int) []signals.Batch {
 			cur = signals.Batch{}
 		}
 	}
+	if len(cur.Changes) > 0 {
+		out = append(out, cur)
+	}
 	return out
+}
+
+// liveRows are the rows of a table Stream has inserted and not deleted, in
+// an order of their own (so that picking one is deterministic).
+type liveRows struct {
+	keys []string
+	rows []signals.Change
+	at   map[string]int
+}
+
+func (l *liveRows) put(key string, c signals.Change) {
+	if i, ok := l.at[key]; ok {
+		l.rows[i] = c
+		return
+	}
+	l.at[key] = len(l.keys)
+	l.keys = append(l.keys, key)
+	l.rows = append(l.rows, c)
+}
+
+func (l *liveRows) take(i int) signals.Change {
+	c, last := l.rows[i], len(l.keys)-1
+	delete(l.at, l.keys[i])
+	if i != last {
+		l.keys[i], l.rows[i] = l.keys[last], l.rows[last]
+		l.at[l.keys[i]] = i
+	}
+	l.keys, l.rows = l.keys[:last], l.rows[:last]
+	return c
 }
 
 // Dump is every answer of the Reader over the ids Stream uses, at a few
@@ -123,8 +173,12 @@ func Dump(ctx context.Context, s signals.Reader) (string, error) {
 		return "", err
 	}
 	pp, err := s.Parties(ctx)
-	if err := w("parties", pp, err); err != nil {
-		return "", err
+	if err != nil {
+		return "", fmt.Errorf("parties: %w", err)
+	}
+	for _, p := range pp {
+		th, _ := json.Marshal(p.Theme)
+		fmt.Fprintf(&b, "party %s %q %s..%s %s\n", p.ID, p.Name, rel(p.StartsAt), rel(p.EndsAt), th)
 	}
 	for _, u := range users {
 		bl, err := sorted(s.Blocked(ctx, u))

@@ -225,6 +225,7 @@ func scenarios() []scenario {
 			sharedBy{[]string{"c1", "c2"}, zero, M(35), 10, []LA{{"l0", M(30), "c1"}, {"l4", M(30), "c2"}, {"l1", M(20), "c2"}, {"l2", M(15), "c1"}}},
 			sharedBy{[]string{"c2", "c1"}, zero, M(35), 10, []LA{{"l0", M(30), "c1"}, {"l4", M(30), "c2"}, {"l1", M(20), "c2"}, {"l2", M(15), "c1"}}},
 			sharedBy{[]string{"c1", "c2"}, zero, M(35), 3, []LA{{"l0", M(30), "c1"}, {"l4", M(30), "c2"}, {"l1", M(20), "c2"}}},
+			sharedBy{[]string{"c2", "c1"}, zero, M(35), 1, []LA{{"l0", M(30), "c1"}}}, // the cut splits a tie: by listing id
 			sharedBy{[]string{"c1", "c2"}, M(15), M(35), 10, []LA{{"l0", M(30), "c1"}, {"l4", M(30), "c2"}, {"l1", M(20), "c2"}}},
 			sharedBy{[]string{"c1", "c2"}, zero, M(18), 10, []LA{{"l2", M(15), "c1"}, {"l1", M(10), "c1"}}},
 			sharedBy{[]string{"c1", "c2"}, zero, M(20), 10, []LA{{"l1", M(20), "c2"}, {"l2", M(15), "c1"}}},
@@ -253,6 +254,9 @@ func scenarios() []scenario {
 			activity{"u1", M(20), M(30), 10, []LA{{Listing: "l3", At: M(25)}}},
 			activity{"u1", zero, M(60), 10, []LA{{Listing: "l4", At: M(40)}, {Listing: "l3", At: M(25)}, {Listing: "l1", At: M(20)}, {Listing: "l2", At: M(12)}}},
 			activity{"u2", zero, M(60), 10, []LA{{Listing: "l8", At: M(27)}, {Listing: "l9", At: M(26)}}},
+			apply{Share(2, 5, "u2", "l7", "", M(26)), Like(2, "u2", "l6", M(26))}, // a tie with l9
+			activity{"u2", zero, M(60), 2, []LA{{Listing: "l8", At: M(27)}, {Listing: "l6", At: M(26)}}},
+			activity{"u2", zero, M(26), 3, []LA{{Listing: "l6", At: M(26)}, {Listing: "l7", At: M(26)}, {Listing: "l9", At: M(26)}}},
 			activity{"nobody", zero, M(60), 10, nil},
 			apply{Del(2, Like(0, "u1", "l3", M(25)))},
 			activity{"u1", zero, M(30), 10, []LA{{Listing: "l1", At: M(20)}, {Listing: "l2", At: M(12)}}},
