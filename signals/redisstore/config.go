@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,6 +17,10 @@ type Config struct {
 	// Prefix starts every key (inside its hash tag), so that several
 	// deployments or tests share one Redis; default "rummage".
 	Prefix string
+	// TrendingHalfLife is the half-life of the decayed engagement sums
+	// kept on write (see TopEngaged); default 1h (the feed's trending
+	// half-life, ranking.TrendingHalfLife). Changing it needs a rebuild.
+	TrendingHalfLife time.Duration
 }
 
 // Defaults.
@@ -31,6 +36,9 @@ func (c Config) withDefaults() Config {
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
 	}
+	if c.TrendingHalfLife == 0 {
+		c.TrendingHalfLife = time.Hour
+	}
 	return c
 }
 
@@ -42,6 +50,9 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.Prefix, "{}:\x00 ") {
 		return errors.New("redisstore: prefix must not contain braces, colons, spaces or NUL")
+	}
+	if c.TrendingHalfLife < time.Millisecond {
+		return fmt.Errorf("redisstore: trending half-life %v: at least 1ms", c.TrendingHalfLife)
 	}
 	return nil
 }

@@ -3,9 +3,9 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,11 +39,7 @@ func requireRedis(t testing.TB) {
 	c.Close()
 }
 
-func randomPrefix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "redisstore-test-" + hex.EncodeToString(b[:])
-}
+func randomPrefix() string { return "redisstore-test-" + strings.ToLower(rand.Text()[:12]) }
 
 // openTest opens a Store on a fresh random prefix and deletes its keys
 // when the test ends (never a FLUSH: the Redis is shared).

@@ -48,7 +48,8 @@ func TestRoundTrips(t *testing.T) {
 		{"SharedBy 1000 closets, as of an earlier instant", 2, func() error { _, err := s.SharedBy(ctx, ids, at(0), at(60), 50000); return err }},
 		{"PartyShares, now", 1, func() error { _, _, err := s.PartyShares(ctx, "p", at(0), at(100)); return err }},
 		{"PartyShares, pinned before re-shares", 2, func() error { _, _, err := s.PartyShares(ctx, "p", at(0), at(60)); return err }},
-		{"Activity, now", 1, func() error { _, err := s.Activity(ctx, "u", at(0), at(100), 200); return err }},
+		// 200 of 1,000 likes of one instant: the cut goes through it.
+		{"Activity, now, limit cutting an instant", 2, func() error { _, err := s.Activity(ctx, "u", at(0), at(100), 200); return err }},
 		{"Activity, as of an earlier instant", 2, func() error { _, err := s.Activity(ctx, "u", at(0), at(60), 200); return err }},
 		{"Following", 1, func() error { _, err := s.Following(ctx, "u", 0); return err }},
 		{"Followers 1000 closets", 1, func() error { _, err := s.Followers(ctx, ids); return err }},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,8 +25,9 @@ var ErrEmptied = errors.New("redisstore: Redis was emptied or replaced since Pos
 
 // Store is the signals store on Redis. It is safe for concurrent use.
 type Store struct {
-	c      *redis.Client
-	prefix string
+	c        *redis.Client
+	prefix   string
+	halfLife time.Duration // of {P}:hot
 
 	mu    sync.Mutex
 	epoch string // what Positions (or Open) read; Apply writes only under it
@@ -65,7 +65,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: url: %w", err)
 	}
-	s := &Store{c: redis.NewClient(opt), prefix: cfg.Prefix}
+	if opt.Protocol == 0 {
+		// RESP2: Redis 7.0 writes large array replies faster in it than in
+		// RESP3 (measured: 1.5 vs 2.7 ms for 20,000 members).
+		opt.Protocol = 2
+	}
+	s := &Store{c: redis.NewClient(opt), prefix: cfg.Prefix, halfLife: cfg.TrendingHalfLife}
 	if _, err := s.Positions(ctx); err != nil {
 		s.c.Close()
 		return nil, err
@@ -107,15 +112,14 @@ func (s *Store) Positions(ctx context.Context) ([]signals.Position, error) {
 	return out, nil
 }
 
-func newEpoch() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newEpoch() string { return rand.Text() }
 
-// chunkSize bounds one script's work, so that a large batch does not stop
-// Redis for long.
-const chunkSize = 512
+// chunkSize bounds one script's work: a script runs alone, and every read
+// waits behind it. A share costs Redis ~50 µs of CPU in the script
+// (BenchmarkApplyShares on a loaded 2-core machine), so a chunk stops
+// Redis for ~6 ms at most; the chunks of a batch run one after the other
+// (pipelined, a failed chunk would not stop the positions of the last).
+const chunkSize = 128
 
 // Apply implements signals.Writer: each chunk of the batch is one script
 // run, the positions go with the last one (see doc.go).
@@ -149,7 +153,7 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 		if end == len(b.Changes) {
 			final = "1"
 		}
-		err = applyScript.Run(ctx, s.c, nil, s.prefix, epoch, final, cj, posJSON).Err()
+		err = applyScript.Run(ctx, s.c, nil, s.prefix, epoch, final, cj, posJSON, s.halfLife.Milliseconds()).Err()
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "EPOCH") {
 				return ErrEmptied
@@ -163,8 +167,8 @@ func (s *Store) Apply(ctx context.Context, b signals.Batch) error {
 	return nil
 }
 
-// wireChange is a change as apply.lua reads it. Versions are 20-digit
-// strings (compared as strings there), times milliseconds.
+// wireChange is a change as apply.lua reads it. Versions are decimal
+// strings (compared padded there), times milliseconds.
 type wireChange struct {
 	T   string `json:"t"`
 	Tr  string `json:"tr,omitempty"`
@@ -182,7 +186,7 @@ type wireChange struct {
 	B   string `json:"b"` // a share's record bucket
 }
 
-func version(v uint64) string { return fmt.Sprintf("%020d", v) }
+func version(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // ms is an instant as Redis keeps it: milliseconds (the contract's unit,
 // the feed cursors').

@@ -36,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{URL: "http://x"}, false},
 		{Config{Prefix: "a{b}"}, false},
 		{Config{Prefix: "a:b"}, false},
+		{Config{TrendingHalfLife: -time.Hour}, false},
 	} {
 		if err := c.cfg.Validate(); (err == nil) != c.ok {
 			t.Errorf("%+v: %v, want ok=%v", c.cfg, err, c.ok)
@@ -73,6 +74,33 @@ func TestPartySharesAsOf(t *testing.T) {
 		}
 		check(t, fmt.Sprintf("[%d,%d)", c.from, c.to), got, c.want)
 		check(t, fmt.Sprintf("[%d,%d) count", c.from, c.to), n, c.n)
+	}
+}
+
+// TestPartySharesManyReshared: more listings re-shared since the pinned
+// instant than one history script reads at once.
+func TestPartySharesManyReshared(t *testing.T) {
+	s := openTest(t)
+	const n = 2*asofChunk + 17
+	var cs []signals.Change
+	for i := range n {
+		l := fmt.Sprintf("L%05d", i)
+		cs = append(cs, share(uint64(2*i+1), int64(2*i), "u", l, "p", 1+i%3), share(uint64(2*i+2), int64(2*i+1), "v", l, "p", 10))
+	}
+	apply(t, s, cs...)
+	got, count, err := s.PartyShares(ctx, "p", at(0), at(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || count != n {
+		t.Fatalf("%d listings, %d shares; want %d, %d", len(got), count, n, n)
+	}
+	for _, g := range got {
+		var i int
+		fmt.Sscanf(g.Listing, "L%05d", &i)
+		if !g.At.Equal(at(1 + i%3)) {
+			t.Fatalf("%s at %v, want %v", g.Listing, g.At, at(1+i%3))
+		}
 	}
 }
 
@@ -144,6 +172,38 @@ func TestSharedByMergesAsOf(t *testing.T) {
 	check(t, "(1,2]", got, []signals.ListingAt{la("B", 2, "c1"), la("E", 2, "c1")})
 }
 
+// TestSharedByLimitWithReshares: a closet's timeline read with a limit
+// that its re-shared listings take part of is read again below the
+// instant, so that an older listing is not displaced by the earlier share
+// of a re-shared one.
+func TestSharedByLimitWithReshares(t *testing.T) {
+	s := openTest(t)
+	apply(t, s, share(1, 1, "c", "C", "", 1), share(2, 2, "c", "A", "", 2), share(3, 3, "c", "B", "", 3), share(4, 4, "c", "C", "", 10))
+	got, err := s.SharedBy(ctx, []string{"c"}, at(0), at(5), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "limit 2 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c")})
+	got, _ = s.SharedBy(ctx, []string{"c"}, at(0), at(5), 3)
+	check(t, "limit 3 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c"), la("C", 1, "c")})
+}
+
+// TestTiesAtTheCut: a limit that cuts through listings of one instant
+// keeps the smaller ids, in one closet's timeline and in a user's likes.
+func TestTiesAtTheCut(t *testing.T) {
+	s := openTest(t)
+	var cs []signals.Change
+	for i, l := range []string{"D", "B", "A", "C", "AB"} {
+		cs = append(cs, share(uint64(i+1), int64(i), "c", l, "", 5),
+			signals.Change{Version: uint64(10 + i), Like: &signals.Like{User: "u", Listing: l, At: at(5)}})
+	}
+	apply(t, s, cs...)
+	got, _ := s.SharedBy(ctx, []string{"c"}, at(0), at(10), 2)
+	check(t, "shared by, limit 2", got, []signals.ListingAt{la("A", 5, "c"), la("AB", 5, "c")})
+	got, _ = s.Activity(ctx, "u", at(0), at(10), 3)
+	check(t, "activity, limit 3", got, []signals.ListingAt{la("A", 5, "u"), la("AB", 5, "u"), la("B", 5, "u")})
+}
+
 func TestActivityLikesAndShares(t *testing.T) {
 	s := openTest(t)
 	like := func(v uint64, l string, min int) signals.Change {
@@ -202,6 +262,52 @@ func TestEngagersAndTopEngaged(t *testing.T) {
 }
 
 func pow2(x float64) float64 { return math.Exp2(x) }
+
+// TestTopEngagedDecayedSums: beyond exactBelow listings TopEngaged reads
+// the sums kept on write; they agree with the exact scores (computed with
+// a half-life a nanosecond off, which takes the exact path) through
+// re-engagements of one user and deletes.
+func TestTopEngagedDecayedSums(t *testing.T) {
+	s := openTest(t)
+	var cs []signals.Change
+	v := uint64(0)
+	add := func(c signals.Change) { v++; c.Version = v; cs = append(cs, c) }
+	id := int64(0)
+	for i := range exactBelow + 500 {
+		l := fmt.Sprintf("L%05d", i)
+		for u := range 1 + i%4 {
+			user := fmt.Sprintf("u%d", (i+u)%97)
+			id++
+			add(share(0, id, user, l, "", (i*7+u*13)%600))
+			if u == 1 { // the same user again, later: counts once, at its latest
+				id++
+				add(share(0, id, user, l, "", 600+i%60))
+			}
+			if u == 2 {
+				add(signals.Change{Like: &signals.Like{User: "liker", Listing: l, At: at(i % 500)}})
+				add(signals.Change{Delete: true, Like: &signals.Like{User: "liker", Listing: l, At: at(i % 500)}})
+			}
+		}
+	}
+	apply(t, s, cs...)
+	now := at(700)
+	got, err := s.TopEngaged(ctx, now.Add(-24*time.Hour), now, time.Hour, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.TopEngaged(ctx, now.Add(-24*time.Hour), now, time.Hour+1, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 20 || len(want) != 20 {
+		t.Fatalf("%d and %d listings", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Listing != want[i].Listing || math.Abs(got[i].Score-want[i].Score) > 1e-6*want[i].Score {
+			t.Errorf("#%d: %v, exact %v", i, got[i], want[i])
+		}
+	}
+}
 
 func TestFollowsBothWays(t *testing.T) {
 	s := openTest(t)
