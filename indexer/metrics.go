@@ -17,7 +17,9 @@ type Metrics struct {
 	Coalesced      prometheus.Counter     // listing changes superseded within their batch
 	Written        prometheus.Counter     // changes the backend applied
 	Stale          prometheus.Counter     // changes the backend ignored as stale or duplicate
-	Rows           *prometheus.CounterVec // rows stored for other tables, by table
+	Rows           *prometheus.CounterVec // social changes applied to the signals store, by table
+	BadRows        *prometheus.CounterVec // rows that do not decode (dead-lettered), by table
+	SignalsSeconds prometheus.Histogram   // time of a successful signals store Apply of one batch
 	DeadLetters    *prometheus.CounterVec // messages sent to the dead-letter sink, by reason
 	ApplyRetries   prometheus.Counter     // failed Apply (or RowStore, DLQ, commit) attempts retried
 	ApplySeconds   prometheus.Histogram   // time of a successful Apply of one batch
@@ -38,7 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Coalesced:      s.Counter("coalesced_total", "Listing changes superseded by a newer change to the same listing in the same batch (never written)."),
 		Written:        s.Counter("written_total", "Listing changes the backend applied."),
 		Stale:          s.Counter("stale_total", "Listing changes the backend ignored because it held an equal or newer version."),
-		Rows:           s.CounterVec("rows_total", "Row changes of non-listing tables handed to the row store (or counted and dropped without one), by table.", "table"),
+		Rows:           s.CounterVec("rows_total", "Changes of the social tables applied to the signals store (or counted and dropped without one), by table.", "table"),
+		BadRows:        s.CounterVec("bad_rows_total", "Messages whose envelope or row does not decode (a party whose theme is not a valid saved search, a listing that fails validation), by table: logged with their key and sent to the dead-letter topic.", "table"),
+		SignalsSeconds: s.Histogram("signals_apply_seconds", "Duration of a successful signals store Apply of one batch.", metric.SecondsBuckets()),
 		DeadLetters:    s.CounterVec("dead_letters_total", "Messages sent to the dead-letter topic, by reason.", "reason"),
 		ApplyRetries:   s.Counter("retries_total", "Failed attempts (apply, row store, dead-letter write, commit) that were retried."),
 		ApplySeconds:   s.Histogram("apply_seconds", "Duration of a successful backend Apply of one batch.", metric.SecondsBuckets()),

@@ -233,6 +233,17 @@ func TestDevEndToEnd(t *testing.T) {
 	exec(`DELETE FROM listings WHERE id = 'devt3'`)
 	testkit.Eventually(t, "delete after the reindex", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
 
+	// The social tables reach the signals store, and the API answers
+	// from it: a party, a listing matching its theme, a share into it.
+	exec(`INSERT INTO parties (id, name, theme, starts_at, ends_at) VALUES ('devp1', 'Xylophone night', '{"q":"xylophone"}', now() - interval '1 minute', now() + interval '1 hour')`)
+	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt4', 's0000001', 'Xylophone tote', 800)`)
+	exec(`INSERT INTO shares (user_id, listing_id, party_id) VALUES ('u1', 'devt4', 'devp1')`)
+	took = testkit.Eventually(t, "share in the party feed", 10*time.Second, func() bool {
+		var feed devSearch
+		return devGet(t, d.base+"/v1/parties/devp1/feed", &feed) == http.StatusOK && feed.Total == 1 && feed.Hits[0].ID == "devt4"
+	})
+	t.Logf("share → party feed in %v", took)
+
 	t.Run("kcat", func(t *testing.T) { devKcat(t, d.broker) })
 
 	if err := d.stop(); err != nil {

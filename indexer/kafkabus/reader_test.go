@@ -113,10 +113,16 @@ type pipeline struct {
 
 func startIndexer(t *testing.T, brokers []string, group string, be indexer.Applier, cfg indexer.Config, wrap ...func(indexer.Source, context.CancelFunc) indexer.Source) *pipeline {
 	t.Helper()
+	return startIndexerFrom(t, brokers, group, nil, be, cfg, wrap...)
+}
+
+// startIndexerFrom is startIndexer with the reader's FromStart.
+func startIndexerFrom(t *testing.T, brokers []string, group string, fromStart []string, be indexer.Applier, cfg indexer.Config, wrap ...func(indexer.Source, context.CancelFunc) indexer.Source) *pipeline {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	r, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: group,
-		Topics: []string{listingsTopic, sellersTopic}, CreateTopics: true, Partitions: 4,
+		Topics: []string{listingsTopic, sellersTopic}, FromStart: fromStart, CreateTopics: true, Partitions: 4,
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond, MaxWait: 100 * time.Millisecond,
 		Registerer: reg, Logger: quiet})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/internal/metric"
+	"github.com/rummage/rummage/signals"
 )
 
 // Config configures a Pipeline. Zero fields take the defaults noted.
@@ -29,6 +30,11 @@ type Config struct {
 	DatabaseURL string
 	// Index receives the listing changes (required).
 	Index indexer.Applier
+	// Signals receives the changes of the social tables with their stream
+	// positions (indexer.Config.Signals); nil counts and drops them. When it
+	// holds no positions (new or emptied), the social topics are read from
+	// their start (indexer.RewindTopics).
+	Signals signals.Writer
 
 	// KafkaAddr is where the in-process broker listens (default
 	// "127.0.0.1:0", a free port). Use a loopback address: the broker has no
@@ -233,8 +239,12 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if err := p.dlq.EnsureTopic(ctx, 1); err != nil {
 		return nil, err
 	}
+	fromStart, err := indexer.RewindTopics(ctx, cfg.Signals, p.topics)
+	if err != nil {
+		return nil, err
+	}
 	p.reader, err = kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: cfg.Group, Topics: p.topics,
-		CreateTopics: true, Partitions: cfg.Partitions,
+		FromStart: fromStart, CreateTopics: true, Partitions: cfg.Partitions,
 		// A fetch returns as soon as there is data, so a long poll costs no
 		// latency; a short one makes kafka-go's read deadline (MaxWait, the
 		// broker waiting MaxWait*3/4) expire on a loaded machine, and each
@@ -250,7 +260,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	for i, t := range cfg.Tables {
 		names[i] = tableName(t)
 	}
-	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, BatchSize: cfg.BatchSize,
+	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, Signals: cfg.Signals, BatchSize: cfg.BatchSize,
 		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log})
 	if err != nil {
 		return nil, err
