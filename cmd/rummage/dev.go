@@ -61,9 +61,16 @@ default, kept in --signals-dir, deleted by --rebuild) or redis
 (--redis-url). A store without positions (new, or an emptied Redis) is
 rebuilt by reading the social topics from their start.
 
---seed-count N first fills an empty database with N generated listings (and
-their sellers); the default 0 seeds nothing, and a database that already has
-listings is never seeded.
+--seed-count N first fills an empty database with N generated listings and
+their social graph (closets, users, follows, likes, shares, parties past,
+live and upcoming, drops, blocks); the default 0 seeds nothing (20000 on the
+private Postgres), and a database that already has listings is never seeded.
+
+--simulate (on by default for the private Postgres, off for --database-url)
+keeps that marketplace alive: a themed party every 5 minutes, announced 2
+minutes ahead, whose shares run ×4 in its first minute; a drop every 5
+minutes; new listings, likes, follows and sales at --simulate-rate events/s;
+shares, likes and parties older than 6 h are pruned, so it can run for days.
 
 Postgres needs wal_level=logical (ALTER SYSTEM SET wal_level = 'logical',
 then restart it). One /metrics serves every role: rummage_http_* (API),
@@ -97,6 +104,7 @@ type devOptions struct {
 	private                  bool   // no --database-url: the database is the private Postgres
 	seed                     uint64
 	seedCount                int
+	sim                      *simulateFlags
 	rebuild, kafkaAddrForced bool
 	maxLag                   int64
 	keys                     *keyFlags
@@ -127,6 +135,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	kafkaDir := fs.String("kafka-dir", "", "`directory` of the broker's log and consumer offsets (default: <index-dir>-kafka)")
 	seedCount := fs.Int("seed-count", 0, "seed an empty database with `N` generated listings first (0: do not seed; default 20000 on the private Postgres)")
 	seed := fs.Uint64("seed", 1, "seed of the generated catalog (with --seed-count)")
+	sim := addSimulateFlags(fs)
 	slot := fs.String("slot", pgcdc.DefaultSlot, "logical replication slot `name` (created if absent)")
 	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: topics are <prefix>.<schema>.<table>")
 	partitions := fs.Int("partitions", pipeline.DefaultPartitions, "partitions of each change topic")
@@ -169,13 +178,14 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	sim.defaults(*dbURL == "", explicit)
 	if *dbURL == "" && !explicit["seed-count"] {
 		*seedCount = privateSeedCount
 	}
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
-	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
 		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
@@ -196,6 +206,11 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	if err := o.prepareDatabase(ctx); err != nil {
 		return err
 	}
+	stopSim, err := o.simulate(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopSim()
 	auth, ring, stopKeys, err := o.keys.serving(ctx, []string{o.addr}, o.log)
 	if err != nil {
 		return err
@@ -225,7 +240,8 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer store.Close()
-	o.pipeline.Signals, o.api.Signals = store, store
+	o.pipeline.Signals = store
+	serveSignals(&o.api, store)
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
 		o.pipeline.KafkaAddr = "127.0.0.1:0"
@@ -285,12 +301,12 @@ func (o *devOptions) prepareDatabase(ctx context.Context) error {
 	if o.seedCount == 0 {
 		return nil
 	}
-	g, err := fixtures.NewGenerator(fixtures.Options{Seed: o.seed, Count: o.seedCount})
+	g, err := o.generator()
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	sellers, listings, err := fixtures.SeedPostgresParallel(ctx, o.dbURL, g, 2, nil)
+	rows, err := fixtures.Seed(ctx, o.dbURL, g, 2, nil)
 	switch {
 	case errors.Is(err, fixtures.ErrNotEmpty):
 		o.log.Info("not seeding: the database already has listings or sellers")
@@ -298,7 +314,7 @@ func (o *devOptions) prepareDatabase(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("seed: %w", err)
 	}
-	o.log.Info("seeded", "sellers", sellers, "listings", listings, "took", time.Since(start).Round(time.Millisecond))
+	o.log.Info("seeded a catalog with its social graph", "rows", rows.Total(), "tables", rows, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -157,7 +157,8 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 			return err
 		}
 		acfg := api.DefaultConfig()
-		acfg.Auth, acfg.Signals = auth, store
+		acfg.Auth = auth
+		serveSignals(&acfg, store)
 		if err := bf.serving(&acfg, cf, log); err != nil {
 			return err
 		}

@@ -170,7 +170,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	o.api.Signals = store
+	serveSignals(&o.api, store)
 	srv, err := api.New(o.api, nil, o.log)
 	if err != nil {
 		return err

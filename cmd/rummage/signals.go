@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
@@ -88,4 +89,14 @@ func (s redisSignals) Apply(ctx context.Context, b signals.Batch) error {
 		return fmt.Errorf("%w: %w", indexer.ErrSignalsLost, err)
 	}
 	return err
+}
+
+// serveSignals gives the API the store, and with Redis the home feed's
+// ranked snapshots too (redisstore.Snapshots), so that every replica pages
+// the same snapshot.
+func serveSignals(cfg *api.Config, store signals.Store) {
+	cfg.Signals = store
+	if r, ok := store.(redisSignals); ok {
+		cfg.Feeds.Snapshots = r.Snapshots()
+	}
 }
