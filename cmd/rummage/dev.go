@@ -127,7 +127,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	fs := newFlags("dev", "[--database-url URL] [flags]", devHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/dev")
-	sf := addSignalsFlags(fs)
+	sf := addSignalsFlags(fs, signalsMemory)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL; without either, a private Postgres in --postgres-dir)")
 	pgDir := fs.String("postgres-dir", "", "`directory` of the private Postgres run without --database-url (default: <index-dir>-postgres)")
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
@@ -239,7 +239,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeSignals(store)
 	o.pipeline.Signals = store
 	serveSignals(&o.api, store)
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {

@@ -77,7 +77,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
 	bf := addBackendFlags(fs, "./data/indexer")
-	sf := addSignalsFlags(fs)
+	sf := addSignalsFlags(fs, signalsMemory)
 	kf := addKeyFlags(fs, dbURL, true)
 	cf := addCursorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -110,7 +110,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeSignals(store)
 	cfg.Signals = store
 
 	topics := kafkabus.TableTopics(*prefix, tableList)

@@ -53,7 +53,9 @@ Parties, feeds and drops answer from the signals store: --signals redis
 (--redis-url) is the one "rummage indexer --signals redis" writes, shared by
 every replica; --signals memory opens the embedded store in --signals-dir
 (written by "rummage indexer" or "rummage dev" when they are not running:
-it belongs to one process at a time, like the embedded index).
+it belongs to one process at a time, like the embedded index). The default,
+--signals none, serves search alone: those routes answer 404
+not_configured.
 
 API keys (docs/keys.md) come from --keys-file, or from Postgres with
 --database-url; "rummage keys create" makes them. Reads without a key are
@@ -93,7 +95,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	fs := newFlags("serve", "[flags]", serveHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/serve")
-	sf := addSignalsFlags(fs)
+	sf := addSignalsFlags(fs, signalsNone)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port); on loopback alone, reads need no API key")
 	data := fs.String("data", "", "index this JSONL `file` instead of the generated seed catalog")
 	seedCount := fs.Int("seed-count", fixtures.DefaultCount, "listings in the generated seed catalog (without --data)")
@@ -169,7 +171,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeSignals(store)
 	serveSignals(&o.api, store)
 	srv, err := api.New(o.api, nil, o.log)
 	if err != nil {

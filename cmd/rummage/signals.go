@@ -21,15 +21,17 @@ import (
 const (
 	signalsMemory = "memory"
 	signalsRedis  = "redis"
+	signalsNone   = "none"
 )
 
 type signalsFlags struct {
 	kind, dir, redisURL, redisPrefix string
 }
 
-func addSignalsFlags(fs *flag.FlagSet) *signalsFlags {
+// addSignalsFlags registers the flags with def as --signals' default.
+func addSignalsFlags(fs *flag.FlagSet, def string) *signalsFlags {
 	f := &signalsFlags{}
-	fs.StringVar(&f.kind, "signals", signalsMemory, "social state `store`: memory (embedded, durable in --signals-dir; one process) or redis (--redis-url; shared by API replicas)")
+	fs.StringVar(&f.kind, "signals", def, "social state `store`: memory (embedded, durable in --signals-dir; one process), redis (--redis-url; shared by API replicas) or none (search only: parties, feeds and drops answer 404 not_configured)")
 	fs.StringVar(&f.dir, "signals-dir", "", "`directory` of the memory signals store (default: beside --index-dir, <index-dir>-signals)")
 	fs.StringVar(&f.redisURL, "redis-url", redisstore.DefaultURL, "Redis `URL` of the redis signals store")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "key `prefix` of the redis signals store (several deployments may share one Redis)")
@@ -46,12 +48,18 @@ func (f *signalsFlags) validate(indexDir string) error {
 		return nil
 	case signalsRedis:
 		return redisstore.Config{URL: f.redisURL, Prefix: f.redisPrefix}.Validate()
+	case signalsNone:
+		return nil
 	}
-	return fmt.Errorf("--signals %q is not supported; use %s or %s", f.kind, signalsMemory, signalsRedis)
+	return fmt.Errorf("--signals %q is not supported; use %s, %s or %s", f.kind, signalsMemory, signalsRedis, signalsNone)
 }
 
-// open opens the store.
+// open opens the store; nil for --signals none.
 func (f *signalsFlags) open(ctx context.Context, log *slog.Logger) (signals.Store, error) {
+	if f.kind == signalsNone {
+		log.Info("no signals store (--signals none): parties, feeds and drops answer 404 not_configured")
+		return nil, nil
+	}
 	if f.kind == signalsRedis {
 		s, err := redisstore.Open(ctx, redisstore.Config{URL: f.redisURL, Prefix: f.redisPrefix})
 		if err != nil {
@@ -95,8 +103,18 @@ func (s redisSignals) Apply(ctx context.Context, b signals.Batch) error {
 // ranked snapshots too (redisstore.Snapshots), so that every replica pages
 // the same snapshot.
 func serveSignals(cfg *api.Config, store signals.Store) {
+	if store == nil {
+		return
+	}
 	cfg.Signals = store
 	if r, ok := store.(redisSignals); ok {
 		cfg.Feeds.Snapshots = r.Snapshots()
+	}
+}
+
+// closeSignals closes the store open returned (none for --signals none).
+func closeSignals(store signals.Store) {
+	if store != nil {
+		store.Close()
 	}
 }
