@@ -94,6 +94,7 @@ type devOptions struct {
 	maxLag                   int64
 	keys                     *keyFlags
 	cursors                  *cursorFlags
+	admit                    *admitFlags
 	pipeline                 pipeline.Config
 	api                      api.Config
 	log                      *slog.Logger
@@ -131,6 +132,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
 	cf := addCursorFlags(fs)
+	af := addAdmitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -165,7 +167,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
 	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, admit: af, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -229,7 +231,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return err
 	}
-	srv, err := api.New(o.api, nil, o.log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
+	admitOpts, stopAdmit, err := o.admit.options(ctx, reg, o.log)
+	if err != nil {
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAdmit()
+	srv, err := api.New(o.api, nil, o.log, append(admitOpts, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -65,6 +65,7 @@ type serveOptions struct {
 	addr    string
 	keys    *keyFlags
 	cursors *cursorFlags
+	admit   *admitFlags
 	log     *slog.Logger
 }
 
@@ -97,6 +98,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, nil, true)
 	cf := addCursorFlags(fs)
+	af := addAdmitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -132,7 +134,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, log: log,
+	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, admit: af, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -154,7 +156,13 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err := o.backend.serving(&o.api, o.cursors, o.log); err != nil {
 		return err
 	}
-	srv, err := api.New(o.api, nil, o.log)
+	reg := newRegistry()
+	admitOpts, stopAdmit, err := o.admit.options(ctx, reg, o.log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmit()
+	srv, err := api.New(o.api, nil, o.log, append(admitOpts, api.WithRegistry(reg))...)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ const CodeOverloaded = "overloaded"
 // Config configures Admission.
 type Config struct {
 	// Floor and Ceiling bound the adaptive concurrency limit; Initial is
-	// where it starts (0: Floor).
+	// where it starts (0: DefaultInitial, within them).
 	Floor, Ceiling, Initial int
 	// LaterShare is the part of the limit later pages (requests with a
 	// cursor) may fill; the rest is kept for first pages. 0 means 0.75.
@@ -57,6 +57,7 @@ type Config struct {
 const (
 	DefaultFloor      = 4
 	DefaultCeiling    = 64
+	DefaultInitial    = 8
 	DefaultLaterShare = 0.75
 	DefaultDegradeAt  = 0.5
 )
@@ -69,7 +70,7 @@ func (c Config) withDefaults() Config {
 		c.Ceiling = max(DefaultCeiling, c.Floor)
 	}
 	if c.Initial == 0 {
-		c.Initial = c.Floor
+		c.Initial = min(max(DefaultInitial, c.Floor), c.Ceiling)
 	}
 	if c.LaterShare == 0 {
 		c.LaterShare = DefaultLaterShare

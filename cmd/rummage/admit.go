@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/serve/admit"
+)
+
+// admitFlags are the rate limit and admission flags of serve and dev.
+type admitFlags struct {
+	kindRates, addrRate, trusted, redisURL, redisPrefix string
+	admission                                           bool
+	floor, ceiling                                      int
+	degradeAt, laterShare                               float64
+	budgets                                             string
+}
+
+func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
+	f := &admitFlags{}
+	fs.StringVar(&f.kindRates, "rate-limit", "search=1000:2000,public=20:40,events=100:200,admin=0", "requests a second (`kind=rate[:burst],...`) per API key, by key kind; 0 is no limit")
+	fs.StringVar(&f.addrRate, "rate-limit-address", "50:100", "requests a second (`rate[:burst]`) per client address; 0 is no limit")
+	fs.StringVar(&f.trusted, "trusted-proxies", "", "`CIDRs` (comma-separated) of the proxies whose X-Forwarded-For names the client")
+	fs.StringVar(&f.redisURL, "rate-limit-redis-url", "", "Redis `URL` that shares the rate limits across replicas (none: per process)")
+	fs.StringVar(&f.redisPrefix, "rate-limit-redis-prefix", "rummage:", "key `prefix` of the shared rate limits")
+	fs.BoolVar(&f.admission, "admission", true, "adaptive concurrency limit in front of computation: degrade, then shed with 503")
+	fs.IntVar(&f.floor, "admission-floor", admit.DefaultFloor, "lowest `n` the adaptive concurrency limit may fall to")
+	fs.IntVar(&f.ceiling, "admission-ceiling", admit.DefaultCeiling, "highest `n` the adaptive concurrency limit may rise to")
+	fs.Float64Var(&f.degradeAt, "degrade-at", admit.DefaultDegradeAt, "`fraction` of the concurrency limit past which answers drop facets and cap N (1: never)")
+	fs.Float64Var(&f.laterShare, "later-page-share", admit.DefaultLaterShare, "`fraction` of the concurrency limit later pages (with a cursor) may fill")
+	fs.StringVar(&f.budgets, "time-budget", "", "time budgets per route (`route=duration,...`, e.g. /v1/search=2s), inside --request-timeout")
+	return f
+}
+
+// options builds the middleware: rate limit (outermost), then admission.
+// The response cache, when there is one, goes between them.
+func (f *admitFlags) options(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (opts []api.Option, stop func(), err error) {
+	kinds, err := admit.ParseKindRates(f.kindRates)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--rate-limit: %w", err)
+	}
+	addr, err := admit.ParseRate(f.addrRate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--rate-limit-address: %w", err)
+	}
+	trusted, err := admit.ParsePrefixes(f.trusted)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	budgets := map[string]time.Duration{}
+	for part := range strings.SplitSeq(f.budgets, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		route, ds, ok := strings.Cut(part, "=")
+		d, derr := time.ParseDuration(ds)
+		if !ok || derr != nil {
+			return nil, nil, fmt.Errorf("--time-budget %q: want route=duration", part)
+		}
+		budgets[route] = d
+	}
+	stop = func() {}
+	var store admit.Store = admit.NewLocal(nil)
+	if f.redisURL != "" {
+		opt, err := redis.ParseURL(f.redisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
+		}
+		rdb := redis.NewClient(opt)
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			rdb.Close()
+			return nil, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
+		}
+		store, stop = admit.NewRedis(rdb, f.redisPrefix), func() { rdb.Close() }
+		log.Info("rate limits shared in redis", "addr", opt.Addr)
+	}
+	rl, err := admit.NewRateLimit(admit.RateConfig{Kinds: kinds, Address: addr, TrustedProxies: trusted}, store, reg)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	mw := []echo.MiddlewareFunc{rl.Middleware}
+	if f.admission {
+		cfg := admit.Config{Floor: f.floor, Ceiling: f.ceiling, DegradeAt: f.degradeAt, LaterShare: f.laterShare, Budgets: budgets}
+		a, err := admit.New(cfg, admit.NewLimiter(cfg), reg)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		mw = append(mw, a.Middleware)
+	} else if len(budgets) > 0 {
+		stop()
+		return nil, nil, fmt.Errorf("--time-budget needs --admission")
+	}
+	return []api.Option{api.WithMiddleware(mw...)}, stop, nil
+}
