@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -151,19 +150,28 @@ func New(cfg Config, lim Limiter, reg prometheus.Registerer) (*Admission, error)
 			Help: "Requests admitted degraded (facets dropped, N capped) because the concurrency limit was nearly full.",
 		}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{a.shed, a.degraded,
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rummage_admission_limit", Help: "The adaptive concurrency limit."},
-				func() float64 { return float64(lim.Limit()) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rummage_admission_inflight", Help: "Requests holding an admission permit."},
-				func() float64 { return float64(lim.Inflight()) }),
-		} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("admit: metrics: %w", err)
-			}
-		}
+	err := register(reg, a.shed, a.degraded,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rummage_admission_limit", Help: "The adaptive concurrency limit."},
+			func() float64 { return float64(lim.Limit()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rummage_admission_inflight", Help: "Requests holding an admission permit."},
+			func() float64 { return float64(lim.Inflight()) }))
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// register registers cs on reg (none when reg is nil).
+func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("admit: metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // guarded reports whether admission applies to the request: reads of the
@@ -232,7 +240,4 @@ var errOverloaded = &api.Error{Status: http.StatusServiceUnavailable, Code: Code
 func IsDegraded(h http.Header) bool { return h.Get(api.HeaderDegraded) != "" }
 
 // retryAfterSeconds is d in whole seconds, rounded up, at least 1.
-func retryAfterSeconds(d time.Duration) string {
-	s := int64((d + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(s, 1), 10)
-}
+func retryAfterSeconds(d time.Duration) string { return ceilSeconds(max(d, time.Second)) }

@@ -169,12 +169,8 @@ func NewRateLimit(cfg RateConfig, store Store, reg prometheus.Registerer) (*Rate
 			Help: "Rate limit checks the shared store (Redis) failed; they were decided in process.",
 		}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{rl.limited, rl.errs} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("admit: metrics: %w", err)
-			}
-		}
+	if err := register(reg, rl.limited, rl.errs); err != nil {
+		return nil, err
 	}
 	return rl, nil
 }
@@ -219,7 +215,7 @@ func (rl *RateLimit) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			h.Set("RateLimit-Remaining", strconv.Itoa(tightest.Remaining))
 			h.Set("RateLimit-Reset", ceilSeconds(tightest.ResetAfter))
 			if !ok {
-				h.Set("Retry-After", ceilSeconds(max(tightest.RetryAfter, time.Second)))
+				h.Set("Retry-After", retryAfterSeconds(tightest.RetryAfter))
 				return errRateLimited
 			}
 		}
@@ -230,6 +226,7 @@ func (rl *RateLimit) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 var errRateLimited = &api.Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 	Message: "too many requests; retry after the time Retry-After says"}
 
+// ceilSeconds is d in whole seconds, rounded up.
 func ceilSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64((max(d, 0)+time.Second-1)/time.Second), 10)
 }
