@@ -41,20 +41,43 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	return f
 }
 
-// options builds the middleware: rate limit (outermost), then admission.
-// The response cache, when there is one, goes between them.
-func (f *admitFlags) options(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (opts []api.Option, stop func(), err error) {
+// admitChain is the rate limit and the admission the flags configure.
+type admitChain struct {
+	rate, admission echo.MiddlewareFunc // admission nil with --admission=false
+}
+
+// options is the chain as API options: the rate limit outermost, then
+// inner (the response cache and the coalescing of misses, when there are
+// any), then admission in front of computation.
+func (c admitChain) options(inner ...echo.MiddlewareFunc) []api.Option {
+	mw := append([]echo.MiddlewareFunc{c.rate}, inner...)
+	if c.admission != nil {
+		mw = append(mw, c.admission)
+	}
+	return []api.Option{api.WithMiddleware(mw...)}
+}
+
+// chain builds the rate limit and the admission of the flags; stop closes
+// the Redis client of shared rate limits.
+// admitConfig is what the flags say.
+type admitConfig struct {
+	rate      admit.RateConfig
+	admission admit.Config
+}
+
+// config reads and checks the flags.
+func (f *admitFlags) config() (admitConfig, error) {
 	kinds, err := admit.ParseKindRates(f.kindRates)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--rate-limit: %w", err)
+		return admitConfig{}, fmt.Errorf("--rate-limit: %w", err)
 	}
 	addr, err := admit.ParseRate(f.addrRate)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--rate-limit-address: %w", err)
+		return admitConfig{}, fmt.Errorf("--rate-limit-address: %w", err)
 	}
 	trusted, err := admit.ParsePrefixes(f.trusted)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+		return admitConfig{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	budgets := map[string]time.Duration{}
 	for part := range strings.SplitSeq(f.budgets, ",") {
@@ -64,42 +87,54 @@ func (f *admitFlags) options(ctx context.Context, reg prometheus.Registerer, log
 		route, ds, ok := strings.Cut(part, "=")
 		d, derr := time.ParseDuration(ds)
 		if !ok || derr != nil {
-			return nil, nil, fmt.Errorf("--time-budget %q: want route=duration", part)
+			return admitConfig{}, fmt.Errorf("--time-budget %q: want route=duration", part)
 		}
 		budgets[route] = d
+	}
+	cfg := admitConfig{rate: admit.RateConfig{Kinds: kinds, Address: addr, TrustedProxies: trusted},
+		admission: admit.Config{Floor: f.floor, Ceiling: f.ceiling, DegradeAt: f.degradeAt, LaterShare: f.laterShare, Budgets: budgets}}
+	if !f.admission && len(budgets) > 0 {
+		return admitConfig{}, fmt.Errorf("--time-budget needs --admission")
+	}
+	if err := cfg.admission.Validate(); err != nil {
+		return admitConfig{}, err
+	}
+	return cfg, nil
+}
+
+func (f *admitFlags) chain(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (c admitChain, stop func(), err error) {
+	cfg, err := f.config()
+	if err != nil {
+		return admitChain{}, nil, err
 	}
 	stop = func() {}
 	var store admit.Store = admit.NewLocal(nil)
 	if f.redisURL != "" {
 		opt, err := redis.ParseURL(f.redisURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
+			return admitChain{}, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
 		}
 		rdb := redis.NewClient(opt)
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			rdb.Close()
-			return nil, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
+			return admitChain{}, nil, fmt.Errorf("--rate-limit-redis-url: %w", err)
 		}
 		store, stop = admit.NewRedis(rdb, f.redisPrefix), func() { rdb.Close() }
 		log.Info("rate limits shared in redis", "addr", opt.Addr)
 	}
-	rl, err := admit.NewRateLimit(admit.RateConfig{Kinds: kinds, Address: addr, TrustedProxies: trusted}, store, reg)
+	rl, err := admit.NewRateLimit(cfg.rate, store, reg)
 	if err != nil {
 		stop()
-		return nil, nil, err
+		return admitChain{}, nil, err
 	}
-	mw := []echo.MiddlewareFunc{rl.Middleware}
+	c.rate = rl.Middleware
 	if f.admission {
-		cfg := admit.Config{Floor: f.floor, Ceiling: f.ceiling, DegradeAt: f.degradeAt, LaterShare: f.laterShare, Budgets: budgets}
-		a, err := admit.New(cfg, admit.NewLimiter(cfg), reg)
+		a, err := admit.New(cfg.admission, admit.NewLimiter(cfg.admission), reg)
 		if err != nil {
 			stop()
-			return nil, nil, err
+			return admitChain{}, nil, err
 		}
-		mw = append(mw, a.Middleware)
-	} else if len(budgets) > 0 {
-		stop()
-		return nil, nil, fmt.Errorf("--time-budget needs --admission")
+		c.admission = a.Middleware
 	}
-	return []api.Option{api.WithMiddleware(mw...)}, stop, nil
+	return c, stop, nil
 }

@@ -149,6 +149,9 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	case *seedCount < 0 || *maxLag < 0:
 		return usageErr("--seed-count and --ready-max-lag must not be negative")
 	}
+	if _, err := af.config(); err != nil {
+		return usageErr("%v", err)
+	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
@@ -231,13 +234,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return err
 	}
-	admitOpts, stopAdmit, err := o.admit.options(ctx, reg, o.log)
+	admission, stopAdmit, err := o.admit.chain(ctx, reg, o.log)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admitOpts, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -119,6 +119,9 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	if *data != "" && seedFlags {
 		return usageErr("--data and --seed-count/--seed exclude each other")
 	}
+	if _, err := af.config(); err != nil {
+		return usageErr("%v", err)
+	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
@@ -157,12 +160,12 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	reg := newRegistry()
-	admitOpts, stopAdmit, err := o.admit.options(ctx, reg, o.log)
+	admission, stopAdmit, err := o.admit.chain(ctx, reg, o.log)
 	if err != nil {
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admitOpts, api.WithRegistry(reg))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg))...)
 	if err != nil {
 		return err
 	}
