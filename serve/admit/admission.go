@@ -214,7 +214,14 @@ func (a *Admission) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetRequest(req.WithContext(ctx))
 			defer c.SetRequest(req)
 		}
+		completed := false
+		defer func() {
+			if !completed { // a panic: released, not measured
+				permit.Drop()
+			}
+		}()
 		err := next(c)
+		completed = true
 		if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 			// A request cut short says nothing about how long one takes.
 			permit.Drop()

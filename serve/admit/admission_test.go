@@ -236,3 +236,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 }
+
+// A panic below admission (answered 500 by the server's recovery, outside
+// it) gives its permit back.
+func TestAdmissionReleasesThePermitOfAPanic(t *testing.T) {
+	lim := &scripted{limit: 1}
+	a, err := admit.New(admit.Config{}, lim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{hold: func(context.Context, *query.Retrieval) error { panic("boom") }}
+	_, client := server(t, b, a.Middleware)
+	for range 2 { // the second would be shed if the first kept its permit
+		if r := client.Get(t, "/v1/search?q=dress"); r.Status != http.StatusInternalServerError {
+			t.Fatalf("panicking backend: %d %s", r.Status, r.Body)
+		}
+	}
+	if lim.Inflight() != 0 || lim.dropped != 2 {
+		t.Errorf("after panics: %d in flight, %d dropped", lim.Inflight(), lim.dropped)
+	}
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // maxLocalBuckets bounds the buckets Local keeps: past it, full (idle)
-// buckets are dropped, which forgets nothing (a new bucket starts full).
+// buckets are dropped, which forgets nothing (a new bucket starts full),
+// then others if need be (see sweep).
 const maxLocalBuckets = 100_000
 
 // Local is a Store in process (golang.org/x/time/rate): limits per replica.
@@ -56,12 +57,21 @@ func (l *Local) Allow(_ context.Context, key string, r Rate) (Decision, error) {
 	return d, nil
 }
 
-// sweep drops the buckets that are full at now. l.mu is held.
+// sweep drops the buckets that are full at now, and when that is not
+// enough (more clients active than maxLocalBuckets), any others down to
+// 9/10 of it: those clients start again with a full burst, memory stays
+// bounded. l.mu is held.
 func (l *Local) sweep(now time.Time) {
 	for k, lim := range l.b {
 		if lim.TokensAt(now) >= float64(lim.Burst()) {
 			delete(l.b, k)
 		}
+	}
+	for k := range l.b {
+		if len(l.b) < maxLocalBuckets*9/10 {
+			break
+		}
+		delete(l.b, k)
 	}
 }
 
