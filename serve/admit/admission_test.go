@@ -100,7 +100,6 @@ func TestAdmissionDegradesThenShedsLaterPagesThenFirstPages(t *testing.T) {
 
 	// Keep n requests in flight, then send one more.
 	h := newHolder()
-	b.hold = h.hold
 	var wg sync.WaitGroup
 	inflight := 0
 	occupy := func(n int) {
@@ -115,7 +114,7 @@ func TestAdmissionDegradesThenShedsLaterPagesThenFirstPages(t *testing.T) {
 			<-h.entered
 		}
 	}
-	b.hold = nil // the probes below do not stay
+	// Requests sent between stay and leave stay in flight; probes do not.
 	stay := func() { b.mu.Lock(); b.hold = h.hold; b.mu.Unlock() }
 	leave := func() { b.mu.Lock(); b.hold = nil; b.mu.Unlock() }
 
