@@ -3,6 +3,7 @@ package admit_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rummage/rummage/api/apitest"
@@ -226,5 +229,35 @@ func TestParseRates(t *testing.T) {
 	}
 	if _, err := admit.ParsePrefixes("10.0.0.0/33"); err == nil {
 		t.Error("bad CIDR parsed")
+	}
+}
+
+// failing is a shared store that is down.
+type failing struct{}
+
+func (failing) Allow(context.Context, string, admit.Rate) (admit.Decision, error) {
+	return admit.Decision{}, errors.New("redis: connection refused")
+}
+
+// When the shared store fails, the limits still hold, per process.
+func TestRateLimitFallsBackInProcess(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rl, err := admit.NewRateLimit(admit.RateConfig{Kinds: map[keys.Kind]admit.Rate{keys.Search: {PerSecond: 1, Burst: 1}}}, failing{}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, client := server(t, &backend{}, rl.Middleware)
+	if r := client.Get(t, "/v1/search?q=x"); r.Status != 200 {
+		t.Fatalf("first: %d", r.Status)
+	}
+	if r := client.Get(t, "/v1/search?q=x"); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("second, past the burst, store down: %d", r.Status)
+	}
+	want := `# HELP rummage_ratelimit_store_errors_total Rate limit checks the shared store (Redis) failed; they were decided in process.
+# TYPE rummage_ratelimit_store_errors_total counter
+rummage_ratelimit_store_errors_total 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rummage_ratelimit_store_errors_total"); err != nil {
+		t.Error(err)
 	}
 }
