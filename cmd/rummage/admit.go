@@ -27,8 +27,8 @@ type admitFlags struct {
 
 func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	f := &admitFlags{}
-	fs.StringVar(&f.kindRates, "rate-limit", "search=1000:2000,public=20:40,events=100:200,admin=0", "requests a second (`kind=rate[:burst],...`) per API key, by key kind; 0 is no limit")
-	fs.StringVar(&f.addrRate, "rate-limit-address", "50:100", "requests a second (`rate[:burst]`) per client address; 0 is no limit")
+	fs.StringVar(&f.kindRates, "rate-limit", "", "requests a second (`kind=rate[:burst],...`) per API key, by key kind (search, public, events, admin); none or 0 is no limit")
+	fs.StringVar(&f.addrRate, "rate-limit-address", "0", "requests a second (`rate[:burst]`) per client address; 0 is no limit (behind a CDN or proxy, set --trusted-proxies too)")
 	fs.StringVar(&f.trusted, "trusted-proxies", "", "`CIDRs` (comma-separated) of the proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&f.redisURL, "rate-limit-redis-url", "", "Redis `URL` that shares the rate limits across replicas (none: per process)")
 	fs.StringVar(&f.redisPrefix, "rate-limit-redis-prefix", "rummage:", "key `prefix` of the shared rate limits")

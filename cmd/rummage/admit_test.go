@@ -25,7 +25,7 @@ func TestAdmitFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r := cfg.rate.Kinds["search"]; r.PerSecond != 5 || r.Burst != 10 || len(cfg.rate.TrustedProxies) != 1 ||
-		cfg.admission.Budgets["/v1/search"] != 2*time.Second || cfg.rate.Address.Burst != 100 {
+		cfg.admission.Budgets["/v1/search"] != 2*time.Second || !cfg.rate.Address.Unlimited() {
 		t.Errorf("config %+v", cfg)
 	}
 	for _, bad := range [][]string{
