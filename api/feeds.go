@@ -43,7 +43,37 @@ func queryOf(c echo.Context, set *paramSet) (*query.Request, error) {
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeMalformedQuery, Message: "the query string is not valid URL encoding"}
 	}
-	return parseRequest(v, set)
+	req, err := parseRequest(v, set)
+	if err != nil {
+		return nil, err
+	}
+	degrade(c, req)
+	return req, nil
+}
+
+// HeaderDegraded names, on an answer, what it gave up under load
+// ("facets, limit"; see query.Degradation). A cache must not store an
+// answer that carries it; the answer's body lists the same in "degraded".
+const HeaderDegraded = "Rummage-Degraded"
+
+const degradedKey = "rummage.degraded"
+
+// degrade applies the degradation the serving layer put on the request's
+// context to req, and notes what it gave up for the answer.
+func degrade(c echo.Context, req *query.Request) {
+	gave := query.DegradationFrom(c.Request().Context()).Apply(req)
+	if len(gave) == 0 {
+		return
+	}
+	c.Set(degradedKey, gave)
+	c.Response().Header().Set(HeaderDegraded, strings.Join(gave, ", "))
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+}
+
+// degradedOf is what degrade noted (nil: nothing given up).
+func degradedOf(c echo.Context) []string {
+	gave, _ := c.Get(degradedKey).([]string)
+	return gave
 }
 
 // page writes a listing list in the shape of /v1/search.
@@ -64,7 +94,7 @@ func page(c echo.Context, req *query.Request, res *feed.Page, err error, what st
 // writePage writes res in the shape of /v1/search: empty lists rather than
 // null, and every facet asked for present.
 func writePage(c echo.Context, req *query.Request, res *feed.Page) error {
-	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
+	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets, Degraded: degradedOf(c)}
 	if out.Hits == nil {
 		out.Hits = []feed.Hit{}
 	}

@@ -176,6 +176,8 @@ type searchResponse struct {
 	Facets     map[query.Facet][]query.FacetValue `json:"facets"`
 	NextCursor *string                            `json:"next_cursor"`
 	Restarted  *bool                              `json:"restarted,omitempty"`
+	// Degraded lists what the answer gave up under load (HeaderDegraded).
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 func (s *Server) search(c echo.Context) error {
@@ -187,6 +189,7 @@ func (s *Server) search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	degrade(c, req)
 	b, err := s.loaded()
 	if err != nil {
 		return err

@@ -109,6 +109,7 @@ type devOptions struct {
 	maxLag                   int64
 	keys                     *keyFlags
 	cursors                  *cursorFlags
+	admit                    *admitFlags
 	pipeline                 pipeline.Config
 	api                      api.Config
 	log                      *slog.Logger
@@ -148,6 +149,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
 	cf := addCursorFlags(fs)
+	af := addAdmitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -163,6 +165,9 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 		return usageErr("--backend %s: dev runs the embedded index only", bf.kind)
 	case *seedCount < 0 || *maxLag < 0:
 		return usageErr("--seed-count and --ready-max-lag must not be negative")
+	}
+	if _, err := af.config(); err != nil {
+		return usageErr("%v", err)
 	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
@@ -186,7 +191,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
 	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, admit: af, api: acfg, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -262,7 +267,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return err
 	}
-	srv, err := api.New(o.api, nil, o.log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
+	admission, stopAdmit, err := o.admit.chain(ctx, reg, o.log)
+	if err != nil {
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAdmit()
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -74,6 +74,7 @@ type serveOptions struct {
 	addr    string
 	keys    *keyFlags
 	cursors *cursorFlags
+	admit   *admitFlags
 	log     *slog.Logger
 }
 
@@ -107,6 +108,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, nil, true)
 	cf := addCursorFlags(fs)
+	af := addAdmitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -127,6 +129,9 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	if *data != "" && seedFlags {
 		return usageErr("--data and --seed-count/--seed exclude each other")
 	}
+	if _, err := af.config(); err != nil {
+		return usageErr("%v", err)
+	}
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
@@ -145,7 +150,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, log: log,
+	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, admit: af, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -173,7 +178,13 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer closeSignals(store)
 	serveSignals(&o.api, store)
-	srv, err := api.New(o.api, nil, o.log)
+	reg := newRegistry()
+	admission, stopAdmit, err := o.admit.chain(ctx, reg, o.log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmit()
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg))...)
 	if err != nil {
 		return err
 	}

@@ -66,12 +66,12 @@ func (c *columns) keyAtLeast(set *roaring.Bitmap, fk *feedKeys, min int64) *roar
 // position. Without included sellers the ids are walked in their given
 // order (a party feed: a page costs its length over the density, not the
 // party's size); with them every candidate is keyed and the best k kept.
-func (c *columns) topKFeed(fk *feedKeys, all *roaring.Bitmap, after *query.Position, k int) ([]entry, bool) {
+func (c *columns) topKFeed(st *budget, fk *feedKeys, all *roaring.Bitmap, after *query.Position, k int) ([]entry, bool) {
 	if fk.sellers != nil {
 		return c.topK(func(yield func(entry)) {
 			buf := make([]uint32, 4096)
 			it := all.ManyIterator()
-			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+			for n := it.NextMany(buf); n > 0 && !st.spend(n); n = it.NextMany(buf) {
 				for _, o := range buf[:n] {
 					yield(entry{v: float64(c.feedKey(fk, o)), ord: o})
 				}
@@ -94,7 +94,7 @@ func (c *columns) topKFeed(fk *feedKeys, all *roaring.Bitmap, after *query.Posit
 		}
 	}
 	page := make([]entry, 0, k)
-	for i := start; i < len(fk.ords); i++ {
+	for i := start; i < len(fk.ords) && !st.spend(1); i++ {
 		if !all.Contains(fk.ords[i]) {
 			continue
 		}

@@ -138,7 +138,7 @@ func buildOrders(src *orderSource) *orders {
 // topKOrdered is topK over all using a presorted order: the first k+1
 // clean listings of all after the cursor from the order, merged with the
 // first k+1 of the dirty ones from a heap.
-func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring.Bitmap, s query.Sort, after *query.Position, k int) ([]entry, bool) {
+func (c *columns) topKOrdered(st *budget, so *sortOrder, dirty *roaring.Bitmap, all *roaring.Bitmap, s query.Sort, after *query.Position, k int) ([]entry, bool) {
 	start := 0
 	if after != nil {
 		cv := positionValue(s, after)
@@ -158,7 +158,7 @@ func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring
 		}
 	}
 	clean := make([]entry, 0, k+1)
-	for i := start; i < len(so.ords) && len(clean) <= k; i++ {
+	for i := start; i < len(so.ords) && len(clean) <= k && !st.spend(1); i++ {
 		o := so.ords[i]
 		if all.Contains(o) && !dirty.Contains(o) {
 			clean = append(clean, entry{v: so.vals[i], ord: o})
@@ -170,7 +170,7 @@ func (c *columns) topKOrdered(so *sortOrder, dirty *roaring.Bitmap, all *roaring
 		if !d.IsEmpty() {
 			dirtyTop, _ = c.topK(func(yield func(entry)) {
 				it := d.Iterator()
-				for it.HasNext() {
+				for it.HasNext() && !st.spend(1) {
 					o := it.Next()
 					yield(entry{v: c.sortValue(s, o), ord: o})
 				}

@@ -96,9 +96,10 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 		return nil, err
 	}
 
+	st := &budget{ctx: ctx}
 	res := &query.Candidates{Total: int(all.GetCardinality())}
 	if len(r.Facets) > 0 {
-		res.Facets = x.facets(r, base, filters, sel, all)
+		res.Facets = x.facets(st, r, base, filters, sel, all)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -106,13 +107,16 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 
 	var page []entry
 	if fk != nil {
-		page, res.More = c.topKFeed(fk, all, r.After, r.N)
+		page, res.More = c.topKFeed(st, fk, all, r.After, r.N)
 	} else if so := c.orderFor(sortBy, text, all); so != nil {
-		page, res.More = c.topKOrdered(so, c.dirty, all, sortBy, r.After, r.N)
+		page, res.More = c.topKOrdered(st, so, c.dirty, all, sortBy, r.After, r.N)
 	} else if sortBy == query.SortRelevance && text != nil && relevancePruning {
-		page, res.More = c.topKRelevance(text, all, r.After, r.N, scorer)
+		page, res.More = c.topKRelevance(st, text, all, r.After, r.N, scorer)
 	} else {
-		page, res.More = c.topK(x.candidates(sortBy, text, all, scorer), r.After, sortBy, r.N)
+		page, res.More = c.topK(x.candidates(st, sortBy, text, all, scorer), r.After, sortBy, r.N)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	res.Hits = make([]query.Candidate, len(page))
 	for i, e := range page {
@@ -356,7 +360,7 @@ func intersect(base *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
 // one pass over their 4-byte columns, and the few-valued fields by
 // cardinalities of the set ∩ each value's bitmap, which cost per value, not
 // per document.
-func (x *Index) facets(req *query.Retrieval, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, sel selection, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
+func (x *Index) facets(st *budget, req *query.Retrieval, base *roaring.Bitmap, filters [numFields]*roaring.Bitmap, sel selection, all *roaring.Bitmap) map[query.Facet][]query.FacetValue {
 	c := x.cols
 	setFor := func(fld field) *roaring.Bitmap {
 		if filters[fld] == nil {
@@ -399,10 +403,13 @@ func (x *Index) facets(req *query.Retrieval, base *roaring.Bitmap, filters [numF
 	for _, g := range groups {
 		want := g.want
 		if g.set.GetCardinality() > small {
-			c.countColumns(g.set, want, counts)
+			c.countColumns(st, g.set, want, counts)
 			c.bitmapFacets(g.set, want&^(1<<fieldBrand|1<<fieldSize), catNode, counts)
 		} else {
-			c.scanFacets(g.set, want, catNode, counts)
+			c.scanFacets(st, g.set, want, catNode, counts)
+		}
+		if st.done {
+			return nil // Retrieve answers with the context's error
 		}
 	}
 	limit := req.EffectiveFacetLimit()
@@ -495,7 +502,7 @@ func (c *columns) bitmapFacets(set *roaring.Bitmap, want facetMask, catNode uint
 
 // scanFacets counts the wanted facets in one pass over set, reading each
 // document's columns.
-func (c *columns) scanFacets(set *roaring.Bitmap, want facetMask, catNode uint32, fc *facetCounts) {
+func (c *columns) scanFacets(st *budget, set *roaring.Bitmap, want facetMask, catNode uint32, fc *facetCounts) {
 	has := func(f field) bool { return want&(1<<f) != 0 }
 	var brand, size, cond, color, cat, price []int
 	if has(fieldBrand) {
@@ -536,7 +543,7 @@ func (c *columns) scanFacets(set *roaring.Bitmap, want facetMask, catNode uint32
 	buf := make([]uint32, 1024)
 	var sink uint32
 	it := set.ManyIterator()
-	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+	for n := it.NextMany(buf); n > 0 && !st.spend(n); n = it.NextMany(buf) {
 		b := buf[:n]
 		if brand != nil {
 			for _, o := range b {
@@ -587,7 +594,7 @@ var scanSink atomic.Uint32
 
 // countColumns counts brand and size (as wanted) in one pass over their
 // columns.
-func (c *columns) countColumns(set *roaring.Bitmap, want facetMask, fc *facetCounts) {
+func (c *columns) countColumns(st *budget, set *roaring.Bitmap, want facetMask, fc *facetCounts) {
 	var brand, size []int
 	if want&(1<<fieldBrand) != 0 {
 		brand = make([]int, len(c.brands.vals))
@@ -602,7 +609,7 @@ func (c *columns) countColumns(set *roaring.Bitmap, want facetMask, fc *facetCou
 	}
 	buf := make([]uint32, 4096)
 	it := set.ManyIterator()
-	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+	for n := it.NextMany(buf); n > 0 && !st.spend(n); n = it.NextMany(buf) {
 		switch {
 		case size == nil:
 			for _, o := range buf[:n] {
@@ -649,13 +656,13 @@ func termFacet(counts []int, names []string, limit int, selected []uint32) []que
 // Ascending sorts negate; never-shared listings sort after every shared
 // one. For relevance with text the candidates are the text hits (whose
 // scores are at hand) that are in all, scored by the first phase.
-func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, scorer query.Scorer) func(yield func(entry)) {
+func (x *Index) candidates(st *budget, s query.Sort, text *textHits, all *roaring.Bitmap, scorer query.Scorer) func(yield func(entry)) {
 	c := x.cols
 	scan := func(key func(o uint32) float64) func(yield func(entry)) {
 		return func(yield func(entry)) {
 			buf := make([]uint32, 4096)
 			it := all.ManyIterator()
-			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+			for n := it.NextMany(buf); n > 0 && !st.spend(n); n = it.NextMany(buf) {
 				for _, o := range buf[:n] {
 					yield(entry{v: key(o), ord: o})
 				}
@@ -672,6 +679,9 @@ func (x *Index) candidates(s query.Sort, text *textHits, all *roaring.Bitmap, sc
 		return func(yield func(entry)) {
 			var sig query.Signals
 			for i, o := range text.ords {
+				if st.spend(1) {
+					return
+				}
 				if !all.Contains(o) {
 					continue
 				}
@@ -801,7 +811,7 @@ var relevancePruning = true
 // best possible first-phase score (scorer.Bound) is below the page's worst,
 // that group and all after it are skipped without reading their rows or
 // scoring. A broad word matching 130k listings then scores a few thousand.
-func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *query.Position, k int, scorer query.Scorer) ([]entry, bool) {
+func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap, after *query.Position, k int, scorer query.Scorer) ([]entry, bool) {
 	// Membership in all through a bitset over ordinals (a load and a
 	// shift) instead of a roaring Contains per hit.
 	in := getBitset(c.ids.len())
@@ -818,6 +828,9 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 	var last []uint32
 	lastSc := math.NaN()
 	for i, o := range text.ords {
+		if st.spend(1) {
+			return nil, false
+		}
 		if in[o>>6]&(1<<(o&63)) == 0 {
 			continue
 		}
@@ -853,7 +866,7 @@ func (c *columns) topKRelevance(text *textHits, all *roaring.Bitmap, after *quer
 			break
 		}
 		g := groups[sc]
-		for lo := 0; lo < len(g); lo += len(sigs) {
+		for lo := 0; lo < len(g) && !st.spend(len(sigs)); lo += len(sigs) {
 			chunk := g[lo:min(lo+len(sigs), len(g))]
 			// Read the rows first in a tight loop, so that their cache
 			// misses overlap, then blend.
