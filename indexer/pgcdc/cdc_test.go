@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
@@ -598,6 +599,13 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 	waitStreaming(t, db)
 	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
 	sink.waitFor(t, "a", func(evs []change.Event) bool { return len(evs) == 1 })
+	// The sink has a; the CDC confirms it on its next status round (under
+	// load that can come after the sink's write): wait for it, the premise
+	// of this test.
+	testkit.Eventually(t, "a confirmed", 10*time.Second, func() bool {
+		st, err := loadState(context.Background(), db, StateTable, slotFor(t, dsn))
+		return err == nil && st.confirmed != 0
+	})
 	r.stop(t)
 	// Rewind the slot's idea of progress as a Postgres crash can, by
 	// recreating it further back is not possible; instead simulate a
