@@ -70,7 +70,7 @@ func (b *Boundaries) ensure(ctx context.Context, now time.Time) bool {
 		if err != nil {
 			return false
 		}
-		drops = d
+		drops = slices.SortedFunc(slices.Values(d), time.Time.Compare)
 	}
 	parties := map[string][2]time.Time{}
 	var all []time.Time
