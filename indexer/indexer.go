@@ -54,6 +54,9 @@ type Config struct {
 	// Rows receives the rows of the non-listing tables; nil counts and drops
 	// them (metric rummage_indexer_rows_total).
 	Rows RowStore
+	// Invalidator hears of every batch's changes once they are applied;
+	// nil: none.
+	Invalidator Invalidator
 	// Metrics; nil creates unregistered ones.
 	Metrics *Metrics
 	// Logger; nil is slog.Default().
@@ -272,11 +275,30 @@ type batchResult struct {
 	DeadLetters                  []DeadLetter
 }
 
+// Invalidator hears what a batch changed once the listings are applied
+// (searchable) and the rows stored, before the offsets are committed: the
+// serving cache purges what depends on it. Invalidate is retried like a
+// row store write until it succeeds, so every change reaches it at least
+// once.
+type Invalidator interface {
+	Invalidate(ctx context.Context, changes []Changed) error
+}
+
+// Changed is one applied change: its table and its old and new rows as
+// the stream carries them (JSON objects; nil when absent: a create has no
+// old row, a delete no new one). Under REPLICA IDENTITY FULL an update has
+// both, so that what depended on the old row is purged too.
+type Changed struct {
+	Table         string
+	Before, After json.RawMessage
+}
+
 // decoded is a batch after step 1: what its messages mean.
 type decoded struct {
 	msgs     []Message
 	listings []pending
 	rows     []RowChange
+	changed  []Changed // every change of a handled table, for the Invalidator
 	dead     []DeadLetter
 	lastLSN  map[string]uint64
 }
@@ -295,6 +317,7 @@ func (d *decoded) append(o decoded) {
 		d.listings = append(d.listings, p)
 	}
 	d.rows = append(d.rows, o.rows...)
+	d.changed = append(d.changed, o.changed...)
 	d.dead = append(d.dead, o.dead...)
 	for t, lsn := range o.lastLSN {
 		d.lastLSN[t] = max(d.lastLSN[t], lsn)
@@ -335,6 +358,7 @@ func (ix *Indexer) decode(msgs []Message) decoded {
 	for _, o := range out[1:] {
 		d.listings = append(d.listings, o.listings...)
 		d.rows = append(d.rows, o.rows...)
+		d.changed = append(d.changed, o.changed...)
 		d.dead = append(d.dead, o.dead...)
 		for t, lsn := range o.lastLSN {
 			d.lastLSN[t] = max(d.lastLSN[t], lsn)
@@ -359,6 +383,9 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 		}
 		table := e.Source.Table
 		ix.m.Events.WithLabelValues(table, string(e.Op)).Inc()
+		if ix.cfg.Invalidator != nil && ix.tables[table] {
+			d.changed = append(d.changed, Changed{Table: table, Before: e.Before, After: e.After})
+		}
 		switch {
 		case !ix.tables[table]:
 			ix.m.Skipped.WithLabelValues(table).Inc()
@@ -418,6 +445,13 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 		}
 		for _, r := range rows {
 			ix.m.Rows.WithLabelValues(r.Table).Inc()
+		}
+	}
+
+	// 4b. Invalidations, once what they are about can be read.
+	if ix.cfg.Invalidator != nil && len(d.changed) > 0 {
+		if err := ix.retry(ctx, "invalidation", func() error { return ix.cfg.Invalidator.Invalidate(ctx, d.changed) }); err != nil {
+			return res, err
 		}
 	}
 

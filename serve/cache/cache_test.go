@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -523,5 +524,30 @@ func TestDropsServerTime(t *testing.T) {
 	}
 	if f.cat.calls.Load() != 1 || !b.ServerTime.Equal(t0.Add(1500*time.Millisecond)) {
 		t.Fatalf("cached drops: server_time %v (want the request's clock)", b.ServerTime)
+	}
+}
+
+// TestHook: the indexer's changes become the dependencies of their old and
+// new rows.
+func TestHook(t *testing.T) {
+	f := newFixture(t)
+	f.get("/v1/search?brand=nike")
+	f.get("/v1/search?brand=zara")
+	f.get("/v1/search?category=men")
+	h := &Hook{Sink: f.c, Now: f.clk.Now}
+	err := h.Invalidate(context.Background(), []indexer.Changed{{Table: rummage.ListingsTable,
+		Before: json.RawMessage(`{"id":"l7","seller_id":"s1","title":"x","brand":"Nike","category":["Women"],"status":"available"}`),
+		After:  json.RawMessage(`{"id":"l7","seller_id":"s1","title":"x","brand":"Zara","category":["Women"],"status":"sold"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.state("/v1/search?brand=nike") != Stale || f.state("/v1/search?brand=zara") != Stale || f.state("/v1/search?category=men") != Hit {
+		t.Fatal("a brand change purges the old and the new brand's pages, and not the other category's")
+	}
+	if err := h.Invalidate(context.Background(), []indexer.Changed{{Table: rummage.ListingsTable}}); err != nil {
+		t.Fatal(err)
+	}
+	if f.state("/v1/search?category=men") != Miss {
+		t.Fatal("a truncate drops everything")
 	}
 }
