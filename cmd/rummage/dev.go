@@ -20,6 +20,7 @@ import (
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/serve/cache"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -96,6 +97,7 @@ type devOptions struct {
 	cursors                  *cursorFlags
 	pipeline                 pipeline.Config
 	api                      api.Config
+	cache                    *cacheFlags
 	log                      *slog.Logger
 }
 
@@ -125,6 +127,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long an indexer batch waits to fill after its first event")
 	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
+	cacheF := addCacheFlags(fs)
 	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
@@ -165,7 +168,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
 	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, cache: cacheF, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -215,6 +218,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	reg := newRegistry()
 	o.pipeline.Index, o.pipeline.Registerer = idx.Write, reg
+	c, cacheOpts, err := o.cache.build(ctx, &o.api, idx.Read, reg, o.log)
+	if err != nil {
+		return err
+	}
+	if c != nil { // one process: the indexer purges the API's cache directly
+		o.pipeline.Invalidator = &cache.Hook{Sink: c}
+	}
 	if x, ok := b.(*embedded.Index); ok {
 		o.pipeline.Compact = x.Compact
 	}
@@ -229,7 +239,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return err
 	}
-	srv, err := api.New(o.api, nil, o.log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
+	srv, err := api.New(o.api, nil, o.log, append(cacheOpts, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -28,6 +28,8 @@ type Config struct {
 	DatabaseURL string
 	// Index receives the listing changes (required).
 	Index indexer.Applier
+	// Invalidator hears every applied batch (the serving cache); nil: none.
+	Invalidator indexer.Invalidator
 
 	// KafkaAddr is where the in-process broker listens (default
 	// "127.0.0.1:0", a free port). Use a loopback address: the broker has no
@@ -250,7 +252,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		names[i] = tableName(t)
 	}
 	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, BatchSize: cfg.BatchSize,
-		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log})
+		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log, Invalidator: cfg.Invalidator})
 	if err != nil {
 		return nil, err
 	}
