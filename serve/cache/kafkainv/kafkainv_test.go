@@ -1,0 +1,79 @@
+package kafkainv_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/rummage/rummage/serve/cache/kafkainv"
+)
+
+// target records what it is told.
+type target struct {
+	mu      sync.Mutex
+	deps    []string
+	cleared int
+	got     chan struct{}
+}
+
+func (t *target) InvalidateDeps(d []string) {
+	t.mu.Lock()
+	t.deps = append(t.deps, d...)
+	t.mu.Unlock()
+	t.got <- struct{}{}
+}
+
+func (t *target) Clear() {
+	t.mu.Lock()
+	t.cleared++
+	t.mu.Unlock()
+}
+
+// TestEveryReplicaHears: two replicas subscribed before a batch is
+// published both invalidate its dependencies, split over messages; a
+// replica starts with an empty cache.
+func TestEveryReplicaHears(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := kafkainv.NewPublisher(c.ListenAddrs(), "rt")
+	defer pub.Close()
+	if err := pub.EnsureTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Send(ctx, []string{"l:old"}); err != nil { // before the replicas: not theirs
+		t.Fatal(err)
+	}
+	var targets []*target
+	for range 2 {
+		tg := &target{got: make(chan struct{}, 16)}
+		s := &kafkainv.Subscriber{Brokers: c.ListenAddrs(), Prefix: "rt", Target: tg}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tg)
+	}
+	deps := make([]string, 5000)
+	for i := range deps {
+		deps[i] = "l:" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
+	}
+	if err := pub.Send(ctx, deps); err != nil {
+		t.Fatal(err)
+	}
+	for i, tg := range targets {
+		<-tg.got
+		<-tg.got // 5000 deps: two messages
+		tg.mu.Lock()
+		if !slices.Equal(tg.deps, deps) || tg.cleared != 1 {
+			t.Fatalf("replica %d: %d deps (want %d), cleared %d times (want 1, at start)", i, len(tg.deps), len(deps), tg.cleared)
+		}
+		tg.mu.Unlock()
+	}
+}
