@@ -190,4 +190,3 @@ func (s *Subscriber) read(ctx context.Context, off int64) error {
 		s.Target.InvalidateDeps(msg.Deps)
 	}
 }
-
