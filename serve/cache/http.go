@@ -40,8 +40,10 @@ type HTTPConfig struct {
 // depends on by name; beyond, it depends on every listing change.
 const maxFollowTags = 1000
 
-// partyCountsTTL bounds /v1/parties/{id}: its counts may lag 5 s.
-const partyCountsTTL = 5 * time.Second
+// countsTTL bounds the entries whose counts no tag follows: facet counts
+// (disjunctive: a facet counts listings the filters exclude) and
+// /v1/parties/{id}'s counts, which may lag 5 s (DESIGN.md "Freshness").
+const countsTTL = 5 * time.Second
 
 type kind int
 
@@ -179,16 +181,25 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 			ent.Expires = b.Next(ctx, start, false, "*")
 		case kParty:
 			ent.Expires = b.Next(ctx, start, false, party)
-			if ttl := start.Add(partyCountsTTL); ent.Expires.IsZero() || ttl.Before(ent.Expires) {
-				ent.Expires = ttl
-			}
+			ent.Expires = earliest(ent.Expires, start.Add(countsTTL))
 		case kPartyFeed:
 			ent.Expires = b.Next(ctx, start, true, party)
 		default:
 			ent.Expires = b.Next(ctx, start, true, "")
 		}
+		if q.Get("facets") != "" {
+			ent.Expires = earliest(ent.Expires, start.Add(countsTTL))
+		}
 		return ent, true, nil
 	}
+}
+
+// earliest is the earlier of two instants, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // deps are an answer's dependencies: the listings it shows and the tags
