@@ -19,6 +19,7 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
 )
@@ -218,7 +219,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	reg := newRegistry()
 	o.pipeline.Index, o.pipeline.Registerer = idx.Write, reg
-	c, cacheOpts, err := o.cache.build(ctx, &o.api, idx.Read, reg, o.log)
+	c, cacheOpts, err := o.cache.build(ctx, &o.api, func() query.Backend { return idx.Read }, reg, o.log)
 	if err != nil {
 		return err
 	}

@@ -84,3 +84,19 @@ func ChangeDeps(changes []indexer.Changed, now time.Time) []string {
 	}
 	return out
 }
+
+// Sinks sends to each sink in turn: the topic other replicas read, then
+// this process's own cache.
+type Sinks []Sink
+
+// Send implements Sink; it stops at the first error (the indexer retries
+// the batch's invalidations whole: a cache hears some twice, which is
+// harmless).
+func (s Sinks) Send(ctx context.Context, deps []string) error {
+	for _, k := range s {
+		if err := k.Send(ctx, deps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
