@@ -1,4 +1,4 @@
-package cache_test
+package cache
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +23,6 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
-	"github.com/rummage/rummage/serve/cache"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
 )
@@ -32,11 +30,11 @@ import (
 // partyServer is the API over an embedded index of n listings and an
 // in-memory signals store with a live party p1 into which shared listings
 // were shared; with c set, its middleware caches.
-func partyServer(b testing.TB, c *cache.Cache, st *memory.Store, x *embedded.Index) http.Handler {
+func partyServer(b testing.TB, c *Cache, st *memory.Store, x *embedded.Index) http.Handler {
 	b.Helper()
 	var opts []api.Option
 	if c != nil {
-		opts = append(opts, api.WithMiddleware(c.Middleware(cache.HTTPConfig{Social: st})))
+		opts = append(opts, api.WithMiddleware(c.Middleware(HTTPConfig{Social: st})))
 	}
 	s, err := api.New(api.Config{Signals: st, Auth: api.Auth{Keys: apitest.Shared().Ring, AnonymousReads: true}}, x, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	if err != nil {
@@ -95,13 +93,13 @@ func cpuNow() time.Duration {
 // cache, in one run: CPU per request (cpu-µs/op) and bytes per answer.
 func BenchmarkPartyFeedFirstPage(b *testing.B) {
 	st, x := partyData(b, 20000, 5000)
-	c, err := cache.New(cache.Config{})
+	c, err := New(Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
 		name string
-		c    *cache.Cache
+		c    *Cache
 	}{{"uncached", nil}, {"cached", c}} {
 		h := partyServer(b, bc.c, st, x)
 		b.Run(bc.name, func(b *testing.B) {
@@ -128,20 +126,6 @@ func BenchmarkPartyFeedFirstPage(b *testing.B) {
 	}
 }
 
-// fakeClock is the cache's clock in the API tests (the API answers at the
-// real instant; only the cache's lifetimes are driven).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestThroughAPI: the cached routes answer as the OpenAPI document says
 // (ETag, Cache-Control, Surrogate-Key, 304), and after every change of a
 // random walk of listing changes, once the stale bound has passed, every
@@ -151,9 +135,9 @@ func (c *fakeClock) Add(d time.Duration) {
 func TestThroughAPI(t *testing.T) {
 	ctx := context.Background()
 	st, x := partyData(t, 3000, 800)
-	clk := &fakeClock{t: time.Now()}
-	m := cache.NewMetrics()
-	c, err := cache.New(cache.Config{Now: clk.Now, Metrics: m})
+	clk := &clock{t: time.Now()}
+	m := NewMetrics()
+	c, err := New(Config{Now: clk.Now, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +180,7 @@ func TestThroughAPI(t *testing.T) {
 		get(cached, target)
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	hook := &cache.Hook{Sink: c}
+	hook := &Hook{Sink: c}
 	const steps = 60
 	for step := range steps {
 		id := fmt.Sprintf("l%05d", rnd.IntN(3000))
@@ -221,7 +205,7 @@ func TestThroughAPI(t *testing.T) {
 		if err := hook.Invalidate(ctx, []indexer.Changed{{Table: rummage.ListingsTable, Before: bj, After: aj}}); err != nil {
 			t.Fatal(err)
 		}
-		clk.Add(cache.DefaultStale)
+		clk.Add(DefaultStale)
 		c.Flush()
 		for _, target := range targets {
 			if got, want := get(cached, target), get(fresh, target); got != want {
