@@ -112,18 +112,10 @@ func mustE2E(t testing.TB) *api.Server {
 }
 
 type searchBody struct {
-	Total      int                         `json:"total"`
-	Hits       []rummage.Listing           `json:"hits"`
-	Facets     map[string][]facetValueBody `json:"facets"`
-	NextCursor *string                     `json:"next_cursor"`
-}
-
-type facetValueBody struct {
-	Value string `json:"value"`
-	Key   string `json:"key"`
-	From  *int64 `json:"from"`
-	To    *int64 `json:"to"`
-	Count int    `json:"count"`
+	Total      int                           `json:"total"`
+	Hits       []rummage.Listing             `json:"hits"`
+	Facets     map[string][]query.FacetValue `json:"facets"`
+	NextCursor *string                       `json:"next_cursor"`
 }
 
 // get sends GET target with the shared search key through apitest, which
@@ -261,7 +253,7 @@ func TestE2ECursorWalk(t *testing.T) {
 	}
 }
 
-func facetCounts(vals []facetValueBody) map[string]int {
+func facetCounts(vals []query.FacetValue) map[string]int {
 	m := map[string]int{}
 	for _, v := range vals {
 		k := v.Value

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,12 @@ func page(c echo.Context, req *query.Request, res *feed.Page, err error, what st
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	return writePage(c, req, res)
+}
+
+// writePage writes res in the shape of /v1/search: empty lists rather than
+// null, and every facet asked for present.
+func writePage(c echo.Context, req *query.Request, res *feed.Page) error {
 	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
 	if out.Hits == nil {
 		out.Hits = []feed.Hit{}
@@ -154,12 +161,10 @@ func (s *Server) partyFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.feeds()
-	if err != nil {
-		return err
-	}
-	res, err := f.PartyFeed(c.Request().Context(), c.Param("id"), req)
-	return page(c, req, res, err, "party feed")
+	id := c.Param("id")
+	return s.feedPage(c, req, "party feed", func(f *feed.Feeds, ctx context.Context, req *query.Request) (*feed.Page, error) {
+		return f.PartyFeed(ctx, id, req)
+	})
 }
 
 func (s *Server) following(c echo.Context) error {
@@ -170,12 +175,7 @@ func (s *Server) following(c echo.Context) error {
 	if req.User == "" {
 		return bad("missing_parameter", paramUser, "the following feed is a shopper's: user is required")
 	}
-	f, err := s.feeds()
-	if err != nil {
-		return err
-	}
-	res, err := f.Following(c.Request().Context(), req)
-	return page(c, req, res, err, "following feed")
+	return s.feedPage(c, req, "following feed", (*feed.Feeds).Following)
 }
 
 func (s *Server) home(c echo.Context) error {
@@ -183,12 +183,18 @@ func (s *Server) home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.feedPage(c, req, "home feed", (*feed.Feeds).Home)
+}
+
+// feedPage answers a feed surface: get on the configured feeds, written by
+// page.
+func (s *Server) feedPage(c echo.Context, req *query.Request, what string, get func(*feed.Feeds, context.Context, *query.Request) (*feed.Page, error)) error {
 	f, err := s.feeds()
 	if err != nil {
 		return err
 	}
-	res, err := f.Home(c.Request().Context(), req)
-	return page(c, req, res, err, "home feed")
+	res, err := get(f, c.Request().Context(), req)
+	return page(c, req, res, err, what)
 }
 
 func (s *Server) drops(c echo.Context) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/feed/feedtest"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals/memory"
 )
 
@@ -52,8 +53,8 @@ type listBody struct {
 			Type, By, Value string
 		} `json:"feed_reason"`
 	} `json:"hits"`
-	Facets     map[string][]facetValueBody `json:"facets"`
-	NextCursor *string                     `json:"next_cursor"`
+	Facets     map[string][]query.FacetValue `json:"facets"`
+	NextCursor *string                       `json:"next_cursor"`
 }
 
 func (b *listBody) ids() []string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api/apitest"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 )
 
@@ -79,32 +80,14 @@ func (b *stubBackend) lastRequest() *query.Retrieval {
 	return b.last
 }
 
-// logBuffer collects the server's log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newTestServer builds a server over b; without cfg.Auth.Keys it knows the
 // shared test keys (apitest.Shared).
-func newTestServer(t testing.TB, cfg Config, b Backend, opts ...Option) (*Server, *logBuffer) {
+func newTestServer(t testing.TB, cfg Config, b Backend, opts ...Option) (*Server, *testkit.SyncBuffer) {
 	t.Helper()
 	if cfg.Auth.Keys == nil {
 		cfg.Auth.Keys = apitest.Shared().Ring
 	}
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg, b, logger, opts...)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rummage/rummage/internal/metric"
 )
 
 // metrics live on the registry of WithRegistry, or on the server's own,
@@ -28,25 +30,17 @@ func newMetrics(reg Registry, documents func() (float64, bool)) (*metrics, error
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	s := metric.NewSet("http")
 	m := &metrics{
-		reg: reg,
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "rummage_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP request, by route pattern and status code.",
-			Buckets: latencyBuckets,
-		}, []string{"route", "status"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rummage_http_requests_in_flight",
-			Help: "HTTP requests being answered.",
-		}),
-		disconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "rummage_http_client_disconnects_total",
-			Help: "Requests whose client went away before the answer was written (logged at debug, status 499).",
-		}),
+		reg:         reg,
+		latency:     s.HistogramVec("request_duration_seconds", "Time to answer an HTTP request, by route pattern and status code.", latencyBuckets, "route", "status"),
+		inFlight:    s.Gauge("requests_in_flight", "HTTP requests being answered."),
+		disconnects: s.Counter("client_disconnects_total", "Requests whose client went away before the answer was written (logged at debug, status 499)."),
 	}
 	docs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "rummage_index_documents",
-		Help: "Live documents in the index (any status), read from the backend at scrape; NaN while the index is loading.",
+		Namespace: metric.Namespace,
+		Name:      "index_documents",
+		Help:      "Live documents in the index (any status), read from the backend at scrape; NaN while the index is loading.",
 	}, func() float64 {
 		n, ok := documents()
 		if !ok {
@@ -54,10 +48,11 @@ func newMetrics(reg Registry, documents func() (float64, bool)) (*metrics, error
 		}
 		return n
 	})
-	for _, c := range []prometheus.Collector{m.latency, m.inFlight, m.disconnects, docs} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := s.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(docs); err != nil {
+		return nil, err
 	}
 	// The process collectors may be there already (a role registered them
 	// on the shared registry): one copy is enough.

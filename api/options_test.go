@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rummage/rummage/api/apitest"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 )
 
@@ -187,7 +188,7 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 	})
 }
 
-func assertGone(t *testing.T, s *Server, logs *logBuffer) {
+func assertGone(t *testing.T, s *Server, logs *testkit.SyncBuffer) {
 	t.Helper()
 	if l := logs.String(); strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") || !strings.Contains(l, "status=499") {
 		t.Errorf("a client going away: want one debug line with status 499, got\n%s", l)

@@ -199,22 +199,7 @@ func (s *Server) search(c echo.Context) error {
 		}
 		return fmt.Errorf("search: %w", err)
 	}
-	out := searchResponse{Total: res.Total, Hits: res.Hits, Facets: res.Facets}
-	if out.Hits == nil {
-		out.Hits = []feed.Hit{}
-	}
-	if out.Facets == nil {
-		out.Facets = map[query.Facet][]query.FacetValue{}
-	}
-	for _, f := range req.Facets {
-		if out.Facets[f] == nil {
-			out.Facets[f] = []query.FacetValue{}
-		}
-	}
-	if res.NextCursor != "" {
-		out.NextCursor = &res.NextCursor
-	}
-	return c.JSON(http.StatusOK, &out)
+	return writePage(c, req, res)
 }
 
 func (s *Server) listing(c echo.Context) error {

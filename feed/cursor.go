@@ -37,6 +37,16 @@ const MaxCursorBytes = 1024
 // cursors are then refused as invalid rather than misread.
 const cursorVersion = 1
 
+// The surfaces a cursor is bound to (cursorState.Surface): a cursor of one
+// never pages another.
+const (
+	surfaceSearch    = "search"
+	surfaceFollowing = "following"
+	surfaceHome      = "home"
+	surfaceParties   = "parties"
+	surfaceParty     = "party"
+)
+
 // cursorState is what a cursor carries. Surface-specific fields are empty
 // where they do not apply.
 type cursorState struct {

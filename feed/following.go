@@ -8,8 +8,6 @@ import (
 	"github.com/rummage/rummage/signals"
 )
 
-const surfaceFollowing = "following"
-
 // Following is one page of user's following feed (DESIGN.md "Feeds"):
 // what the closets user follows listed or shared, each listing once at
 // its latest such event, newest first, within FollowingWindow. The
@@ -19,7 +17,7 @@ const surfaceFollowing = "following"
 // retrieval orders, filters and counts both. The viewer's own closet,
 // blocked closets and suspended sellers never appear.
 func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error) {
-	fp := fingerprint(req, "following")
+	fp := fingerprint(req, surfaceFollowing)
 	cur, err := f.decodeCursor(req, surfaceFollowing, fp)
 	if err != nil {
 		return nil, err

@@ -87,8 +87,6 @@ func (m *MemorySnapshots) Get(_ context.Context, id string) (*Snapshot, error) {
 	return e.s, nil
 }
 
-const surfaceHome = "home"
-
 // Home is one page of the home feed (DESIGN.md "Feeds"): the followed
 // closets' activity, listings matching the shopper's affinities, trending
 // and fresh listings, blended by ranking.BlendHome into a ranked snapshot
@@ -96,7 +94,7 @@ const surfaceHome = "home"
 // a walk whose snapshot expired starts again (Restarted). Without a user,
 // or for one without signals: trending, then fresh.
 func (f *Feeds) Home(ctx context.Context, req *query.Request) (*Page, error) {
-	fp := fingerprint(req, "home")
+	fp := fingerprint(req, surfaceHome)
 	cur, err := f.decodeCursor(req, surfaceHome, fp)
 	if err != nil {
 		return nil, err

@@ -61,8 +61,6 @@ type PartiesRequest struct {
 	Now      time.Time // zero: the clock
 }
 
-const surfaceParties = "parties"
-
 // Parties lists parties: live ones by ends_at, then upcoming by starts_at,
 // then ended by ends_at desc, as far as the statuses asked. The cursor is
 // an offset into that list at the first page's instant.
@@ -75,7 +73,7 @@ func (f *Feeds) Parties(ctx context.Context, req *PartiesRequest) ([]PartyInfo, 
 	if limit == 0 {
 		limit = query.DefaultLimit
 	}
-	fp := fingerprint(&query.Request{}, append([]string{"parties"}, statuses...)...)
+	fp := fingerprint(&query.Request{}, append([]string{surfaceParties}, statuses...)...)
 	q := &query.Request{Cursor: req.Cursor, Now: req.Now}
 	cur, err := f.decodeCursor(q, surfaceParties, fp)
 	if err != nil {
@@ -198,8 +196,6 @@ func partyRetrieval(p *signals.Party, shares []signals.ListingAt, now time.Time,
 	}
 }
 
-const surfaceParty = "party"
-
 // PartyFeed is one page of a party's feed (DESIGN.md "Parties"): the
 // listings shared into it during its window that match its theme and are
 // visible now, each once, by their latest share (or the request's key
@@ -211,7 +207,7 @@ func (f *Feeds) PartyFeed(ctx context.Context, id string, req *query.Request) (*
 	if sort == "" {
 		sort = SortParty
 	}
-	fp := fingerprint(req, "party", id)
+	fp := fingerprint(req, surfaceParty, id)
 	cur, err := f.decodeCursor(req, surfaceParty, fp)
 	if err != nil {
 		return nil, err

@@ -48,8 +48,6 @@ func NewSearch(r Retriever, cfg SearchConfig) *Search {
 	return &Search{r: r, cfg: cfg}
 }
 
-const surfaceSearch = "search"
-
 // Search answers one page of a validated request (see
 // query.Request.Validate). A bad cursor is a *query.InvalidError.
 func (s *Search) Search(ctx context.Context, req *query.Request) (*Page, error) {

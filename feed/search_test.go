@@ -11,16 +11,13 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 )
 
 // index is the conformance catalog in an embedded index.
 func index(t *testing.T) *embedded.Index {
 	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
+	x := embeddedtest.Open(t, embedded.Config{})
 	if err := conformance.Load(context.Background(), x); err != nil {
 		t.Fatal(err)
 	}

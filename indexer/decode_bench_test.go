@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,6 +49,35 @@ func BenchmarkDecodeListingEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, _, err := listingChange(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeShareEvent decodes share events as the CDC writes them
+// into signals changes: the signals applier's decode stage per message.
+//
+//	go test ./indexer -run '^$' -bench DecodeShareEvent -benchmem
+func BenchmarkDecodeShareEvent(b *testing.B) {
+	type msg struct{ key, value []byte }
+	var msgs []msg
+	for i := range 1000 {
+		row := fmt.Sprintf(`{"id":%d,"user_id":"u%07d","listing_id":"l%07d","party_id":"p0042","created_at":"2026-11-01T20:%02d:%02d.123456Z"}`, i, i*7919%100000, i*104729%1000000, i/60%60, i%60)
+		e := change.Event{After: json.RawMessage(row), Op: change.OpCreate, TsMs: 1, Source: change.Source{LSN: uint64(100 + i), TxID: 7, Schema: "public", Table: "shares", Seq: 1}}
+		v, err := e.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs = append(msgs, msg{[]byte(fmt.Sprintf(`{"id":%d}`, i)), v})
+	}
+	b.SetBytes(int64(len(msgs[0].value)))
+	for i := 0; b.Loop(); i++ {
+		m := msgs[i%len(msgs)]
+		e, err := DecodeEvent("rummage.public.shares", m.key, m.value)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := SocialChange(e); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,18 +8,22 @@
 // The protocol, in order, for every batch:
 //
 //  1. decode and transform every message; a message that cannot be decoded, a
-//     listing row that does not map or fails rummage.Listing.Validate, and a
-//     truncate of the listings table (see below) become dead letters;
+//     listing row that does not map or fails rummage.Listing.Validate, a
+//     social row that does not decode (SocialChange: one decoder per table;
+//     a party whose theme is not a valid saved search), and a truncate of
+//     the listings table (see below) become dead letters, counted by table
+//     (rummage_indexer_bad_rows_total) and logged with their key;
 //  2. coalesce listing changes per id: the highest (source.lsn, source.seq)
 //     wins, and among equal ones (one transaction) the later offset wins, so
 //     the backend gets at most one change per listing per batch;
 //  3. apply to the backend, retrying with backoff for as long as it takes on a
 //     transient error (never skipping); a change the backend rejects as
 //     invalid is isolated by bisecting the batch and becomes a dead letter;
-//  4. hand the rows of the other tables (sellers, follows, likes, shares,
-//     parties) to the RowStore for the feed work (without one they are
-//     counted and dropped: nothing in the index needs them, since like and
-//     share counters arrive on the listing row);
+//  4. at the same time as 3, hand the changes of the social tables
+//     (sellers, follows, likes, shares, parties, blocks) to the signals
+//     store (signals.Writer) in stream order, with the positions they bring
+//     their partitions to, retrying without limit like 3 (without a store
+//     they are counted and dropped);
 //  5. write the dead letters and wait for the broker's acknowledgement;
 //  6. commit the offsets of the whole batch.
 //
@@ -31,7 +35,16 @@
 // sent to the dead-letter topic with reason "truncate_unsupported" (and
 // counted; the CDC writes a truncate to every partition, so there is one
 // dead letter per partition), and the index keeps the rows until a reindex.
-// Truncates of the other tables are applied to the RowStore.
+// Truncates of the social tables go to the signals store.
+//
+// Positions: the signals store records the batch's positions of the social
+// partitions atomically with its data. A store that holds none (new, or an
+// emptied Redis) while the group's offsets have moved on would miss every
+// row before them, so RewindTopics names the social topics, which the
+// reader (kafkabus.ReaderConfig.FromStart) then reads from their start;
+// the listings topics go on from their offsets. A store that loses its data
+// under a running indexer says so (ErrSignalsLost) and Run returns: the
+// next start rebuilds it the same way.
 //
 // Versions: below the version a backend holds for a listing, a change is
 // stale; an equal version applies, and among equals the stream's order
@@ -44,7 +57,8 @@
 //
 // Sub-packages hold one external system each (indexer/kafkabus for Kafka,
 // indexer/pgcdc for Postgres). This package knows none of them: it defines the
-// small interfaces it consumes (Source, DeadLetterSink, Applier, RowStore) and
+// small interfaces it consumes (Source, DeadLetterSink, Applier, and
+// signals.Writer from the contract package signals) and
 // cmd/rummage wires concrete types in. It must not import api, a concrete
 // query backend, or a Kafka or Postgres client.
 package indexer

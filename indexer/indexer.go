@@ -1,7 +1,6 @@
 package indexer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,14 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/signals"
 )
 
 // ListingsTable is the table whose rows are index documents.
@@ -51,9 +52,11 @@ type Config struct {
 	// before Run returns the error (default 5). Apply and dead-letter writes
 	// are retried without limit: giving up on them would mean skipping.
 	CommitAttempts int
-	// Rows receives the rows of the non-listing tables; nil counts and drops
-	// them (metric rummage_indexer_rows_total).
-	Rows RowStore
+	// Signals receives the changes of the social tables (IsSocialTable)
+	// with the stream positions they bring their partitions to; nil counts
+	// and drops them (metric rummage_indexer_rows_total). Its Apply is
+	// retried without limit, like the backend's.
+	Signals signals.Writer
 	// Invalidator hears of every batch's changes once they are applied;
 	// nil: none.
 	Invalidator Invalidator
@@ -297,7 +300,7 @@ type Changed struct {
 type decoded struct {
 	msgs     []Message
 	listings []pending
-	rows     []RowChange
+	social   []signals.Change
 	changed  []Changed // every change of a handled table, for the Invalidator
 	dead     []DeadLetter
 	lastLSN  map[string]uint64
@@ -316,7 +319,7 @@ func (d *decoded) append(o decoded) {
 		p.msg += base
 		d.listings = append(d.listings, p)
 	}
-	d.rows = append(d.rows, o.rows...)
+	d.social = append(d.social, o.social...)
 	d.changed = append(d.changed, o.changed...)
 	d.dead = append(d.dead, o.dead...)
 	for t, lsn := range o.lastLSN {
@@ -357,7 +360,7 @@ func (ix *Indexer) decode(msgs []Message) decoded {
 	}
 	for _, o := range out[1:] {
 		d.listings = append(d.listings, o.listings...)
-		d.rows = append(d.rows, o.rows...)
+		d.social = append(d.social, o.social...)
 		d.changed = append(d.changed, o.changed...)
 		d.dead = append(d.dead, o.dead...)
 		for t, lsn := range o.lastLSN {
@@ -378,7 +381,7 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 			continue
 		}
 		if err != nil {
-			d.dead = append(d.dead, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+			d.dead = append(d.dead, ix.badRow(msg, topicTable(msg.Topic), ReasonDecode, err))
 			continue
 		}
 		table := e.Source.Table
@@ -393,17 +396,20 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 		case table == ListingsTable:
 			c, reason, err := listingChange(e)
 			if err != nil {
-				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: reason, Err: err.Error()})
+				d.dead = append(d.dead, ix.badRow(msg, table, reason, err))
 				continue
 			}
 			d.listings = append(d.listings, pending{change: c, seq: e.Source.Seq, msg: i})
-		default:
-			r, err := rowChange(e)
+		case IsSocialTable(table):
+			c, err := SocialChange(e)
 			if err != nil {
-				d.dead = append(d.dead, DeadLetter{Message: msg, Reason: ReasonDecode, Err: err.Error()})
+				d.dead = append(d.dead, ix.badRow(msg, table, ReasonTransform, err))
 				continue
 			}
-			d.rows = append(d.rows, r)
+			d.social = append(d.social, c)
+		default:
+			ix.m.Skipped.WithLabelValues(table).Inc()
+			continue
 		}
 		d.lastLSN[table] = max(d.lastLSN[table], e.Version())
 	}
@@ -412,7 +418,7 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 
 // applyBatch runs steps 2-6 of the protocol on a decoded batch.
 func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, error) {
-	msgs, listings, rows, lastLSN := d.msgs, d.listings, d.rows, d.lastLSN
+	msgs, listings, lastLSN := d.msgs, d.listings, d.lastLSN
 	res := batchResult{Messages: len(msgs), DeadLetters: d.dead}
 	ix.m.BatchSize.Observe(float64(len(msgs)))
 
@@ -421,11 +427,15 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	res.Changes, res.Coalesced = len(changes), coalesced
 	ix.m.Coalesced.Add(float64(coalesced))
 
-	// 3. Apply listings (bisecting out changes the backend rejects).
+	// 3 and 4 at once: the listings to the backend and the social changes
+	// to the signals store, two independent stores each waiting for its
+	// disk (or network).
+	social := ix.applySignals(ctx, d)
 	if len(changes) > 0 {
 		start := time.Now()
 		rejected, err := ix.apply(ctx, changes, &res.Apply)
 		if err != nil {
+			<-social
 			return res, err
 		}
 		ix.m.ApplySeconds.Observe(time.Since(start).Seconds())
@@ -435,17 +445,8 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 			res.DeadLetters = append(res.DeadLetters, DeadLetter{Message: msgs[p.msg], Reason: ReasonRejected, Err: p.err.Error()})
 		}
 	}
-
-	// 4. Rows of the other tables.
-	if len(rows) > 0 {
-		if ix.cfg.Rows != nil {
-			if err := ix.retry(ctx, "row store", func() error { return ix.cfg.Rows.ApplyRows(ctx, rows) }); err != nil {
-				return res, err
-			}
-		}
-		for _, r := range rows {
-			ix.m.Rows.WithLabelValues(r.Table).Inc()
-		}
+	if err := <-social; err != nil {
+		return res, err
 	}
 
 	// 4b. Invalidations, once what they are about can be read.
@@ -458,7 +459,7 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	// 5. Dead letters, acknowledged before the commit moves past them.
 	if len(res.DeadLetters) > 0 {
 		for _, d := range res.DeadLetters {
-			ix.log.Warn("indexer: dead letter", "reason", d.Reason, "error", d.Err,
+			ix.log.Warn("indexer: dead letter", "reason", d.Reason, "error", d.Err, "key", string(d.Message.Key),
 				"topic", d.Message.Topic, "partition", d.Message.Partition, "offset", d.Message.Offset)
 		}
 		if err := ix.retry(ctx, "dead-letter write", func() error { return ix.dlq.Send(ctx, res.DeadLetters) }); err != nil {
@@ -493,6 +494,69 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	}
 	ix.observeLag(msgs)
 	return res, nil
+}
+
+// applySignals hands the batch's social changes and the positions of its
+// social partitions to the signals store, on a goroutine of its own, and
+// returns the result of the write (retried until it succeeds or ctx ends).
+// A batch with social messages but no change (tombstones, bad rows) still
+// records its positions. Without a store the changes are counted and
+// dropped.
+func (ix *Indexer) applySignals(ctx context.Context, d decoded) <-chan error {
+	done := make(chan error, 1)
+	count := func() {
+		for _, c := range d.social {
+			ix.m.Rows.WithLabelValues(changeTable(c)).Inc()
+		}
+	}
+	b := signals.Batch{Changes: d.social, Positions: ix.socialPositions(d.msgs)}
+	if ix.cfg.Signals == nil || len(b.Changes) == 0 && len(b.Positions) == 0 {
+		count()
+		done <- nil
+		return done
+	}
+	go func() {
+		start := time.Now()
+		err := ix.retryUnless(ctx, "signals apply", func() error { return ix.cfg.Signals.Apply(ctx, b) },
+			func(err error) bool { return errors.Is(err, ErrSignalsLost) })
+		if err == nil {
+			ix.m.SignalsSeconds.Observe(time.Since(start).Seconds())
+			count()
+		}
+		done <- err
+	}()
+	return done
+}
+
+// socialPositions returns, per partition of a social table's topic among
+// msgs, the highest offset: what the signals store records with the batch.
+func (ix *Indexer) socialPositions(msgs []Message) []signals.Position {
+	var out []signals.Position
+	at := map[signals.Position]int{} // by topic and partition (Offset 0)
+	for _, m := range msgs {
+		if t := topicTable(m.Topic); !ix.tables[t] || !IsSocialTable(t) {
+			continue
+		}
+		k := signals.Position{Topic: m.Topic, Partition: m.Partition}
+		if i, ok := at[k]; ok {
+			out[i].Offset = max(out[i].Offset, m.Offset)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, signals.Position{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	}
+	return out
+}
+
+// topicTable is the table a topic <prefix>.<schema>.<table> carries.
+func topicTable(topic string) string { return topic[strings.LastIndexByte(topic, '.')+1:] }
+
+// badRow is the dead letter of a message the indexer cannot use, counted
+// by table (rummage_indexer_bad_rows_total; the table of its topic when the
+// envelope did not decode).
+func (ix *Indexer) badRow(msg Message, table, reason string, err error) DeadLetter {
+	ix.m.BadRows.WithLabelValues(table).Inc()
+	return DeadLetter{Message: msg, Reason: reason, Err: err.Error()}
 }
 
 // observeLag sets, per partition, how far the committed position is behind
@@ -563,6 +627,14 @@ func (ix *Indexer) apply(ctx context.Context, changes []pending, stats *query.Ap
 	return rejected, do(changes)
 }
 
+// ErrSignalsLost, wrapped by an error of the signals store's Apply, means
+// the store lost its data under the running indexer (a Redis emptied or
+// replaced): no retry can succeed, since the committed offsets are past
+// rows it no longer holds. Run returns the error; the next start finds the
+// store without positions and reads the social topics from their start
+// (RewindTopics).
+var ErrSignalsLost = errors.New("the signals store lost its data; restart the indexer to rebuild it from the social topics")
+
 // ErrRejected marks a change the backend refuses for what it is, not for a
 // passing condition: retrying it cannot succeed. A backend wraps it (or
 // returns a *rummage.FieldError or *query.InvalidError) to have the indexer
@@ -580,6 +652,12 @@ func IsPermanent(err error) bool {
 
 // retry runs f until it succeeds or ctx is done, with backoff.
 func (ix *Indexer) retry(ctx context.Context, what string, f func() error) error {
+	return ix.retryUnless(ctx, what, f, nil)
+}
+
+// retryUnless is retry, giving up at once on an error final says cannot
+// pass by retrying.
+func (ix *Indexer) retryUnless(ctx context.Context, what string, f func() error, final func(error) bool) error {
 	for attempt := 0; ; attempt++ {
 		err := f()
 		if err == nil {
@@ -587,6 +665,9 @@ func (ix *Indexer) retry(ctx context.Context, what string, f func() error) error
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if final != nil && final(err) {
+			return fmt.Errorf("indexer: %s: %w", what, err)
 		}
 		ix.m.ApplyRetries.Inc()
 		ix.log.Warn("indexer: "+what+" failed; retrying", "attempt", attempt+1, "error", err)
@@ -645,31 +726,6 @@ func listingChange(e change.Event) (query.Change, string, error) {
 		return query.Change{}, ReasonInvalid, err
 	}
 	return query.Change{ID: l.ID, Version: e.Version(), Doc: &l}, "", nil
-}
-
-// rowChange maps an event of another table to a RowChange.
-func rowChange(e change.Event) (RowChange, error) {
-	r := RowChange{Table: e.Source.Table, Version: e.Version(), Op: e.Op}
-	if e.Op == change.OpTruncate {
-		return r, nil
-	}
-	key := e.Key
-	if len(key) == 0 {
-		id, err := keyID(e.Row(), nil)
-		if err != nil {
-			return r, fmt.Errorf("%w: no message key and no id column", change.ErrInvalid)
-		}
-		key, _ = json.Marshal(map[string]string{"id": id})
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, key); err != nil {
-		return r, fmt.Errorf("%w: key: %v", change.ErrInvalid, err)
-	}
-	r.Key = buf.String()
-	if e.Op != change.OpDelete {
-		r.Row = e.After
-	}
-	return r, nil
 }
 
 // coalesce keeps one change per listing id: the highest (version, seq),

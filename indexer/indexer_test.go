@@ -6,12 +6,15 @@ package indexer
 // and the real embedded backend in indexer/kafkabus's tests.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/signals"
 )
 
 // journal records, in order, what the loop did.
@@ -72,9 +76,7 @@ func (s *fakeSource) Fetch(ctx context.Context, max int, _ time.Duration) ([]Mes
 func (s *fakeSource) Commit(_ context.Context, msgs []Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.commitErr) > 0 {
-		err := s.commitErr[0]
-		s.commitErr = s.commitErr[1:]
+	if err := nextFailure(&s.commitErr); err != nil {
 		s.j.add("commit failed")
 		return err
 	}
@@ -82,6 +84,17 @@ func (s *fakeSource) Commit(_ context.Context, msgs []Message) error {
 	s.committed = last + 1
 	s.j.add("commit %d", last)
 	return nil
+}
+
+// nextFailure pops the first of the failures a fake was told to return,
+// or returns nil when none is left.
+func nextFailure(q *[]error) error {
+	if len(*q) == 0 {
+		return nil
+	}
+	err := (*q)[0]
+	*q = (*q)[1:]
+	return err
 }
 
 func (s *fakeSource) add(key, value string) {
@@ -113,9 +126,7 @@ func newRecorder(j *journal) *recorder { return &recorder{j: j, docs: map[string
 func (r *recorder) Apply(_ context.Context, batch []query.Change) (query.ApplyStats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.failures) > 0 {
-		err := r.failures[0]
-		r.failures = r.failures[1:]
+	if err := nextFailure(&r.failures); err != nil {
 		r.j.add("apply failed")
 		return query.ApplyStats{}, err
 	}
@@ -373,36 +384,135 @@ func TestCommitRetriesThenFails(t *testing.T) {
 	}
 }
 
-func TestOtherTablesGoToRowStore(t *testing.T) {
-	rows := NewMemRowStore()
-	h := newHarness(t, Config{Rows: rows})
-	add := func(topic, key, value string) {
-		h.src.mu.Lock()
-		h.src.msgs = append(h.src.msgs, Message{Topic: topic, Offset: int64(len(h.src.msgs)), Key: []byte(key), Value: []byte(value)})
-		h.src.mu.Unlock()
+// signalsFake is a trivial signals.Writer: it records the batches it
+// applied and fails the first calls when asked. The real stores and their
+// version rule are tested in signals/...; this one checks the loop's side.
+type signalsFake struct {
+	j        *journal
+	mu       sync.Mutex
+	batches  []signals.Batch
+	failures int
+}
+
+func (s *signalsFake) Apply(_ context.Context, b signals.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		s.j.add("signals failed")
+		return errors.New("signals: unavailable")
 	}
-	add("p.public.sellers", key("s1"), `{"after":{"id":"s1","username":"ann"},"op":"c","source":{"table":"sellers","lsn":5}}`)
-	add("p.public.follows", `{"follower_id":"u1", "seller_id":"s1"}`, `{"after":{"follower_id":"u1","seller_id":"s1"},"op":"c","source":{"table":"follows","lsn":6}}`)
-	add("p.public.follows", `{"follower_id":"u2","seller_id":"s1"}`, `{"after":{"follower_id":"u2","seller_id":"s1"},"op":"c","source":{"table":"follows","lsn":7}}`)
-	add("p.public.follows", `{"follower_id":"u1","seller_id":"s1"}`, `{"before":{"follower_id":"u1","seller_id":"s1"},"op":"d","source":{"table":"follows","lsn":8}}`)
-	add("p.public.sellers", "", `{"op":"t","source":{"table":"sellers","lsn":9}}`)
-	add("p.public.audit", key("x"), `{"after":{"id":"x"},"op":"c","source":{"table":"audit","lsn":9}}`)
-	h.run(t, func() bool { return h.committed() == 6 })
-	if rows.Len("sellers") != 0 || rows.Len("follows") != 1 {
-		t.Fatalf("sellers %d follows %d", rows.Len("sellers"), rows.Len("follows"))
+	s.batches = append(s.batches, b)
+	s.j.add("signals %d", len(b.Changes))
+	return nil
+}
+
+func (s *signalsFake) Positions(context.Context) ([]signals.Position, error) { return nil, nil }
+
+func (s *signalsFake) applied() ([]signals.Change, []signals.Position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cs []signals.Change
+	var ps []signals.Position
+	for _, b := range s.batches {
+		cs = append(cs, b.Changes...)
+		ps = append(ps, b.Positions...)
 	}
-	if _, ok := rows.Get("follows", `{"follower_id":"u2","seller_id":"s1"}`); !ok {
-		t.Fatal("follow u2 missing")
+	return cs, ps
+}
+
+func (h *harness) addOn(topic string, partition int, key, value string) {
+	h.src.mu.Lock()
+	h.src.msgs = append(h.src.msgs, Message{Topic: topic, Partition: partition, Offset: int64(len(h.src.msgs)), Key: []byte(key), Value: []byte(value)})
+	h.src.mu.Unlock()
+}
+
+func TestSocialTablesGoToSignals(t *testing.T) {
+	var logs bytes.Buffer
+	st := &signalsFake{failures: 2}
+	h := newHarness(t, Config{Signals: st, Tables: []string{"listings", "sellers", "follows", "parties", "audit"}})
+	st.j = h.j
+	h.ix.log = slog.New(slog.NewTextHandler(&logs, nil))
+	add := h.addOn
+	add("p.public.sellers", 0, key("s1"), `{"after":{"id":"s1","username":"ann"},"op":"c","source":{"table":"sellers","lsn":5}}`)
+	add("p.public.follows", 1, `{"follower_id":"u1","seller_id":"s1"}`, `{"after":{"follower_id":"u1","seller_id":"s1"},"op":"c","source":{"table":"follows","lsn":6}}`)
+	add("p.public.listings", 0, key("a"), listingEvent("c", "a", 6, 100, 0))
+	add("p.public.follows", 1, `{"follower_id":"u1","seller_id":"s1"}`, `{"before":{"follower_id":"u1","seller_id":"s1","created_at":"2026-01-02T03:04:05Z"},"op":"d","source":{"table":"follows","lsn":8}}`)
+	add("p.public.parties", 0, key("p1"), `{"after":{"id":"p1","name":"n","theme":{"colour":["red"]},"starts_at":"2026-01-02T03:04:05Z","ends_at":"2026-01-02T05:04:05Z"},"op":"c","source":{"table":"parties","lsn":8}}`)
+	add("p.public.follows", 0, `{"follower_id":"u2"}`, `{not json`)
+	add("p.public.sellers", 0, "", `{"op":"t","source":{"table":"sellers","lsn":9}}`)
+	add("p.public.audit", 0, key("x"), `{"after":{"id":"x"},"op":"c","source":{"table":"audit","lsn":9}}`)
+	add("p.public.likes", 0, key("x"), `{"after":{"user_id":"u1","listing_id":"l1"},"op":"c","source":{"table":"likes","lsn":9}}`)
+	h.run(t, func() bool { return h.committed() == 9 })
+
+	// The store got every good social change, in stream order, with the
+	// positions of the social partitions (not of listings, not of tables
+	// the indexer does not handle), and only then was the batch committed.
+	changes, positions := st.applied()
+	var got []string
+	for _, c := range changes {
+		got = append(got, fmt.Sprintf("%s@%d delete=%v", changeTable(c), c.Version, c.Delete))
 	}
-	if got := testutil.ToFloat64(h.m.Skipped.WithLabelValues("audit")); got != 1 {
-		t.Fatalf("skipped %v", got)
+	want := []string{"sellers@5 delete=false", "follows@6 delete=false", "follows@8 delete=true", "sellers@9 delete=false"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("applied %q, want %q", got, want)
 	}
-	if len(h.dlq.letters) != 0 {
+	if f := changes[2].Follow; f == nil || f.Follower != "u1" || f.At.IsZero() {
+		t.Fatalf("the delete does not carry the old row: %s", show(changes[2]))
+	}
+	if changes[3].Truncate != "sellers" {
+		t.Fatalf("truncate: %s", show(changes[3]))
+	}
+	high := map[string]int64{}
+	for _, p := range positions {
+		k := fmt.Sprintf("%s/%d", p.Topic, p.Partition)
+		high[k] = max(high[k], p.Offset)
+	}
+	wantHigh := map[string]int64{"p.public.sellers/0": 6, "p.public.follows/1": 3, "p.public.parties/0": 4, "p.public.follows/0": 5}
+	if !reflect.DeepEqual(high, wantHigh) {
+		t.Fatalf("positions %v, want %v", high, wantHigh)
+	}
+	ev := h.j.list()
+	if i, k := slices.Index(ev, "signals failed"), slices.IndexFunc(ev, func(e string) bool { return strings.HasPrefix(e, "commit") }); i < 0 || k < i ||
+		!slices.ContainsFunc(ev[:k], func(e string) bool { return strings.HasPrefix(e, "signals ") && e != "signals failed" }) {
+		t.Fatalf("want the failed signals apply retried before the commit: %q", ev)
+	}
+
+	// Bad rows: counted by table, logged with their key, dead-lettered, and
+	// committed past (the partition moves on).
+	for table, n := range map[string]float64{"parties": 1, "follows": 1} {
+		if got := testutil.ToFloat64(h.m.BadRows.WithLabelValues(table)); got != n {
+			t.Fatalf("bad rows of %s: %v, want %v", table, got, n)
+		}
+	}
+	if len(h.dlq.letters) != 2 {
 		t.Fatalf("dead letters %+v", h.dlq.letters)
 	}
-	lsn := testutil.ToFloat64(h.m.LastAppliedLSN.WithLabelValues("follows"))
-	if lsn != 8 {
-		t.Fatalf("last applied lsn of follows %v", lsn)
+	for _, k := range []string{`key="{\"id\":\"p1\"}"`, `key="{\"follower_id\":\"u2\"}"`} {
+		if !strings.Contains(logs.String(), k) {
+			t.Fatalf("log does not name the key %s:\n%s", k, logs.String())
+		}
+	}
+	if got := testutil.ToFloat64(h.m.Skipped.WithLabelValues("audit")); got != 1 {
+		t.Fatalf("skipped audit %v", got)
+	}
+	if got := testutil.ToFloat64(h.m.Skipped.WithLabelValues("likes")); got != 1 {
+		t.Fatalf("skipped likes (not in Tables) %v", got)
+	}
+	if got := testutil.ToFloat64(h.m.Rows.WithLabelValues("follows")); got != 2 {
+		t.Fatalf("rows of follows %v", got)
+	}
+	if _, ok := h.rec.doc("a"); !ok {
+		t.Fatal("the listing was not applied")
+	}
+}
+
+func TestSocialWithoutStoreCountsAndCommits(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.addOn("p.public.likes", 0, key("x"), `{"after":{"user_id":"u1","listing_id":"l1"},"op":"c","source":{"table":"likes","lsn":9}}`)
+	h.run(t, func() bool { return h.committed() == 1 })
+	if got := testutil.ToFloat64(h.m.Rows.WithLabelValues("likes")); got != 1 {
+		t.Fatalf("rows of likes %v", got)
 	}
 }
 
@@ -422,5 +532,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
+	}
+}
+
+// lostStore is a signals store that lost its data (an emptied Redis).
+type lostStore struct{ signalsFake }
+
+func (*lostStore) Apply(context.Context, signals.Batch) error {
+	return fmt.Errorf("redis: %w", ErrSignalsLost)
+}
+
+func TestSignalsLostStopsTheIndexer(t *testing.T) {
+	h := newHarness(t, Config{Signals: &lostStore{}})
+	h.addOn("p.public.likes", 0, key("x"), `{"after":{"user_id":"u1","listing_id":"l1"},"op":"c","source":{"table":"likes","lsn":9}}`)
+	err := h.ix.Run(context.Background())
+	if !errors.Is(err, ErrSignalsLost) || h.committed() != 0 {
+		t.Fatalf("Run = %v with %d committed; want ErrSignalsLost and nothing committed", err, h.committed())
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rummage/rummage/internal/testkit"
 )
 
 func TestFileStore(t *testing.T) {
@@ -170,7 +172,7 @@ func TestFileStoreWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the ring sees the key another process wrote", func() bool { _, err := ring.Lookup(secret); return err == nil })
+	testkit.Eventually(t, "the ring sees the key another process wrote", 10*time.Second, func() bool { _, err := ring.Lookup(secret); return err == nil })
 }
 
 func TestFileStoreRejectsBadFiles(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rummage/rummage/internal/testkit"
 )
 
 func newRing(t testing.TB) *Ring {
@@ -115,7 +117,7 @@ func TestRingSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Run refreshes", func() bool { _, err := r.Lookup(secret); return err == nil })
+	testkit.Eventually(t, "Run refreshes", 10*time.Second, func() bool { _, err := r.Lookup(secret); return err == nil })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
@@ -205,16 +207,6 @@ func TestUserToken(t *testing.T) {
 	}
 	if _, err := SignUserToken(admin, "u", now, 25*time.Hour); err == nil {
 		t.Error("ttl above the maximum accepted")
-	}
-}
-
-// eventually polls cond until it holds, failing the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10 s", what)
-		}
 	}
 }
 

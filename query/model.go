@@ -200,14 +200,7 @@ func (r *Request) EffectiveLimit() int {
 }
 
 // WantsFacet reports whether facet f was asked for.
-func (r *Request) WantsFacet(f Facet) bool {
-	for _, x := range r.Facets {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
+func (r *Request) WantsFacet(f Facet) bool { return slices.Contains(r.Facets, f) }
 
 // Validate checks a request and returns an *InvalidError for the first
 // problem. Backends may assume a validated request.

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rummage/rummage"
@@ -266,14 +267,7 @@ func (r *Retrieval) EffectiveFacetLimit() int {
 }
 
 // WantsFacet reports whether facet f was asked for.
-func (r *Retrieval) WantsFacet(f Facet) bool {
-	for _, x := range r.Facets {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
+func (r *Retrieval) WantsFacet(f Facet) bool { return slices.Contains(r.Facets, f) }
 
 // DropInstant is one scheduled drop: the listings that become visible at
 // one instant, counted, and their brands. It never names a listing.

@@ -78,6 +78,23 @@ func BlendHome(src HomeSources, cfg HomeConfig, limit int) []Item {
 			out = append(out, it)
 			n++
 		}
+		// fill places, from the sources in order, every item ok allows
+		// until the page or the list is full, and says whether it placed
+		// any.
+		fill := func(ok func(Item) bool) bool {
+			placed := false
+			for _, p := range sources {
+				for n < pageSize && len(out) < limit {
+					it, more := p.take(ok)
+					if !more {
+						break
+					}
+					place(it)
+					placed = true
+				}
+			}
+			return placed
+		}
 		for n < pageSize && len(out) < limit {
 			placed := false
 			for _, p := range sources {
@@ -93,34 +110,11 @@ func BlendHome(src HomeSources, cfg HomeConfig, limit int) []Item {
 			if placed {
 				continue
 			}
-			// Weighted rounds place nothing more: fill from any source.
-			for _, p := range sources {
-				for n < pageSize && len(out) < limit {
-					it, ok := p.take(eligible)
-					if !ok {
-						break
-					}
-					place(it)
-					placed = true
-				}
-			}
-			if !placed {
-				// Only items of closets full on this page are left: the
-				// page is filled with them rather than left short (pages
-				// are fixed slices of the list), and the cap yields.
-				relaxed := func(it Item) bool { return !seen[it.ID] }
-				for _, p := range sources {
-					for n < pageSize && len(out) < limit {
-						it, ok := p.take(relaxed)
-						if !ok {
-							break
-						}
-						place(it)
-						placed = true
-					}
-				}
-			}
-			if !placed {
+			// Weighted rounds place nothing more: fill from any source. When
+			// only items of closets full on this page are left, the page is
+			// filled with them rather than left short (pages are fixed
+			// slices of the list), and the cap yields.
+			if !fill(eligible) && !fill(func(it Item) bool { return !seen[it.ID] }) {
 				break
 			}
 		}

@@ -98,10 +98,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "rummage bench search: "+format+"\n", a...)
-		return errUsage
-	}
+	usageErr := usageErrorf(stderr, "bench search")
 	if *listings < 1 {
 		return usageErr("--listings must be at least 1")
 	}

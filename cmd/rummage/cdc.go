@@ -45,10 +45,8 @@ func runCDC(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		fmt.Fprintln(fs.Output(), "--database-url (or $DATABASE_URL) is required")
-		fs.Usage()
-		return errUsage
+	if err := requireDatabaseURL(fs, *dbURL); err != nil {
+		return err
 	}
 	tableList := splitCSVFlag(*tables)
 	log := slog.Default()

@@ -57,6 +57,12 @@ meanwhile. The index (--index-dir, default ./data/dev) and the broker's log
 the replication slot). --rebuild deletes the index and the broker's log and
 takes a new snapshot.
 
+The social tables (sellers, follows, likes, shares, parties, blocks) go to
+the signals store the parties and feeds answer from: --signals memory (the
+default, kept in --signals-dir, deleted by --rebuild) or redis
+(--redis-url). A store without positions (new, or an emptied Redis) is
+rebuilt by reading the social topics from their start.
+
 --seed-count N first fills an empty database with N generated listings (and
 their sellers); the default 0 seeds nothing, and a database that already has
 listings is never seeded.
@@ -87,6 +93,7 @@ func runDev(ctx context.Context, args []string) error {
 // devOptions are dev's flags.
 type devOptions struct {
 	backend                  *backendFlags
+	signals                  *signalsFlags
 	dbURL, addr, adminAddr   string
 	pgDir                    string // the private Postgres's, used without dbURL
 	private                  bool   // no --database-url: the database is the private Postgres
@@ -115,6 +122,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	fs := newFlags("dev", "[--database-url URL] [flags]", devHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/dev")
+	sf := addSignalsFlags(fs)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database, created if missing (default $DATABASE_URL; without either, a private Postgres in --postgres-dir)")
 	pgDir := fs.String("postgres-dir", "", "`directory` of the private Postgres run without --database-url (default: <index-dir>-postgres)")
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen `address` (host:port); on loopback alone, reads need no API key")
@@ -130,7 +138,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
 	cacheF := addCacheFlags(fs)
 	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
-	rebuild := fs.Bool("rebuild", false, "delete the index and the broker's log, and take a new snapshot")
+	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	kf := addKeyFlags(fs, dbURL, true)
@@ -154,6 +162,9 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	if err := sf.validate(bf.indexDir); err != nil {
+		return usageErr("%v", err)
+	}
 	if *kafkaDir == "" {
 		*kafkaDir = filepath.Clean(bf.indexDir) + "-kafka"
 	}
@@ -168,7 +179,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg := api.DefaultConfig()
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
-	return &devOptions{backend: bf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
+	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount,
 		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, api: acfg, cache: cacheF, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
@@ -203,7 +214,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	if o.rebuild {
 		o.log.Info("deleting the index and the broker's log to rebuild", "index_dir", o.backend.indexDir, "kafka_dir", o.pipeline.KafkaDir)
-		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir)); err != nil {
+		if err := errors.Join(o.backend.remove(), pipeline.RemoveDevMarker(o.backend.indexDir), o.signals.remove()); err != nil {
 			return err
 		}
 	}
@@ -213,6 +224,12 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	idx := o.backend.live(b, o.dbURL, o.log)
 	defer idx.Close()
+	store, err := o.signals.open(ctx, o.log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o.pipeline.Signals, o.api.Signals = store, store
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
 		o.pipeline.KafkaAddr = "127.0.0.1:0"

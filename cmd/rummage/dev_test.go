@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,39 +25,22 @@ import (
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/indexer/reindex"
 	"github.com/rummage/rummage/internal/devpg"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/query/embedded"
 )
 
-// devOutput collects devMain's output for the test log.
-type devOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *devOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *devOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 // devRun is one devMain running in the test.
 type devRun struct {
 	base, broker string
-	out          *devOutput
+	out          *testkit.SyncBuffer
 	stop         func() error
 }
 
 func startDev(t *testing.T, args ...string) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &devOutput{}
+	out := &testkit.SyncBuffer{}
 	type addrs struct{ api, broker string }
 	started := make(chan addrs, 1)
 	done := make(chan error, 1)
@@ -96,22 +78,6 @@ func startDev(t *testing.T, args ...string) *devRun {
 		t.Fatalf("dev did not start in 60s:\n%s", out.String())
 	}
 	return nil
-}
-
-// eventually polls cond every 20ms until it holds or the deadline passes,
-// and returns how long it took.
-func eventually(t *testing.T, what string, deadline time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		if cond() {
-			return time.Since(start)
-		}
-		if time.Since(start) > deadline {
-			t.Fatalf("%s: not within %v", what, deadline)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // devGet gets u through apitest, which checks the answer against the
@@ -162,7 +128,7 @@ func TestDevEndToEnd(t *testing.T) {
 		"--kafka-addr", "127.0.0.1:0", "--admin-addr", adminAddr, "--seed-count", "300", "--slot", slot, "--partitions", "2", "--log-level", "warn"}
 	d := startDev(t, args...)
 
-	eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	testkit.Eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
 	var snap devSearch
 	devGet(t, d.base+"/v1/search?limit=1", &snap)
 	if snap.Total == 0 {
@@ -184,18 +150,18 @@ func TestDevEndToEnd(t *testing.T) {
 	q := url.Values{"q": {"quixotic zebra"}}
 
 	exec(`INSERT INTO listings (id, seller_id, title, brand, price_cents) VALUES ('devt1', 's0000001', 'Quixotic zebra blazer', 'Zara', 4200)`)
-	took := eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	took := testkit.Eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
 	t.Logf("insert → searchable in %v", took)
 
 	exec(`UPDATE listings SET price_cents = 1234, updated_at = now() WHERE id = 'devt1'`)
-	took = eventually(t, "price update searchable", 10*time.Second, func() bool {
+	took = testkit.Eventually(t, "price update searchable", 10*time.Second, func() bool {
 		r := d.search(t, url.Values{"q": q["q"], "price_min": {"1234"}, "price_max": {"1234"}})
 		return r.Total == 1 && r.Hits[0].PriceCents == 1234
 	})
 	t.Logf("price update → searchable in %v", took)
 
 	exec(`UPDATE listings SET status = 'sold' WHERE id = 'devt1'`)
-	took = eventually(t, "sold listing leaves search", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
+	took = testkit.Eventually(t, "sold listing leaves search", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
 	t.Logf("status sold → gone from search in %v", took)
 	var got struct {
 		Status string `json:"status"`
@@ -205,9 +171,9 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 
 	exec(`UPDATE listings SET status = 'available' WHERE id = 'devt1'`)
-	eventually(t, "available again", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	testkit.Eventually(t, "available again", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
 	exec(`DELETE FROM listings WHERE id = 'devt1'`)
-	took = eventually(t, "delete gone", 10*time.Second, func() bool {
+	took = testkit.Eventually(t, "delete gone", 10*time.Second, func() bool {
 		return d.search(t, q).Total == 0 && devGet(t, d.base+"/v1/listings/devt1", nil) == http.StatusNotFound
 	})
 	t.Logf("delete → gone in %v", took)
@@ -247,7 +213,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if _, err := admin.Start(ctx, reindex.Request{}); err != nil {
 		t.Fatalf("start reindex: %v", err)
 	}
-	eventually(t, "reindex done", 60*time.Second, func() bool {
+	testkit.Eventually(t, "reindex done", 60*time.Second, func() bool {
 		st, err := admin.Status(ctx)
 		return err == nil && st.Ended()
 	})
@@ -263,9 +229,20 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Errorf("after the reindex: %d listings, want %d", after.Total, snap.Total)
 	}
 	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt3', 's0000001', 'Quixotic zebra scarf', 700)`)
-	eventually(t, "insert after the reindex searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	testkit.Eventually(t, "insert after the reindex searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
 	exec(`DELETE FROM listings WHERE id = 'devt3'`)
-	eventually(t, "delete after the reindex", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
+	testkit.Eventually(t, "delete after the reindex", 10*time.Second, func() bool { return d.search(t, q).Total == 0 })
+
+	// The social tables reach the signals store, and the API answers
+	// from it: a party, a listing matching its theme, a share into it.
+	exec(`INSERT INTO parties (id, name, theme, starts_at, ends_at) VALUES ('devp1', 'Xylophone night', '{"q":"xylophone"}', now() - interval '1 minute', now() + interval '1 hour')`)
+	exec(`INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('devt4', 's0000001', 'Xylophone tote', 800)`)
+	exec(`INSERT INTO shares (user_id, listing_id, party_id) VALUES ('u1', 'devt4', 'devp1')`)
+	took = testkit.Eventually(t, "share in the party feed", 10*time.Second, func() bool {
+		var feed devSearch
+		return devGet(t, d.base+"/v1/parties/devp1/feed", &feed) == http.StatusOK && feed.Total == 1 && feed.Hits[0].ID == "devt4"
+	})
+	t.Logf("share → party feed in %v", took)
 
 	t.Run("kcat", func(t *testing.T) { devKcat(t, d.broker) })
 
@@ -288,11 +265,11 @@ func TestDevEndToEnd(t *testing.T) {
 			Events int64 `json:"events"`
 		} `json:"lag"`
 	}
-	eventually(t, "ready after the restart", 30*time.Second, func() bool { return devGet(t, d.base+"/readyz", &ready) == http.StatusOK })
+	testkit.Eventually(t, "ready after the restart", 30*time.Second, func() bool { return devGet(t, d.base+"/readyz", &ready) == http.StatusOK })
 	if ready.Status != "ready" || ready.Lag == nil {
 		t.Errorf("/readyz after catching up: %+v, want ready with the lag", ready)
 	}
-	eventually(t, "change made while down", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	testkit.Eventually(t, "change made while down", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
 }
 
 func devKcat(t *testing.T, broker string) {
@@ -343,7 +320,7 @@ func devKcat(t *testing.T, broker string) {
 
 func TestDevFlags(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
-	out := &devOutput{}
+	out := &testkit.SyncBuffer{}
 	if err := devMain(context.Background(), []string{"--help"}, out, devHooks{}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: err = %v, want flag.ErrHelp", err)
 	}
@@ -356,7 +333,7 @@ func TestDevFlags(t *testing.T) {
 		{"--database-url", "x", "--backend", "elasticsearch"}, // dev is embedded only
 		{"--database-url", "x", "--seed-count", "-1"},
 	} {
-		if err := devMain(context.Background(), args, &devOutput{}, devHooks{}); !errors.Is(err, errUsage) {
+		if err := devMain(context.Background(), args, &testkit.SyncBuffer{}, devHooks{}); !errors.Is(err, errUsage) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
 	}
@@ -379,7 +356,7 @@ func TestDevPrivatePostgres(t *testing.T) {
 	if m == nil || !strings.Contains(d.out.String(), "initializing private Postgres in "+filepath.Join(dir, "index-postgres")) {
 		t.Fatalf("dev did not say it initialized and started its Postgres in <index-dir>-postgres:\n%s", d.out)
 	}
-	eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	testkit.Eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
 	if r := d.search(t, url.Values{"limit": {"1"}}); r.Total == 0 || r.Total > 40 {
 		t.Fatalf("%d listings after seeding 40", r.Total)
 	}
@@ -395,7 +372,7 @@ func TestDevPrivatePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := url.Values{"q": {"quixotic wombat"}}
-	eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	testkit.Eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
 
 	if err := d.stop(); err != nil {
 		t.Fatalf("dev shutdown: %v", err)
@@ -408,7 +385,7 @@ func TestDevPrivatePostgres(t *testing.T) {
 	if out := d.out.String(); strings.Contains(out, "initializing") || strings.Contains(out, "seeded") || !strings.Contains(out, "private Postgres started on socket") {
 		t.Errorf("a second start initialized or seeded again, or did not start the cluster:\n%s", out)
 	}
-	eventually(t, "ready after the restart", 30*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
+	testkit.Eventually(t, "ready after the restart", 30*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
 	if r := d.search(t, q); r.Total != 1 {
 		t.Errorf("after a restart: %d hits for the inserted listing, want 1", r.Total)
 	}

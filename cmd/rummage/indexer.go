@@ -34,9 +34,15 @@ rummage.dlq.error, rummage.dlq.topic, rummage.dlq.partition,
 rummage.dlq.offset), and the pipeline goes on.
 
 Listings become index documents (version = the event's source.lsn, so stale
-and duplicate events are dropped). Rows of the other tables (sellers,
-follows, likes, shares, parties) are counted and not stored yet: like and
-share counters already arrive on the listing rows.
+and duplicate events are dropped). Rows of the social tables (sellers,
+follows, likes, shares, parties, blocks) go to the signals store (--signals
+memory, in --signals-dir; or redis, --redis-url), with the positions they
+bring their partitions to, before the offsets are committed. A row that does
+not decode (or a party whose theme is not a valid saved search) is counted
+(rummage_indexer_bad_rows_total), logged with its key and dead-lettered. A
+signals store with no positions (new, or an emptied Redis) has the social
+topics read again from their start; an emptied Redis under a running
+indexer stops it (exit non-zero): restart it to rebuild.
 
 Metrics (rummage_indexer_*, rummage_kafka_reader_*) are served on
 --metrics-addr at /metrics, and with --addr on the API's /metrics too.
@@ -74,6 +80,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
 	bf := addBackendFlags(fs, "./data/indexer")
+	sf := addSignalsFlags(fs)
 	kf := addKeyFlags(fs, dbURL, true)
 	cf := addCursorFlags(fs)
 	cacheF := addCacheFlags(fs)
@@ -83,6 +90,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	brokerList, tableList := splitCSVFlag(*brokers), splitCSVFlag(*tables)
 	if len(brokerList) == 0 {
 		return errors.New("--brokers is empty")
+	}
+	if err := sf.validate(bf.indexDir); err != nil {
+		return err
 	}
 	names := make([]string, len(tableList))
 	for i, t := range tableList {
@@ -104,10 +114,20 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	}
 	idx := bf.live(backend, *dbURL, log)
 	defer idx.Close()
+	store, err := sf.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cfg.Signals = store
 
 	topics := kafkabus.TableTopics(*prefix, tableList)
+	fromStart, err := indexer.RewindTopics(ctx, store, topics)
+	if err != nil {
+		return err
+	}
 	reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokerList, GroupID: *group, Topics: topics,
-		CreateTopics: *partitions > 0, Partitions: *partitions, Registerer: reg, Logger: log})
+		FromStart: fromStart, CreateTopics: *partitions > 0, Partitions: *partitions, Registerer: reg, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -153,7 +173,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 			return err
 		}
 		acfg := api.DefaultConfig()
-		acfg.Auth = auth
+		acfg.Auth, acfg.Signals = auth, store
 		if err := bf.serving(&acfg, cf, log); err != nil {
 			return err
 		}

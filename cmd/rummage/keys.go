@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -179,19 +178,13 @@ func keysRevoke(ctx context.Context, args []string, out io.Writer) error {
 within a second with Postgres (a notification), within a few seconds with
 the file; the user tokens it signed stop with it.`)
 	kf := addKeyFlags(fs, nil, false)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	id, err := parseFlagsAroundArg(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() == 0 {
+	if id == "" {
 		fmt.Fprintln(fs.Output(), "rummage keys revoke: the key's ID is required (rummage keys list shows them)")
 		return errUsage
-	}
-	id := fs.Arg(0)
-	if err := parseFlags(fs, fs.Args()[1:]); err != nil { // flags after the id
-		return err
 	}
 	store, closeStore, err := kf.open(ctx, slog.Default())
 	if err != nil {

@@ -86,10 +86,7 @@ func TestKeysFile(t *testing.T) {
 }
 
 func TestKeysPostgres(t *testing.T) {
-	url := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(context.Background(), url); err != nil {
-		t.Fatal(err)
-	}
+	url := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
 	testKeysCommands(t, []string{"--database-url", url}, func() keys.Store {
 		s, err := pgkeys.Open(context.Background(), url, nil)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -104,51 +103,3 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
-
-// Addresses the roles default to; the knobs of the packages take their
-// defaults from the packages' own (indexer.DefaultBatchSize, ...).
-const (
-	defaultBrokers        = "127.0.0.1:9092"
-	defaultAdminAddr      = "127.0.0.1:9464" // indexer and dev: /metrics and /admin/reindex
-	defaultCDCMetricsAddr = "127.0.0.1:9465"
-)
-
-// newLogger returns a text logger on w at level (debug, info, warn or
-// error).
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// errUsage means the flags were wrong; the flag set has already said why.
-var errUsage = errors.New("usage")
-
-// newFlags returns a flag set for a subcommand whose --help prints the
-// description, then the flags.
-func newFlags(name, usageLine, description string) *flag.FlagSet {
-	fs := flag.NewFlagSet("rummage "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: rummage %s %s\n\n%s\n\nFlags:\n", name, usageLine, description)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args and maps a bad flag to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}

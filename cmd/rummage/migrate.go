@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 )
 
@@ -22,17 +20,10 @@ fails if an applied migration differs from the built-in one.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		fmt.Fprintln(fs.Output(), "--database-url (or $DATABASE_URL) is required")
-		fs.Usage()
-		return errUsage
+	if err := requireDatabaseURL(fs, *dbURL); err != nil {
+		return err
 	}
-	conn, err := pgx.Connect(ctx, *dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	applied, err := fixtures.MigrateConn(ctx, conn)
+	applied, err := fixtures.MigrateURL(ctx, *dbURL)
 	for _, v := range applied {
 		fmt.Fprintf(os.Stderr, "applied %s\n", v)
 	}

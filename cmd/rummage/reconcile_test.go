@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/query"
@@ -59,15 +57,8 @@ func runRummage(t *testing.T, args ...string) (string, string, int) {
 
 func TestReconcileCommand(t *testing.T) {
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	dsn := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
+	conn := testpg.Connect(t, dsn)
 	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 3, Count: 20, Now: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)

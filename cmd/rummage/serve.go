@@ -51,6 +51,12 @@ first 100 in full) and skipped, and a summary with the count of bad lines is
 logged at the end. With --strict, the first bad line stops serve with an
 error instead. A file with no valid line at all is an error.
 
+Parties, feeds and drops answer from the signals store: --signals redis
+(--redis-url) is the one "rummage indexer --signals redis" writes, shared by
+every replica; --signals memory opens the embedded store in --signals-dir
+(written by "rummage indexer" or "rummage dev" when they are not running:
+it belongs to one process at a time, like the embedded index).
+
 API keys (docs/keys.md) come from --keys-file, or from Postgres with
 --database-url; "rummage keys create" makes them. Reads without a key are
 answered only while --addr is a loopback address, or with --public-reads.
@@ -60,6 +66,7 @@ requests finish (up to --shutdown-timeout), then the index is closed.`
 
 type serveOptions struct {
 	backend *backendFlags
+	signals *signalsFlags
 	load    serveLoad
 	boot    bootstrap.Config
 	rebuild bool
@@ -91,6 +98,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	bf := addBackendFlags(fs, "./data/serve")
 	cacheF := addCacheFlags(fs)
 	cacheF.addInvalidationFlags(fs)
+	sf := addSignalsFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port); on loopback alone, reads need no API key")
 	data := fs.String("data", "", "index this JSONL `file` instead of the generated seed catalog")
 	seedCount := fs.Int("seed-count", fixtures.DefaultCount, "listings in the generated seed catalog (without --data)")
@@ -125,6 +133,9 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	if err := bf.validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	if err := sf.validate(bf.indexDir); err != nil {
+		return usageErr("%v", err)
+	}
 	plan, err := servePlan(bf.kind, *data, *rebuild, seedFlags)
 	if err != nil {
 		return usageErr("%v", err)
@@ -137,7 +148,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, cache: cacheF, log: log,
+	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, cache: cacheF, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -159,6 +170,12 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err := o.backend.serving(&o.api, o.cursors, o.log); err != nil {
 		return err
 	}
+	store, err := o.signals.open(ctx, o.log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o.api.Signals = store
 	var loadedB atomic.Value // query.Backend, once loaded
 	reg := newRegistry()
 	c, cacheOpts, err := o.cache.build(ctx, &o.api, func() query.Backend { b, _ := loadedB.Load().(query.Backend); return b }, reg, o.log)

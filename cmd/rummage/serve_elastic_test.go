@@ -139,7 +139,8 @@ func TestServeElasticsearchDataDuringReindex(t *testing.T) {
 	if err := os.WriteFile(data, []byte(strings.Replace(goodLine, "%s", "a", 1)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base, out, stop := startServe(t, "--backend", "elasticsearch", "--es-url", srv.URL, "--es-index-prefix", "rummage-test", "--data", data)
+	base, out, stop := startServe(t, "--backend", "elasticsearch", "--es-url", srv.URL, "--es-index-prefix", "rummage-test", "--data", data,
+		"--signals-dir", filepath.Join(t.TempDir(), "signals"))
 	waitReady(t, base, out)
 	if err := stop(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, out)

@@ -13,30 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rummage/rummage/api/apitest"
+	"github.com/rummage/rummage/internal/testkit"
 )
-
-// syncBuffer is the output of a serve run, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestServeHelp(t *testing.T) {
 	var out bytes.Buffer
@@ -81,9 +63,9 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startServe runs serve until the returned stop is called; it waits until
 // the server listens and returns its base URL.
-func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, stop func() error) {
+func startServe(t *testing.T, args ...string) (base string, out *testkit.SyncBuffer, stop func() error) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testkit.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serveMain(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), out) }()
@@ -104,7 +86,7 @@ func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, sto
 }
 
 // waitReady polls /readyz; serve keeps answering /healthz meanwhile.
-func waitReady(t *testing.T, base string, out *syncBuffer) {
+func waitReady(t *testing.T, base string, out *testkit.SyncBuffer) {
 	t.Helper()
 	for i := 0; ; i++ {
 		resp, err := http.Get(base + "/readyz")
@@ -208,7 +190,7 @@ func TestServeDataFile(t *testing.T) {
 	})
 
 	t.Run("strict stops at the first bad line", func(t *testing.T) {
-		var out syncBuffer
+		var out testkit.SyncBuffer
 		err := serveMain(context.Background(), []string{"--addr", "127.0.0.1:0", "--index-dir", filepath.Join(t.TempDir(), "index"), "--data", data, "--strict"}, &out)
 		if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "price_cents") {
 			t.Errorf("err = %v, want line 2, field price_cents", err)
@@ -218,7 +200,7 @@ func TestServeDataFile(t *testing.T) {
 	t.Run("a file with no good line is an error", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.jsonl")
 		os.WriteFile(bad, []byte(jsonl("{", "[]")), 0o644)
-		var out syncBuffer
+		var out testkit.SyncBuffer
 		err := serveMain(context.Background(), []string{"--addr", "127.0.0.1:0", "--index-dir", filepath.Join(t.TempDir(), "index"), "--data", bad}, &out)
 		if err == nil || !strings.Contains(err.Error(), "no valid listing") {
 			t.Errorf("err = %v", err)
@@ -226,7 +208,7 @@ func TestServeDataFile(t *testing.T) {
 	})
 
 	t.Run("missing file", func(t *testing.T) {
-		var out syncBuffer
+		var out testkit.SyncBuffer
 		err := serveMain(context.Background(), []string{"--addr", "127.0.0.1:0", "--index-dir", filepath.Join(t.TempDir(), "index"), "--data", "/nonexistent.jsonl"}, &out)
 		if err == nil || !strings.Contains(err.Error(), "--data") {
 			t.Errorf("err = %v", err)

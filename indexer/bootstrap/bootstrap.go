@@ -287,14 +287,11 @@ func apply(ctx context.Context, b query.Backend, total int64, cfg Config, next f
 }
 
 func readMarker(path string) (*marker, error) {
-	var m marker
-	switch found, err := atomicfile.ReadJSON(path, &m); {
-	case err != nil:
+	m, err := atomicfile.LoadJSON[marker](path)
+	if err != nil {
 		return nil, fmt.Errorf("%w (delete it, or pass --rebuild)", err)
-	case !found:
-		return nil, nil
 	}
-	return &m, nil
+	return m, nil
 }
 
 func logger(l *slog.Logger) *slog.Logger {

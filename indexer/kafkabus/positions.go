@@ -62,16 +62,11 @@ func (p *Positions) read(ctx context.Context, withCommitted bool) (end, committe
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafkabus: end offsets: %w", err)
 	}
-	end = map[indexer.TopicPartition]int64{}
-	for topic, ps := range res.Topics {
-		for _, po := range ps {
-			if po.Error != nil {
-				return nil, nil, fmt.Errorf("kafkabus: end offset of %s/%d: %w", topic, po.Partition, po.Error)
-			}
-			if po.LastOffset > 0 {
-				end[indexer.TopicPartition{Topic: topic, Partition: po.Partition}] = po.LastOffset
-			}
-		}
+	end, err = byPartition("end offset", res.Topics, func(po kafka.PartitionOffsets) (int, int64, error) {
+		return po.Partition, po.LastOffset, po.Error
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if !withCommitted {
 		return end, nil, nil
@@ -83,18 +78,32 @@ func (p *Positions) read(ctx context.Context, withCommitted bool) (end, committe
 	if off.Error != nil {
 		return nil, nil, fmt.Errorf("kafkabus: committed offsets of %s: %w", p.group, off.Error)
 	}
-	committed = map[indexer.TopicPartition]int64{}
-	for topic, ps := range off.Topics {
-		for _, cp := range ps {
-			if cp.Error != nil {
-				return nil, nil, fmt.Errorf("kafkabus: committed offset of %s/%d: %w", topic, cp.Partition, cp.Error)
+	committed, err = byPartition("committed offset", off.Topics, func(cp kafka.OffsetFetchPartition) (int, int64, error) {
+		return cp.Partition, cp.CommittedOffset, cp.Error
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return end, committed, nil
+}
+
+// byPartition collects the positive offsets of a kafka-go response by
+// partition (none yet is left out), failing on the first partition that
+// reports an error; what names the offset in it.
+func byPartition[P any](what string, topics map[string][]P, get func(P) (partition int, offset int64, err error)) (map[indexer.TopicPartition]int64, error) {
+	out := map[indexer.TopicPartition]int64{}
+	for topic, ps := range topics {
+		for _, p := range ps {
+			part, offset, err := get(p)
+			if err != nil {
+				return nil, fmt.Errorf("kafkabus: %s of %s/%d: %w", what, topic, part, err)
 			}
-			if cp.CommittedOffset > 0 {
-				committed[indexer.TopicPartition{Topic: topic, Partition: cp.Partition}] = cp.CommittedOffset
+			if offset > 0 {
+				out[indexer.TopicPartition{Topic: topic, Partition: part}] = offset
 			}
 		}
 	}
-	return end, committed, nil
+	return out, nil
 }
 
 // Close releases the client's connections.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +30,13 @@ type ReaderConfig struct {
 	// through rebalances watching it, so the topics should exist first.
 	CreateTopics bool
 	Partitions   int
+
+	// FromStart lists topics (among Topics) whose partitions the group
+	// reads from their first offset, whatever it committed on them: the
+	// topics of a store that has lost its positions (indexer.RewindTopics).
+	// The group's committed offsets on them are deleted before it joins;
+	// its offsets on the other topics stay.
+	FromStart []string
 
 	// Group timing; zero means the defaults noted.
 	SessionTimeout    time.Duration // 10s
@@ -61,6 +69,11 @@ func (c ReaderConfig) Validate() error {
 		return errors.New("kafkabus: partitions must not be negative")
 	case c.QueueCapacity < 0:
 		return errors.New("kafkabus: queue capacity must not be negative")
+	}
+	for _, t := range c.FromStart {
+		if !slices.Contains(c.Topics, t) {
+			return fmt.Errorf("kafkabus: topic %s to read from its start is not among the topics %v", t, c.Topics)
+		}
 	}
 	return nil
 }
@@ -101,6 +114,14 @@ func NewReader(ctx context.Context, cfg ReaderConfig) (*Reader, error) {
 		}
 	}
 	log := cfg.Logger
+	if len(cfg.FromStart) > 0 {
+		// A member of a previous run that was killed holds the group until
+		// its session ends (then the group rebalances once more).
+		wait := 2*dur(cfg.SessionTimeout, 10*time.Second) + dur(cfg.RebalanceTimeout, 10*time.Second)
+		if err := forgetOffsets(ctx, cfg.Brokers, cfg.GroupID, cfg.FromStart, wait, log); err != nil {
+			return nil, err
+		}
+	}
 	queue := cfg.QueueCapacity
 	if queue == 0 {
 		queue = 20000
@@ -192,13 +213,9 @@ func (r *Reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]inde
 // Commit commits, per partition, the offset after the highest message of
 // msgs, synchronously.
 func (r *Reader) Commit(ctx context.Context, msgs []indexer.Message) error {
-	type tp struct {
-		topic string
-		part  int
-	}
-	high := map[tp]int64{}
+	high := map[indexer.TopicPartition]int64{}
 	for _, m := range msgs {
-		k := tp{m.Topic, m.Partition}
+		k := indexer.TopicPartition{Topic: m.Topic, Partition: m.Partition}
 		if o, ok := high[k]; !ok || m.Offset > o {
 			high[k] = m.Offset
 		}
@@ -208,7 +225,7 @@ func (r *Reader) Commit(ctx context.Context, msgs []indexer.Message) error {
 	}
 	km := make([]kafka.Message, 0, len(high))
 	for k, o := range high {
-		km = append(km, kafka.Message{Topic: k.topic, Partition: k.part, Offset: o})
+		km = append(km, kafka.Message{Topic: k.Topic, Partition: k.Partition, Offset: o})
 	}
 	if err := r.r.CommitMessages(ctx, km...); err != nil {
 		return fmt.Errorf("kafkabus: commit: %w", err)

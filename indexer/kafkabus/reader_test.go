@@ -24,9 +24,12 @@ import (
 
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/change/changetest"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 )
 
 const prefix = "t"
@@ -47,16 +50,6 @@ func startCluster(t *testing.T) []string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
-}
-
-func openIndex(t *testing.T) *embedded.Index {
-	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	return x
 }
 
 // backend wraps the real index: it records every Apply and can fail some.
@@ -120,10 +113,16 @@ type pipeline struct {
 
 func startIndexer(t *testing.T, brokers []string, group string, be indexer.Applier, cfg indexer.Config, wrap ...func(indexer.Source, context.CancelFunc) indexer.Source) *pipeline {
 	t.Helper()
+	return startIndexerFrom(t, brokers, group, nil, be, cfg, wrap...)
+}
+
+// startIndexerFrom is startIndexer with the reader's FromStart.
+func startIndexerFrom(t *testing.T, brokers []string, group string, fromStart []string, be indexer.Applier, cfg indexer.Config, wrap ...func(indexer.Source, context.CancelFunc) indexer.Source) *pipeline {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	r, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: group,
-		Topics: []string{listingsTopic, sellersTopic}, CreateTopics: true, Partitions: 4,
+		Topics: []string{listingsTopic, sellersTopic}, FromStart: fromStart, CreateTopics: true, Partitions: 4,
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond, MaxWait: 100 * time.Millisecond,
 		Registerer: reg, Logger: quiet})
 	if err != nil {
@@ -180,26 +179,7 @@ func newWriter(t *testing.T, brokers []string) *kafkabus.Writer {
 
 func listing(op change.Op, id string, lsn uint64, price, shares int64) change.Event {
 	row := fmt.Sprintf(`{"id":%q,"seller_id":"s1","title":"Red wool coat %s","brand":"Acme","category":["Women","Coats"],"price_cents":%d,"share_count":%d,"images":[],"status":"available","created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05Z"}`, id, id, price, shares)
-	e := change.Event{Op: op, TsMs: 1, Key: json.RawMessage(fmt.Sprintf(`{"id":%q}`, id)),
-		Source: change.Source{Version: "rummage", Connector: "postgresql", Name: prefix, Schema: "public", Table: "listings", LSN: lsn}}
-	if op == change.OpDelete {
-		e.Before = json.RawMessage(row)
-	} else {
-		e.After = json.RawMessage(row)
-	}
-	return e
-}
-
-// eventually polls cond with a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return changetest.Event(op, prefix, "listings", id, lsn, row)
 }
 
 // committed sums, over the topic's partitions, the group's committed offsets
@@ -226,7 +206,7 @@ func committed(t *testing.T, brokers []string, group, topic string, partitions i
 
 func TestPipelineEndToEnd(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	be := &backend{Index: x, fail: 2} // the first two Apply calls fail: retried, never skipped
 	w := newWriter(t, brokers)
 	ctx := context.Background()
@@ -248,7 +228,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err := w.Write(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "l1 at its updated price", func() bool {
+	testkit.Eventually(t, "l1 at its updated price", 45*time.Second, func() bool {
 		l, err := x.Get(ctx, "l1")
 		return err == nil && l.PriceCents == 4500 && l.ShareCount == 3
 	})
@@ -259,7 +239,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil || res.Total != 1 || res.Hits[0].ID != "l1" {
 		t.Fatalf("search: %v %+v", err, res)
 	}
-	eventually(t, "offsets committed for the 4 listing events", func() bool {
+	testkit.Eventually(t, "offsets committed for the 4 listing events", 45*time.Second, func() bool {
 		return committed(t, brokers, "e2e", listingsTopic, 4) == 4
 	})
 	calls, failures := be.snapshot()
@@ -295,7 +275,7 @@ func (c *crashOnCommit) Commit(ctx context.Context, msgs []indexer.Message) erro
 // one (equal version) is applied again, to the same effect.
 func TestCrashBetweenApplyAndCommit(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	w := newWriter(t, brokers)
 	ctx := context.Background()
 	if err := w.Write(ctx, []change.Event{listing(change.OpCreate, "a", 200, 100, 0), listing(change.OpCreate, "b", 201, 200, 0)}); err != nil {
@@ -330,7 +310,7 @@ func TestCrashBetweenApplyAndCommit(t *testing.T) {
 
 	be2 := &backend{Index: x}
 	p2 := startIndexer(t, brokers, "crash", be2, indexer.Config{BatchWait: 50 * time.Millisecond})
-	eventually(t, "redelivered batches committed", func() bool { return committed(t, brokers, "crash", listingsTopic, 4) == 2 })
+	testkit.Eventually(t, "redelivered batches committed", 45*time.Second, func() bool { return committed(t, brokers, "crash", listingsTopic, 4) == 2 })
 	if got := testutil.ToFloat64(p2.metrics.Stale); got < 1 {
 		t.Fatalf("redelivery of a below the held version should count stale, got %v", got)
 	}
@@ -344,7 +324,7 @@ func TestCrashBetweenApplyAndCommit(t *testing.T) {
 
 func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	ctx := context.Background()
 	// Raw messages on one key, so they share a partition and keep their order.
 	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: listingsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
@@ -361,11 +341,11 @@ func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startIndexer(t, brokers, "poison", &backend{Index: x}, indexer.Config{BatchWait: 50 * time.Millisecond})
-	eventually(t, "the message after the poison applied", func() bool {
+	testkit.Eventually(t, "the message after the poison applied", 45*time.Second, func() bool {
 		l, err := x.Get(ctx, "p1")
 		return err == nil && l.PriceCents == 150
 	})
-	eventually(t, "offsets committed past the poison", func() bool { return committed(t, brokers, "poison", listingsTopic, 4) == 3 })
+	testkit.Eventually(t, "offsets committed past the poison", 45*time.Second, func() bool { return committed(t, brokers, "poison", listingsTopic, 4) == 3 })
 
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: dlqTopic, Partition: 0, Dialer: &kafka.Dialer{Timeout: 5 * time.Second}, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
@@ -397,7 +377,7 @@ func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 func TestCoalescingBurst(t *testing.T) {
 	const listings, updates = 2000, 20000
 	brokers := startCluster(t)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	w := newWriter(t, brokers)
 	ctx := context.Background()
 	lsn := uint64(1000)
@@ -424,7 +404,7 @@ func TestCoalescingBurst(t *testing.T) {
 
 	be := &backend{Index: x}
 	p := startIndexer(t, brokers, "burst", be, indexer.Config{BatchSize: updates + listings, BatchWait: time.Second})
-	eventually(t, "every listing at its last share count", func() bool {
+	testkit.Eventually(t, "every listing at its last share count", 45*time.Second, func() bool {
 		return committed(t, brokers, "burst", listingsTopic, 4) == listings+updates
 	})
 	calls, _ := be.snapshot()

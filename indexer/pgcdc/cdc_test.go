@@ -71,11 +71,7 @@ func newDB(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
 	dsn := testpg.New(t, testpg.Options{Logical: true})
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := testpg.Connect(t, dsn)
 	for _, sql := range migrations(t) {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("apply schema: %v", err)

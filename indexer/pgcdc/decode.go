@@ -260,19 +260,14 @@ func isJSONNumber(s []byte) bool {
 		i++
 	}
 	start := i
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
+	i = digits(s, i)
 	if i == start || (s[start] == '0' && i-start > 1) {
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
 		f := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == f {
+		if i = digits(s, i); i == f {
 			return false
 		}
 	}
@@ -282,14 +277,19 @@ func isJSONNumber(s []byte) bool {
 			i++
 		}
 		f := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == f {
+		if i = digits(s, i); i == f {
 			return false
 		}
 	}
 	return i == len(s)
+}
+
+// digits returns the index past the run of ASCII digits of s at i.
+func digits(s []byte, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 const hexDigits = "0123456789abcdef"

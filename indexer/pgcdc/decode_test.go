@@ -139,3 +139,15 @@ func FuzzDecodeTuple(f *testing.F) {
 		}
 	})
 }
+
+func TestIsJSONNumber(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0": true, "-12.5000": true, "12": true, "1e9": true, "1.5E-3": true, "2e+10": true,
+		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false,
+		"NaN": false, "Infinity": false, "1.2.3": false, "12a": false,
+	} {
+		if got := isJSONNumber([]byte(s)); got != want {
+			t.Errorf("isJSONNumber(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

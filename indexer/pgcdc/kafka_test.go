@@ -20,12 +20,16 @@ import (
 
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
 func testpgNew(b *testing.B) string { return testpg.New(b, testpg.Options{Logical: true}) }
 
 // topicKeys reads every message of a topic and returns the keys per op.
+// topicPoll spaces the reads of a whole topic while waiting for events.
+const topicPoll = 50 * time.Millisecond
+
 func topicKeys(t *testing.T, brokers []string, topic string) map[change.Op]map[string]int {
 	t.Helper()
 	out := map[change.Op]map[string]int{}
@@ -105,7 +109,7 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
 	exec(t, db, `UPDATE listings SET price_cents = 7 WHERE id = 'a'`)
 	topic := change.Topic("e2e", "public", "listings")
-	eventually(t, "first events in Kafka", func() bool {
+	testkit.EventuallyEvery(t, "first events in Kafka", 45*time.Second, topicPoll, func() bool {
 		k := topicKeys(t, brokers, topic)
 		return k[change.OpRead][`{"id":"a"}`] == 1 && k[change.OpCreate][`{"id":"b"}`] == 1 && k[change.OpUpdate][`{"id":"a"}`] == 1
 	})
@@ -120,22 +124,11 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 		t.Skipf("port %d not reusable for the second cluster: %v", port, err)
 	}
 	defer c2.Close()
-	eventually(t, "the row written during the outage", func() bool {
+	testkit.EventuallyEvery(t, "the row written during the outage", 45*time.Second, topicPoll, func() bool {
 		return topicKeys(t, brokers, topic)[change.OpCreate][`{"id":"c"}`] >= 1
 	})
 	if got := readCounter(m.reconnects); got < 1 {
 		t.Errorf("reconnects = %v, want >= 1", got)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/internal/metric"
 )
 
 // Metrics are the CDC's Prometheus metrics. A nil *Metrics records nothing.
@@ -24,49 +25,19 @@ type Metrics struct {
 // NewMetrics creates the metrics and registers them with reg (nil: not
 // registered, still usable).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	s := metric.NewSet("cdc")
 	m := &Metrics{
-		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rummage_cdc_replication_lag_bytes",
-			Help: "Server WAL end minus the LSN confirmed after Kafka acknowledged it.",
-		}),
-		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rummage_cdc_replication_lag_seconds",
-			Help: "Now minus the commit time of the last transaction acknowledged downstream; 0 when caught up.",
-		}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rummage_cdc_events_total",
-			Help: "Change events acknowledged by the sink, by table and op.",
-		}, []string{"table", "op"}),
-		confirmedLSN: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rummage_cdc_confirmed_lsn",
-			Help: "The LSN confirmed to the replication slot (as a number).",
-		}),
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "rummage_cdc_reconnects_total",
-			Help: "Replication sessions restarted after an error.",
-		}),
-		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "rummage_cdc_batch_events",
-			Help:    "Events per sink write.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
-		}),
-		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "rummage_cdc_sink_write_seconds",
-			Help:    "Time for the sink to acknowledge a batch.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}),
-		toastMissing: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "rummage_cdc_toast_unavailable_total",
-			Help: "Unchanged TOASTed values that could not be recovered and were left out of an event (never written as null).",
-		}),
-		skipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "rummage_cdc_skipped_transactions_total",
-			Help: "Replayed transactions skipped because their commit LSN was already confirmed (e.g. slot rewind after a Postgres restart).",
-		}),
+		lagBytes:     s.Gauge("replication_lag_bytes", "Server WAL end minus the LSN confirmed after Kafka acknowledged it."),
+		lagSeconds:   s.Gauge("replication_lag_seconds", "Now minus the commit time of the last transaction acknowledged downstream; 0 when caught up."),
+		events:       s.CounterVec("events_total", "Change events acknowledged by the sink, by table and op.", "table", "op"),
+		confirmedLSN: s.Gauge("confirmed_lsn", "The LSN confirmed to the replication slot (as a number)."),
+		reconnects:   s.Counter("reconnects_total", "Replication sessions restarted after an error."),
+		batchSize:    s.Histogram("batch_events", "Events per sink write.", prometheus.ExponentialBuckets(1, 4, 8)),
+		writeSeconds: s.Histogram("sink_write_seconds", "Time for the sink to acknowledge a batch.", metric.SecondsBuckets()),
+		toastMissing: s.Counter("toast_unavailable_total", "Unchanged TOASTed values that could not be recovered and were left out of an event (never written as null)."),
+		skipped:      s.Counter("skipped_transactions_total", "Replayed transactions skipped because their commit LSN was already confirmed (e.g. slot rewind after a Postgres restart)."),
 	}
-	if reg != nil {
-		reg.MustRegister(m.lagBytes, m.lagSeconds, m.events, m.confirmedLSN, m.reconnects, m.batchSize, m.writeSeconds, m.toastMissing, m.skipped)
-	}
+	s.MustRegister(reg)
 	return m
 }
 

@@ -194,14 +194,11 @@ func DatabaseIdentity(ctx context.Context, dbURL string) (string, error) {
 }
 
 func readDevMarker(path string) (*devMarker, error) {
-	var m devMarker
-	switch found, err := atomicfile.ReadJSON(path, &m); {
-	case err != nil:
+	m, err := atomicfile.LoadJSON[devMarker](path)
+	if err != nil {
 		return nil, fmt.Errorf("%w (pass --rebuild)", err)
-	case !found:
-		return nil, nil
 	}
-	return &m, nil
+	return m, nil
 }
 
 func exists(path string) bool {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -58,11 +59,7 @@ func (r *Recorder) Expect(id string, marker int64) {
 func (r *Recorder) Committed(at time.Time, markers ...int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range markers {
-		m := r.byMarker[k]
-		if m == nil {
-			continue
-		}
+	for m := range r.registered(markers) {
 		m.commit = at
 		if !m.applied.IsZero() { // applied before the writer saw the commit
 			r.resolve(m)
@@ -74,13 +71,21 @@ func (r *Recorder) Committed(at time.Time, markers ...int64) {
 func (r *Recorder) Forget(markers ...int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range markers {
-		m := r.byMarker[k]
-		if m == nil {
-			continue
-		}
-		delete(r.byMarker, k)
+	for m := range r.registered(markers) {
+		delete(r.byMarker, m.marker)
 		r.pending[m.id] = slices.DeleteFunc(r.pending[m.id], func(x *mark) bool { return x == m })
+	}
+}
+
+// registered yields the marks of those markers that Expect registered and
+// that are not resolved or forgotten yet. r.mu must be held.
+func (r *Recorder) registered(markers []int64) iter.Seq[*mark] {
+	return func(yield func(*mark) bool) {
+		for _, k := range markers {
+			if m := r.byMarker[k]; m != nil && !yield(m) {
+				return
+			}
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
+	"github.com/rummage/rummage/internal/metric"
+	"github.com/rummage/rummage/signals"
 )
 
 // Config configures a Pipeline. Zero fields take the defaults noted.
@@ -28,6 +30,11 @@ type Config struct {
 	DatabaseURL string
 	// Index receives the listing changes (required).
 	Index indexer.Applier
+	// Signals receives the changes of the social tables with their stream
+	// positions (indexer.Config.Signals); nil counts and drops them. When it
+	// holds no positions (new or emptied), the social topics are read from
+	// their start (indexer.RewindTopics).
+	Signals signals.Writer
 	// Invalidator hears every applied batch (the serving cache); nil: none.
 	Invalidator indexer.Invalidator
 
@@ -234,8 +241,12 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if err := p.dlq.EnsureTopic(ctx, 1); err != nil {
 		return nil, err
 	}
+	fromStart, err := indexer.RewindTopics(ctx, cfg.Signals, p.topics)
+	if err != nil {
+		return nil, err
+	}
 	p.reader, err = kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: cfg.Group, Topics: p.topics,
-		CreateTopics: true, Partitions: cfg.Partitions,
+		FromStart: fromStart, CreateTopics: true, Partitions: cfg.Partitions,
 		// A fetch returns as soon as there is data, so a long poll costs no
 		// latency; a short one makes kafka-go's read deadline (MaxWait, the
 		// broker waiting MaxWait*3/4) expire on a loaded machine, and each
@@ -251,7 +262,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	for i, t := range cfg.Tables {
 		names[i] = tableName(t)
 	}
-	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, BatchSize: cfg.BatchSize,
+	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, Signals: cfg.Signals, BatchSize: cfg.BatchSize,
 		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log, Invalidator: cfg.Invalidator})
 	if err != nil {
 		return nil, err
@@ -453,17 +464,13 @@ type waiter struct {
 }
 
 func newTrackedSource(s indexer.Source, reg prometheus.Registerer) *trackedSource {
+	m := metric.NewSet("pipeline")
 	t := &trackedSource{Source: s, committed: offsets{},
-		fetchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_fetch_seconds",
-			Help: "Time the indexer's fetch of one batch took, waiting for the first message included.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_commit_seconds",
-			Help: "Time to commit a batch's offsets.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		brokerDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rummage_pipeline_broker_delay_seconds",
-			Help: "Age of a fetched message (since the broker stored it) when the indexer got it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		fetchSeconds:  m.Histogram("fetch_seconds", "Time the indexer's fetch of one batch took, waiting for the first message included.", metric.SecondsBuckets()),
+		commitSeconds: m.Histogram("commit_seconds", "Time to commit a batch's offsets.", metric.SecondsBuckets()),
+		brokerDelay:   m.Histogram("broker_delay_seconds", "Age of a fetched message (since the broker stored it) when the indexer got it.", metric.SecondsBuckets()),
 	}
-	if reg != nil {
-		reg.MustRegister(t.fetchSeconds, t.commitSeconds, t.brokerDelay)
-	}
+	m.MustRegister(reg)
 	return t
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 )
 
 // seeded returns a migrated database holding n generated listings, and the
@@ -23,15 +24,7 @@ import (
 func seeded(t *testing.T, n int) (*pgx.Conn, []rummage.Listing) {
 	t.Helper()
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	conn := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
 	g, err := fixtures.NewGenerator(fixtures.Options{Seed: 7, Count: n, Now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -44,16 +37,6 @@ func seeded(t *testing.T, n int) (*pgx.Conn, []rummage.Listing) {
 		ls = append(ls, g.Listing(i))
 	}
 	return conn, ls
-}
-
-func openIndex(t *testing.T) *embedded.Index {
-	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	return x
 }
 
 func apply(t *testing.T, x query.Backend, ls ...rummage.Listing) {
@@ -70,7 +53,7 @@ func apply(t *testing.T, x query.Backend, ls ...rummage.Listing) {
 func TestRunFindsMissingExtraAndStale(t *testing.T) {
 	ctx := context.Background()
 	conn, ls := seeded(t, 50)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	apply(t, x, ls...)
 
 	rep, err := reconcile.Run(ctx, conn, x, reconcile.Options{})
@@ -134,7 +117,7 @@ type getOnly struct{ reconcile.Index }
 
 func TestRunWithoutIDListerSaysExtraUnchecked(t *testing.T) {
 	conn, ls := seeded(t, 5)
-	x := openIndex(t)
+	x := embeddedtest.Open(t, embedded.Config{})
 	apply(t, x, ls...)
 	rep, err := reconcile.Run(context.Background(), conn, getOnly{x}, reconcile.Options{})
 	if err != nil || !rep.InSync() || rep.ExtraChecked || !strings.Contains(rep.Summary(), "not checked") {
@@ -149,7 +132,7 @@ func TestRunNotesRowsTheIndexerRejects(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO listings (id, seller_id, title) VALUES ('a/b', 's1', 'Slash')`); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := reconcile.Run(ctx, conn, openIndex(t), reconcile.Options{})
+	rep, err := reconcile.Run(ctx, conn, embeddedtest.Open(t, embedded.Config{}), reconcile.Options{})
 	if err != nil || rep.Missing != 2 {
 		t.Fatalf("%v %s", err, rep.Summary())
 	}

@@ -20,10 +20,7 @@ import (
 // one reported line.
 func TestSignalsFindsEachKindOfDifference(t *testing.T) {
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
+	dsn := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
 	db, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

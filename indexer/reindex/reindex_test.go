@@ -74,17 +74,8 @@ func (s *applySink) Write(ctx context.Context, evs []change.Event) error {
 
 func newDB(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	dsn := testpg.New(t, testpg.Options{Logical: true})
-	ctx := context.Background()
-	if err := fixtures.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return dsn, conn
+	dsn := testpg.New(t, testpg.Options{Logical: true, Setup: fixtures.Migrate})
+	return dsn, testpg.Connect(t, dsn)
 }
 
 func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {

@@ -101,6 +101,16 @@ func ReadJSON(path string, v any) (found bool, err error) {
 	return true, nil
 }
 
+// LoadJSON is ReadJSON into a new T: nil, and no error, when the file is
+// missing.
+func LoadJSON[T any](path string) (*T, error) {
+	var v T
+	if found, err := ReadJSON(path, &v); err != nil || !found {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // WriteJSON writes v as indented JSON with a final newline (mode 0644)
 // through Write.
 func WriteJSON(path string, v any) error {

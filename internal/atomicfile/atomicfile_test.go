@@ -149,3 +149,23 @@ func TestReadJSON(t *testing.T) {
 		t.Errorf("a torn file: err = %v, want one naming the file", err)
 	}
 }
+
+func TestLoadJSON(t *testing.T) {
+	type doc struct{ N int }
+	path := filepath.Join(t.TempDir(), "m.json")
+	if d, err := LoadJSON[doc](path); d != nil || err != nil {
+		t.Fatalf("missing file: %v, %v; want nil, nil", d, err)
+	}
+	if err := WriteJSON(path, doc{N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := LoadJSON[doc](path); err != nil || d == nil || d.N != 3 {
+		t.Fatalf("LoadJSON = %v, %v; want {3}", d, err)
+	}
+	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := LoadJSON[doc](path); err == nil || d != nil {
+		t.Fatalf("corrupt file: %v, %v; want an error", d, err)
+	}
+}

@@ -67,14 +67,11 @@ func (m *marker) matches(c *Config) bool {
 }
 
 func readMarker(dir string) (*marker, error) {
-	var m marker
-	switch found, err := atomicfile.ReadJSON(filepath.Join(dir, markerFile), &m); {
-	case err != nil:
+	m, err := atomicfile.LoadJSON[marker](filepath.Join(dir, markerFile))
+	if err != nil {
 		return nil, fmt.Errorf("searchbench: %w (delete it, or pass --rebuild)", err)
-	case !found:
-		return nil, nil
 	}
-	return &m, nil
+	return m, nil
 }
 
 func writeMarker(dir string, m *marker) error {
@@ -110,40 +107,36 @@ func prepareDir(ctx context.Context, c *Config) (*marker, error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("searchbench: %w", err)
 	}
-	if m.Main == nil {
-		if err := os.RemoveAll(filepath.Join(c.Dir, mainDir)); err != nil { // an interrupted build
-			return nil, err
-		}
-		b, err := c.build(ctx, "main", filepath.Join(c.Dir, mainDir), false)
-		if err != nil {
-			return nil, err
-		}
-		m.Main = b
-		if err := writeMarker(c.Dir, m); err != nil {
-			return nil, err
-		}
-	} else {
+	if m.Main != nil {
 		m.Main.Reused = true
+	} else if err := c.buildInto(ctx, m, &m.Main, "main", mainDir, false); err != nil {
+		return nil, err
 	}
 	if m.Baseline != nil {
 		m.Baseline.Reused = true // until rebuilt below
 	}
-	if c.Baseline {
-		if m.Baseline == nil {
-			if err := os.RemoveAll(filepath.Join(c.Dir, baselineDir)); err != nil {
-				return nil, err
-			}
-			b, err := c.build(ctx, "baseline", filepath.Join(c.Dir, baselineDir), true)
-			if err != nil {
-				return nil, err
-			}
-			m.Baseline = b
-			if err := writeMarker(c.Dir, m); err != nil {
-				return nil, err
-			}
+	if c.Baseline && m.Baseline == nil {
+		if err := c.buildInto(ctx, m, &m.Baseline, "baseline", baselineDir, true); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// buildInto builds the index name into the subdirectory sub of c.Dir,
+// removing what an interrupted build left there, and records it as *b in
+// the marker m.
+func (c *Config) buildInto(ctx context.Context, m *marker, b **Build, name, sub string, baseline bool) error {
+	dir := filepath.Join(c.Dir, sub)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	built, err := c.build(ctx, name, dir, baseline)
+	if err != nil {
+		return err
+	}
+	*b = built
+	return writeMarker(c.Dir, m)
 }
 
 // removeBenchDir deletes a bench directory, refusing one that is not.

@@ -18,12 +18,7 @@ import (
 
 // BinDir holds the Postgres 15 server binaries (initdb, pg_ctl):
 // $RUMMAGE_PG_BIN, or Debian's location.
-func BinDir() string {
-	if d := os.Getenv("RUMMAGE_PG_BIN"); d != "" {
-		return d
-	}
-	return "/usr/lib/postgresql/15/bin"
-}
+func BinDir() string { return envOr("RUMMAGE_PG_BIN", "/usr/lib/postgresql/15/bin") }
 
 // Cluster is a private, throwaway Postgres server for one test: its own data
 // directory and port, wal_level=logical, fsync on. A test that restarts or

@@ -21,10 +21,15 @@ import (
 // AdminURL is the server tests connect to: $RUMMAGE_TEST_DATABASE_URL, or the
 // local trust-auth server of the project's machines.
 func AdminURL() string {
-	if u := os.Getenv("RUMMAGE_TEST_DATABASE_URL"); u != "" {
-		return u
+	return envOr("RUMMAGE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+}
+
+// envOr is $key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return def
 }
 
 // Unavailable skips the test, or fails it under CI=true.
@@ -41,6 +46,10 @@ func Unavailable(t testing.TB, format string, args ...any) {
 type Options struct {
 	// Logical requires wal_level=logical (for replication tests).
 	Logical bool
+	// Setup, when set, runs on the new database before New returns
+	// (fixtures.Migrate, for a test that needs Rummage's tables); its
+	// error fails the test.
+	Setup func(ctx context.Context, url string) error
 }
 
 // New creates a database named rummage_test_<random> and returns its URL.
@@ -64,7 +73,26 @@ func New(t testing.TB, opts Options) string {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() { drop(t, name) })
-	return urlOf(t, name)
+	u := urlOf(t, name)
+	if opts.Setup != nil {
+		if err := opts.Setup(context.Background(), u); err != nil {
+			t.Fatalf("set up %s: %v", name, err)
+		}
+	}
+	return u
+}
+
+// Connect connects to url and closes the connection when the test ends.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 // connectAdmin connects to AdminURL, or skips the test (fails it under

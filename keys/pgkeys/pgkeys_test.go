@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/keys"
@@ -35,10 +33,7 @@ func open(t *testing.T, url string) *Store {
 // through the notification alone (its periodic refresh is an hour away).
 func TestStore(t *testing.T) {
 	ctx := context.Background()
-	url := testpg.New(t, testpg.Options{})
-	if err := fixtures.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
+	url := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
 	s := open(t, url)
 	secret, k, err := keys.Create(ctx, s, keys.Public, "web")
 	if err != nil {
@@ -56,11 +51,7 @@ func TestStore(t *testing.T) {
 		!got.CreatedAt.Equal(k.CreatedAt) || string(got.TokenKey) != string(k.TokenKey) || got.RevokedAt != nil {
 		t.Errorf("stored %+v, want %+v", got, k)
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := testpg.Connect(t, url)
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM rummage.api_keys WHERE position(convert_to($1, 'UTF8') in hash) > 0 OR name = $1 OR prefix = $1", secret).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the secret is stored somewhere (%d rows, %v)", n, err)

@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -107,39 +108,17 @@ func (c Config) withDefaults() Config {
 	if len(c.URLs) == 0 {
 		c.URLs = d.URLs
 	}
-	if c.IndexPrefix == "" {
-		c.IndexPrefix = d.IndexPrefix
-	}
-	if c.Refresh == "" {
-		c.Refresh = d.Refresh
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = d.RequestTimeout
-	}
-	if c.BulkTimeout == 0 {
-		c.BulkTimeout = d.BulkTimeout
-	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = d.MaxRetries
-	}
-	if c.BulkWorkers == 0 {
-		c.BulkWorkers = d.BulkWorkers
-	}
-	if c.FlushBytes == 0 {
-		c.FlushBytes = d.FlushBytes
-	}
-	if c.RelevanceWindow == 0 {
-		c.RelevanceWindow = d.RelevanceWindow
-	}
-	if c.MaxTermsCount == 0 {
-		c.MaxTermsCount = d.MaxTermsCount
-	}
-	if c.Shards == 0 {
-		c.Shards = d.Shards
-	}
-	if c.GCDeletes == 0 {
-		c.GCDeletes = d.GCDeletes
-	}
+	c.IndexPrefix = cmp.Or(c.IndexPrefix, d.IndexPrefix)
+	c.Refresh = cmp.Or(c.Refresh, d.Refresh)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, d.RequestTimeout)
+	c.BulkTimeout = cmp.Or(c.BulkTimeout, d.BulkTimeout)
+	c.MaxRetries = cmp.Or(c.MaxRetries, d.MaxRetries)
+	c.BulkWorkers = cmp.Or(c.BulkWorkers, d.BulkWorkers)
+	c.FlushBytes = cmp.Or(c.FlushBytes, d.FlushBytes)
+	c.RelevanceWindow = cmp.Or(c.RelevanceWindow, d.RelevanceWindow)
+	c.MaxTermsCount = cmp.Or(c.MaxTermsCount, d.MaxTermsCount)
+	c.Shards = cmp.Or(c.Shards, d.Shards)
+	c.GCDeletes = cmp.Or(c.GCDeletes, d.GCDeletes)
 	return c
 }
 

@@ -29,6 +29,13 @@ func closedURL(t *testing.T) string {
 // TestErrors: what a user sees for each way the cluster can refuse: one
 // short sentence wrapping a sentinel, no stack trace or raw JSON.
 func TestErrors(t *testing.T) {
+	retrieve := func(b *Backend) error {
+		_, err := b.Retrieve(context.Background(), ret(query.Retrieval{}))
+		return err
+	}
+	get := func(b *Backend) error { _, err := b.Get(context.Background(), "l-1"); return err }
+	stats := func(b *Backend) error { _, err := b.Stats(context.Background()); return err }
+	ping := func(b *Backend) error { return b.Ping(context.Background()) }
 	cases := []struct {
 		name     string
 		status   int
@@ -37,30 +44,12 @@ func TestErrors(t *testing.T) {
 		sentinel error
 		says     string
 	}{
-		{"index not found on search", 404, "index_not_found.json",
-			func(b *Backend) error {
-				_, err := b.Retrieve(context.Background(), ret(query.Retrieval{}))
-				return err
-			},
-			ErrIndexNotFound, "index or alias not found (no such index [rummage-listings])"},
-		{"index not found on get", 404, "index_not_found.json",
-			func(b *Backend) error { _, err := b.Get(context.Background(), "l-1"); return err },
-			ErrIndexNotFound, "index or alias not found"},
-		{"index not found on stats", 404, "index_not_found.json",
-			func(b *Backend) error { _, err := b.Stats(context.Background()); return err },
-			ErrIndexNotFound, "index or alias not found"},
-		{"bad credentials", 401, "unauthorized.json",
-			func(b *Backend) error {
-				_, err := b.Retrieve(context.Background(), ret(query.Retrieval{}))
-				return err
-			},
-			ErrUnauthorized, "rejected the credentials (HTTP 401)"},
-		{"bad credentials on connect", 401, "unauthorized.json",
-			func(b *Backend) error { return b.Ping(context.Background()) },
-			ErrUnauthorized, "connect: elasticsearch rejected the credentials"},
-		{"no permission", 403, "forbidden.json",
-			func(b *Backend) error { _, err := b.Stats(context.Background()); return err },
-			ErrForbidden, "denied permission (HTTP 403)"},
+		{"index not found on search", 404, "index_not_found.json", retrieve, ErrIndexNotFound, "index or alias not found (no such index [rummage-listings])"},
+		{"index not found on get", 404, "index_not_found.json", get, ErrIndexNotFound, "index or alias not found"},
+		{"index not found on stats", 404, "index_not_found.json", stats, ErrIndexNotFound, "index or alias not found"},
+		{"bad credentials", 401, "unauthorized.json", retrieve, ErrUnauthorized, "rejected the credentials (HTTP 401)"},
+		{"bad credentials on connect", 401, "unauthorized.json", ping, ErrUnauthorized, "connect: elasticsearch rejected the credentials"},
+		{"no permission", 403, "forbidden.json", stats, ErrForbidden, "denied permission (HTTP 403)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

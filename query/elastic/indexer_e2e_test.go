@@ -10,7 +10,6 @@ package elastic_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/change/changetest"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/elastic"
@@ -37,14 +37,7 @@ var e2eQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // e2eListing is a change event of the listings table at commit LSN lsn.
 func e2eListing(op change.Op, id string, lsn uint64, title string, price int64) change.Event {
 	row := fmt.Sprintf(`{"id":%q,"seller_id":"s1","title":%q,"brand":"Acme","category":["Women","Coats"],"price_cents":%d,"share_count":0,"images":[],"status":"available","created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05Z"}`, id, title, price)
-	e := change.Event{Op: op, TsMs: 1, Key: json.RawMessage(fmt.Sprintf(`{"id":%q}`, id)),
-		Source: change.Source{Version: "rummage", Connector: "postgresql", Name: e2ePrefix, Schema: "public", Table: "listings", LSN: lsn}}
-	if op == change.OpDelete {
-		e.Before = json.RawMessage(row)
-	} else {
-		e.After = json.RawMessage(row)
-	}
-	return e
+	return changetest.Event(op, e2ePrefix, "listings", id, lsn, row)
 }
 
 // TestClusterIndexerEndToEnd writes inserts, an update, a delete and then

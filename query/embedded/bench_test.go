@@ -112,35 +112,41 @@ func BenchmarkSearch(b *testing.B) {
 	x := corpus(b)
 	ctx := context.Background()
 	search := feed.NewSearch(x, feed.SearchConfig{})
-	for name, req := range benchRequests(b) {
-		b.Run(name, func(b *testing.B) {
-			var total int
-			for b.Loop() {
-				res, err := search.Search(ctx, req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total = res.Total
-			}
-			b.ReportMetric(float64(total), "hits")
-		})
-	}
+	benchEachRequest(b, func(req *query.Request) (int, error) {
+		res, err := search.Search(ctx, req)
+		if err != nil {
+			return 0, err
+		}
+		return res.Total, nil
+	})
 }
 
 func BenchmarkSearchBleveFacets(b *testing.B) {
 	x := corpus(b)
 	ctx := context.Background()
+	benchEachRequest(b, func(req *query.Request) (int, error) {
+		r := feed.SearchRetrieval(req, req.Now, nil)
+		r.Docs = r.N
+		res, err := x.SearchBleveFacets(ctx, r)
+		if err != nil {
+			return 0, err
+		}
+		return res.Total, nil
+	})
+}
+
+// benchEachRequest runs search on each of benchRequests as a sub-benchmark
+// and reports the hits it counts.
+func benchEachRequest(b *testing.B, search func(*query.Request) (total int, err error)) {
 	for name, req := range benchRequests(b) {
 		b.Run(name, func(b *testing.B) {
 			var total int
 			for b.Loop() {
-				r := feed.SearchRetrieval(req, req.Now, nil)
-				r.Docs = r.N
-				res, err := x.SearchBleveFacets(ctx, r)
+				n, err := search(req)
 				if err != nil {
 					b.Fatal(err)
 				}
-				total = res.Total
+				total = n
 			}
 			b.ReportMetric(float64(total), "hits")
 		})

@@ -1,28 +1,14 @@
 package embedded_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 )
-
-func openTemp(t *testing.T) *embedded.Index {
-	t.Helper()
-	x, err := embedded.Open(context.Background(), embedded.Config{Dir: t.TempDir(), Aliases: shippedAliases(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := x.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return x
-}
 
 // shippedAliases are the brand aliases rummage serve loads by default.
 func shippedAliases(t testing.TB) query.Aliases {
@@ -35,5 +21,7 @@ func shippedAliases(t testing.TB) query.Aliases {
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T) query.Backend { return openTemp(t) })
+	conformance.Run(t, func(t *testing.T) query.Backend {
+		return embeddedtest.Open(t, embedded.Config{Aliases: shippedAliases(t)})
+	})
 }

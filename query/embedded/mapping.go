@@ -53,32 +53,35 @@ const (
 // query analysis and documents the schema.
 func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 	m := mapping.NewIndexMapping()
-	if err := m.AddCustomAnalyzer(analyzerKey, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     single.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		return nil, err
-	}
-	if err := m.AddCustomAnalyzer(analyzerRaw, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     unicode.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		return nil, err
+	// Both custom analyzers lower-case what a tokenizer cuts: the keyword
+	// one keeps the whole value, the raw one splits words.
+	for name, tokenizer := range map[string]string{analyzerKey: single.Name, analyzerRaw: unicode.Name} {
+		if err := m.AddCustomAnalyzer(name, map[string]any{
+			"type":          custom.Name,
+			"tokenizer":     tokenizer,
+			"token_filters": []any{lowercase.Name},
+		}); err != nil {
+			return nil, err
+		}
 	}
 	m.DefaultAnalyzer = analyzerText
 	m.StoreDynamic = false
 	m.IndexDynamic = false
 	m.DocValuesDynamic = false
 
-	text := func() *mapping.FieldMapping {
+	// lean is a text field with nothing kept beside its index: no stored
+	// value, term vectors, _all or doc values.
+	lean := func() *mapping.FieldMapping {
 		f := mapping.NewTextFieldMapping()
-		f.Analyzer = analyzerText
 		f.Store = false
 		f.IncludeTermVectors = false
 		f.IncludeInAll = false
 		f.DocValues = false
+		return f
+	}
+	text := func() *mapping.FieldMapping {
+		f := lean()
+		f.Analyzer = analyzerText
 		return f
 	}
 	dm := mapping.NewDocumentStaticMapping()
@@ -88,12 +91,9 @@ func newMapping(baseline bool) (*mapping.IndexMappingImpl, error) {
 	bk := text()
 	bk.Analyzer = analyzerKey
 	dm.AddFieldMappingsAt(fBrandKey, bk)
-	st := mapping.NewTextFieldMapping()
+	st := lean() // stored only: the record
 	st.Index = false
 	st.Store = true
-	st.IncludeInAll = false
-	st.IncludeTermVectors = false
-	st.DocValues = false
 	dm.AddFieldMappingsAt(fStored, st)
 	if baseline {
 		for _, f := range []string{fbBrand, fbSize, fbCondition, fbColor, fbCategory, fbStatus} {

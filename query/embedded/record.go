@@ -240,17 +240,14 @@ func (r *recReader) uvarint() uint64 {
 	return v
 }
 
+// varint is binary.Varint: a zig-zag encoded uvarint.
 func (r *recReader) varint() int64 {
-	if r.err != nil {
-		return 0
+	ux := r.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	return x
 }
 
 func (r *recReader) byte() byte {

@@ -18,6 +18,7 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
 	"github.com/rummage/rummage/query/reference"
 )
 
@@ -83,16 +84,11 @@ type versus struct {
 }
 
 func newVersus(t *testing.T, seed uint64) *versus {
-	ctx := context.Background()
 	aliases, err := query.LoadAliases("", fixtures.BrandAliases())
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := embedded.Open(ctx, embedded.Config{Dir: t.TempDir(), Aliases: aliases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
+	emb := embeddedtest.Open(t, embedded.Config{Aliases: aliases})
 	ref, err := reference.New(aliases)
 	if err != nil {
 		t.Fatal(err)
@@ -246,17 +242,31 @@ func (v *versus) updates() []query.Change {
 	return out
 }
 
+// engine is what the versus test asks both the embedded index and the
+// reference alike.
+type engine interface {
+	Apply(context.Context, []query.Change) (query.ApplyStats, error)
+	Load(context.Context, []string) ([]*rummage.Listing, error)
+}
+
+// both runs call on the embedded index, then on the reference, and returns
+// their answers; an error of either fails the test.
+func both[T any](v *versus, call func(engine) (T, error)) (emb, ref T) {
+	v.t.Helper()
+	emb, err := call(v.emb)
+	if err != nil {
+		v.t.Fatalf("embedded: %v", err)
+	}
+	if ref, err = call(v.ref); err != nil {
+		v.t.Fatalf("reference: %v", err)
+	}
+	return emb, ref
+}
+
 // apply writes a batch to both and compares what they did.
 func (v *versus) apply(batch []query.Change) {
 	ctx := context.Background()
-	a, err := v.emb.Apply(ctx, batch)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	b, err := v.ref.Apply(ctx, batch)
-	if err != nil {
-		v.t.Fatal(err)
-	}
+	a, b := both(v, func(e engine) (query.ApplyStats, error) { return e.Apply(ctx, batch) })
 	if a != b {
 		v.failf("apply of %d changes: embedded %+v, reference %+v", len(batch), a, b)
 	}
@@ -274,14 +284,7 @@ func (v *versus) collect() {
 	for i := range v.catalog {
 		ids[i] = v.catalog[i].ID
 	}
-	held, err := v.ref.Load(ctx, ids)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	got, err := v.emb.Load(ctx, ids)
-	if err != nil {
-		v.t.Fatal(err)
-	}
+	got, held := both(v, func(e engine) ([]*rummage.Listing, error) { return e.Load(ctx, ids) })
 	seen := map[string]bool{}
 	addTo := func(list *[]string, kind, s string) {
 		if s != "" && !seen[kind+s] {

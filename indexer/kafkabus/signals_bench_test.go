@@ -1,0 +1,133 @@
+package kafkabus_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testredis"
+	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/query/embedded/embeddedtest"
+	"github.com/rummage/rummage/signals"
+	"github.com/rummage/rummage/signals/memory"
+	"github.com/rummage/rummage/signals/redisstore"
+)
+
+// BenchmarkSignalsApplier streams a party's shares (Zipf over 20k
+// listings, 5k users) through kfake → kafkabus.Reader → indexer → a signals
+// store: the durable embedded store (fsynced log) and Redis. It reports
+// shares/s and the process's CPU per share (kfake runs in the process, so
+// the broker's CPU is included; Redis's is not).
+//
+//	go test ./indexer/kafkabus -run '^$' -bench SignalsApplier -benchtime 1x
+func BenchmarkSignalsApplier(b *testing.B) {
+	const shares = 100_000
+	sharesTopic := change.Topic(prefix, "public", "shares")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(4, listingsTopic, sharesTopic), kfake.SeedTopics(1, dlqTopic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: 4, Compression: "none", Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 1, 20_000-1)
+	t0 := time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)
+	var evs []change.Event
+	for i := range shares {
+		row := fmt.Sprintf(`{"id":%d,"user_id":"u%05d","listing_id":"l%05d","party_id":"p1","created_at":%q}`,
+			i+1, rng.IntN(5000), zipf.Uint64(), t0.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))
+		evs = append(evs, change.Event{After: json.RawMessage(row), Op: change.OpCreate, Key: json.RawMessage(fmt.Sprintf(`{"id":%d}`, i+1)),
+			Source: change.Source{Schema: "public", Table: "shares", LSN: uint64(1000 + i), Seq: 1}})
+	}
+	for i := 0; i < len(evs); i += 5000 {
+		if err := w.Write(ctx, evs[i:min(i+5000, len(evs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stores := []struct {
+		name string
+		open func(b *testing.B) signals.Writer
+	}{
+		{"memory-durable", func(b *testing.B) signals.Writer {
+			s, err := memory.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"redis", func(b *testing.B) signals.Writer {
+			s, err := redisstore.Open(ctx, redisstore.Config{URL: testredis.URL(), Prefix: testredis.Prefix(b, "bench")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			var cpu time.Duration
+			var batches float64
+			for n := 0; n < b.N; n++ {
+				b.StopTimer()
+				store := st.open(b)
+				rctx, cancel := context.WithCancel(ctx)
+				r, err := kafkabus.NewReader(rctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-%s-%08x", st.name, rand.Uint32()),
+					Topics: []string{listingsTopic, sharesTopic}, SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+					MaxWait: 100 * time.Millisecond, Logger: quiet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				dlq, _ := kafkabus.NewDeadLetterWriter(brokers, dlqTopic)
+				m := indexer.NewMetrics(nil)
+				ix, err := indexer.New(r, &backend{Index: embeddedtest.Open(b, embedded.Config{})}, dlq, indexer.Config{Signals: store, Metrics: m, Logger: quiet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				done := make(chan error, 1)
+				before := processCPU()
+				b.StartTimer()
+				go func() { done <- ix.Run(rctx) }()
+				for testutil.ToFloat64(m.Rows.WithLabelValues("shares")) < shares {
+					time.Sleep(time.Millisecond)
+				}
+				b.StopTimer()
+				cpu += processCPU() - before
+				batches += testutil.ToFloat64(m.Batches)
+				cancel()
+				<-done
+				r.Close()
+				dlq.Close()
+			}
+			b.ReportMetric(float64(b.N*shares)/b.Elapsed().Seconds(), "shares/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*shares), "cpu-µs/share")
+			b.ReportMetric(batches/float64(b.N), "batches/op")
+		})
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
