@@ -89,6 +89,10 @@ type Subscriber struct {
 	Logger  *slog.Logger
 	// Retry is the wait after a read error (1 s).
 	Retry time.Duration
+	// Check is how long the subscriber waits for a message before it asks
+	// the broker whether the topic still reaches its position (1 s): a
+	// topic recreated or truncated under it leaves a reader waiting.
+	Check time.Duration
 	// Lost counts the times the subscriber lost its place and cleared the
 	// target (for tests and the log).
 	Lost func()
@@ -173,9 +177,25 @@ func (s *Subscriber) read(ctx context.Context, off int64) error {
 	if err := r.SetOffset(off); err != nil {
 		return err
 	}
+	check := s.Check
+	if check == 0 {
+		check = time.Second
+	}
 	next := off
 	for {
-		m, err := r.ReadMessage(ctx)
+		rctx, cancel := context.WithTimeout(ctx, check)
+		m, err := r.ReadMessage(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			end, eerr := s.end(ctx)
+			switch {
+			case eerr != nil:
+				return eerr
+			case end < next:
+				return fmt.Errorf("the topic ends at %d, before the position %d: it was recreated or truncated", end, next)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage/serve/cache/kafkainv"
@@ -75,5 +77,56 @@ func TestEveryReplicaHears(t *testing.T) {
 			t.Fatalf("replica %d: %d deps (want %d), cleared %d times (want 1, at start)", i, len(tg.deps), len(deps), tg.cleared)
 		}
 		tg.mu.Unlock()
+	}
+}
+
+// TestLostPlaceDropsTheCache: when the topic is recreated under a replica
+// (its offsets start again), the replica cannot know what it missed: it
+// drops its cache and follows the new topic from its end.
+func TestLostPlaceDropsTheCache(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := kafkainv.NewPublisher(c.ListenAddrs(), "lp")
+	defer pub.Close()
+	if err := pub.EnsureTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := pub.Send(ctx, []string{"l:a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg := &target{got: make(chan struct{}, 16)}
+	lost := make(chan struct{}, 4)
+	s := &kafkainv.Subscriber{Brokers: c.ListenAddrs(), Prefix: "lp", Target: tg, Retry: time.Millisecond, Lost: func() { lost <- struct{}{} }}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...)}
+	if _, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{kafkainv.Topic("lp")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.EnsureTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Send(ctx, []string{"l:b"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-tg.got:
+		t.Fatalf("a message of the new topic was taken for the old one's: %v", tg.deps)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the subscriber did not notice it lost its place")
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.cleared < 2 {
+		t.Fatalf("cleared %d times, want at start and when lost", tg.cleared)
 	}
 }
