@@ -551,3 +551,36 @@ func TestHook(t *testing.T) {
 		t.Fatal("a truncate drops everything")
 	}
 }
+
+// TestPurgeHook: the webhook hears every applied invalidation, as
+// Surrogate-Key tokens, coalesced like the cache's own.
+func TestPurgeHook(t *testing.T) {
+	got := make(chan []string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Keys []string `json:"surrogate_keys"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		got <- body.Keys
+	}))
+	defer srv.Close()
+	clk := &clock{t: t0}
+	c, err := New(Config{Now: clk.Now, Purger: &Webhook{URL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Invalidate([]string{"l1"}, []string{BrandTag("Free People")})
+	keys := <-got
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"brand:free%20people", "l:l1"}) {
+		t.Fatalf("purged %v", keys)
+	}
+	c.Invalidate([]string{"l1"}, nil) // within the window: waits for it
+	clk.Add(DefaultCoalesce)
+	c.Flush()
+	if keys := <-got; !slices.Equal(keys, []string{"l:l1"}) {
+		t.Fatalf("coalesced purge %v", keys)
+	}
+}
