@@ -110,6 +110,10 @@ func BenchmarkPartyFeedFirstPage(b *testing.B) {
 				b.Fatalf("%d %s", rec.Code, rec.Body)
 			}
 			size := rec.Body.Len()
+			var page struct{ Hits []json.RawMessage }
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || len(page.Hits) != 24 {
+				b.Fatalf("first page: %d hits, %v", len(page.Hits), err)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuNow()
