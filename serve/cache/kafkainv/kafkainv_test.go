@@ -34,22 +34,30 @@ func (t *target) Clear() {
 	t.mu.Unlock()
 }
 
-// TestEveryReplicaHears: two replicas subscribed before a batch is
-// published both invalidate its dependencies, split over messages; a
-// replica starts with an empty cache.
-func TestEveryReplicaHears(t *testing.T) {
+// topic starts a broker with prefix's invalidation topic and a publisher
+// to it; both end with the test.
+func topic(t *testing.T, prefix string) (context.Context, *kfake.Cluster, *kafkainv.Publisher) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pub := kafkainv.NewPublisher(c.ListenAddrs(), "rt")
-	defer pub.Close()
+	t.Cleanup(cancel)
+	pub := kafkainv.NewPublisher(c.ListenAddrs(), prefix)
+	t.Cleanup(func() { pub.Close() })
 	if err := pub.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, c, pub
+}
+
+// TestEveryReplicaHears: two replicas subscribed before a batch is
+// published both invalidate its dependencies, split over messages; a
+// replica starts with an empty cache.
+func TestEveryReplicaHears(t *testing.T) {
+	ctx, c, pub := topic(t, "rt")
 	if err := pub.Send(ctx, []string{"l:old"}); err != nil { // before the replicas: not theirs
 		t.Fatal(err)
 	}
@@ -84,18 +92,7 @@ func TestEveryReplicaHears(t *testing.T) {
 // (its offsets start again), the replica cannot know what it missed: it
 // drops its cache and follows the new topic from its end.
 func TestLostPlaceDropsTheCache(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pub := kafkainv.NewPublisher(c.ListenAddrs(), "lp")
-	defer pub.Close()
-	if err := pub.EnsureTopic(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, c, pub := topic(t, "lp")
 	for range 3 {
 		if err := pub.Send(ctx, []string{"l:a"}); err != nil {
 			t.Fatal(err)
