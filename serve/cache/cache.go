@@ -170,6 +170,8 @@ type Cache struct {
 	log   *slog.Logger
 	sf    singleflight.Group
 
+	inflight atomic.Int64 // fills running: while none, a dependency no entry has need not be remembered
+
 	mu        sync.Mutex
 	gen       uint64                       // bumped by every application of invalidations
 	prunedGen uint64                       // fills started at or below it are discarded
@@ -289,8 +291,10 @@ func (c *Cache) Refresh(ctx context.Context, key string, e *Entry, fill Fill) {
 
 func (c *Cache) fill(ctx context.Context, key string, fill Fill) (*Entry, error) {
 	c.mu.Lock()
+	c.inflight.Add(1)
 	start, startGen := c.cfg.Now(), c.gen
 	c.mu.Unlock()
+	defer c.inflight.Add(-1)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.LoadTimeout)
 	defer cancel()
 	c.m.Fills.Inc()
@@ -437,7 +441,13 @@ func (c *Cache) applyLocked(deps []string, now time.Time, arrival func(string) t
 		return
 	}
 	c.gen++
+	idle := c.inflight.Load() == 0
 	for _, d := range deps {
+		if idle && len(c.byDep[d]) == 0 {
+			// No entry to mark and no fill to check: remembering it would
+			// only cost memory (a snapshot touches every listing).
+			continue
+		}
 		c.applied[d] = applied{gen: c.gen, at: now}
 		until := arrival(d).Add(c.cfg.Stale).UnixNano()
 		for _, e := range c.byDep[d] {

@@ -368,7 +368,6 @@ func TestStaleBound(t *testing.T) {
 	f.get(target) // refilled at +400ms
 	f.clk.Add(100 * time.Millisecond)
 	f.c.Invalidate(nil, []string{BrandTag("nike")}) // 500ms: the tag was applied at 0, due again
-	f.get(target)
 	f.clk.Add(10 * time.Millisecond)
 	f.c.Invalidate(nil, []string{BrandTag("nike")}) // within the window: coalesced
 	if st := f.state(target); st != Stale {
