@@ -259,6 +259,11 @@ func (c *Cache) Lookup(key string, now time.Time) (*Entry, State) {
 // began (the generation check) or it expires before it is stored.
 func (c *Cache) Load(ctx context.Context, key string, fill Fill) (*Entry, error) {
 	ch := c.sf.DoChan(key, func() (any, error) {
+		// A flight that ended between the caller's lookup and this one
+		// stored its entry: use it.
+		if e, st := c.Lookup(key, c.cfg.Now()); st == Hit {
+			return e, nil
+		}
 		return c.fill(context.WithoutCancel(ctx), key, fill)
 	})
 	select {
