@@ -128,7 +128,8 @@ func BenchmarkPartyFeedFirstPage(b *testing.B) {
 			b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(size), "bytes/answer")
 		})
-	} // The cached page over loopback TCP with keep-alive: the CPU counted is
+	}
+	// The cached page over loopback TCP with keep-alive: the CPU counted is
 	// the client's and the server's together, an upper bound of the
 	// server's.
 	b.Run("cached-loopback", func(b *testing.B) {
