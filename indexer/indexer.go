@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,9 @@ type Config struct {
 	// and drops them (metric rummage_indexer_rows_total). Its Apply is
 	// retried without limit, like the backend's.
 	Signals signals.Writer
+	// Invalidator hears of every batch's changes once they are applied;
+	// nil: none.
+	Invalidator Invalidator
 	// Metrics; nil creates unregistered ones.
 	Metrics *Metrics
 	// Logger; nil is slog.Default().
@@ -274,11 +278,30 @@ type batchResult struct {
 	DeadLetters                  []DeadLetter
 }
 
+// Invalidator hears what a batch changed once the listings are applied
+// (searchable) and the rows stored, before the offsets are committed: the
+// serving cache purges what depends on it. Invalidate is retried like a
+// row store write until it succeeds, so every change reaches it at least
+// once.
+type Invalidator interface {
+	Invalidate(ctx context.Context, changes []Changed) error
+}
+
+// Changed is one applied change: its table and its old and new rows as
+// the stream carries them (JSON objects; nil when absent: a create has no
+// old row, a delete no new one). Under REPLICA IDENTITY FULL an update has
+// both, so that what depended on the old row is purged too.
+type Changed struct {
+	Table         string
+	Before, After json.RawMessage
+}
+
 // decoded is a batch after step 1: what its messages mean.
 type decoded struct {
 	msgs     []Message
 	listings []pending
 	social   []signals.Change
+	changed  []Changed // every change of a handled table, for the Invalidator
 	dead     []DeadLetter
 	lastLSN  map[string]uint64
 }
@@ -297,6 +320,7 @@ func (d *decoded) append(o decoded) {
 		d.listings = append(d.listings, p)
 	}
 	d.social = append(d.social, o.social...)
+	d.changed = append(d.changed, o.changed...)
 	d.dead = append(d.dead, o.dead...)
 	for t, lsn := range o.lastLSN {
 		d.lastLSN[t] = max(d.lastLSN[t], lsn)
@@ -337,6 +361,7 @@ func (ix *Indexer) decode(msgs []Message) decoded {
 	for _, o := range out[1:] {
 		d.listings = append(d.listings, o.listings...)
 		d.social = append(d.social, o.social...)
+		d.changed = append(d.changed, o.changed...)
 		d.dead = append(d.dead, o.dead...)
 		for t, lsn := range o.lastLSN {
 			d.lastLSN[t] = max(d.lastLSN[t], lsn)
@@ -361,6 +386,9 @@ func (ix *Indexer) decodeRange(msgs []Message, lo, hi int) decoded {
 		}
 		table := e.Source.Table
 		ix.m.Events.WithLabelValues(table, string(e.Op)).Inc()
+		if ix.cfg.Invalidator != nil && ix.tables[table] {
+			d.changed = append(d.changed, Changed{Table: table, Before: e.Before, After: e.After})
+		}
 		switch {
 		case !ix.tables[table]:
 			ix.m.Skipped.WithLabelValues(table).Inc()
@@ -419,6 +447,13 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	}
 	if err := <-social; err != nil {
 		return res, err
+	}
+
+	// 4b. Invalidations, once what they are about can be read.
+	if ix.cfg.Invalidator != nil && len(d.changed) > 0 {
+		if err := ix.retry(ctx, "invalidation", func() error { return ix.cfg.Invalidator.Invalidate(ctx, d.changed) }); err != nil {
+			return res, err
+		}
 	}
 
 	// 5. Dead letters, acknowledged before the commit moves past them.

@@ -19,7 +19,9 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
+	"github.com/rummage/rummage/serve/cache"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -112,6 +114,7 @@ type devOptions struct {
 	admit                    *admitFlags
 	pipeline                 pipeline.Config
 	api                      api.Config
+	cache                    *cacheFlags
 	log                      *slog.Logger
 }
 
@@ -143,6 +146,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	batchWait := fs.Duration("batch-wait", indexer.DefaultBatchWait, "how long an indexer batch waits to fill after its first event")
 	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
+	cacheF := addCacheFlags(fs)
 	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
@@ -191,7 +195,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg.ShutdownTimeout = *shutdownTimeout
 	bf.log = log
 	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, admit: af, api: acfg, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, admit: af, api: acfg, cache: cacheF, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -253,6 +257,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	reg := newRegistry()
 	o.pipeline.Index, o.pipeline.Registerer = idx.Write, reg
+	c, cacheMW, err := o.cache.build(ctx, &o.api, func() query.Backend { return idx.Read }, reg, o.log)
+	if err != nil {
+		return err
+	}
+	if c != nil { // one process: the indexer purges the API's cache directly
+		o.pipeline.Invalidator = &cache.Hook{Sink: c}
+	}
 	if x, ok := b.(*embedded.Index); ok {
 		o.pipeline.Compact = x.Compact
 	}
@@ -273,7 +284,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

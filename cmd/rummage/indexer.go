@@ -14,6 +14,9 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/serve/cache/kafkainv"
 )
 
 const indexerHelp = `Consumes change events from Kafka (topics <prefix>.<schema>.<table>, written
@@ -80,6 +83,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	sf := addSignalsFlags(fs, signalsMemory)
 	kf := addKeyFlags(fs, dbURL, true)
 	cf := addCursorFlags(fs)
+	cacheF := addCacheFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -96,7 +100,11 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	}
 	log := slog.Default()
 	reg := newRegistry()
-	cfg := indexer.Config{Tables: names, BatchSize: *batchSize, BatchWait: *batchWait, Metrics: indexer.NewMetrics(reg), Logger: log}
+	// Every applied batch is published to <prefix>.invalidations, which the
+	// API replicas read (serve/cache/kafkainv), and purges this process's
+	// own cache when it serves the API.
+	hook := &cache.Hook{}
+	cfg := indexer.Config{Tables: names, BatchSize: *batchSize, BatchWait: *batchWait, Metrics: indexer.NewMetrics(reg), Logger: log, Invalidator: hook}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -134,6 +142,14 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 			return err
 		}
 	}
+	pub := kafkainv.NewPublisher(brokerList, *prefix)
+	defer pub.Close()
+	if *partitions > 0 {
+		if err := pub.EnsureTopic(ctx); err != nil {
+			return err
+		}
+	}
+	sinks := cache.Sinks{pub}
 	ix, err := indexer.New(reader, idx.Write, dlq, cfg)
 	if err != nil {
 		return err
@@ -162,7 +178,14 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		if err := bf.serving(&acfg, cf, log); err != nil {
 			return err
 		}
-		srv, err := api.New(acfg, idx.Read, log, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))
+		c, cacheMW, err := cacheF.build(ctx, &acfg, func() query.Backend { return idx.Read }, reg, log)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			sinks = append(sinks, c)
+		}
+		srv, err := api.New(acfg, idx.Read, log, append([]api.Option{api.WithMiddleware(cacheMW...)}, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 		if err != nil {
 			return err
 		}
@@ -173,6 +196,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		log.Info("api listening", "addr", ln.Addr().String())
 		tasks = append(tasks, task{"api", func(ctx context.Context) error { return srv.Serve(ctx, ln) }})
 	}
+	hook.Sink = sinks
 	log.Info("indexer running", "brokers", brokerList, "group", *group, "topics", topics,
 		"dead_letters", kafkabus.DeadLetterTopic(*prefix), "batch_size", *batchSize, "batch_wait", *batchWait)
 	return runTasks(ctx, log, tasks...)

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/bootstrap"
+	"github.com/rummage/rummage/query"
 )
 
 const serveHelp = `Serves the v1 search API (GET /v1/search, /v1/listings/{id}, /healthz,
@@ -75,6 +77,7 @@ type serveOptions struct {
 	keys    *keyFlags
 	cursors *cursorFlags
 	admit   *admitFlags
+	cache   *cacheFlags
 	log     *slog.Logger
 }
 
@@ -96,6 +99,8 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	fs := newFlags("serve", "[flags]", serveHelp)
 	fs.SetOutput(w)
 	bf := addBackendFlags(fs, "./data/serve")
+	cacheF := addCacheFlags(fs)
+	cacheF.addInvalidationFlags(fs)
 	sf := addSignalsFlags(fs, signalsNone)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port); on loopback alone, reads need no API key")
 	data := fs.String("data", "", "index this JSONL `file` instead of the generated seed catalog")
@@ -150,7 +155,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, admit: af, log: log,
+	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, admit: af, cache: cacheF, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -178,13 +183,21 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer closeSignals(store)
 	serveSignals(&o.api, store)
+	var loadedB atomic.Value // query.Backend, once loaded
 	reg := newRegistry()
+	c, cacheMW, err := o.cache.build(ctx, &o.api, func() query.Backend { b, _ := loadedB.Load().(query.Backend); return b }, reg, o.log)
+	if err != nil {
+		return err
+	}
+	if err := o.cache.subscribe(ctx, c, o.log); err != nil {
+		return err
+	}
 	admission, stopAdmit, err := o.admit.chain(ctx, reg, o.log)
 	if err != nil {
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(), api.WithRegistry(reg))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg))...)
 	if err != nil {
 		return err
 	}
@@ -218,6 +231,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 			stopServe() // stop the HTTP server, then report why
 			return errors.Join(r.err, <-served)
 		}
+		loadedB.Store(query.Backend(r.b))
 		srv.SetBackend(r.b)
 		o.log.Info("ready", "addr", ln.Addr().String())
 		err := <-served

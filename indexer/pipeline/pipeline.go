@@ -35,6 +35,8 @@ type Config struct {
 	// holds no positions (new or emptied), the social topics are read from
 	// their start (indexer.RewindTopics).
 	Signals signals.Writer
+	// Invalidator hears every applied batch (the serving cache); nil: none.
+	Invalidator indexer.Invalidator
 
 	// KafkaAddr is where the in-process broker listens (default
 	// "127.0.0.1:0", a free port). Use a loopback address: the broker has no
@@ -261,7 +263,7 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		names[i] = tableName(t)
 	}
 	p.ix, err = indexer.New(p.src, cfg.Index, p.dlq, indexer.Config{Tables: names, Signals: cfg.Signals, BatchSize: cfg.BatchSize,
-		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log})
+		BatchWait: cfg.BatchWait, Metrics: indexer.NewMetrics(cfg.Registerer), Logger: log, Invalidator: cfg.Invalidator})
 	if err != nil {
 		return nil, err
 	}
