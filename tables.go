@@ -4,7 +4,7 @@ package rummage
 // fixtures/migrations): the CDC publishes them, and the indexer and every
 // --tables flag default to them. ListingsTable holds the index documents.
 func Tables() []string {
-	return []string{ListingsTable, "sellers", "follows", "likes", "shares", "parties"}
+	return []string{ListingsTable, "sellers", "follows", "likes", "shares", "parties", "blocks"}
 }
 
 // ListingsTable is the table whose rows are listings.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -69,20 +70,39 @@ func (s *memSink) waitFor(t *testing.T, what string, cond func([]change.Event) b
 func newDB(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
 	dsn := testpg.New(t, testpg.Options{Logical: true})
-	schema, err := os.ReadFile("../../fixtures/migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	if _, err := conn.Exec(ctx, string(schema)); err != nil {
-		t.Fatalf("apply schema: %v", err)
+	for _, sql := range migrations(t) {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("apply schema: %v", err)
+		}
 	}
 	return dsn, conn
+}
+
+// migrations returns the SQL of every migration in fixtures/migrations, in
+// the order they apply: the default table list (rummage.Tables) names
+// tables of later migrations than 0001.
+func migrations(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../fixtures/migrations/*.sql")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	slices.Sort(files)
+	out := make([]string, len(files))
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
 }
 
 func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {

@@ -186,9 +186,10 @@ func benchOnce(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	defer db.Close(context.Background())
-	schema, _ := os.ReadFile("../../fixtures/migrations/0001_init.sql")
-	if _, err := db.Exec(context.Background(), string(schema)); err != nil {
-		b.Fatal(err)
+	for _, schema := range migrations(b) {
+		if _, err := db.Exec(context.Background(), schema); err != nil {
+			b.Fatal(err)
+		}
 	}
 	rowSQL := `INSERT INTO listings (id, seller_id, title, description, brand, category, size, condition, price_cents, colors, tags, images)
 		SELECT $1 || g, 's' || (g % 1000), 'Vintage wool coat ' || g, repeat('soft warm lined ', 8), 'Acme', '{Women,Coats,Wool}', 'M', 'good',

@@ -2,8 +2,6 @@ package pgcdc
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -12,22 +10,10 @@ import (
 
 // TestPublicationHoldsMarketplaceTablesOnly: with every migration applied
 // (Rummage's own schema "rummage" included: API keys), the publication the
-// CDC creates holds exactly the six marketplace tables, and a write to
+// CDC creates holds exactly the seven marketplace tables, and a write to
 // Rummage's own tables never becomes an event.
 func TestPublicationHoldsMarketplaceTablesOnly(t *testing.T) {
-	dsn, db := newDB(t) // 0001
-	files, err := filepath.Glob("../../fixtures/migrations/*.sql")
-	if err != nil || len(files) < 2 {
-		t.Fatalf("migrations: %v %v", files, err)
-	}
-	slices.Sort(files)
-	for _, f := range files[1:] {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(t, db, string(sql))
-	}
+	dsn, db := newDB(t) // every migration
 	sink := &memSink{}
 	start(t, Config{DatabaseURL: dsn}, sink)
 	waitStreaming(t, db)
@@ -47,7 +33,7 @@ func TestPublicationHoldsMarketplaceTablesOnly(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"public.follows", "public.likes", "public.listings", "public.parties", "public.sellers", "public.shares"}
+	want := []string{"public.blocks", "public.follows", "public.likes", "public.listings", "public.parties", "public.sellers", "public.shares"}
 	if !slices.Equal(got, want) {
 		t.Errorf("publication tables %v, want %v", got, want)
 	}
