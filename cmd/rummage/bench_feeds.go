@@ -62,7 +62,8 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	iterations := fs.Int("iterations", 0, "requests per scenario on the feed instead of --duration")
 	baseDuration := fs.Duration("baseline-duration", 5*time.Second, "measured time per scenario on Postgres")
 	baseIterations := fs.Int("baseline-iterations", 0, "requests per scenario on Postgres instead of --baseline-duration")
-	minIter := fs.Int("min-iterations", 20, "with a duration, measure at least this many requests")
+	minIter := fs.Int("min-iterations", 20, "with --duration, measure at least this many requests on the feed")
+	baseMinIter := fs.Int("baseline-min-iterations", 5, "with --baseline-duration, measure at least this many requests on Postgres")
 	warmup := fs.Int("warmup", 5, "unmeasured requests before each measured run (both sides)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -76,7 +77,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *listings < 1 {
 		return usageErr("--listings must be at least 1")
 	}
-	if *iterations < 0 || *duration < 0 || *baseIterations < 0 || *baseDuration < 0 || *warmup < 0 || *minIter < 0 {
+	if *iterations < 0 || *duration < 0 || *baseIterations < 0 || *baseDuration < 0 || *warmup < 0 || *minIter < 0 || *baseMinIter < 0 {
 		return usageErr("durations and counts must not be negative")
 	}
 	at, err := time.Parse(time.RFC3339, *now)
@@ -86,10 +87,10 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *dir == "" {
 		*dir = fmt.Sprintf("./data/feedbench-%d", *listings)
 	}
-	plan := func(d time.Duration, n int) benchkit.Plan {
+	plan := func(d time.Duration, n, min int) benchkit.Plan {
 		p := benchkit.Plan{Iterations: n, Warmup: *warmup, Concurrency: 1}
 		if n == 0 {
-			p.Duration, p.MinIterations = d, *minIter
+			p.Duration, p.MinIterations = d, min
 		}
 		return p
 	}
@@ -97,7 +98,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 		Listings: *listings, Closets: *closets, Follows: *follows, Seed: *seed, Now: at,
 		PartyShares: *partyShares, LivePartyShares: *liveShares,
 		DatabaseURL: *dbURL, Reload: *reload, IndexDir: *dir, Rebuild: *rebuild, SignalsDir: *signalsDir,
-		Plan: plan(*duration, *iterations), BaselinePlan: plan(*baseDuration, *baseIterations), Log: stderr,
+		Plan: plan(*duration, *iterations, *minIter), BaselinePlan: plan(*baseDuration, *baseIterations, *baseMinIter), Log: stderr,
 	}
 	if *quiet {
 		cfg.Log = nil
