@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage/internal/benchkit"
@@ -66,6 +67,8 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	baseMinIter := fs.Int("baseline-min-iterations", 5, "with --baseline-duration, measure at least this many requests on Postgres")
 	warmup := fs.Int("warmup", 5, "unmeasured requests before each measured run (both sides)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): party_20k,party_200k,following_1000,following_5000,home")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured feed requests (one scenario: see --scenarios) to `file`")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -102,6 +105,12 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if *quiet {
 		cfg.Log = nil
+	}
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	if *cpuProfile != "" {
+		cfg.Profile = func() (func() error, error) { return benchkit.StartProfiles(*cpuProfile, "") }
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)

@@ -54,6 +54,11 @@ type Config struct {
 	Plan, BaselinePlan benchkit.Plan
 	// Log receives progress lines (nil: none).
 	Log io.Writer
+	// Only, when set, names the scenarios to run (default all).
+	Only []string
+	// Profile, when set, is started before the measured feed requests
+	// (not the loads, not the SQL) and its stop called after them.
+	Profile func() (stop func() error, err error)
 }
 
 func (c *Config) withDefaults() {

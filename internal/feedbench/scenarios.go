@@ -201,6 +201,9 @@ func feedAnswer(p *feed.Page) *answer {
 // pages.
 func (s *scenarios) run(ctx context.Context, rep *Report) error {
 	for _, sc := range s.list {
+		if len(s.c.Only) > 0 && !slices.Contains(s.c.Only, sc.name) {
+			continue
+		}
 		r := ScenarioResult{Name: sc.name, What: sc.what}
 		if sc.target > 0 {
 			r.TargetP99Ms = float64(sc.target) / float64(time.Millisecond)
@@ -221,7 +224,19 @@ func (s *scenarios) run(ctx context.Context, rep *Report) error {
 			_, err := sc.variants[i%len(sc.variants)].feed(ctx)
 			return err
 		}
+		var stop func() error
+		if s.c.Profile != nil {
+			var err error
+			if stop, err = s.c.Profile(); err != nil {
+				return err
+			}
+		}
 		sum, err := benchkit.Run(ctx, s.c.Plan, op)
+		if stop != nil {
+			if perr := stop(); err == nil {
+				err = perr
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("feedbench: %s: %w", sc.name, err)
 		}
