@@ -1,7 +1,6 @@
 package feedbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -55,11 +54,7 @@ type Check struct {
 }
 
 // WriteJSON writes the report as one JSON object.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func (r *Report) WriteJSON(w io.Writer) error { return benchkit.WriteJSON(w, r) }
 
 // WriteText writes the report as tables.
 func (r *Report) WriteText(w io.Writer) error {
