@@ -1,6 +1,7 @@
 package feedbench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/rummage/rummage"
@@ -238,50 +240,80 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 	}
 	h1 := heap()
 
-	c.logf("signals: loading the shares of %d listings", g.Count())
+	// Shares and likes are applied in time order, as the change stream
+	// delivers them (commit order): the store keeps its timelines and party
+	// logs sorted by inserting, which costs O(n) per event that arrives
+	// older than the newest held (see the report).
+	c.logf("signals: generating the shares of %d listings", g.Count())
 	partyShares := map[string]int64{}
 	partyListings := map[string]int64{}
+	partyNames := map[string]int16{}
+	var partyIDs []string
+	for _, p := range ld.parties {
+		partyNames[p.ID] = int16(len(partyIDs))
+		partyIDs = append(partyIDs, p.ID)
+	}
+	var shares []event
 	var sbuf []fixtures.Share
 	seen := map[string]bool{}
 	for i := range g.Count() {
 		sbuf = g.Shares(i, &base[i], sbuf[:0])
 		clear(seen)
 		for _, s := range sbuf {
-			if err := w.add(ctx, signals.Change{Share: &signals.Share{ID: s.ID, User: s.UserID, Listing: s.ListingID, Party: s.PartyID, At: s.CreatedAt}}); err != nil {
-				return fail(err)
-			}
+			party := int16(-1)
 			if s.PartyID != "" {
+				party = partyNames[s.PartyID]
 				partyShares[s.PartyID]++
 				if !seen[s.PartyID] {
 					seen[s.PartyID] = true
 					partyListings[s.PartyID]++
 				}
 			}
-		}
-		ds.Shares += int64(len(sbuf))
-		if (i+1)%100000 == 0 {
-			c.logf("signals: %d listings, %d shares", i+1, ds.Shares)
+			shares = append(shares, event{at: s.CreatedAt.UnixMilli(), id: s.ID, user: s.UserID, listing: int32(i), party: party})
 		}
 	}
+	ds.Shares = int64(len(shares))
+	c.logf("signals: applying %d shares in time order", len(shares))
+	sortEvents(shares)
+	for k, e := range shares {
+		sh := &signals.Share{ID: e.id, User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}
+		if e.party >= 0 {
+			sh.Party = partyIDs[e.party]
+		}
+		if err := w.add(ctx, signals.Change{Share: sh}); err != nil {
+			return fail(err)
+		}
+		if (k+1)%1000000 == 0 {
+			c.logf("signals: %d shares", k+1)
+		}
+	}
+	shares = nil
 	if err := w.flush(ctx); err != nil {
 		return fail(err)
 	}
 	h2 := heap()
 
-	c.logf("signals: loading the likes of %d listings", g.Count())
+	c.logf("signals: generating the likes of %d listings", g.Count())
+	var likes []event
 	var lbuf []fixtures.Like
 	for i := range g.Count() {
 		lbuf = g.Likes(i, &base[i], lbuf[:0])
 		for _, k := range lbuf {
-			if err := w.add(ctx, signals.Change{Like: &signals.Like{User: k.UserID, Listing: k.ListingID, At: k.CreatedAt}}); err != nil {
-				return fail(err)
-			}
-		}
-		ds.Likes += int64(len(lbuf))
-		if (i+1)%200000 == 0 {
-			c.logf("signals: %d listings, %d likes", i+1, ds.Likes)
+			likes = append(likes, event{at: k.CreatedAt.UnixMilli(), user: k.UserID, listing: int32(i)})
 		}
 	}
+	ds.Likes = int64(len(likes))
+	c.logf("signals: applying %d likes in time order", len(likes))
+	sortEvents(likes)
+	for k, e := range likes {
+		if err := w.add(ctx, signals.Change{Like: &signals.Like{User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}}); err != nil {
+			return fail(err)
+		}
+		if (k+1)%1000000 == 0 {
+			c.logf("signals: %d likes", k+1)
+		}
+	}
+	likes = nil
 	if err := w.flush(ctx); err != nil {
 		return fail(err)
 	}
@@ -382,4 +414,27 @@ func (b *batcher) flush(ctx context.Context) error {
 		return fmt.Errorf("feedbench: apply signals: %w", err)
 	}
 	return nil
+}
+
+// event is a generated share or like, compact, to be sorted by time.
+type event struct {
+	at      int64 // Unix ms
+	id      int64 // a share's id
+	user    string
+	listing int32 // the listing's ordinal
+	party   int16 // index into the parties, -1 for none
+}
+
+// sortEvents orders events by time, then share id, then listing: the
+// order a change stream in commit order would deliver them in.
+func sortEvents(es []event) {
+	slices.SortFunc(es, func(a, b event) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.listing, b.listing)
+	})
 }
