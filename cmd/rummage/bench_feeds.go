@@ -59,6 +59,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	dir := fs.String("index-dir", "", "directory of the embedded index (default ./data/feedbench-<listings>)")
 	rebuild := fs.Bool("rebuild", false, "build the index again even when --index-dir holds this data set")
 	signalsDir := fs.String("signals-dir", "", "directory of the embedded signals store (default: a temporary one, removed afterwards)")
+	sparseIDs := fs.Bool("sparse-share-ids", false, "keep the generator's sparse share ids (listing<<20|k) in the signals store instead of numbering shares 1..n in time order as shares.id's bigserial does")
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario on the feed")
 	iterations := fs.Int("iterations", 0, "requests per scenario on the feed instead of --duration")
 	baseDuration := fs.Duration("baseline-duration", 5*time.Second, "measured time per scenario on Postgres")
@@ -100,7 +101,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	cfg := feedbench.Config{
 		Listings: *listings, Closets: *closets, Follows: *follows, Seed: *seed, Now: at,
 		PartyShares: *partyShares, LivePartyShares: *liveShares,
-		DatabaseURL: *dbURL, Reload: *reload, IndexDir: *dir, Rebuild: *rebuild, SignalsDir: *signalsDir,
+		DatabaseURL: *dbURL, Reload: *reload, IndexDir: *dir, Rebuild: *rebuild, SignalsDir: *signalsDir, SparseShareIDs: *sparseIDs,
 		Plan: plan(*duration, *iterations, *minIter), BaselinePlan: plan(*baseDuration, *baseIterations, *baseMinIter), Log: stderr,
 	}
 	if *quiet {

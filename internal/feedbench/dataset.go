@@ -243,7 +243,10 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 	// Shares and likes are applied in time order, as the change stream
 	// delivers them (commit order): the store keeps its timelines and party
 	// logs sorted by inserting, which costs O(n) per event that arrives
-	// older than the newest held (see the report).
+	// older than the newest held. Share ids are renumbered 1..n in that
+	// order, as shares.id (a bigserial) numbers them in production: the
+	// generator's ids (listing<<20 | k) are sparse, and the store indexes
+	// share ids in blocks of 256, one block per listing then.
 	c.logf("signals: generating the shares of %d listings", g.Count())
 	partyShares := map[string]int64{}
 	partyListings := map[string]int64{}
@@ -276,7 +279,11 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 	c.logf("signals: applying %d shares in time order", len(shares))
 	sortEvents(shares)
 	for k, e := range shares {
-		sh := &signals.Share{ID: e.id, User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}
+		id := e.id
+		if !c.SparseShareIDs {
+			id = int64(k + 1)
+		}
+		sh := &signals.Share{ID: id, User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}
 		if e.party >= 0 {
 			sh.Party = partyIDs[e.party]
 		}

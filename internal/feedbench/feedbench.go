@@ -49,6 +49,10 @@ type Config struct {
 	// SignalsDir is the embedded signals store's directory ("": a
 	// temporary one, removed afterwards).
 	SignalsDir string
+	// SparseShareIDs keeps the generator's share ids in the signals store
+	// (listing<<20 | k) instead of numbering the shares 1..n in time
+	// order as a bigserial would.
+	SparseShareIDs bool
 
 	// Plan measures each scenario on the feed, BaselinePlan on Postgres.
 	Plan, BaselinePlan benchkit.Plan
