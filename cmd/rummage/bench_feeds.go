@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	warmup := fs.Int("warmup", 5, "unmeasured requests before each measured run (both sides)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): party_20k,party_200k,following_1000,following_5000,home")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured feed requests (one scenario: see --scenarios) to `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's measured feed requests to `file` with the scenario's name before its extension (cpu.pprof: cpu-home.pprof, ...)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -111,7 +112,10 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 		cfg.Only = strings.Split(*only, ",")
 	}
 	if *cpuProfile != "" {
-		cfg.Profile = func() (func() error, error) { return benchkit.StartProfiles(*cpuProfile, "") }
+		cfg.Profile = func(scenario string) (func() error, error) {
+			ext := filepath.Ext(*cpuProfile)
+			return benchkit.StartProfiles(strings.TrimSuffix(*cpuProfile, ext)+"-"+scenario+ext, "")
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)

@@ -60,9 +60,10 @@ type Config struct {
 	Log io.Writer
 	// Only, when set, names the scenarios to run (default all).
 	Only []string
-	// Profile, when set, is started before the measured feed requests
-	// (not the loads, not the SQL) and its stop called after them.
-	Profile func() (stop func() error, err error)
+	// Profile, when set, is started before the measured feed requests of
+	// each scenario (not the loads, not the SQL) and its stop called after
+	// them.
+	Profile func(scenario string) (stop func() error, err error)
 }
 
 func (c *Config) withDefaults() {

@@ -227,7 +227,7 @@ func (s *scenarios) run(ctx context.Context, rep *Report) error {
 		var stop func() error
 		if s.c.Profile != nil {
 			var err error
-			if stop, err = s.c.Profile(); err != nil {
+			if stop, err = s.c.Profile(sc.name); err != nil {
 				return err
 			}
 		}
