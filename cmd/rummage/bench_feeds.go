@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -69,6 +70,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	baseMinIter := fs.Int("baseline-min-iterations", 5, "with --baseline-duration, measure at least this many requests on Postgres")
 	warmup := fs.Int("warmup", 5, "unmeasured requests before each measured run (both sides)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	jsonFile := fs.String("json-file", "", "also write the report as one JSON object to `file` (the tables still print)")
 	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): party_20k,party_200k,following_1000,following_5000,home")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's measured feed requests to `file` with the scenario's name before its extension (cpu.pprof: cpu-home.pprof, ...)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -123,6 +125,15 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	rep, err := feedbench.Run(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if *jsonFile != "" {
+		var buf bytes.Buffer
+		if err := rep.WriteJSON(&buf); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonFile, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return rep.WriteJSON(stdout)
