@@ -80,18 +80,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tn\tp50\tp99\tQPS\tSQL n\tSQL p50\tSQL p99\tSQL QPS\tratio p50\tratio p99\ttarget p99\tstatus")
+	fmt.Fprintln(tw, "scenario\tn\tp50\tp99\tQPS\tCPU/req\ton-CPU p99\tSQL n\tSQL p50\tSQL p99\tSQL QPS\tratio p50\tratio p99\ttarget p99\tstatus")
 	for _, s := range r.Scenarios {
 		target := "-"
 		if s.TargetP99Ms > 0 {
 			target = fmt.Sprintf("%g ms", s.TargetP99Ms)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%d\t%s\t%s\t%.1f\t%.1f×\t%.1f×\t%s\t%s\n", s.Name,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%.1f\t%.1f×\t%.1f×\t%s\t%s\n", s.Name,
 			s.Rummage.N, benchkit.FormatDuration(s.Rummage.P50), benchkit.FormatDuration(s.Rummage.P99), s.Rummage.QPS,
+			benchkit.FormatDuration(s.Rummage.CPUPerOp), benchkit.FormatDuration(s.Rummage.OnCPUP99),
 			s.Baseline.N, benchkit.FormatDuration(s.Baseline.P50), benchkit.FormatDuration(s.Baseline.P99), s.Baseline.QPS,
 			s.RatioP50, s.RatioP99, target, s.Status)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(CPU/req: the process's CPU per feed request, GC included; on-CPU p99: the worker thread's own CPU time, what p99 would be on an idle machine)")
 	fmt.Fprintln(w)
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(w, "  %-14s %s: %s\n", s.Name, s.What, strings.Join(s.Variants, "; "))
