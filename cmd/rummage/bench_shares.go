@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rummage/rummage/internal/sharebench"
+)
+
+const benchSharesHelp = `Measures the share counter trigger of migration 0001 under a party's share
+burst, in a private schema of the database at --database-url (created and
+dropped; the database's own tables are not touched): --listings generated
+listings, and --clients connections inserting one share per transaction,
+Zipf-distributed over the listings, paced at each of --rates shares per
+second for --step, first with the trigger enabled, then disabled. Printed
+per step: the achieved rate, the commit latency p50/p99 (INSERT and
+commit), the p99 from the instant the share was due (queueing included),
+the WAL bytes per share (pg_current_wal_lsn: the whole server's WAL, so run
+it on a quiet server with wal_level=logical, where REPLICA IDENTITY FULL
+logs the old row too), shares not committed within their step, and the
+hottest listing's fraction of the shares.`
+
+func runBenchShares(ctx context.Context, args []string) error {
+	return benchSharesMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench shares", "--database-url URL [flags]", benchSharesHelp)
+	fs.SetOutput(stderr)
+	var c sharebench.Config
+	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` (default $DATABASE_URL)")
+	fs.IntVar(&c.Listings, "listings", sharebench.DefaultListings, "the party's listings")
+	fs.IntVar(&c.Clients, "clients", sharebench.DefaultClients, "concurrent connections inserting shares")
+	rates := fs.String("rates", joinRates(sharebench.DefaultRates()), "offered shares per second, comma-separated, in order")
+	fs.DurationVar(&c.Step, "step", sharebench.DefaultStep, "how long each rate is offered, per mode")
+	fs.Float64Var(&c.Zipf, "zipf", sharebench.DefaultZipf, "Zipf exponent (> 1) of the shares over the listings")
+	fs.BoolVar(&c.Checkpoint, "checkpoint", true, "CHECKPOINT before every step (needs superuser or pg_checkpoint)")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "rummage bench shares: "+format+"\n", a...)
+		return errUsage
+	}
+	for _, f := range strings.Split(*rates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return usageErr("--rates: %v", err)
+		}
+		c.Rates = append(c.Rates, r)
+	}
+	if err := c.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	c.Log = stderr
+	res, err := sharebench.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	res.WriteText(stdout)
+	return nil
+}
+
+func joinRates(rates []float64) string {
+	s := make([]string, len(rates))
+	for k, r := range rates {
+		s[k] = strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
