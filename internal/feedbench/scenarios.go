@@ -48,7 +48,6 @@ func newScenarios(ctx context.Context, c *Config, x *embedded.Index, st signals.
 	f := feed.New(x, st, feed.Config{})
 	b := &sqlBaseline{pool: pg.pool, now: c.Now}
 	now := c.Now
-	fcfg := feedDefaults()
 	s := &scenarios{c: c}
 
 	partyVariant := func(k int) variant {
@@ -56,13 +55,9 @@ func newScenarios(ctx context.Context, c *Config, x *embedded.Index, st signals.
 		return variant{
 			label:  p.ID + " " + p.Name,
 			facets: true,
-			feed: func(ctx context.Context) (*answer, error) {
-				pg, err := f.PartyFeed(ctx, p.ID, &query.Request{Now: now, Limit: pageSize, Facets: Facets})
-				if err != nil {
-					return nil, err
-				}
-				return feedAnswer(pg), nil
-			},
+			feed: feedPage(func(ctx context.Context) (*feed.Page, error) {
+				return f.PartyFeed(ctx, p.ID, &query.Request{Now: now, Limit: pageSize, Facets: Facets})
+			}),
 			sql: func(ctx context.Context) (*answer, error) { return b.party(ctx, p, pageSize) },
 		}
 	}
@@ -79,15 +74,11 @@ func newScenarios(ctx context.Context, c *Config, x *embedded.Index, st signals.
 		user := ld.userIDs(u)
 		return variant{
 			label: fmt.Sprintf("%s follows %d", user, ld.outDeg[u]),
-			feed: func(ctx context.Context) (*answer, error) {
-				pg, err := f.Following(ctx, &query.Request{Now: now, Limit: pageSize, User: user})
-				if err != nil {
-					return nil, err
-				}
-				return feedAnswer(pg), nil
-			},
+			feed: feedPage(func(ctx context.Context) (*feed.Page, error) {
+				return f.Following(ctx, &query.Request{Now: now, Limit: pageSize, User: user})
+			}),
 			sql: func(ctx context.Context) (*answer, error) {
-				rows, total, err := b.following(ctx, user, now.Add(-fcfg.window), fcfg.maxShares, pageSize, true)
+				rows, total, err := b.following(ctx, user, now.Add(-followingWindow), followingMaxShares, pageSize, true)
 				if err != nil {
 					return nil, err
 				}
@@ -125,15 +116,11 @@ func newScenarios(ctx context.Context, c *Config, x *embedded.Index, st signals.
 		degs = append(degs, fmt.Sprint(ld.outDeg[u]))
 		home.variants = append(home.variants, variant{
 			label: fmt.Sprintf("%s follows %d", user, ld.outDeg[u]),
-			feed: func(ctx context.Context) (*answer, error) {
-				pg, err := f.Home(ctx, &query.Request{Now: now, Limit: pageSize, User: user})
-				if err != nil {
-					return nil, err
-				}
-				return feedAnswer(pg), nil
-			},
+			feed: feedPage(func(ctx context.Context) (*feed.Page, error) {
+				return f.Home(ctx, &query.Request{Now: now, Limit: pageSize, User: user})
+			}),
 			sql: func(ctx context.Context) (*answer, error) {
-				ids, err := b.home(ctx, user, fcfg.window, fcfg.maxShares, trending, pageSize)
+				ids, err := b.home(ctx, user, followingWindow, followingMaxShares, trending, pageSize)
 				if err != nil {
 					return nil, err
 				}
@@ -148,17 +135,12 @@ func newScenarios(ctx context.Context, c *Config, x *embedded.Index, st signals.
 	return s, nil
 }
 
-// feedDefaults are the feed's defaults the SQL repeats (feed.Config's
-// zero values: 30 days, 50k shares).
-func feedDefaults() struct {
-	window    time.Duration
-	maxShares int
-} {
-	return struct {
-		window    time.Duration
-		maxShares int
-	}{30 * 24 * time.Hour, 50000}
-}
+// The following feed's defaults (feed.Config's zero values), which the
+// SQL repeats: it looks back 30 days, at most 50k shared listings.
+const (
+	followingWindow    = 30 * 24 * time.Hour
+	followingMaxShares = 50000
+)
 
 // nearestUser is the user whose out-degree is nearest want, not one of
 // taken (-1 when nobody follows anyone).
@@ -173,6 +155,17 @@ func nearestUser(deg []int32, want int, taken []int) int {
 		}
 	}
 	return best
+}
+
+// feedPage turns a surface's call into a variant's feed side.
+func feedPage(call func(ctx context.Context) (*feed.Page, error)) func(ctx context.Context) (*answer, error) {
+	return func(ctx context.Context) (*answer, error) {
+		p, err := call(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return feedAnswer(p), nil
+	}
 }
 
 func feedAnswer(p *feed.Page) *answer {
