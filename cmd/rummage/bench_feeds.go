@@ -26,13 +26,16 @@ upcoming), deterministic by --seed, and loads it three ways:
   2. into an embedded index in --index-dir (reused when built for the same
      data set; --rebuild builds it again);
   3. into the embedded signals store, as signals.Change batches, measuring
-     its heap (after a GC) per follow, per share and per like.
+     its heap (after a GC) per follow, per share and per like. Shares and
+     likes are applied in time order, as the change stream delivers them,
+     and shares are numbered 1..n in that order, as shares.id's bigserial
+     numbers them (--sparse-share-ids keeps the generator's ids).
 
 Then it measures, on package feed and on the same answer written in SQL
 (join shares/follows, order by the latest share, GROUP BY the facets) in
 the same run, with the ratio: the party feed's first page with 5 facets for
-the live party (200k+ shared listings at 1M) and the party nearest 20k shared
-listings; the following feed of the users whose follows are nearest 1,000
+the live party (200k+ shared listings at 1M) and the party, live or ended,
+nearest 20k shared listings; the following feed of the users whose follows are nearest 1,000
 and 5,000; the home feed of four users (SQL: the same sources, blended by
 the same ranking code). Before measuring, each request's first page from the
 feed and from SQL are compared (ids in order, total, facet counts) and the
