@@ -63,7 +63,7 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	reload := fs.Bool("reload", false, "load the database again even when it holds this data set")
 	dir := fs.String("index-dir", "", "directory of the embedded index (default ./data/feedbench-<listings>)")
 	rebuild := fs.Bool("rebuild", false, "build the index again even when --index-dir holds this data set")
-	signalsDir := fs.String("signals-dir", "", "directory of the embedded signals store (default: a temporary one, removed afterwards)")
+	signalsDir := fs.String("signals-dir", "", "directory of the embedded signals store, missing or empty (default: a temporary one, removed afterwards)")
 	sparseIDs := fs.Bool("sparse-share-ids", false, "keep the generator's sparse share ids (listing<<20|k) in the signals store instead of numbering shares 1..n in time order as shares.id's bigserial does")
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario on the feed")
 	iterations := fs.Int("iterations", 0, "requests per scenario on the feed instead of --duration")

@@ -153,8 +153,8 @@ type loaded struct {
 // loadSignals generates the social rows and applies them to a new
 // embedded signals store in dir, in three stages whose heap it measures.
 func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *loaded, *Memory, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, nil, nil, err
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, nil, nil, fmt.Errorf("feedbench: the signals directory %s is not empty: the bench loads a new store", dir)
 	}
 	// One snapshot at most: the bench applies one big load, not a stream.
 	st, err := memory.OpenConfig(memory.Config{Dir: dir, SnapshotBytes: 1 << 40})

@@ -46,8 +46,8 @@ type Config struct {
 	// same data set; Rebuild builds it again.
 	IndexDir string
 	Rebuild  bool
-	// SignalsDir is the embedded signals store's directory ("": a
-	// temporary one, removed afterwards).
+	// SignalsDir is the embedded signals store's directory, missing or
+	// empty ("": a temporary one, removed afterwards).
 	SignalsDir string
 	// SparseShareIDs keeps the generator's share ids in the signals store
 	// (listing<<20 | k) instead of numbering the shares 1..n in time
