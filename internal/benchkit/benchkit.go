@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -264,4 +265,11 @@ func WaitIdle(ctx context.Context, limit time.Duration) time.Duration {
 		}
 	}
 	return time.Since(start)
+}
+
+// WriteJSON writes a report as one indented JSON object.
+func WriteJSON(w io.Writer, report any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(report)
 }

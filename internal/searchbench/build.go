@@ -164,7 +164,7 @@ func (c *Config) build(ctx context.Context, name, dir string, baseline bool) (*B
 		return nil, err
 	}
 	start, cpu0 := time.Now(), benchkit.ProcessCPU()
-	next, stop := c.generate(ctx)
+	next, stop := Changes(ctx, fixtures.Options{Seed: c.Seed, Now: c.Now, Count: c.Listings})
 	defer stop()
 	st, err := x.Bulk(ctx, next)
 	took, cpu := time.Since(start), benchkit.ProcessCPU()-cpu0
@@ -187,17 +187,18 @@ func (c *Config) build(ctx context.Context, name, dir string, baseline bool) (*B
 	return b, nil
 }
 
-// generate streams the catalog as changes. Listings are generated ahead,
-// in chunks, by a goroutine, so generation overlaps indexing; the order is
-// the generator's, so ordinals are reproducible.
-func (c *Config) generate(ctx context.Context) (next func() (query.Change, error), stop func()) {
+// Changes streams the catalog of opts as changes (version 1) for
+// embedded.Index.Bulk. Listings are generated ahead, in chunks, by a
+// goroutine, so generation overlaps indexing; the order is the
+// generator's, so ordinals are reproducible. stop ends the goroutine.
+func Changes(ctx context.Context, opts fixtures.Options) (next func() (query.Change, error), stop func()) {
 	const chunk = 1000
 	ch := make(chan []rummage.Listing, 16)
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer close(ch)
-		g, err := fixtures.NewGenerator(fixtures.Options{Seed: c.Seed, Now: c.Now, Count: c.Listings})
+		g, err := fixtures.NewGenerator(opts)
 		if err != nil {
 			errc <- err
 			return

@@ -1,7 +1,6 @@
 package searchbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -215,11 +214,7 @@ func status(atScale, ok bool) string {
 }
 
 // WriteJSON writes the report as one indented JSON object.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func (r *Report) WriteJSON(w io.Writer) error { return benchkit.WriteJSON(w, r) }
 
 // WriteText writes the report as tables for people.
 func (r *Report) WriteText(w io.Writer) error {
