@@ -103,7 +103,7 @@ func compareParties(ctx context.Context, db Querier, store signals.Reader, now t
 		count := 0
 		if err := scan(ctx, db, `SELECT listing_id, max(created_at), count(*) FROM shares
 			WHERE party_id = $1 AND created_at >= $2 AND created_at < $3
-			GROUP BY listing_id ORDER BY max(created_at) DESC, listing_id`, func(rows pgx.Rows) error {
+			GROUP BY listing_id ORDER BY date_trunc('milliseconds', max(created_at)) DESC, listing_id`, func(rows pgx.Rows) error {
 			var l string
 			var at time.Time
 			var n int
