@@ -51,13 +51,12 @@ func Start(t testing.TB) *Server {
 func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
 
 // Restart kills the server (SIGKILL, as a crash would) and starts it
-// again on the same port, empty.
-func (s *Server) Restart(t testing.TB) {
-	t.Helper()
+// again on the same port, empty. It returns an error rather than failing
+// the test: it is meant to be called from the goroutines of the system
+// under test. It must not run concurrently with itself.
+func (s *Server) Restart() error {
 	s.stop()
-	if err := s.start(); err != nil {
-		t.Fatal(err)
-	}
+	return s.start()
 }
 
 func (s *Server) start() error {
