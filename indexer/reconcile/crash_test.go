@@ -103,6 +103,7 @@ type crashRig struct {
 	awaitLost                  atomic.Bool // Redis was restarted: no kills until the indexer says so
 	storeOpens                 atomic.Int64
 	redisRestarts, signalsLost atomic.Int64
+	lostAtOpen                 atomic.Int64 // the restart found by the next open rather than by Apply (a race with a kill)
 
 	idxMu sync.Mutex
 	index *embedded.Index
@@ -117,16 +118,16 @@ func (r *crashRig) quotasMet() bool {
 	k := int64(r.plan.minKills)
 	return r.cdcAckKills.Load() >= k && r.cdcCancels.Load() >= k && r.ixCommitKills.Load() >= k &&
 		r.ixCancels.Load() >= k && r.reopens.Load() >= 1 && r.restarts.Load() >= 1 &&
-		(r.store.restart == nil || r.signalsLost.Load() >= 1)
+		(r.store.restart == nil || r.signalsLost.Load()+r.lostAtOpen.Load() >= 1)
 }
 
 func (r *crashRig) summary() string {
 	return fmt.Sprintf("seed %d, %s signals: %d changes committed in %d transactions (%d transactions failed), CDC runs %d (killed after Kafka ack %d, cancelled %d), "+
 		"indexer runs %d (killed before commit %d, cancelled %d), index reopened %d times, signals store opened %d times, Postgres restarted %d times, "+
-		"Redis restarted %d times, signals lost %d times",
+		"Redis restarted %d times, signals lost %d times (found on open %d times)",
 		r.seed, r.store.name, r.written.Load(), r.txs.Load(), r.failedTx.Load(), r.cdcRuns.Load(), r.cdcAckKills.Load(), r.cdcCancels.Load(),
 		r.ixRuns.Load(), r.ixCommitKills.Load(), r.ixCancels.Load(), r.reopens.Load(), r.storeOpens.Load(), r.restarts.Load(),
-		r.redisRestarts.Load(), r.signalsLost.Load())
+		r.redisRestarts.Load(), r.signalsLost.Load(), r.lostAtOpen.Load())
 }
 
 func TestCrashSafety(t *testing.T) {
@@ -435,6 +436,12 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 		}
 		if len(fromStart) > 0 {
 			r.kills.add("indexer run %d: signals store holds no position of %d topics: reading them from their start", run, len(fromStart))
+			if r.awaitLost.Load() {
+				// The incarnation under which Redis restarted ended on a
+				// kill that raced the restart: this open found the loss.
+				r.lostAtOpen.Add(1)
+				r.awaitLost.Store(false)
+			}
 		}
 		reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: r.brokers, GroupID: crashGroup,
 			Topics: topics, FromStart: fromStart, CreateTopics: true, Partitions: 4,
@@ -448,7 +455,7 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 			return err
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		src := &killSource{Source: reader, before: func() error { return r.maybeRestartRedis(run) }}
+		src := &killSource{Source: reader, before: func() error { return r.maybeRestartRedis(rctx, run) }}
 		commitKill := rng.IntN(2) == 0
 		if commitKill {
 			src.killAt = 1 + rng.IntN(6)
@@ -549,8 +556,8 @@ func (s *killSource) Commit(ctx context.Context, msgs []indexer.Message) error {
 // from the Commit of a running indexer, so that the store it holds has
 // read its positions (and its epoch) from the Redis that is lost, and its
 // next Apply must find out. Kills stop until it has.
-func (r *crashRig) maybeRestartRedis(run int64) error {
-	if r.store.restart == nil || !r.redisDue.Load() || r.redisRestarts.Load() > 0 {
+func (r *crashRig) maybeRestartRedis(ctx context.Context, run int64) error {
+	if r.store.restart == nil || !r.redisDue.Load() || r.redisRestarts.Load() > 0 || ctx.Err() != nil {
 		return nil
 	}
 	r.awaitLost.Store(true)
