@@ -22,6 +22,7 @@ import (
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/indexer/reconcile"
 	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
@@ -299,7 +300,7 @@ func compareFeeds(ctx context.Context, db *pgx.Conn, index feed.Retriever, store
 		}
 		compared = append(compared, fmt.Sprintf("%s %d", what, len(want)))
 		if !slices.Equal(want, got) {
-			diffs = append(diffs, fmt.Sprintf("%s: %s", what, firstDifference(want, got)))
+			diffs = append(diffs, fmt.Sprintf("%s: %s", what, reconcile.FirstDiff(want, got, "feed")))
 		}
 		return nil
 	}
@@ -357,21 +358,4 @@ func walk(page func(req *query.Request) (*feed.Page, error), now time.Time) ([]s
 		next.Cursor = p.NextCursor
 		req = &next
 	}
-}
-
-// firstDifference describes where two id lists first differ.
-func firstDifference(postgres, feed []string) string {
-	for i := range max(len(postgres), len(feed)) {
-		var p, f string
-		if i < len(postgres) {
-			p = postgres[i]
-		}
-		if i < len(feed) {
-			f = feed[i]
-		}
-		if p != f {
-			return fmt.Sprintf("at %d postgres %q feed %q (%d vs %d listings)", i, p, f, len(postgres), len(feed))
-		}
-	}
-	return "equal"
 }

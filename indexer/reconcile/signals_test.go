@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/reconcile"
 	"github.com/rummage/rummage/internal/testpg"
@@ -20,12 +18,7 @@ import (
 // one reported line.
 func TestSignalsFindsEachKindOfDifference(t *testing.T) {
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
 	at := time.Date(2025, 6, 1, 11, 0, 0, 0, time.UTC)
 	now := at.Add(time.Hour)
 	if _, err := db.Exec(ctx, `
@@ -105,12 +98,7 @@ func TestSignalsFindsEachKindOfDifference(t *testing.T) {
 // microseconds Postgres keeps must not order them otherwise.
 func TestSignalsOrdersLatestSharesByMillisecond(t *testing.T) {
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
 	if _, err := db.Exec(ctx, `
 		INSERT INTO parties (id, name, theme, starts_at, ends_at) VALUES ('p1', 'P', '{}', '2025-06-01T10:00:00Z', '2025-06-01T14:00:00Z');
 		INSERT INTO shares (id, user_id, listing_id, party_id, created_at) VALUES
