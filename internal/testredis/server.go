@@ -62,6 +62,7 @@ func (s *Server) Restart() error {
 func (s *Server) start() error {
 	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--loglevel", "warning")
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("testredis: start %s: %w", s.bin, err)
 	}
