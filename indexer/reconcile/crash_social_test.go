@@ -177,8 +177,9 @@ func (w *socialWorld) seed(ctx context.Context, conn *pgx.Conn) error {
 // [0, 100): shares into the live party (Zipf over its listings, by closets
 // and shoppers), into the ended one (inside its window) or none, share
 // deletes, likes and unlikes, follows and unfollows (Zipf over closets, a
-// third of them by the watched users), blocks and unblocks, a seller
-// suspended or reinstated, the live party's theme widened or narrowed.
+// third of them by the watched users), blocks and unblocks, drops, a
+// seller suspended or reinstated, the live party's theme widened or
+// narrowed.
 func (w *socialWorld) socialOp(ctx context.Context, tx pgx.Tx, rng *rand.Rand, zipfParty, zipfCloset *rand.Zipf, op int) error {
 	partyListing := func(order []int) string { return fixtures.ListingID(order[zipfParty.Uint64()]) }
 	sellers := w.gen.SellerCount()
@@ -220,6 +221,9 @@ func (w *socialWorld) socialOp(ctx context.Context, tx pgx.Tx, rng *rand.Rand, z
 		_, err = tx.Exec(ctx, `INSERT INTO blocks (user_id, seller_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, follower(), closet())
 	case op < 96:
 		_, err = tx.Exec(ctx, `DELETE FROM blocks WHERE (user_id, seller_id) IN (SELECT user_id, seller_id FROM blocks WHERE user_id = $1 LIMIT 1)`, follower())
+	case op < 97: // a shared listing becomes a drop: tomorrow, in a moment (visible by the end, with no write then), or none
+		at := []string{"now() + interval '1 day'", "now() + interval '2 seconds'", "NULL"}[rng.IntN(3)]
+		_, err = tx.Exec(ctx, `UPDATE listings SET available_at = `+at+`, updated_at = now() WHERE id = $1`, partyListing(w.liveOrder))
 	case op < 98: // the most followed closets are suspended, and some reinstated
 		status := fixtures.SellerSuspended
 		if rng.IntN(3) == 0 {
