@@ -1,10 +1,17 @@
 package reconcile_test
 
-// The crash-safety test of issue 3 §5: Postgres → pgcdc → Kafka (kfake) →
-// indexer → embedded index, all real and in process, while a writer streams
-// changes, the CDC and the indexer are killed at random points many times,
-// Postgres crashes and restarts once, and the index is reopened from disk.
-// Afterwards reconcile must find nothing lost and nothing stale.
+// The crash-safety test of issue 3 §5, grown by issue 9 §6: Postgres →
+// pgcdc → Kafka (kfake) → indexer → embedded index and signals store, all
+// real and in process, while a writer streams listing and social changes,
+// the CDC and the indexer are killed at random points many times, Postgres
+// crashes and restarts once, and the index is reopened from disk. It runs
+// on both signals stores: the embedded one, reopened from its directory by
+// every indexer incarnation, and Redis, on a redis-server of the test's
+// own that is restarted empty under a running indexer (which must stop
+// with ErrSignalsLost and, restarted, rebuild from the social topics).
+// Afterwards reconcile must find nothing lost and nothing stale in the
+// index nor in the signals store, and every party feed and the watched
+// users' following feeds must equal their SQL answers.
 
 import (
 	"context"
@@ -35,6 +42,7 @@ import (
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/reconcile"
 	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/query/embedded"
 )
 
@@ -89,6 +97,14 @@ type crashRig struct {
 	written, txs, failedTx   atomic.Int64
 	restarts                 atomic.Int64
 
+	store                      crashStore
+	world                      *socialWorld
+	redisDue                   atomic.Bool // the writer is far enough: restart Redis at the next commit
+	awaitLost                  atomic.Bool // Redis was restarted: no kills until the indexer says so
+	storeOpens                 atomic.Int64
+	redisRestarts, signalsLost atomic.Int64
+	lostAtOpen                 atomic.Int64 // the restart found by the next open rather than by Apply (a race with a kill)
+
 	idxMu sync.Mutex
 	index *embedded.Index
 
@@ -101,14 +117,17 @@ type crashRig struct {
 func (r *crashRig) quotasMet() bool {
 	k := int64(r.plan.minKills)
 	return r.cdcAckKills.Load() >= k && r.cdcCancels.Load() >= k && r.ixCommitKills.Load() >= k &&
-		r.ixCancels.Load() >= k && r.reopens.Load() >= 1 && r.restarts.Load() >= 1
+		r.ixCancels.Load() >= k && r.reopens.Load() >= 1 && r.restarts.Load() >= 1 &&
+		(r.store.restart == nil || r.signalsLost.Load()+r.lostAtOpen.Load() >= 1)
 }
 
 func (r *crashRig) summary() string {
-	return fmt.Sprintf("seed %d: %d changes committed in %d transactions (%d transactions failed), CDC runs %d (killed after Kafka ack %d, cancelled %d), "+
-		"indexer runs %d (killed before commit %d, cancelled %d), index reopened %d times, Postgres restarted %d times",
-		r.seed, r.written.Load(), r.txs.Load(), r.failedTx.Load(), r.cdcRuns.Load(), r.cdcAckKills.Load(), r.cdcCancels.Load(),
-		r.ixRuns.Load(), r.ixCommitKills.Load(), r.ixCancels.Load(), r.reopens.Load(), r.restarts.Load())
+	return fmt.Sprintf("seed %d, %s signals: %d changes committed in %d transactions (%d transactions failed), CDC runs %d (killed after Kafka ack %d, cancelled %d), "+
+		"indexer runs %d (killed before commit %d, cancelled %d), index reopened %d times, signals store opened %d times, Postgres restarted %d times, "+
+		"Redis restarted %d times, signals lost %d times (found on open %d times)",
+		r.seed, r.store.name, r.written.Load(), r.txs.Load(), r.failedTx.Load(), r.cdcRuns.Load(), r.cdcAckKills.Load(), r.cdcCancels.Load(),
+		r.ixRuns.Load(), r.ixCommitKills.Load(), r.ixCancels.Load(), r.reopens.Load(), r.storeOpens.Load(), r.restarts.Load(),
+		r.redisRestarts.Load(), r.signalsLost.Load(), r.lostAtOpen.Load())
 }
 
 func TestCrashSafety(t *testing.T) {
@@ -123,6 +142,11 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("RUMMAGE_CRASH_SEED: %v", err)
 		}
 	}
+	t.Run("memory", func(t *testing.T) { crashSafety(t, plan, seed, memoryStore(t.TempDir())) })
+	t.Run("redis", func(t *testing.T) { crashSafety(t, plan, seed, redisStore(testredis.Start(t))) })
+}
+
+func crashSafety(t *testing.T, plan crashPlan, seed uint64, store crashStore) {
 	cluster := testpg.NewCluster(t)
 	ctx := context.Background()
 	dsn := cluster.URL()
@@ -134,6 +158,7 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	world := newSocialWorld(gen, plan.seedRows, rand.New(rand.NewPCG(seed, 4)))
 	{
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
@@ -143,6 +168,9 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := fixtures.CopyListingRange(ctx, conn, gen, 0, plan.seedRows, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := world.seed(ctx, conn); err != nil {
 			t.Fatal(err)
 		}
 		conn.Close(ctx)
@@ -161,6 +189,7 @@ func TestCrashSafety(t *testing.T) {
 		kills:     &killLog{start: time.Now()},
 		cdcReg:    prometheus.NewRegistry(),
 		ixMetrics: indexer.NewMetrics(prometheus.NewRegistry()),
+		store:     store, world: world,
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -261,6 +290,29 @@ func TestCrashSafety(t *testing.T) {
 	if !rep.InSync() {
 		t.Fatalf("after reopening the index: %s%s", reportText(rep), explain(ctx, db, rep))
 	}
+
+	// The social state, from the store as a restart opens it: the store
+	// against Postgres, then the feeds read through it against SQL.
+	st, err := r.store.open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	srep, err := reconcile.Signals(ctx, db, st, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !srep.InSync() {
+		t.Fatalf("signals: %s\n  %s", srep.Summary(), strings.Join(srep.Differences, "\n  "))
+	}
+	diffs, compared, err := compareFeeds(ctx, db, x, st, r.world.watched, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("feeds differ from postgres (compared %s):\n  %s", compared, strings.Join(diffs, "\n  "))
+	}
 	if n := r.dlq.n.Load(); n != 0 {
 		t.Fatalf("%d dead letters: every change should have applied", n)
 	}
@@ -271,8 +323,8 @@ func TestCrashSafety(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM listings").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s; %d listings, in sync (%s); CDC skipped %v transactions below its confirmed LSN, indexer dropped %v stale changes",
-		r.summary(), rows, rep.Summary(), counterValue(r.cdcReg, "rummage_cdc_skipped_transactions_total"), testutil.ToFloat64(r.ixMetrics.Stale))
+	t.Logf("%s; %d listings, in sync (%s); signals in sync (%s); feeds equal to SQL (%s); CDC skipped %v transactions below its confirmed LSN, indexer dropped %v stale changes",
+		r.summary(), rows, rep.Summary(), srep.Summary(), compared, counterValue(r.cdcReg, "rummage_cdc_skipped_transactions_total"), testutil.ToFloat64(r.ixMetrics.Stale))
 }
 
 // counterValue reads a counter of reg by name (0 when absent).
@@ -368,23 +420,47 @@ func (r *crashRig) superviseCDC(ctx context.Context, rng *rand.Rand) error {
 func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 	for ctx.Err() == nil {
 		run := r.ixRuns.Add(1)
+		// Each incarnation opens the signals store as a restarted process
+		// does, and reads from their start the social topics it holds no
+		// position of (all of them after Redis was emptied).
+		st, err := r.store.open(ctx)
+		if err != nil {
+			return fmt.Errorf("indexer run %d: open signals: %w", run, err)
+		}
+		r.storeOpens.Add(1)
+		topics := kafkabus.TableTopics(crashPrefix, rummage.Tables())
+		fromStart, err := indexer.RewindTopics(ctx, st, topics)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		if len(fromStart) > 0 {
+			r.kills.add("indexer run %d: signals store holds no position of %d topics: reading them from their start", run, len(fromStart))
+			if r.awaitLost.Load() {
+				// The incarnation under which Redis restarted ended on a
+				// kill that raced the restart: this open found the loss.
+				r.lostAtOpen.Add(1)
+				r.awaitLost.Store(false)
+			}
+		}
 		reader, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: r.brokers, GroupID: crashGroup,
-			Topics: kafkabus.TableTopics(crashPrefix, rummage.Tables()), CreateTopics: true, Partitions: 4,
+			Topics: topics, FromStart: fromStart, CreateTopics: true, Partitions: 4,
 			SessionTimeout: 6 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 3 * time.Second,
 			MaxWait: 50 * time.Millisecond, Logger: r.log})
 		if err != nil {
+			st.Close()
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		src := &killSource{Source: reader}
+		src := &killSource{Source: reader, before: func() error { return r.maybeRestartRedis(rctx, run) }}
 		commitKill := rng.IntN(2) == 0
 		if commitKill {
 			src.killAt = 1 + rng.IntN(6)
 			src.kill = func(n int) bool {
-				if !r.killing.Load() {
+				if !r.killing.Load() || r.awaitLost.Load() {
 					return false
 				}
 				r.ixCommitKills.Add(1)
@@ -397,7 +473,7 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 		if !commitKill {
 			delay := time.Duration(200+rng.IntN(1500)) * time.Millisecond
 			timer = time.AfterFunc(delay, func() {
-				if r.killing.Load() {
+				if r.killing.Load() && !r.awaitLost.Load() {
 					r.ixCancels.Add(1)
 					r.kills.add("indexer run %d: cancelled after %v", run, delay)
 					cancel()
@@ -406,10 +482,11 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 		}
 		x := r.currentIndex()
 		ix, err := indexer.New(src, x, r.dlq, indexer.Config{BatchSize: 300, BatchWait: 20 * time.Millisecond,
-			RetryMin: 20 * time.Millisecond, RetryMax: 500 * time.Millisecond, Metrics: r.ixMetrics, Logger: r.log})
+			RetryMin: 20 * time.Millisecond, RetryMax: 500 * time.Millisecond, Signals: st, Metrics: r.ixMetrics, Logger: r.log})
 		if err != nil {
 			cancel()
 			reader.Close()
+			st.Close()
 			return err
 		}
 		err = ix.Run(rctx)
@@ -419,6 +496,16 @@ func (r *crashRig) superviseIndexer(ctx context.Context, rng *rand.Rand) error {
 		}
 		cancel()
 		reader.Close()
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close signals: %w", cerr)
+		}
+		if errors.Is(err, indexer.ErrSignalsLost) && r.awaitLost.Load() {
+			// What a supervisor does with this error: start again.
+			r.signalsLost.Add(1)
+			r.awaitLost.Store(false)
+			r.kills.add("indexer run %d: stopped on %v", run, err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("indexer run %d: %w", run, err)
 		}
@@ -449,14 +536,37 @@ type killSource struct {
 	indexer.Source
 	killAt, commits int
 	kill            func(n int) bool
+	before          func() error // at every Commit, first
 }
 
 func (s *killSource) Commit(ctx context.Context, msgs []indexer.Message) error {
+	if s.before != nil {
+		if err := s.before(); err != nil {
+			return err
+		}
+	}
 	s.commits++
 	if s.commits == s.killAt && s.kill != nil && s.kill(s.commits) {
 		return errKill
 	}
 	return s.Source.Commit(ctx, msgs)
+}
+
+// maybeRestartRedis restarts Redis, once, when the writer is far enough:
+// from the Commit of a running indexer, so that the store it holds has
+// read its positions (and its epoch) from the Redis that is lost, and its
+// next Apply must find out. Kills stop until it has.
+func (r *crashRig) maybeRestartRedis(ctx context.Context, run int64) error {
+	if r.store.restart == nil || !r.redisDue.Load() || r.redisRestarts.Load() > 0 || ctx.Err() != nil {
+		return nil
+	}
+	r.awaitLost.Store(true)
+	r.redisRestarts.Add(1)
+	r.kills.add("indexer run %d: redis-server killed and restarted empty, before a commit", run)
+	if err := r.store.restart(); err != nil {
+		return fmt.Errorf("restart redis: %w", err)
+	}
+	return nil
 }
 
 // countingDLQ counts dead letters on their way to the topic.
@@ -477,7 +587,9 @@ func (d *countingDLQ) Send(ctx context.Context, letters []indexer.DeadLetter) er
 // inserts (some re-using deleted ids), price and status updates, deletes,
 // shares and likes (which bump counters on the listing through triggers),
 // and pairs that change one listing twice in one transaction (two events
-// with one commit LSN). It reconnects through the Postgres restart; a
+// with one commit LSN); and, for nearly half of the changes, the social
+// ones of socialWorld.socialOp. At three quarters it asks for the Redis
+// restart (maybeRestartRedis). It reconnects through the Postgres restart; a
 // transaction whose outcome is unknown is not counted, since reconcile
 // compares with whatever Postgres holds. The bookkeeping of live ids is
 // optimistic: a wrong guess only makes a statement change nothing or a
@@ -496,6 +608,8 @@ func (r *crashRig) write(ctx context.Context, gen *fixtures.Generator, rng *rand
 		}
 	}()
 	halfDone := false
+	zipfParty := rand.NewZipf(rng, 1.1, 1, uint64(gen.Count()-1))
+	zipfCloset := rand.NewZipf(rng, 1.2, 1, uint64(gen.SellerCount()-1))
 	deadline := time.Now().Add(10 * time.Minute)
 	for uniq := 0; r.written.Load() < int64(r.plan.changes) || !r.quotasMet(); {
 		if ctx.Err() != nil {
@@ -507,6 +621,9 @@ func (r *crashRig) write(ctx context.Context, gen *fixtures.Generator, rng *rand
 		if !halfDone && r.written.Load() >= int64(r.plan.changes/2) {
 			halfDone = true
 			close(half)
+		}
+		if r.written.Load() >= int64(r.plan.changes*3/4) {
+			r.redisDue.Store(true)
 		}
 		if conn == nil {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -528,6 +645,12 @@ func (r *crashRig) write(ctx context.Context, gen *fixtures.Generator, rng *rand
 			for range n {
 				uniq++
 				var err error
+				if rng.IntN(100) < 45 {
+					if err := r.world.socialOp(opCtx, tx, rng, zipfParty, zipfCloset, rng.IntN(100)); err != nil {
+						return err
+					}
+					continue
+				}
 				switch op := rng.IntN(100); {
 				case op < 20 || len(live) < 10: // insert a new listing, or bring a deleted id back
 					idx := next

@@ -103,7 +103,7 @@ func compareParties(ctx context.Context, db Querier, store signals.Reader, now t
 		count := 0
 		if err := scan(ctx, db, `SELECT listing_id, max(created_at), count(*) FROM shares
 			WHERE party_id = $1 AND created_at >= $2 AND created_at < $3
-			GROUP BY listing_id ORDER BY max(created_at) DESC, listing_id`, func(rows pgx.Rows) error {
+			GROUP BY listing_id ORDER BY date_trunc('milliseconds', max(created_at)) DESC, listing_id`, func(rows pgx.Rows) error {
 			var l string
 			var at time.Time
 			var n int
@@ -127,7 +127,7 @@ func compareParties(ctx context.Context, db Querier, store signals.Reader, now t
 			rep.differ("party %s: %d shares in postgres, %d in signals", id, count, n)
 		}
 		if !slices.Equal(sql, sig) {
-			rep.differ("party %s: latest shares differ: %s", id, firstDiff(sql, sig))
+			rep.differ("party %s: latest shares differ: %s", id, firstDiff(sql, sig, "signals"))
 		}
 	}
 	return nil
@@ -155,7 +155,7 @@ func compareSets(ctx context.Context, db Querier, sql, what string, got func(key
 		w := slices.Sorted(slices.Values(want[k]))
 		have = slices.Sorted(slices.Values(have))
 		if !slices.Equal(w, have) {
-			rep.differ("%s of %s: %s", what, k, firstDiff(w, have))
+			rep.differ("%s of %s: %s", what, k, firstDiff(w, have, "signals"))
 		}
 	}
 	return len(want), nil
@@ -214,25 +214,26 @@ func compareEngagers(ctx context.Context, db Querier, store signals.Reader, now 
 			w := slices.Sorted(slices.Values(want[l]))
 			have = slices.Sorted(slices.Values(have))
 			if !slices.Equal(w, have) {
-				rep.differ("engagers of %s: %s", l, firstDiff(w, have))
+				rep.differ("engagers of %s: %s", l, firstDiff(w, have, "signals"))
 			}
 		}
 	}
 	return nil
 }
 
-// firstDiff describes where two lists first differ.
-func firstDiff(postgres, store []string) string {
-	for i := range max(len(postgres), len(store)) {
-		var p, s string
+// firstDiff describes where the list Postgres gives and the one other
+// (what is compared with it) gives first differ.
+func firstDiff(postgres, got []string, other string) string {
+	for i := range max(len(postgres), len(got)) {
+		var p, g string
 		if i < len(postgres) {
 			p = postgres[i]
 		}
-		if i < len(store) {
-			s = store[i]
+		if i < len(got) {
+			g = got[i]
 		}
-		if p != s {
-			return fmt.Sprintf("at %d postgres %q signals %q (%d vs %d items)", i, p, s, len(postgres), len(store))
+		if p != g {
+			return fmt.Sprintf("at %d postgres %q %s %q (%d vs %d items)", i, p, other, g, len(postgres), len(got))
 		}
 	}
 	return "equal"

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/reconcile"
 	"github.com/rummage/rummage/internal/testpg"
@@ -20,12 +18,7 @@ import (
 // one reported line.
 func TestSignalsFindsEachKindOfDifference(t *testing.T) {
 	ctx := context.Background()
-	dsn := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
 	at := time.Date(2025, 6, 1, 11, 0, 0, 0, time.UTC)
 	now := at.Add(time.Hour)
 	if _, err := db.Exec(ctx, `
@@ -96,5 +89,41 @@ func TestSignalsFindsEachKindOfDifference(t *testing.T) {
 	}
 	if len(rep.Differences) != 6 {
 		t.Errorf("%d differences, want 6:\n%s", len(rep.Differences), got)
+	}
+}
+
+// TestSignalsOrdersLatestSharesByMillisecond: the store keeps
+// milliseconds, so two listings whose latest shares fall in one
+// millisecond tie and are ordered by id, as the store orders them; the
+// microseconds Postgres keeps must not order them otherwise.
+func TestSignalsOrdersLatestSharesByMillisecond(t *testing.T) {
+	ctx := context.Background()
+	db := testpg.Connect(t, testpg.New(t, testpg.Options{Setup: fixtures.Migrate}))
+	if _, err := db.Exec(ctx, `
+		INSERT INTO parties (id, name, theme, starts_at, ends_at) VALUES ('p1', 'P', '{}', '2025-06-01T10:00:00Z', '2025-06-01T14:00:00Z');
+		INSERT INTO shares (id, user_id, listing_id, party_id, created_at) VALUES
+			(1, 'u1', 'l1', 'p1', '2025-06-01T10:05:00.000100Z'), (2, 'u1', 'l2', 'p1', '2025-06-01T10:05:00.000900Z');
+	`); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 10, 5, 0, 0, time.UTC)
+	st, err := memory.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Apply(ctx, signals.Batch{Changes: []signals.Change{
+		{Version: 1, Party: &signals.Party{ID: "p1", Name: "P", StartsAt: at.Add(-5 * time.Minute), EndsAt: at.Add(-5*time.Minute + 4*time.Hour)}},
+		{Version: 2, Share: &signals.Share{ID: 1, User: "u1", Listing: "l1", Party: "p1", At: at.Add(100 * time.Microsecond)}},
+		{Version: 3, Share: &signals.Share{ID: 2, User: "u1", Listing: "l2", Party: "p1", At: at.Add(900 * time.Microsecond)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reconcile.Signals(ctx, db, st, at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.InSync() {
+		t.Fatalf("%s: %v", rep.Summary(), rep.Differences)
 	}
 }

@@ -5,5 +5,8 @@
 //
 // Tests that need Redis skip with a clear message when it cannot be
 // reached, except under CI=true, where they fail (internal/testpg's rule).
+// Start runs a private redis-server instead, for a test that must restart
+// (empty) the Redis under a running store.
+//
 // It is test plumbing only and imports no Rummage package but testpg.
 package testredis

@@ -1,0 +1,4 @@
+package reconcile
+
+// FirstDiff is firstDiff, for the crash test's feed comparisons.
+var FirstDiff = firstDiff
