@@ -27,6 +27,8 @@
 //	{P:p:X}:ph                 X's shares, "L\0ms13\0id" (lexicographic)
 //	{P:p:X}:pt                 X's shares, share id → share time
 //	{P:l:L}:e                  users who liked or shared L → latest time
+//	{P:l:L}:lc                 L's number of likes (absent: none)
+//	{P:l:L}:st                 L's shares, share id → share time (Counters)
 //	{P:snap:<id>}              a home feed snapshot (JSON, with a TTL)
 //
 // A share is one entry in its closet's timeline and, when it has a party,
