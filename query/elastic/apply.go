@@ -409,6 +409,63 @@ func (b *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, e
 	return out, nil
 }
 
+// ApplyCounters is query.CounterWriter. Elasticsearch's partial update
+// cannot carry an external version and adds one to the document's: after a
+// few thousand shares of a hot listing its version would pass the commit
+// LSN of the listing's next change, which would then be refused as stale.
+// So the documents are read with their versions (one realtime _mget on the
+// write alias) and those whose counters differ are indexed again, whole,
+// through Apply at the version they hold (external_gte takes an equal
+// one). The indexer is the index's only writer and writes one batch at a
+// time, so nothing comes between the read and the write.
+func (b *Backend) ApplyCounters(ctx context.Context, cs []query.Counters) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	want := make(map[string]query.Counters, len(cs))
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if _, dup := want[c.ID]; !dup {
+			ids = append(ids, c.ID)
+		}
+		want[c.ID] = c
+	}
+	body, err := json.Marshal(obj{"ids": ids})
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Docs []struct {
+			ID      string          `json:"_id"`
+			Found   bool            `json:"found"`
+			Version int64           `json:"_version"`
+			Source  json.RawMessage `json:"_source"`
+		} `json:"docs"`
+	}
+	op := "mget counters from " + b.write
+	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: b.write, Body: bytes.NewReader(body)}, &res); err != nil {
+		return err
+	}
+	var batch []query.Change
+	for _, d := range res.Docs {
+		c, ok := want[d.ID]
+		if !d.Found || !ok {
+			continue
+		}
+		var l rummage.Listing
+		if err := json.Unmarshal(d.Source, &l); err != nil {
+			return fmt.Errorf("%s: %s: %w", op, d.ID, err)
+		}
+		if c.Set(&l) {
+			batch = append(batch, query.Change{ID: d.ID, Version: uint64(d.Version), Doc: &l})
+		}
+	}
+	if _, err := b.Apply(ctx, batch); err != nil {
+		return fmt.Errorf("apply counters: %w", err)
+	}
+	return nil
+}
+
 // Stats counts the documents behind the read alias.
 func (b *Backend) Stats(ctx context.Context) (query.Stats, error) {
 	var res struct {
