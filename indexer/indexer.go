@@ -54,7 +54,9 @@ type Config struct {
 	// Signals receives the changes of the social tables (IsSocialTable)
 	// with the stream positions they bring their partitions to; nil counts
 	// and drops them (metric rummage_indexer_rows_total). Its Apply is
-	// retried without limit, like the backend's.
+	// retried without limit, like the backend's. When it is also a
+	// CounterSource and the backend a query.CounterWriter, the listings'
+	// counters are derived from it (see counters.go).
 	Signals signals.Writer
 	// Metrics; nil creates unregistered ones.
 	Metrics *Metrics
@@ -118,6 +120,7 @@ type Indexer struct {
 	m       *Metrics
 	log     *slog.Logger
 	tables  map[string]bool
+	counts  *counters // nil: the listings keep the counters they arrive with
 }
 
 // New returns an indexer reading src, writing listings to backend and
@@ -130,7 +133,8 @@ func New(src Source, backend Applier, dlq DeadLetterSink, cfg Config) (*Indexer,
 		return nil, errors.New("indexer: source, backend and dead-letter sink are required")
 	}
 	cfg = cfg.withDefaults()
-	ix := &Indexer{cfg: cfg, src: src, backend: backend, dlq: dlq, m: cfg.Metrics, log: cfg.Logger, tables: map[string]bool{}}
+	ix := &Indexer{cfg: cfg, src: src, backend: backend, dlq: dlq, m: cfg.Metrics, log: cfg.Logger, tables: map[string]bool{},
+		counts: newCounters(cfg.Signals, backend)}
 	for _, t := range cfg.Tables {
 		ix.tables[t] = true
 	}
@@ -404,6 +408,12 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	// disk (or network).
 	social := ix.applySignals(ctx, d)
 	if len(changes) > 0 {
+		if ix.counts != nil {
+			if err := ix.retry(ctx, "counters read", func() error { return ix.counts.fill(ctx, changes) }); err != nil {
+				<-social
+				return res, err
+			}
+		}
 		start := time.Now()
 		rejected, err := ix.apply(ctx, changes, &res.Apply)
 		if err != nil {
@@ -419,6 +429,11 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	}
 	if err := <-social; err != nil {
 		return res, err
+	}
+	if ix.counts != nil {
+		if err := ix.retry(ctx, "counters write", func() error { return ix.counts.refresh(ctx, d.social) }); err != nil {
+			return res, err
+		}
 	}
 
 	// 5. Dead letters, acknowledged before the commit moves past them.
