@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/rummage/rummage/query"
@@ -39,22 +40,32 @@ func newCounters(store signals.Writer, backend Applier) *counters {
 // counters the index held. The store may not have this batch's likes and
 // shares yet; refresh writes those listings again once it has.
 func (c *counters) fill(ctx context.Context, changes []pending) error {
+	batch := make([]query.Change, len(changes))
+	for i, p := range changes {
+		batch[i] = p.change // Doc is shared: filled in place
+	}
+	return FillCounters(ctx, c.src, batch)
+}
+
+// FillCounters sets on every upsert of batch the counters src holds for
+// its listing (a reindex's backfill does too: snapshot rows carry none).
+func FillCounters(ctx context.Context, src CounterSource, batch []query.Change) error {
 	var ids []string
-	for _, p := range changes {
-		if !p.change.Delete {
-			ids = append(ids, p.change.ID)
+	for _, ch := range batch {
+		if !ch.Delete {
+			ids = append(ids, ch.ID)
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	got, err := c.src.Counters(ctx, ids)
+	got, err := src.Counters(ctx, ids)
 	if err != nil {
-		return err
+		return fmt.Errorf("indexer: read counters: %w", err)
 	}
-	for _, p := range changes {
-		if !p.change.Delete {
-			toQuery(p.change.ID, got[p.change.ID]).Set(p.change.Doc)
+	for _, ch := range batch {
+		if !ch.Delete {
+			toQuery(ch.ID, got[ch.ID]).Set(ch.Doc)
 		}
 	}
 	return nil
@@ -64,19 +75,26 @@ func (c *counters) fill(ctx context.Context, changes []pending) error {
 // and shares touch, read from the store once they are durable there.
 // Replays write the same values again.
 func (c *counters) refresh(ctx context.Context, social []signals.Change) error {
-	ids := touchedListings(social)
+	return WriteCounters(ctx, c.src, c.dst, touchedListings(social))
+}
+
+// WriteCounters writes the counters src holds for ids to dst.
+func WriteCounters(ctx context.Context, src CounterSource, dst query.CounterWriter, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	got, err := c.src.Counters(ctx, ids)
+	got, err := src.Counters(ctx, ids)
 	if err != nil {
-		return err
+		return fmt.Errorf("indexer: read counters: %w", err)
 	}
 	cs := make([]query.Counters, len(ids))
 	for i, id := range ids {
 		cs[i] = toQuery(id, got[id])
 	}
-	return c.dst.ApplyCounters(ctx, cs)
+	if err := dst.ApplyCounters(ctx, cs); err != nil {
+		return fmt.Errorf("indexer: write counters: %w", err)
+	}
+	return nil
 }
 
 // touchedListings are the listings of the likes and shares among social,

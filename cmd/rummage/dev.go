@@ -218,13 +218,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	if err != nil {
 		return err
 	}
-	idx := o.backend.live(b, o.dbURL, o.log)
-	defer idx.Close()
 	store, err := o.signals.open(ctx, o.log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	idx := o.backend.live(b, o.dbURL, store, o.log)
+	defer idx.Close()
 	o.pipeline.Signals, o.api.Signals = store, store
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
