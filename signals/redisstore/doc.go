@@ -60,7 +60,9 @@
 // of 5,000 closets reads up to 50,000 timeline entries). TopEngaged scores
 // a small horizon exactly from the engagers; beyond 4,096 listings it reads
 // the decayed sums apply.lua keeps per listing ({P}:hot), the top k. A party
-// share holds ~441 bytes of Redis, a closet share ~324, a follow ~104.
+// share held ~441 bytes of Redis, a closet share ~324, a follow ~104,
+// measured before the counters' {P:l:L}:st entry (a share id and a score
+// more per share) was added.
 //
 // It must not import api, indexer or a query backend; it imports feed only
 // for the Snapshots contract.
