@@ -377,26 +377,16 @@ func (b *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	body, err := json.Marshal(obj{"ids": ids})
+	op := "mget from " + b.read
+	docs, err := b.mget(ctx, op, b.read, ids)
 	if err != nil {
 		return nil, err
 	}
-	var res struct {
-		Docs []struct {
-			ID     string          `json:"_id"`
-			Found  bool            `json:"found"`
-			Source json.RawMessage `json:"_source"`
-		} `json:"docs"`
-	}
-	op := "mget from " + b.read
-	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: b.read, Body: bytes.NewReader(body)}, &res); err != nil {
-		return nil, err
-	}
-	if len(res.Docs) != len(ids) {
-		return nil, fmt.Errorf("%s: %d documents for %d ids", op, len(res.Docs), len(ids))
+	if len(docs) != len(ids) {
+		return nil, fmt.Errorf("%s: %d documents for %d ids", op, len(docs), len(ids))
 	}
 	out := make([]*rummage.Listing, len(ids))
-	for i, d := range res.Docs {
+	for i, d := range docs {
 		if !d.Found {
 			continue
 		}
@@ -430,24 +420,13 @@ func (b *Backend) ApplyCounters(ctx context.Context, cs []query.Counters) error 
 		}
 		want[c.ID] = c
 	}
-	body, err := json.Marshal(obj{"ids": ids})
+	op := "mget counters from " + b.write
+	docs, err := b.mget(ctx, op, b.write, ids)
 	if err != nil {
 		return err
 	}
-	var res struct {
-		Docs []struct {
-			ID      string          `json:"_id"`
-			Found   bool            `json:"found"`
-			Version int64           `json:"_version"`
-			Source  json.RawMessage `json:"_source"`
-		} `json:"docs"`
-	}
-	op := "mget counters from " + b.write
-	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: b.write, Body: bytes.NewReader(body)}, &res); err != nil {
-		return err
-	}
 	var batch []query.Change
-	for _, d := range res.Docs {
+	for _, d := range docs {
 		c, ok := want[d.ID]
 		if !d.Found || !ok {
 			continue
@@ -464,6 +443,29 @@ func (b *Backend) ApplyCounters(ctx context.Context, cs []query.Counters) error 
 		return fmt.Errorf("apply counters: %w", err)
 	}
 	return nil
+}
+
+// mgetDoc is one document of an _mget answer.
+type mgetDoc struct {
+	ID      string          `json:"_id"`
+	Found   bool            `json:"found"`
+	Version int64           `json:"_version"`
+	Source  json.RawMessage `json:"_source"`
+}
+
+// mget reads ids from index with one realtime _mget.
+func (b *Backend) mget(ctx context.Context, op, index string, ids []string) ([]mgetDoc, error) {
+	body, err := json.Marshal(obj{"ids": ids})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Docs []mgetDoc `json:"docs"`
+	}
+	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: index, Body: bytes.NewReader(body)}, &res); err != nil {
+		return nil, err
+	}
+	return res.Docs, nil
 }
 
 // Stats counts the documents behind the read alias.
