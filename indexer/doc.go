@@ -24,6 +24,11 @@
 //     store (signals.Writer) in stream order, with the positions they bring
 //     their partitions to, retrying without limit like 3 (without a store
 //     they are counted and dropped);
+//     when the store reads counters (CounterSource) and the backend writes
+//     them (query.CounterWriter), 3's upserts first take the store's
+//     like and share counters, and once 4 is durable the listings its likes
+//     and shares touch get theirs written (counters.go; the listing row has
+//     none since migration 0004);
 //  5. write the dead letters and wait for the broker's acknowledgement;
 //  6. commit the offsets of the whole batch.
 //

@@ -55,7 +55,9 @@ type Config struct {
 	// Signals receives the changes of the social tables (IsSocialTable)
 	// with the stream positions they bring their partitions to; nil counts
 	// and drops them (metric rummage_indexer_rows_total). Its Apply is
-	// retried without limit, like the backend's.
+	// retried without limit, like the backend's. When it is also a
+	// CounterSource and the backend a query.CounterWriter, the listings'
+	// counters are derived from it (see counters.go).
 	Signals signals.Writer
 	// Invalidator hears of every batch's changes once they are applied;
 	// nil: none.
@@ -122,6 +124,7 @@ type Indexer struct {
 	m       *Metrics
 	log     *slog.Logger
 	tables  map[string]bool
+	counts  *counters // nil: the listings keep the counters they arrive with
 }
 
 // New returns an indexer reading src, writing listings to backend and
@@ -134,7 +137,8 @@ func New(src Source, backend Applier, dlq DeadLetterSink, cfg Config) (*Indexer,
 		return nil, errors.New("indexer: source, backend and dead-letter sink are required")
 	}
 	cfg = cfg.withDefaults()
-	ix := &Indexer{cfg: cfg, src: src, backend: backend, dlq: dlq, m: cfg.Metrics, log: cfg.Logger, tables: map[string]bool{}}
+	ix := &Indexer{cfg: cfg, src: src, backend: backend, dlq: dlq, m: cfg.Metrics, log: cfg.Logger, tables: map[string]bool{},
+		counts: newCounters(cfg.Signals, backend)}
 	for _, t := range cfg.Tables {
 		ix.tables[t] = true
 	}
@@ -432,6 +436,12 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	// disk (or network).
 	social := ix.applySignals(ctx, d)
 	if len(changes) > 0 {
+		if ix.counts != nil {
+			if err := ix.retry(ctx, "counters read", func() error { return ix.counts.fill(ctx, changes) }); err != nil {
+				<-social
+				return res, err
+			}
+		}
 		start := time.Now()
 		rejected, err := ix.apply(ctx, changes, &res.Apply)
 		if err != nil {
@@ -447,6 +457,11 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	}
 	if err := <-social; err != nil {
 		return res, err
+	}
+	if ix.counts != nil {
+		if err := ix.retry(ctx, "counters write", func() error { return ix.counts.refresh(ctx, d.social) }); err != nil {
+			return res, err
+		}
 	}
 
 	// 4b. Invalidations, once what they are about can be read.

@@ -181,6 +181,46 @@ type Writer interface {
 	Apply(ctx context.Context, batch []Change) (ApplyStats, error)
 }
 
+// Counters are one listing's popularity counters (rummage.Listing's
+// like_count, share_count and last_shared_at), absolute values derived by
+// the indexer from the signals store: writing them twice is harmless.
+type Counters struct {
+	ID            string
+	Likes, Shares int64
+	LastSharedAt  *time.Time // nil: never shared
+}
+
+// CountersOf returns l's counters.
+func CountersOf(l *rummage.Listing) Counters {
+	return Counters{ID: l.ID, Likes: l.LikeCount, Shares: l.ShareCount, LastSharedAt: l.LastSharedAt}
+}
+
+// Set writes c onto l and reports whether that changed l.
+func (c Counters) Set(l *rummage.Listing) bool {
+	same := l.LikeCount == c.Likes && l.ShareCount == c.Shares &&
+		(l.LastSharedAt == nil) == (c.LastSharedAt == nil) && (c.LastSharedAt == nil || l.LastSharedAt.Equal(*c.LastSharedAt))
+	l.LikeCount, l.ShareCount, l.LastSharedAt = c.Likes, c.Shares, nil
+	if c.LastSharedAt != nil {
+		t := c.LastSharedAt.UTC()
+		l.LastSharedAt = &t
+	}
+	return !same
+}
+
+// CounterWriter is the optional capability of a backend whose counters the
+// indexer keeps (migration 0004 took them off the listing row): the
+// listings' like and share counters live in the signals store, and the
+// indexer writes them after each batch whose likes or shares are durable
+// there.
+type CounterWriter interface {
+	// ApplyCounters sets the counters of the listings the backend holds,
+	// leaving every other field and the listing's version as they are; an
+	// id it does not hold (not seen yet, or deleted) is skipped: the
+	// listing's upsert brings its counters when it comes. When it returns
+	// nil the counters are durable; on error the caller retries.
+	ApplyCounters(ctx context.Context, cs []Counters) error
+}
+
 // Stater describes an index.
 type Stater interface {
 	Stats(ctx context.Context) (Stats, error)

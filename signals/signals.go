@@ -153,6 +153,16 @@ type Engaged struct {
 	Score   float64
 }
 
+// Counters are a listing's popularity counters as DESIGN.md defines them:
+// the number of its likes rows, the number of its shares rows and the
+// latest created_at of its shares (zero when it has none). The indexer
+// derives them from the store and writes them to the search backend
+// (migration 0004 dropped the triggers that kept them on the listing row).
+type Counters struct {
+	Likes, Shares int64
+	LastSharedAt  time.Time
+}
+
 // UserAt is a user's latest engagement with a listing.
 type UserAt struct {
 	User string
@@ -212,6 +222,12 @@ type Reader interface {
 	// shares in (since, at] (so that a listing's own seller can be left
 	// out of its trending score).
 	Engagers(ctx context.Context, listings []string, since, at time.Time) (map[string][]UserAt, error)
+
+	// Counters returns the present counters of each listing, every one
+	// asked for included (zero counters for a listing without likes or
+	// shares, or one the store never saw): absolute values, so that
+	// writing them again is harmless.
+	Counters(ctx context.Context, listings []string) (map[string]Counters, error)
 }
 
 // Store is a whole signals store: what cmd wires and the conformance suite

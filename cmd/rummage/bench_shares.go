@@ -11,8 +11,8 @@ import (
 	"github.com/rummage/rummage/internal/sharebench"
 )
 
-const benchSharesHelp = `Measures the share counter trigger of migration 0001 under a party's share
-burst, in a private schema of the database at --database-url (created and
+const benchSharesHelp = `Measures the share counter trigger of migration 0001 (dropped by 0004: the
+measurement is why) under a party's share burst, in a private schema of the database at --database-url (created and
 dropped; the database's own tables are not touched): --listings generated
 listings, and --clients connections inserting one share per transaction,
 Zipf-distributed over the listings, paced at each of --rates shares per

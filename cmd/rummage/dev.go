@@ -242,13 +242,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	if err != nil {
 		return err
 	}
-	idx := o.backend.live(b, o.dbURL, o.log)
-	defer idx.Close()
 	store, err := o.signals.open(ctx, o.log)
 	if err != nil {
 		return err
 	}
 	defer closeSignals(store)
+	idx := o.backend.live(b, o.dbURL, store, o.log)
+	defer idx.Close()
 	o.pipeline.Signals = store
 	serveSignals(&o.api, store)
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {

@@ -112,13 +112,13 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err != nil {
 		return err
 	}
-	idx := bf.live(backend, *dbURL, log)
-	defer idx.Close()
 	store, err := sf.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer closeSignals(store)
+	idx := bf.live(backend, *dbURL, store, log)
+	defer idx.Close()
 	cfg.Signals = store
 
 	topics := kafkabus.TableTopics(*prefix, tableList)

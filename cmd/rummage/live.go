@@ -34,7 +34,10 @@ type liveIndex struct {
 // switch, with the admin handler that starts one (snapshotting dsn, the
 // process's own database). Elasticsearch: the backend itself, whose Apply
 // also writes the index a running reindex builds.
-func (b *backendFlags) live(x indexBackend, dsn string, log *slog.Logger) *liveIndex {
+//
+// counters (the signals store) fills a reindex's counters; nil leaves them
+// to the stream.
+func (b *backendFlags) live(x indexBackend, dsn string, counters indexer.CounterSource, log *slog.Logger) *liveIndex {
 	if es, ok := x.(*elastic.Backend); ok {
 		return &liveIndex{Read: es, Write: es, Close: es.Close}
 	}
@@ -42,6 +45,7 @@ func (b *backendFlags) live(x indexBackend, dsn string, log *slog.Logger) *liveI
 	mgr := reindex.NewManager(reindex.ManagerConfig{
 		Logger:      log,
 		DatabaseURL: dsn,
+		Counters:    counters,
 		// No Authorize: the handler is mounted on the loopback admin
 		// listener only. An admin-key check plugs in here.
 		NewTarget: func() reindex.Target {

@@ -54,6 +54,7 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("reconcile", "--database-url URL [--index-dir DIR] [flags]", reconcileHelp)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` of the source database (default $DATABASE_URL)")
 	table := fs.String("table", "listings", "the listings `table`, as table or schema.table")
+	counters := fs.Bool("counters", true, "compare like_count, share_count and last_shared_at with the counts of the likes and shares tables (false for an index whose indexer ran without a signals store: it has no counters)")
 	maxLines := fs.Int("max", 1000, "print at most `n` differences (all are counted); 0 prints all")
 	bf := addBackendFlags(fs, "./data/dev")
 	if err := parseFlags(fs, args); err != nil {
@@ -104,8 +105,9 @@ func reconcileMain(ctx context.Context, args []string, stdout io.Writer) error {
 	defer out.Flush()
 	printed := 0
 	rep, err := reconcile.Run(ctx, conn, backend, reconcile.Options{
-		Table: *table,
-		Keep:  -1,
+		Table:    *table,
+		Keep:     -1,
+		Counters: *counters,
 		OnDifference: func(d reconcile.Difference) {
 			if *maxLines == 0 || printed < *maxLines {
 				fmt.Fprintln(out, d.String())

@@ -74,6 +74,7 @@ func TestReconcileCommand(t *testing.T) {
 	var batch []query.Change
 	for i := range g.Count() {
 		l := g.Listing(i)
+		query.Counters{ID: l.ID}.Set(&l) // the seeded database has no likes or shares
 		batch = append(batch, query.Change{ID: l.ID, Version: 1, Doc: &l})
 	}
 	if _, err := x.Apply(ctx, batch); err != nil {

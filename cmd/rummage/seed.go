@@ -32,9 +32,10 @@ the shares by the seller; parties every 8 hours (2 h each), one live at
 --now, themed by a brand, a category node, a brand in a department, "Under
 $25" or "NWT", with shares only of listings that match the theme, inside
 the window, front-loaded; drops fall on --drops shared instants in the next
-week. The listings' like_count, share_count and last_shared_at are computed
-from the generated likes and shares, so they equal what the counter
-triggers would have made of them.
+week. The listing rows carry no counters (migration 0004: the indexer
+derives like_count, share_count and last_shared_at from the likes and
+shares); a catalog file's counters are computed from the same generated
+rows.
 
 Every knob left at 0 takes a default scaled from --count (shown in
 parentheses); a negative value means none.

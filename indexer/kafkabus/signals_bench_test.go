@@ -12,10 +12,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/internal/testredis"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/query/embedded/embeddedtest"
 	"github.com/rummage/rummage/signals"
@@ -27,7 +29,11 @@ import (
 // listings, 5k users) through kfake → kafkabus.Reader → indexer → a signals
 // store: the durable embedded store (fsynced log) and Redis. It reports
 // shares/s and the process's CPU per share (kfake runs in the process, so
-// the broker's CPU is included; Redis's is not).
+// the broker's CPU is included; Redis's is not). The embedded index holds
+// the 20k listings; "counters" derives their like and share counters after
+// every batch (indexer.WriteCounters: the store's Counters, then the
+// index's ApplyCounters rewriting each touched listing), "no-counters"
+// hides the index's CounterWriter.
 //
 //	go test ./indexer/kafkabus -run '^$' -bench SignalsApplier -benchtime 1x
 func BenchmarkSignalsApplier(b *testing.B) {
@@ -82,47 +88,69 @@ func BenchmarkSignalsApplier(b *testing.B) {
 			return s
 		}},
 	}
+	listings := make([]query.Change, 20_000)
+	for i := range listings {
+		l := &rummage.Listing{ID: fmt.Sprintf("l%05d", i), SellerID: "s1", Title: fmt.Sprintf("Listing %d", i), CreatedAt: t0.Add(-time.Hour)}
+		listings[i] = query.Change{ID: l.ID, Version: 1, Doc: l}
+	}
 	for _, st := range stores {
-		b.Run(st.name, func(b *testing.B) {
-			var cpu time.Duration
-			var batches float64
-			for n := 0; n < b.N; n++ {
-				b.StopTimer()
-				store := st.open(b)
-				rctx, cancel := context.WithCancel(ctx)
-				r, err := kafkabus.NewReader(rctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-%s-%08x", st.name, rand.Uint32()),
-					Topics: []string{listingsTopic, sharesTopic}, SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
-					MaxWait: 100 * time.Millisecond, Logger: quiet})
-				if err != nil {
-					b.Fatal(err)
-				}
-				dlq, _ := kafkabus.NewDeadLetterWriter(brokers, dlqTopic)
-				m := indexer.NewMetrics(nil)
-				ix, err := indexer.New(r, &backend{Index: embeddedtest.Open(b, embedded.Config{})}, dlq, indexer.Config{Signals: store, Metrics: m, Logger: quiet})
-				if err != nil {
-					b.Fatal(err)
-				}
-				done := make(chan error, 1)
-				before := processCPU()
-				b.StartTimer()
-				go func() { done <- ix.Run(rctx) }()
-				for testutil.ToFloat64(m.Rows.WithLabelValues("shares")) < shares {
-					time.Sleep(time.Millisecond)
-				}
-				b.StopTimer()
-				cpu += processCPU() - before
-				batches += testutil.ToFloat64(m.Batches)
-				cancel()
-				<-done
-				r.Close()
-				dlq.Close()
+		for _, counters := range []bool{true, false} {
+			name := st.name + "/no-counters"
+			if counters {
+				name = st.name + "/counters"
 			}
-			b.ReportMetric(float64(b.N*shares)/b.Elapsed().Seconds(), "shares/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*shares), "cpu-µs/share")
-			b.ReportMetric(batches/float64(b.N), "batches/op")
-		})
+			b.Run(name, func(b *testing.B) {
+				var cpu time.Duration
+				var batches float64
+				for n := 0; n < b.N; n++ {
+					b.StopTimer()
+					store := st.open(b)
+					rctx, cancel := context.WithCancel(ctx)
+					r, err := kafkabus.NewReader(rctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-%s-%08x", st.name, rand.Uint32()),
+						Topics: []string{listingsTopic, sharesTopic}, SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+						MaxWait: 100 * time.Millisecond, Logger: quiet})
+					if err != nil {
+						b.Fatal(err)
+					}
+					dlq, _ := kafkabus.NewDeadLetterWriter(brokers, dlqTopic)
+					m := indexer.NewMetrics(nil)
+					x := embeddedtest.Open(b, embedded.Config{})
+					if _, err := x.Apply(ctx, listings); err != nil {
+						b.Fatal(err)
+					}
+					var ap indexer.Applier = &backend{Index: x}
+					if !counters {
+						ap = applyOnly{ap}
+					}
+					ix, err := indexer.New(r, ap, dlq, indexer.Config{Signals: store, Metrics: m, Logger: quiet})
+					if err != nil {
+						b.Fatal(err)
+					}
+					done := make(chan error, 1)
+					before := processCPU()
+					b.StartTimer()
+					go func() { done <- ix.Run(rctx) }()
+					for testutil.ToFloat64(m.Rows.WithLabelValues("shares")) < shares {
+						time.Sleep(time.Millisecond)
+					}
+					b.StopTimer()
+					cpu += processCPU() - before
+					batches += testutil.ToFloat64(m.Batches)
+					cancel()
+					<-done
+					r.Close()
+					dlq.Close()
+				}
+				b.ReportMetric(float64(b.N*shares)/b.Elapsed().Seconds(), "shares/s")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*shares), "cpu-µs/share")
+				b.ReportMetric(batches/float64(b.N), "batches/op")
+			})
+		}
 	}
 }
+
+// applyOnly hides every capability of its Applier but Apply.
+type applyOnly struct{ indexer.Applier }
 
 func processCPU() time.Duration {
 	var ru syscall.Rusage

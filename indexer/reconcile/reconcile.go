@@ -107,6 +107,14 @@ type Options struct {
 	// Batch is how many index ids one existence query checks in the extra
 	// pass (default 1000).
 	Batch int
+	// Counters compares like_count, share_count and last_shared_at with
+	// what DESIGN.md defines them as: count(*) of the listing's likes and
+	// shares rows and their latest created_at (the likes and shares tables
+	// of Table's schema). The listing row carries no counters since
+	// migration 0004: the indexer derives them from its signals store. Off,
+	// the counters are left out of the comparison: set it for an index
+	// whose indexer runs with a signals store.
+	Counters bool
 }
 
 // Report is the outcome of Run.
@@ -178,7 +186,7 @@ func Run(ctx context.Context, db Querier, index Index, opts Options) (*Report, e
 			opts.OnDifference(d)
 		}
 	}
-	if err := compareRows(ctx, db, table, index, rep, found); err != nil {
+	if err := compareRows(ctx, db, table, opts.Counters, index, rep, found); err != nil {
 		return rep, err
 	}
 	if ids, ok := index.(IDLister); ok {
@@ -189,6 +197,17 @@ func Run(ctx context.Context, db Querier, index Index, opts Options) (*Report, e
 	}
 	return rep, nil
 }
+
+// sibling is the quoted table name in the schema of the quoted table
+// ("schema"."listings" → "schema"."likes").
+func sibling(table, name string) string {
+	if i := strings.LastIndex(table, "."); i >= 0 {
+		return table[:i+1] + pgx.Identifier{name}.Sanitize()
+	}
+	return pgx.Identifier{name}.Sanitize()
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // tableIdent quotes "table" or "schema.table".
 func tableIdent(name string) (string, error) {
@@ -201,9 +220,20 @@ func tableIdent(name string) (string, error) {
 
 // compareRows streams the rows as JSON (to_jsonb: timestamptz as ISO 8601,
 // text[] as arrays, jsonb inline, bigint as numbers — forms DecodeListing
-// reads like the CDC's) and compares each with the index.
-func compareRows(ctx context.Context, db Querier, table string, index Index, rep *Report, found func(Difference)) error {
-	rows, err := db.Query(ctx, "SELECT t.id::text, to_jsonb(t) FROM "+table+" t ORDER BY t.id")
+// reads like the CDC's) and compares each with the index; with counters,
+// each row's counts of likes and shares are joined in as its counters.
+func compareRows(ctx context.Context, db Querier, table string, counters bool, index Index, rep *Report, found func(Difference)) error {
+	sql := "SELECT t.id::text, to_jsonb(t) FROM " + table + " t ORDER BY t.id"
+	if counters {
+		likes, shares := sibling(table, "likes"), sibling(table, "shares")
+		sql = `SELECT t.id::text, to_jsonb(t) || jsonb_build_object('like_count', coalesce(k.c, 0),
+				'share_count', coalesce(s.c, 0), 'last_shared_at', s.m)
+			FROM ` + table + ` t
+			LEFT JOIN (SELECT listing_id, count(*) c FROM ` + likes + ` GROUP BY 1) k ON k.listing_id = t.id
+			LEFT JOIN (SELECT listing_id, count(*) c, max(created_at) m FROM ` + shares + ` GROUP BY 1) s ON s.listing_id = t.id
+			ORDER BY t.id`
+	}
+	rows, err := db.Query(ctx, sql)
 	if err != nil {
 		return fmt.Errorf("reconcile: read %s: %w", table, err)
 	}
@@ -234,6 +264,11 @@ func compareRows(ctx context.Context, db Querier, table string, index Index, rep
 		if derr != nil {
 			found(Difference{Kind: Stale, ID: id, Note: "the row does not map to a valid document: " + derr.Error()})
 			continue
+		}
+		if !counters {
+			c := query.CountersOf(&want)
+			got = ptr(*got)
+			c.Set(got)
 		}
 		fields, err := Diff(&want, got)
 		if err != nil {

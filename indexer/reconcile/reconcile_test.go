@@ -156,3 +156,49 @@ func TestDiffNormalizes(t *testing.T) {
 		t.Fatalf("%+v %v", d, err)
 	}
 }
+
+// TestRunComparesCountersWithLikesAndShares: with Options.Counters the
+// index's counters are compared with count(*) of the likes and shares rows
+// and their latest created_at (the listing row has none since 0004);
+// without it they are left out.
+func TestRunComparesCountersWithLikesAndShares(t *testing.T) {
+	ctx := context.Background()
+	conn, ls := seeded(t, 3)
+	x := embeddedtest.Open(t, embedded.Config{})
+	at := time.Date(2025, 3, 2, 8, 0, 0, 0, time.UTC)
+	for i := range ls {
+		query.Counters{ID: ls[i].ID}.Set(&ls[i])
+	}
+	query.Counters{ID: ls[0].ID, Likes: 2, Shares: 2, LastSharedAt: &at}.Set(&ls[0])
+	apply(t, x, ls...)
+	if _, err := conn.Exec(ctx, `INSERT INTO likes (user_id, listing_id) VALUES ('u1', $1), ('u2', $1)`, ls[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO shares (user_id, listing_id, created_at) VALUES ('u1', $1, $2), ('u1', $1, $3)`, ls[0].ID, at.Add(-time.Hour), at); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reconcile.Run(ctx, conn, x, reconcile.Options{Counters: true})
+	if err != nil || !rep.InSync() {
+		t.Fatalf("counters equal to the counts: %v %s %v", err, rep.Summary(), rep.Differences)
+	}
+	if err := x.ApplyCounters(ctx, []query.Counters{{ID: ls[0].ID, Likes: 1, Shares: 2, LastSharedAt: &at}, {ID: ls[1].ID, Shares: 1, LastSharedAt: &at}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = reconcile.Run(ctx, conn, x, reconcile.Options{Counters: true})
+	if err != nil || rep.Stale != 2 {
+		t.Fatalf("want 2 stale: %v %s %v", err, rep.Summary(), rep.Differences)
+	}
+	var fields []string
+	for _, d := range rep.Differences {
+		for _, f := range d.Fields {
+			fields = append(fields, d.ID+"."+f.Field)
+		}
+	}
+	slices.Sort(fields)
+	if want := []string{ls[0].ID + ".like_count", ls[1].ID + ".last_shared_at", ls[1].ID + ".share_count"}; !slices.Equal(fields, want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	if rep, err := reconcile.Run(ctx, conn, x, reconcile.Options{}); err != nil || !rep.InSync() {
+		t.Errorf("without Counters the counters are not compared: %v %s", err, rep.Summary())
+	}
+}

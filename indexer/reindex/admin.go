@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+
+	"github.com/rummage/rummage/indexer"
 )
 
 // AdminPath is where Handler serves: POST starts a reindex, GET reports it.
@@ -40,7 +42,9 @@ type ManagerConfig struct {
 	// lets every request through: mount the handler on a loopback
 	// listener only. API keys plug in here.
 	Authorize func(*http.Request) error
-	Logger    *slog.Logger
+	// Counters, when set, fills the new index's counters (Options.Counters).
+	Counters indexer.CounterSource
+	Logger   *slog.Logger
 }
 
 // AuthError is an Authorize refusal with its HTTP status (401 or 403).
@@ -113,6 +117,7 @@ func (m *Manager) Start(req Request) (Status, error) {
 		defer cancel()
 		st, _ := Run(ctx, t, Options{
 			Snapshot: PostgresSnapshot(dsn, req.Tables),
+			Counters: m.cfg.Counters,
 			Logger:   m.cfg.Logger,
 			Progress: func(s Status) {
 				m.mu.Lock()

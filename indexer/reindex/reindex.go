@@ -97,6 +97,14 @@ type Options struct {
 	// Progress, when set, is called at every phase and after every backfill
 	// batch, from Run's goroutine.
 	Progress func(Status)
+	// Counters, when set, is the signals store the indexer derives the
+	// listings' counters from (snapshot rows carry none since migration
+	// 0004): each backfill batch is filled from it before it is applied,
+	// and once applied the counters are read again and written (the new
+	// index's CounterWriter writes only those that changed meanwhile), so
+	// that a like the stream counted while the listing was not yet in the
+	// new index is not lost.
+	Counters indexer.CounterSource
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -152,9 +160,23 @@ func Run(ctx context.Context, t Target, opts Options) (Status, error) {
 		batch, invalid := backfillChanges(evs, log)
 		var ast query.ApplyStats
 		if len(batch) > 0 {
+			if opts.Counters != nil {
+				if err := indexer.FillCounters(ctx, opts.Counters, batch); err != nil {
+					return err
+				}
+			}
 			var err error
 			if ast, err = nb.Apply(ctx, batch); err != nil {
 				return err
+			}
+			if cw, ok := nb.(query.CounterWriter); ok && opts.Counters != nil {
+				ids := make([]string, len(batch))
+				for i := range batch {
+					ids[i] = batch[i].ID
+				}
+				if err := indexer.WriteCounters(ctx, opts.Counters, cw, ids); err != nil {
+					return err
+				}
 			}
 		}
 		report(func(s *Status) {

@@ -179,6 +179,60 @@ func Run(t *testing.T, open func(t *testing.T) query.Backend) {
 	t.Run("search", func(t *testing.T) { RunSearch(t, open(t)) })
 	t.Run("write", func(t *testing.T) { RunWrites(t, open) })
 	t.Run("drops", func(t *testing.T) { RunDrops(t, open(t)) })
+	t.Run("counters", func(t *testing.T) { RunCounters(t, open(t)) })
+}
+
+// RunCounters checks a backend's CounterWriter (when it has one): counters
+// land on the listing and in the recently_shared order, every other field
+// and the version stay, an unknown id is skipped, and a replay is harmless.
+func RunCounters(t *testing.T, b query.Backend) {
+	cw, ok := b.(query.CounterWriter)
+	if !ok {
+		t.Skip("the backend keeps no counters of its own")
+	}
+	ctx := context.Background()
+	if err := Load(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := Listings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := docs[len(docs)-1]
+	at := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC) // after every share of the suite's listings
+	cs := []query.Counters{{ID: target.ID, Likes: 4242, Shares: 77, LastSharedAt: &at}, {ID: "never-seen", Likes: 1}}
+	for range 2 { // the second time is a replay
+		if err := cw.ApplyCounters(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.Get(ctx, target.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := target
+	cs[0].Set(&want)
+	if g, w := fmt.Sprintf("%+v", *got), fmt.Sprintf("%+v", want); g != w {
+		t.Errorf("after ApplyCounters\n got %s\nwant %s", g, w)
+	}
+	if _, err := b.Get(ctx, "never-seen"); !errors.Is(err, query.ErrNotFound) {
+		t.Errorf("Get(never-seen) = %v, want ErrNotFound: counters of an unknown id create nothing", err)
+	}
+	// the version held is the listing's own: a change below it is stale
+	old := want
+	old.Title = "stale title"
+	if st, err := b.Apply(ctx, []query.Change{{ID: target.ID, Version: Version - 1, Doc: &old}}); err != nil || st.Stale != 1 {
+		t.Errorf("apply below the held version: %+v, %v; want stale", st, err)
+	}
+	if target.Status == rummage.StatusAvailable && (target.AvailableAt == nil || target.AvailableAt.Before(at)) {
+		res, err := Retrieve(ctx, b, &query.Retrieval{Sort: query.SortRecentlyShared, N: 1, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := IDs(res.Hits); len(ids) != 1 || ids[0] != target.ID {
+			t.Errorf("recently_shared first = %v, want %s", ids, target.ID)
+		}
+	}
 }
 
 // RunDrops checks the drops a backend lists (when it lists them): the

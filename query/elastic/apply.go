@@ -377,26 +377,16 @@ func (b *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	body, err := json.Marshal(obj{"ids": ids})
+	op := "mget from " + b.read
+	docs, err := b.mget(ctx, op, b.read, ids)
 	if err != nil {
 		return nil, err
 	}
-	var res struct {
-		Docs []struct {
-			ID     string          `json:"_id"`
-			Found  bool            `json:"found"`
-			Source json.RawMessage `json:"_source"`
-		} `json:"docs"`
-	}
-	op := "mget from " + b.read
-	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: b.read, Body: bytes.NewReader(body)}, &res); err != nil {
-		return nil, err
-	}
-	if len(res.Docs) != len(ids) {
-		return nil, fmt.Errorf("%s: %d documents for %d ids", op, len(res.Docs), len(ids))
+	if len(docs) != len(ids) {
+		return nil, fmt.Errorf("%s: %d documents for %d ids", op, len(docs), len(ids))
 	}
 	out := make([]*rummage.Listing, len(ids))
-	for i, d := range res.Docs {
+	for i, d := range docs {
 		if !d.Found {
 			continue
 		}
@@ -407,6 +397,75 @@ func (b *Backend) Load(ctx context.Context, ids []string) ([]*rummage.Listing, e
 		out[i] = &l
 	}
 	return out, nil
+}
+
+// ApplyCounters is query.CounterWriter. Elasticsearch's partial update
+// cannot carry an external version and adds one to the document's: after a
+// few thousand shares of a hot listing its version would pass the commit
+// LSN of the listing's next change, which would then be refused as stale.
+// So the documents are read with their versions (one realtime _mget on the
+// write alias) and those whose counters differ are indexed again, whole,
+// through Apply at the version they hold (external_gte takes an equal
+// one). The indexer is the index's only writer and writes one batch at a
+// time, so nothing comes between the read and the write.
+func (b *Backend) ApplyCounters(ctx context.Context, cs []query.Counters) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	want := make(map[string]query.Counters, len(cs))
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if _, dup := want[c.ID]; !dup {
+			ids = append(ids, c.ID)
+		}
+		want[c.ID] = c
+	}
+	op := "mget counters from " + b.write
+	docs, err := b.mget(ctx, op, b.write, ids)
+	if err != nil {
+		return err
+	}
+	var batch []query.Change
+	for _, d := range docs {
+		c, ok := want[d.ID]
+		if !d.Found || !ok {
+			continue
+		}
+		var l rummage.Listing
+		if err := json.Unmarshal(d.Source, &l); err != nil {
+			return fmt.Errorf("%s: %s: %w", op, d.ID, err)
+		}
+		if c.Set(&l) {
+			batch = append(batch, query.Change{ID: d.ID, Version: uint64(d.Version), Doc: &l})
+		}
+	}
+	if _, err := b.Apply(ctx, batch); err != nil {
+		return fmt.Errorf("apply counters: %w", err)
+	}
+	return nil
+}
+
+// mgetDoc is one document of an _mget answer.
+type mgetDoc struct {
+	ID      string          `json:"_id"`
+	Found   bool            `json:"found"`
+	Version int64           `json:"_version"`
+	Source  json.RawMessage `json:"_source"`
+}
+
+// mget reads ids from index with one realtime _mget.
+func (b *Backend) mget(ctx context.Context, op, index string, ids []string) ([]mgetDoc, error) {
+	body, err := json.Marshal(obj{"ids": ids})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Docs []mgetDoc `json:"docs"`
+	}
+	if _, err := b.do(ctx, op, esapi.MgetRequest{Index: index, Body: bytes.NewReader(body)}, &res); err != nil {
+		return nil, err
+	}
+	return res.Docs, nil
 }
 
 // Stats counts the documents behind the read alias.

@@ -251,3 +251,52 @@ func TestNewDocument(t *testing.T) {
 		t.Errorf("unshared drop doc: %+v", d2)
 	}
 }
+
+// TestApplyCountersGolden: the counters are read with the documents'
+// versions (realtime _mget on the write alias), and only a document whose
+// counters differ is indexed again, whole, at the version it holds; an
+// unknown id is skipped. No partial update: it would bump the external
+// version past the next commit LSN.
+func TestApplyCountersGolden(t *testing.T) {
+	routes := bulkRoutes(reply{200, `{"took":1,"errors":false,"items":[{"index":{"_index":"rummage-listings-v000001","_id":"l-1","_version":101,"result":"updated","status":200}}]}`})
+	routes["POST /rummage-listings-write/_mget"] = []reply{{200, "mget_counters.json"}}
+	f := newFake(t, routes)
+	b := f.backend(t, nil)
+	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
+	err := b.ApplyCounters(context.Background(), []query.Counters{
+		{ID: "l-1", Likes: 301, Shares: 250, LastSharedAt: &at},
+		{ID: "l-2", Likes: 7},
+		{ID: "l-3", Likes: 1, Shares: 1, LastSharedAt: &at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mget []recorded
+	for _, r := range f.requests() {
+		if strings.HasSuffix(r.Path, "/_mget") {
+			mget = append(mget, r)
+		}
+	}
+	if len(mget) != 1 {
+		t.Fatalf("%d mget requests, want 1", len(mget))
+	}
+	goldenRequest(t, "requests/counters_mget.json", mget[0])
+	reqs := bulkRequests(f)
+	if len(reqs) != 1 {
+		t.Fatalf("%d bulk requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	golden(t, "requests/counters_bulk.ndjson", []byte(r.Method+" "+r.Path+"?"+r.Query+"\n"+r.Body))
+}
+
+// TestApplyCountersUnchanged: counters already held write nothing.
+func TestApplyCountersUnchanged(t *testing.T) {
+	f := newFake(t, map[string][]reply{"POST /rummage-listings-write/_mget": {{200, "mget_counters.json"}}})
+	b := f.backend(t, nil)
+	if err := b.ApplyCounters(context.Background(), []query.Counters{{ID: "l-2", Likes: 7}, {ID: "l-3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bulkRequests(f)); n != 0 {
+		t.Errorf("%d bulk requests, want none", n)
+	}
+}

@@ -29,7 +29,10 @@ type Backend struct {
 	requireAlias bool
 }
 
-var _ query.Backend = (*Backend)(nil)
+var (
+	_ query.Backend       = (*Backend)(nil)
+	_ query.CounterWriter = (*Backend)(nil)
+)
 
 // New returns a Backend for cfg without talking to the cluster. The
 // transport may be nil (the default HTTP transport); tests pass their own.

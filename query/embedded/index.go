@@ -145,7 +145,10 @@ type Index struct {
 	bg                         sync.WaitGroup // background rebuilds
 }
 
-var _ query.Backend = (*Index)(nil)
+var (
+	_ query.Backend       = (*Index)(nil)
+	_ query.CounterWriter = (*Index)(nil)
+)
 
 // metaFile records the options an index was created with.
 const metaFile = "rummage_embedded.json"
@@ -729,6 +732,43 @@ func (x *Index) Apply(ctx context.Context, batch []query.Change) (query.ApplySta
 	x.writeMu.Lock()
 	defer x.writeMu.Unlock()
 	return x.applyLocked(ctx, batch)
+}
+
+// ApplyCounters is query.CounterWriter: each held listing whose counters
+// differ is written again, whole, at the version it holds (an equal
+// version applies), so that the counters are durable with its record.
+func (x *Index) ApplyCounters(ctx context.Context, cs []query.Counters) error {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if x.closed {
+		return ErrClosed
+	}
+	want := make(map[string]query.Counters, len(cs))
+	for _, c := range cs {
+		want[c.ID] = c
+	}
+	ids := make([]string, 0, len(want))
+	var vers []uint64
+	x.mu.RLock()
+	for id := range want {
+		if o, ok := x.cols.ids.lookup(id); ok && !x.cols.deleted[o] {
+			ids = append(ids, id)
+			vers = append(vers, x.cols.version[o])
+		}
+	}
+	docs, err := x.loadDocs(x.snap, ids) // the writer's snapshot: publish installs every write
+	x.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	var batch []query.Change
+	for i := range docs {
+		if want[ids[i]].Set(&docs[i]) {
+			batch = append(batch, query.Change{ID: ids[i], Version: vers[i], Doc: &docs[i]})
+		}
+	}
+	_, err = x.applyLocked(ctx, batch)
+	return err
 }
 
 type prepared struct {

@@ -25,7 +25,10 @@ type Engine struct {
 	firstPath map[string]string
 }
 
-var _ query.Backend = (*Engine)(nil)
+var (
+	_ query.Backend       = (*Engine)(nil)
+	_ query.CounterWriter = (*Engine)(nil)
+)
 
 // held is what the engine holds for one id: the version of its last applied
 // change, and the listing unless that change was a delete.
@@ -124,6 +127,27 @@ func (e *Engine) Apply(ctx context.Context, batch []query.Change) (query.ApplySt
 		}
 	}
 	return query.ApplyStats{Written: len(last), Stale: len(batch) - len(last)}, nil
+}
+
+// ApplyCounters is query.CounterWriter: the counters of held listings are
+// replaced, their versions kept.
+func (e *Engine) ApplyCounters(ctx context.Context, cs []query.Counters) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range cs {
+		h, ok := e.held[c.ID]
+		if !ok || h.doc == nil {
+			continue
+		}
+		l := clone(h.doc.l)
+		if c.Set(l) {
+			h.doc = e.newDoc(l)
+		}
+	}
+	return nil
 }
 
 func checkChange(ch *query.Change) error {

@@ -37,7 +37,10 @@ type Backend struct {
 	shadow  query.Backend
 }
 
-var _ query.Backend = (*Backend)(nil)
+var (
+	_ query.Backend       = (*Backend)(nil)
+	_ query.CounterWriter = (*Backend)(nil)
+)
 
 // New returns a Backend serving b.
 func New(b query.Backend) *Backend {
@@ -110,6 +113,25 @@ func (s *Backend) Apply(ctx context.Context, batch []query.Change) (query.ApplyS
 		}
 	}
 	return st, nil
+}
+
+// ApplyCounters writes the counters to the current backend and the shadow
+// (query.CounterWriter), like Apply; a backend without the capability is
+// passed over.
+func (s *Backend) ApplyCounters(ctx context.Context, cs []query.Counters) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if cw, ok := s.cur.Load().b.(query.CounterWriter); ok {
+		if err := cw.ApplyCounters(ctx, cs); err != nil {
+			return err
+		}
+	}
+	if cw, ok := s.shadow.(query.CounterWriter); ok {
+		if err := cw.ApplyCounters(ctx, cs); err != nil {
+			return fmt.Errorf("swap: shadow: %w", err)
+		}
+	}
+	return nil
 }
 
 // StartShadow makes every later Apply write shadow as well. It waits for

@@ -78,6 +78,7 @@ type state struct {
 	ver []uint64
 
 	head     []uint32                     // by interned listing id: its last event
+	counts   []listingCounts              // by interned listing id
 	timeline map[uint32][]uint32          // by user: their events sorted by at
 	partyIx  map[uint32]*partyLog         // by party
 	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
@@ -88,6 +89,16 @@ type state struct {
 	// whose spanTop is at or before the walk's since.
 	spanTop []int64
 }
+
+// listingCounts are a listing's live likes and shares and its latest
+// share's instant (noShare when it has none), kept as events are indexed
+// and unindexed so that Counters costs no walk.
+type listingCounts struct {
+	likes, shares uint32
+	lastShare     int64
+}
+
+const noShare = math.MinInt64
 
 type posKey struct {
 	topic     string
@@ -115,6 +126,7 @@ func newState() *state {
 		followers: []int32{0},
 		blocks:    map[uint32][]edge{},
 		head:      []uint32{0},
+		counts:    []listingCounts{{lastShare: noShare}},
 		timeline:  map[uint32][]uint32{},
 		partyIx:   map[uint32]*partyLog{},
 		shareIx:   map[int64]*[blockSize]uint32{},
@@ -133,6 +145,7 @@ func (s *state) intern(name string) uint32 {
 	s.strs = append(s.strs, name)
 	s.followers = append(s.followers, 0)
 	s.head = append(s.head, 0)
+	s.counts = append(s.counts, listingCounts{lastShare: noShare})
 	return id
 }
 
@@ -325,6 +338,12 @@ func (s *state) applyShare(c *signals.Change) bool {
 func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 	e := s.appendEvent(at, ver, u, l, p)
 	s.ev[e].prev, s.head[l] = s.head[l], e
+	if c := &s.counts[l]; p == likeParty {
+		c.likes++
+	} else {
+		c.shares++
+		c.lastShare = max(c.lastShare, at)
+	}
 	s.timeline[u] = s.insertByTime(s.timeline[u], e)
 	if p != 0 && p != likeParty {
 		pl := s.partyIx[p]
@@ -354,12 +373,20 @@ func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
 func (s *state) unindex(e uint32) {
 	s.kill(e)
 	p := s.partyOf(e)
+	l := s.ev[e].lst
+	if c := &s.counts[l]; p == likeParty {
+		c.likes--
+	} else {
+		c.shares--
+		if c.lastShare == s.ev[e].at {
+			c.lastShare = s.latestShare(l)
+		}
+	}
 	if p == 0 || p == likeParty {
 		return
 	}
 	pl := s.partyIx[p]
 	pl.dead++
-	l := s.ev[e].lst
 	if pl.latest[l] == e {
 		if n := s.latestIn(l, p, math.MaxInt64); n != 0 {
 			pl.latest[l] = n
@@ -386,6 +413,38 @@ func (s *state) latestIn(l, p uint32, before int64) uint32 {
 		}
 	}
 	return best
+}
+
+// latestShare is the instant of listing l's latest live share (noShare if
+// none), from its chain of events.
+func (s *state) latestShare(l uint32) int64 {
+	best := int64(noShare)
+	for e := s.head[l]; e != 0; e = s.ev[e].prev {
+		if best != noShare && s.spanTop[e>>spanBits] <= best {
+			break // nothing this early in the arena is later than best
+		}
+		if s.partyOf(e) != likeParty && !s.isDead(e) {
+			best = max(best, s.ev[e].at)
+		}
+	}
+	return best
+}
+
+// countersOf answers signals.Reader.Counters.
+func (s *state) countersOf(listings []string) map[string]signals.Counters {
+	out := make(map[string]signals.Counters, len(listings))
+	for _, name := range listings {
+		var c signals.Counters
+		if l := s.lookup(name); l != 0 {
+			lc := s.counts[l]
+			c.Likes, c.Shares = int64(lc.likes), int64(lc.shares)
+			if lc.lastShare != noShare {
+				c.LastSharedAt = msTime(lc.lastShare)
+			}
+		}
+		out[name] = c
+	}
+	return out
 }
 
 // truncate removes the rows of table below v and sets its floor.

@@ -365,6 +365,11 @@ func (s *Store) Engagers(ctx context.Context, listings []string, since, at time.
 	})
 }
 
+// Counters is signals.Reader.Counters.
+func (s *Store) Counters(ctx context.Context, listings []string) (map[string]signals.Counters, error) {
+	return read(s, func(st *state) map[string]signals.Counters { return st.countersOf(listings) })
+}
+
 // removeStale deletes the files of dir that name starts with but keep.
 func removeStale(dir, prefix, keep string) error {
 	ents, err := os.ReadDir(dir)

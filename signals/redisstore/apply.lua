@@ -165,6 +165,7 @@ local function addShare(s)
     addHist(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l, m, t)
     redis.call('ZADD', pk(s.p, 'pt'), s.ms, string.sub(s.h, 15))
   end
+  redis.call('ZADD', lk(s.l, 'st'), s.ms, string.sub(s.h, 15))
   local t, cur = tonumber(s.ms), redis.call('ZSCORE', lk(s.l, 'e'), s.u)
   if not cur or t > tonumber(cur) then setEngagement(s.u, s.l, t) end
 end
@@ -176,11 +177,13 @@ local function removeShare(s)
     removeHist(pk(s.p, 'pl'), pk(s.p, 'ph'), s.l, m)
     redis.call('ZREM', pk(s.p, 'pt'), string.sub(s.h, 15))
   end
+  redis.call('ZREM', lk(s.l, 'st'), string.sub(s.h, 15))
   engage(s.u, s.l)
 end
 
 -- Per-user rows (follows, likes, blocks) keep their versions in the
--- user's hash {P:u:U}:v under "<kind>\0<other id>".
+-- user's hash {P:u:U}:v under "<kind>\0<other id>". add is told whether
+-- the row was live already (an update or a replay of it).
 local userRows = {
   follows = {
     kind = 'f',
@@ -195,12 +198,14 @@ local userRows = {
   },
   likes = {
     kind = 'l',
-    add = function(u, o, ms)
+    add = function(u, o, ms, live)
       redis.call('ZADD', uk(u, 'lk'), ms, o)
+      if not live then redis.call('INCR', lk(o, 'lc')) end
       engage(u, o)
     end,
     remove = function(u, o)
       redis.call('ZREM', uk(u, 'lk'), o)
+      if redis.call('DECR', lk(o, 'lc')) <= 0 then redis.call('DEL', lk(o, 'lc')) end
       engage(u, o)
     end,
   },
@@ -221,7 +226,7 @@ local function userRow(tbl, c)
     if live then row.remove(c.u, c.o) end
     redis.call('HSET', vk, field, 'd' .. c.v)
   else
-    row.add(c.u, c.o, c.ms)
+    row.add(c.u, c.o, c.ms, live)
     redis.call('HSET', vk, field, c.v)
   end
   redis.call('SADD', g('users'), c.u)

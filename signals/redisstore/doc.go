@@ -27,6 +27,8 @@
 //	{P:p:X}:ph                 X's shares, "L\0ms13\0id" (lexicographic)
 //	{P:p:X}:pt                 X's shares, share id → share time
 //	{P:l:L}:e                  users who liked or shared L → latest time
+//	{P:l:L}:lc                 L's number of likes (absent: none)
+//	{P:l:L}:st                 L's shares, share id → share time (Counters)
 //	{P:snap:<id>}              a home feed snapshot (JSON, with a TTL)
 //
 // A share is one entry in its closet's timeline and, when it has a party,
@@ -58,7 +60,9 @@
 // of 5,000 closets reads up to 50,000 timeline entries). TopEngaged scores
 // a small horizon exactly from the engagers; beyond 4,096 listings it reads
 // the decayed sums apply.lua keeps per listing ({P}:hot), the top k. A party
-// share holds ~441 bytes of Redis, a closet share ~324, a follow ~104.
+// share held ~441 bytes of Redis, a closet share ~324, a follow ~104,
+// measured before the counters' {P:l:L}:st entry (a share id and a score
+// more per share) was added.
 //
 // It must not import api, indexer or a query backend; it imports feed only
 // for the Snapshots contract.

@@ -106,6 +106,43 @@ func (s *Store) Followers(ctx context.Context, closets []string) (map[string]int
 	return out, nil
 }
 
+// Counters implements signals.Reader: one pipeline of a GET, a ZCARD and a
+// ZREVRANGE per listing.
+func (s *Store) Counters(ctx context.Context, listings []string) (map[string]signals.Counters, error) {
+	out := make(map[string]signals.Counters, len(listings))
+	if len(listings) == 0 {
+		return out, nil
+	}
+	likes := make([]*redis.StringCmd, len(listings))
+	shares := make([]*redis.IntCmd, len(listings))
+	last := make([]*redis.ZSliceCmd, len(listings))
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, l := range listings {
+			likes[i] = p.Get(ctx, s.listing(l, "lc"))
+			shares[i] = p.ZCard(ctx, s.listing(l, "st"))
+			last[i] = p.ZRevRangeWithScores(ctx, s.listing(l, "st"), 0, 0)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: counters: %w", err)
+	}
+	for i, l := range listings {
+		var c signals.Counters
+		if v, err := likes[i].Int64(); err == nil {
+			c.Likes = max(v, 0)
+		} else if !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redisstore: counters of %s: %w", l, err)
+		}
+		c.Shares = shares[i].Val()
+		if z := last[i].Val(); len(z) > 0 {
+			c.LastSharedAt = fromMs(int64(z[0].Score))
+		}
+		out[l] = c
+	}
+	return out, nil
+}
+
 // Parties implements signals.Reader.
 func (s *Store) Parties(ctx context.Context) ([]signals.Party, error) {
 	all, err := s.c.HVals(ctx, s.g(signals.TableParties)).Result()

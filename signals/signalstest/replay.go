@@ -190,6 +190,14 @@ func Dump(ctx context.Context, s signals.Reader) (string, error) {
 			return "", err
 		}
 	}
+	cs, err := s.Counters(ctx, listings)
+	if err != nil {
+		return "", fmt.Errorf("counters: %w", err)
+	}
+	for _, l := range listings {
+		c := cs[l]
+		fmt.Fprintf(&b, "counters %s = %d likes, %d shares, last %s\n", l, c.Likes, c.Shares, rel(c.LastSharedAt))
+	}
 	for _, at := range []time.Time{M(30), M(90), M(200)} {
 		since := at.Add(-75 * time.Minute)
 		for _, u := range users {

@@ -60,6 +60,27 @@ func scenarios() []scenario {
 			blocked{"u1", []string{"c9"}},
 		}},
 
+		{"counters: likes and shares counted, the latest share's time, through updates, deletes, replays and truncates", []step{
+			counters{[]string{"l1", "never"}, nil},
+			apply{Like(1, "u1", "l1", M(1)), Like(1, "u2", "l1", M(2)), Like(1, "u1", "l2", M(3)),
+				Share(2, 1, "u1", "l1", "p1", M(10)), Share(2, 2, "u2", "l1", "", M(30)), Share(2, 3, "u1", "l1", "p1", M(20))},
+			counters{[]string{"l1", "l2", "never"}, map[string]signals.Counters{
+				"l1": {Likes: 2, Shares: 3, LastSharedAt: M(30)}, "l2": {Likes: 1}}},
+			// a replay, an update of a like: nothing counts twice
+			apply{Like(1, "u1", "l1", M(1)), Like(3, "u2", "l1", M(40)), Share(2, 3, "u1", "l1", "p1", M(20))},
+			counters{[]string{"l1"}, map[string]signals.Counters{"l1": {Likes: 2, Shares: 3, LastSharedAt: M(30)}}},
+			// deleting the latest share falls back to the next; a share moved to another listing
+			apply{Del(4, Share(0, 2, "u2", "l1", "", M(30))), Share(4, 1, "u1", "l2", "", M(50)), Del(4, Like(0, "u1", "l1", M(1)))},
+			counters{[]string{"l1", "l2"}, map[string]signals.Counters{
+				"l1": {Likes: 1, Shares: 1, LastSharedAt: M(20)}, "l2": {Likes: 1, Shares: 1, LastSharedAt: M(50)}}},
+			apply{Del(0, Like(0, "u1", "l2", M(3)))}, // stale delete
+			counters{[]string{"l2"}, map[string]signals.Counters{"l2": {Likes: 1, Shares: 1, LastSharedAt: M(50)}}},
+			apply{Truncate(5, signals.TableShares)},
+			counters{[]string{"l1", "l2"}, map[string]signals.Counters{"l1": {Likes: 1}, "l2": {Likes: 1}}},
+			apply{Truncate(6, signals.TableLikes), Share(7, 9, "u3", "l2", "", M(60))},
+			counters{[]string{"l1", "l2"}, map[string]signals.Counters{"l2": {Shares: 1, LastSharedAt: M(60)}}},
+		}},
+
 		{"version rule: within a batch the later change of a key wins", []step{
 			apply{Follow(1, "u1", "c1", M(1)), Follow(1, "u1", "c2", M(2)), Follow(1, "u1", "c1", M(3)), Del(1, Follow(0, "u1", "c2", M(2)))},
 			following{"u1", 0, []string{"c1"}},

@@ -441,6 +441,31 @@ func (c engagers) run(ctx context.Context, t *testing.T, s signals.Store) error 
 	return nil
 }
 
+// counters asks Counters for listings; every one asked must be answered.
+type counters struct {
+	listings []string
+	want     map[string]signals.Counters // absent: zero counters
+}
+
+func (c counters) run(ctx context.Context, t *testing.T, s signals.Store) error {
+	got, err := s.Counters(ctx, c.listings)
+	if err != nil {
+		return err
+	}
+	for _, l := range c.listings {
+		g, ok := got[l]
+		if !ok {
+			return fmt.Errorf("Counters(%q) leaves %s out", c.listings, l)
+		}
+		w := c.want[l]
+		if g.Likes != w.Likes || g.Shares != w.Shares || !g.LastSharedAt.Equal(w.LastSharedAt) {
+			return fmt.Errorf("Counters(%q)[%s] = %d likes, %d shares, last %s; want %d, %d, %s",
+				c.listings, l, g.Likes, g.Shares, rel(g.LastSharedAt), w.Likes, w.Shares, rel(w.LastSharedAt))
+		}
+	}
+	return nil
+}
+
 // rel is t as an offset from T0 ("-inf" for the zero time).
 func rel(t time.Time) string {
 	if t.IsZero() {
