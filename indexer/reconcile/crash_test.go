@@ -255,7 +255,7 @@ func crashSafety(t *testing.T, plan crashPlan, seed uint64, store crashStore) {
 		}
 		lastLag, err = groupLag(ctx, positions)
 		if err == nil && lastLag == 0 {
-			last, err = reconcile.Run(ctx, db, r.currentIndex(), reconcile.Options{Keep: 20})
+			last, err = reconcile.Run(ctx, db, r.currentIndex(), reconcile.Options{Keep: 20, Counters: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +283,7 @@ func crashSafety(t *testing.T, plan crashPlan, seed uint64, store crashStore) {
 	}
 	x := r.openIndex()
 	defer x.Close()
-	rep, err := reconcile.Run(ctx, db, x, reconcile.Options{Keep: 20})
+	rep, err := reconcile.Run(ctx, db, x, reconcile.Options{Keep: 20, Counters: true})
 	if err != nil {
 		t.Fatal(err)
 	}
