@@ -2,31 +2,15 @@ package indexer
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"sync"
 	"testing"
 )
 
 // invalidations records what the indexer tells the serving cache.
-type invalidations struct {
-	j     *journal
-	mu    sync.Mutex
-	got   []Changed
-	fails int
-}
+type invalidations struct{ flakySink[Changed] }
 
 func (v *invalidations) Invalidate(_ context.Context, changes []Changed) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.fails > 0 {
-		v.fails--
-		v.j.add("invalidate failed")
-		return errors.New("broker down")
-	}
-	v.got = append(v.got, changes...)
-	v.j.add("invalidate %d", len(changes))
-	return nil
+	return v.take("invalidate", changes, len(changes))
 }
 
 // TestInvalidatorAfterApplyBeforeCommit: every change of a batch, the
@@ -34,7 +18,7 @@ func (v *invalidations) Invalidate(_ context.Context, changes []Changed) error {
 // rows, after the apply and before the commit; a failure is retried.
 func TestInvalidatorAfterApplyBeforeCommit(t *testing.T) {
 	h := newHarness(t, Config{})
-	inv := &invalidations{j: h.j, fails: 1}
+	inv := &invalidations{flakySink[Changed]{j: h.j, failures: 1}}
 	h.ix.cfg.Invalidator = inv
 	h.src.add(key("a"), listingEvent("c", "a", 10, 100, 0))
 	h.src.add(key("a"), listingEvent("u", "a", 11, 90, 0))
