@@ -170,13 +170,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	case *seedCount < 0 || *maxLag < 0:
 		return usageErr("--seed-count and --ready-max-lag must not be negative")
 	}
-	if _, err := af.config(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := bf.validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := sf.validate(bf.indexDir); err != nil {
+	if err := validateServing(af, bf, sf); err != nil {
 		return usageErr("%v", err)
 	}
 	if *kafkaDir == "" {

@@ -97,3 +97,15 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// validateServing checks the flag groups that dev and serve share: the
+// admission chain, the backend and the signals store beside its index.
+func validateServing(af *admitFlags, bf *backendFlags, sf *signalsFlags) error {
+	if _, err := af.config(); err != nil {
+		return err
+	}
+	if err := bf.validate(); err != nil {
+		return err
+	}
+	return sf.validate(bf.indexDir)
+}

@@ -134,13 +134,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	if *data != "" && seedFlags {
 		return usageErr("--data and --seed-count/--seed exclude each other")
 	}
-	if _, err := af.config(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := bf.validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := sf.validate(bf.indexDir); err != nil {
+	if err := validateServing(af, bf, sf); err != nil {
 		return usageErr("%v", err)
 	}
 	plan, err := servePlan(bf.kind, *data, *rebuild, seedFlags)
