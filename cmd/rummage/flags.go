@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 )
 
 // Addresses the roles default to; the knobs of the packages take their
@@ -108,4 +109,48 @@ func validateServing(af *admitFlags, bf *backendFlags, sf *signalsFlags) error {
 		return err
 	}
 	return sf.validate(bf.indexDir)
+}
+
+// benchReportFlags are the flags the scenario benches (search, feeds)
+// share: which scenarios run, progress on stderr, the report's form.
+type benchReportFlags struct {
+	asJSON, quiet *bool
+	only          *string
+}
+
+func addBenchReportFlags(fs *flag.FlagSet, scenarios string) *benchReportFlags {
+	return &benchReportFlags{
+		asJSON: fs.Bool("json", false, "print the report as one JSON object"),
+		quiet:  fs.Bool("quiet", false, "no progress on stderr"),
+		only:   fs.String("scenarios", "", "comma list of scenarios to run (default all): "+scenarios),
+	}
+}
+
+// progress is where a bench logs: stderr, or nowhere with --quiet.
+func (f *benchReportFlags) progress(stderr io.Writer) io.Writer {
+	if *f.quiet {
+		return nil
+	}
+	return stderr
+}
+
+// scenarios is the --scenarios list; nil runs them all.
+func (f *benchReportFlags) scenarios() []string {
+	if *f.only == "" {
+		return nil
+	}
+	return strings.Split(*f.only, ",")
+}
+
+type benchReport interface {
+	WriteJSON(io.Writer) error
+	WriteText(io.Writer) error
+}
+
+// write prints rep as tables, or as one JSON object with --json.
+func (f *benchReportFlags) write(stdout io.Writer, rep benchReport) error {
+	if *f.asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
 }
