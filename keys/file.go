@@ -164,20 +164,14 @@ func (f *FileStore) Watch(ctx context.Context, changed func()) error {
 		every = time.Second
 	}
 	last, _ := os.Stat(f.path)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	tick(ctx, every, nil, func() {
 		fi, _ := os.Stat(f.path)
 		if !sameFile(last, fi) {
 			changed()
 		}
 		last = fi
-	}
+	})
+	return nil
 }
 
 func sameFile(a, b os.FileInfo) bool {

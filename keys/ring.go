@@ -109,18 +109,27 @@ func (r *Ring) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	t := time.NewTicker(r.cfg.Interval)
+	tick(ctx, r.cfg.Interval, changed, func() {
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Warn("keys: refresh failed; answering from the keys loaded before", "err", err)
+		}
+	})
+	return nil
+}
+
+// tick calls do every interval, and at once on each wake (nil: never),
+// until ctx is done.
+func tick(ctx context.Context, interval time.Duration, wake <-chan struct{}, do func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-		case <-changed:
+		case <-wake:
 		}
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
-			r.cfg.Logger.Warn("keys: refresh failed; answering from the keys loaded before", "err", err)
-		}
+		do()
 	}
 }
 
