@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // FileStore keeps keys in one JSON file, for a service without a database
@@ -164,7 +166,7 @@ func (f *FileStore) Watch(ctx context.Context, changed func()) error {
 		every = time.Second
 	}
 	last, _ := os.Stat(f.path)
-	tick(ctx, every, nil, func() {
+	tick.Every(ctx, every, nil, func() {
 		fi, _ := os.Stat(f.path)
 		if !sameFile(last, fi) {
 			changed()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // Ring answers "which key is this?" from memory: every stored key, by the
@@ -109,28 +111,12 @@ func (r *Ring) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	tick(ctx, r.cfg.Interval, changed, func() {
+	tick.Every(ctx, r.cfg.Interval, changed, func() {
 		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Logger.Warn("keys: refresh failed; answering from the keys loaded before", "err", err)
 		}
 	})
 	return nil
-}
-
-// tick calls do every interval, and at once on each wake (nil: never),
-// until ctx is done.
-func tick(ctx context.Context, interval time.Duration, wake <-chan struct{}, do func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		do()
-	}
 }
 
 // Len returns how many keys the ring holds, and how many are not revoked.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // Defaults of Config (DESIGN.md "Freshness").
@@ -519,16 +521,7 @@ func (c *Cache) purge(deps []string) {
 
 // Run applies coalesced invalidations every Coalesce/5 until ctx is done.
 func (c *Cache) Run(ctx context.Context) {
-	t := time.NewTicker(max(c.cfg.Coalesce/5, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.Flush()
-		}
-	}
+	tick.Every(ctx, max(c.cfg.Coalesce/5, time.Millisecond), nil, c.Flush)
 }
 
 // Len is the number of dependencies indexed and entries pending, for tests
