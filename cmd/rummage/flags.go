@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
+
+	"github.com/rummage/rummage/api"
 )
 
 // Addresses the roles default to; the knobs of the packages take their
@@ -99,10 +102,38 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// apiFlags are the flag groups of the commands that serve the API (dev,
+// serve): API keys, cursor keys, admission and the shutdown timeout.
+type apiFlags struct {
+	keys            *keyFlags
+	cursors         *cursorFlags
+	admit           *admitFlags
+	shutdownTimeout *time.Duration
+}
+
+// addAPIFlags registers the API's flags; keysDB is the command's own
+// --database-url when it has one (nil: the key flags add theirs).
+func addAPIFlags(fs *flag.FlagSet, keysDB *string) *apiFlags {
+	return &apiFlags{
+		shutdownTimeout: fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown"),
+		keys:            addKeyFlags(fs, keysDB, true),
+		cursors:         addCursorFlags(fs),
+		admit:           addAdmitFlags(fs),
+	}
+}
+
+// config is the API's default configuration with the flags' shutdown
+// timeout.
+func (f *apiFlags) config() api.Config {
+	cfg := api.DefaultConfig()
+	cfg.ShutdownTimeout = *f.shutdownTimeout
+	return cfg
+}
+
 // validateServing checks the flag groups that dev and serve share: the
 // admission chain, the backend and the signals store beside its index.
-func validateServing(af *admitFlags, bf *backendFlags, sf *signalsFlags) error {
-	if _, err := af.config(); err != nil {
+func validateServing(af *apiFlags, bf *backendFlags, sf *signalsFlags) error {
+	if _, err := af.admit.config(); err != nil {
 		return err
 	}
 	if err := bf.validate(); err != nil {
