@@ -256,10 +256,7 @@ func TestCommitOnlyAfterApply(t *testing.T) {
 	h.src.add(key("a"), listingEvent("c", "a", 10, 100, 0))
 	h.src.add(key("b"), listingEvent("c", "b", 11, 200, 0))
 	h.run(t, func() bool { return h.committed() == 2 })
-	want := []string{"apply failed", "apply failed", "apply 2", "commit 1"}
-	if got := h.j.list(); !slices.Equal(got, want) {
-		t.Fatalf("journal %v, want %v", got, want)
-	}
+	h.wantJournal(t, "apply failed", "apply failed", "apply 2", "commit 1")
 	if c, ok := h.rec.doc("b"); !ok || c.Doc.PriceCents != 200 {
 		t.Fatalf("b not applied: %+v", c)
 	}
@@ -291,10 +288,7 @@ func TestPoisonGoesToDeadLetterAndPipelineGoesOn(t *testing.T) {
 	h.src.add(key("a"), "")                                                                             // tombstone: skipped
 	h.src.add(key("b"), listingEvent("c", "b", 15, 300, 0))
 	h.run(t, func() bool { return h.committed() == 7 })
-	want := []string{"apply 2", "dlq failed", "dlq 4", "commit 6"}
-	if got := h.j.list(); !slices.Equal(got, want) {
-		t.Fatalf("journal %v, want %v", got, want)
-	}
+	h.wantJournal(t, "apply 2", "dlq failed", "dlq 4", "commit 6")
 	var reasons []string
 	for _, d := range h.dlq.got {
 		reasons = append(reasons, fmt.Sprintf("%d:%s", d.Message.Offset, d.Reason))
@@ -416,6 +410,14 @@ func (s *signalsFake) applied() ([]signals.Change, []signals.Position) {
 		ps = append(ps, b.Positions...)
 	}
 	return cs, ps
+}
+
+// wantJournal fails t unless the loop did exactly want, in order.
+func (h *harness) wantJournal(t *testing.T, want ...string) {
+	t.Helper()
+	if got := h.j.list(); !slices.Equal(got, want) {
+		t.Fatalf("journal %v, want %v", got, want)
+	}
 }
 
 func (h *harness) addOn(topic string, partition int, key, value string) {

@@ -2,7 +2,6 @@ package indexer
 
 import (
 	"context"
-	"slices"
 	"testing"
 )
 
@@ -24,10 +23,7 @@ func TestInvalidatorAfterApplyBeforeCommit(t *testing.T) {
 	h.src.add(key("a"), listingEvent("u", "a", 11, 90, 0))
 	h.src.add(key("b"), listingEvent("d", "b", 12, 200, 0))
 	h.run(t, func() bool { return h.committed() == 3 })
-	want := []string{"apply 2", "invalidate failed", "invalidate 3", "commit 2"}
-	if got := h.j.list(); !slices.Equal(got, want) {
-		t.Fatalf("journal %v, want %v", got, want)
-	}
+	h.wantJournal(t, "apply 2", "invalidate failed", "invalidate 3", "commit 2")
 	if c := inv.got[2]; c.Table != ListingsTable || c.Before == nil || c.After != nil {
 		t.Fatalf("the delete: %+v", c)
 	}
