@@ -42,7 +42,7 @@ func TestCountersDerivedFromTheStore(t *testing.T) {
 			}
 			j := &journal{}
 			src := &fakeSource{j: j}
-			ix, err := New(src, ref, &fakeDLQ{j: j}, Config{Signals: store, BatchSize: size, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+			ix, err := New(src, ref, &fakeDLQ{flakySink[DeadLetter]{j: j}}, Config{Signals: store, BatchSize: size, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				t.Fatal(err)

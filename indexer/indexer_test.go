@@ -38,6 +38,30 @@ func (j *journal) add(format string, args ...any) {
 	j.mu.Unlock()
 }
 
+// flakySink is the fake behind each of the loop's outputs (dead letters,
+// signals, invalidations): its first failures calls fail, journaled as
+// "<name> failed"; later ones record what they were given, journaled as
+// "<name> <n>".
+type flakySink[T any] struct {
+	j        *journal
+	mu       sync.Mutex
+	got      []T
+	failures int
+}
+
+func (s *flakySink[T]) take(name string, items []T, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		s.j.add("%s failed", name)
+		return fmt.Errorf("%s: unavailable", name)
+	}
+	s.got = append(s.got, items...)
+	s.j.add("%s %d", name, n)
+	return nil
+}
+
 func (j *journal) list() []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -157,24 +181,11 @@ func (r *recorder) doc(id string) (query.Change, bool) {
 	return c, ok
 }
 
-type fakeDLQ struct {
-	j        *journal
-	mu       sync.Mutex
-	letters  []DeadLetter
-	failures int
-}
+// fakeDLQ is the dead-letter queue: it fails the first failures sends.
+type fakeDLQ struct{ flakySink[DeadLetter] }
 
 func (d *fakeDLQ) Send(_ context.Context, letters []DeadLetter) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.failures > 0 {
-		d.failures--
-		d.j.add("dlq failed")
-		return errors.New("dlq: broker unavailable")
-	}
-	d.letters = append(d.letters, letters...)
-	d.j.add("dlq %d", len(letters))
-	return nil
+	return d.take("dlq", letters, len(letters))
 }
 
 func listingEvent(op, id string, lsn uint64, price, shares int64) string {
@@ -199,7 +210,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	j := &journal{}
-	h := &harness{j: j, src: &fakeSource{j: j}, rec: newRecorder(j), dlq: &fakeDLQ{j: j}, m: NewMetrics(nil)}
+	h := &harness{j: j, src: &fakeSource{j: j}, rec: newRecorder(j), dlq: &fakeDLQ{flakySink[DeadLetter]{j: j}}, m: NewMetrics(nil)}
 	cfg.Metrics = h.m
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -245,10 +256,7 @@ func TestCommitOnlyAfterApply(t *testing.T) {
 	h.src.add(key("a"), listingEvent("c", "a", 10, 100, 0))
 	h.src.add(key("b"), listingEvent("c", "b", 11, 200, 0))
 	h.run(t, func() bool { return h.committed() == 2 })
-	want := []string{"apply failed", "apply failed", "apply 2", "commit 1"}
-	if got := h.j.list(); !slices.Equal(got, want) {
-		t.Fatalf("journal %v, want %v", got, want)
-	}
+	h.wantJournal(t, "apply failed", "apply failed", "apply 2", "commit 1")
 	if c, ok := h.rec.doc("b"); !ok || c.Doc.PriceCents != 200 {
 		t.Fatalf("b not applied: %+v", c)
 	}
@@ -280,12 +288,9 @@ func TestPoisonGoesToDeadLetterAndPipelineGoesOn(t *testing.T) {
 	h.src.add(key("a"), "")                                                                             // tombstone: skipped
 	h.src.add(key("b"), listingEvent("c", "b", 15, 300, 0))
 	h.run(t, func() bool { return h.committed() == 7 })
-	want := []string{"apply 2", "dlq failed", "dlq 4", "commit 6"}
-	if got := h.j.list(); !slices.Equal(got, want) {
-		t.Fatalf("journal %v, want %v", got, want)
-	}
+	h.wantJournal(t, "apply 2", "dlq failed", "dlq 4", "commit 6")
 	var reasons []string
-	for _, d := range h.dlq.letters {
+	for _, d := range h.dlq.got {
 		reasons = append(reasons, fmt.Sprintf("%d:%s", d.Message.Offset, d.Reason))
 	}
 	if want := []string{"1:decode", "2:invalid", "3:transform", "4:truncate_unsupported"}; !slices.Equal(reasons, want) {
@@ -309,8 +314,8 @@ func TestRejectedChangeIsBisectedOut(t *testing.T) {
 		h.src.add(key(id), listingEvent("c", id, uint64(10+i), 100, 0))
 	}
 	h.run(t, func() bool { return h.committed() == 5 })
-	if len(h.dlq.letters) != 1 || h.dlq.letters[0].Reason != ReasonRejected || h.dlq.letters[0].Message.Offset != 2 {
-		t.Fatalf("dead letters %+v", h.dlq.letters)
+	if len(h.dlq.got) != 1 || h.dlq.got[0].Reason != ReasonRejected || h.dlq.got[0].Message.Offset != 2 {
+		t.Fatalf("dead letters %+v", h.dlq.got)
 	}
 	for _, id := range []string{"a", "b", "c", "d"} {
 		if _, ok := h.rec.doc(id); !ok {
@@ -387,24 +392,10 @@ func TestCommitRetriesThenFails(t *testing.T) {
 // signalsFake is a trivial signals.Writer: it records the batches it
 // applied and fails the first calls when asked. The real stores and their
 // version rule are tested in signals/...; this one checks the loop's side.
-type signalsFake struct {
-	j        *journal
-	mu       sync.Mutex
-	batches  []signals.Batch
-	failures int
-}
+type signalsFake struct{ flakySink[signals.Batch] }
 
 func (s *signalsFake) Apply(_ context.Context, b signals.Batch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failures > 0 {
-		s.failures--
-		s.j.add("signals failed")
-		return errors.New("signals: unavailable")
-	}
-	s.batches = append(s.batches, b)
-	s.j.add("signals %d", len(b.Changes))
-	return nil
+	return s.take("signals", []signals.Batch{b}, len(b.Changes))
 }
 
 func (s *signalsFake) Positions(context.Context) ([]signals.Position, error) { return nil, nil }
@@ -414,11 +405,19 @@ func (s *signalsFake) applied() ([]signals.Change, []signals.Position) {
 	defer s.mu.Unlock()
 	var cs []signals.Change
 	var ps []signals.Position
-	for _, b := range s.batches {
+	for _, b := range s.got {
 		cs = append(cs, b.Changes...)
 		ps = append(ps, b.Positions...)
 	}
 	return cs, ps
+}
+
+// wantJournal fails t unless the loop did exactly want, in order.
+func (h *harness) wantJournal(t *testing.T, want ...string) {
+	t.Helper()
+	if got := h.j.list(); !slices.Equal(got, want) {
+		t.Fatalf("journal %v, want %v", got, want)
+	}
 }
 
 func (h *harness) addOn(topic string, partition int, key, value string) {
@@ -429,7 +428,7 @@ func (h *harness) addOn(topic string, partition int, key, value string) {
 
 func TestSocialTablesGoToSignals(t *testing.T) {
 	var logs bytes.Buffer
-	st := &signalsFake{failures: 2}
+	st := &signalsFake{flakySink[signals.Batch]{failures: 2}}
 	h := newHarness(t, Config{Signals: st, Tables: []string{"listings", "sellers", "follows", "parties", "audit"}})
 	st.j = h.j
 	h.ix.log = slog.New(slog.NewTextHandler(&logs, nil))
@@ -485,8 +484,8 @@ func TestSocialTablesGoToSignals(t *testing.T) {
 			t.Fatalf("bad rows of %s: %v, want %v", table, got, n)
 		}
 	}
-	if len(h.dlq.letters) != 2 {
-		t.Fatalf("dead letters %+v", h.dlq.letters)
+	if len(h.dlq.got) != 2 {
+		t.Fatalf("dead letters %+v", h.dlq.got)
 	}
 	for _, k := range []string{`key="{\"id\":\"p1\"}"`, `key="{\"follower_id\":\"u2\"}"`} {
 		if !strings.Contains(logs.String(), k) {

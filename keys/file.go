@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // FileStore keeps keys in one JSON file, for a service without a database
@@ -164,20 +166,14 @@ func (f *FileStore) Watch(ctx context.Context, changed func()) error {
 		every = time.Second
 	}
 	last, _ := os.Stat(f.path)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	tick.Every(ctx, every, nil, func() {
 		fi, _ := os.Stat(f.path)
 		if !sameFile(last, fi) {
 			changed()
 		}
 		last = fi
-	}
+	})
+	return nil
 }
 
 func sameFile(a, b os.FileInfo) bool {

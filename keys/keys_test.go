@@ -110,18 +110,13 @@ func TestRingSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	stop := testkit.Go(context.Background(), t, "Run", r.Run)
 	secret, _, err := Create(context.Background(), store, Search, "other process")
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "Run refreshes", 10*time.Second, func() bool { _, err := r.Lookup(secret); return err == nil })
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run = %v", err)
-	}
+	stop()
 }
 
 func TestUserToken(t *testing.T) {

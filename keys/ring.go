@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // Ring answers "which key is this?" from memory: every stored key, by the
@@ -109,19 +111,12 @@ func (r *Ring) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-changed:
-		}
+	tick.Every(ctx, r.cfg.Interval, changed, func() {
 		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Logger.Warn("keys: refresh failed; answering from the keys loaded before", "err", err)
 		}
-	}
+	})
+	return nil
 }
 
 // Len returns how many keys the ring holds, and how many are not revoked.

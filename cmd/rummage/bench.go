@@ -90,9 +90,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	qpsConc := fs.Int("qps-concurrency", 2, "workers of the extra throughput run (0: none)")
 	warmup := fs.Int("warmup", 0, "unmeasured searches before each scenario (every variant is run once regardless)")
 	baseline := fs.Bool("baseline", true, "also run every scenario through Bleve's facet builder (builds the baseline index when missing)")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): "+strings.Join(searchbench.ScenarioNames(), ","))
+	rf := addBenchReportFlags(fs, strings.Join(searchbench.ScenarioNames(), ","))
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured searches (not the build) to `file`")
 	memProfile := fs.String("memprofile", "", "write a heap profile (live objects and allocations) taken after the measured searches to `file`")
 	serveRSS := fs.Bool("serve-rss", false, "afterwards, start \"rummage serve\" on the main index, warm it up with the scenarios' requests and report its resident memory")
@@ -129,13 +127,7 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	cfg := searchbench.Config{
 		Listings: *listings, Seed: *seed, Now: at, Dir: *dir, Rebuild: *rebuild, Aliases: aliases,
-		Baseline: *baseline, Plan: plan, QPSConcurrency: *qpsConc, Log: stderr,
-	}
-	if *quiet {
-		cfg.Log = nil
-	}
-	if *only != "" {
-		cfg.Only = strings.Split(*only, ",")
+		Baseline: *baseline, Plan: plan, QPSConcurrency: *qpsConc, Log: rf.progress(stderr), Only: rf.scenarios(),
 	}
 	if *cpuProfile != "" || *memProfile != "" {
 		cfg.Profile = func() (func() error, error) {
@@ -157,8 +149,5 @@ func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		rep.AddServe(*sm)
 	}
-	if *asJSON {
-		return rep.WriteJSON(stdout)
-	}
-	return rep.WriteText(stdout)
+	return rf.write(stdout, rep)
 }

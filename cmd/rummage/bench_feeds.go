@@ -72,18 +72,13 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	minIter := fs.Int("min-iterations", 20, "with --duration, measure at least this many requests on the feed")
 	baseMinIter := fs.Int("baseline-min-iterations", 5, "with --baseline-duration, measure at least this many requests on Postgres")
 	warmup := fs.Int("warmup", 5, "unmeasured requests before each measured run (both sides)")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	jsonFile := fs.String("json-file", "", "also write the report as one JSON object to `file` (the tables still print)")
-	only := fs.String("scenarios", "", "comma list of scenarios to run (default all): party_20k,party_200k,following_1000,following_5000,home")
+	rf := addBenchReportFlags(fs, "party_20k,party_200k,following_1000,following_5000,home")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's measured feed requests to `file` with the scenario's name before its extension (cpu.pprof: cpu-home.pprof, ...)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "rummage bench feeds: "+format+"\n", a...)
-		return errUsage
-	}
+	usageErr := usageErrorf(stderr, "bench feeds")
 	if *listings < 1 {
 		return usageErr("--listings must be at least 1")
 	}
@@ -108,13 +103,8 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 		Listings: *listings, Closets: *closets, Follows: *follows, Seed: *seed, Now: at,
 		PartyShares: *partyShares, LivePartyShares: *liveShares,
 		DatabaseURL: *dbURL, Reload: *reload, IndexDir: *dir, Rebuild: *rebuild, SignalsDir: *signalsDir, SparseShareIDs: *sparseIDs,
-		Plan: plan(*duration, *iterations, *minIter), BaselinePlan: plan(*baseDuration, *baseIterations, *baseMinIter), Log: stderr,
-	}
-	if *quiet {
-		cfg.Log = nil
-	}
-	if *only != "" {
-		cfg.Only = strings.Split(*only, ",")
+		Plan: plan(*duration, *iterations, *minIter), BaselinePlan: plan(*baseDuration, *baseIterations, *baseMinIter),
+		Log: rf.progress(stderr), Only: rf.scenarios(),
 	}
 	if *cpuProfile != "" {
 		cfg.Profile = func(scenario string) (func() error, error) {
@@ -138,8 +128,5 @@ func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
-	if *asJSON {
-		return rep.WriteJSON(stdout)
-	}
-	return rep.WriteText(stdout)
+	return rf.write(stdout, rep)
 }

@@ -150,34 +150,22 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
-	kf := addKeyFlags(fs, dbURL, true)
-	cf := addCursorFlags(fs)
-	af := addAdmitFlags(fs)
+	af := addAPIFlags(fs, dbURL)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	usageErr := func(format string, a ...any) (*devOptions, error) {
-		fmt.Fprintf(w, "rummage dev: "+format+"\n", a...)
-		return nil, errUsage
-	}
+	usageErr := usageErrorf(w, "dev")
 	log, err := newLogger(w, *logLevel)
 	switch {
 	case err != nil:
-		return usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	case bf.kind != backendEmbedded:
-		return usageErr("--backend %s: dev runs the embedded index only", bf.kind)
+		return nil, usageErr("--backend %s: dev runs the embedded index only", bf.kind)
 	case *seedCount < 0 || *maxLag < 0:
-		return usageErr("--seed-count and --ready-max-lag must not be negative")
+		return nil, usageErr("--seed-count and --ready-max-lag must not be negative")
 	}
-	if _, err := af.config(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := bf.validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := sf.validate(bf.indexDir); err != nil {
-		return usageErr("%v", err)
+	if err := validateServing(af, bf, sf); err != nil {
+		return nil, usageErr("%v", err)
 	}
 	if *kafkaDir == "" {
 		*kafkaDir = filepath.Clean(bf.indexDir) + "-kafka"
@@ -191,11 +179,10 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	if *dbURL == "" && !explicit["seed-count"] {
 		*seedCount = privateSeedCount
 	}
-	acfg := api.DefaultConfig()
-	acfg.ShutdownTimeout = *shutdownTimeout
+	acfg := af.config()
 	bf.log = log
 	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: kf, cursors: cf, admit: af, api: acfg, cache: cacheF, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: af.keys, cursors: af.cursors, admit: af.admit, api: acfg, cache: cacheF, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }

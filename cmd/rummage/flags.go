@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rummage/rummage/api"
 )
 
 // Addresses the roles default to; the knobs of the packages take their
@@ -96,4 +100,88 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// apiFlags are the flag groups of the commands that serve the API (dev,
+// serve): API keys, cursor keys, admission and the shutdown timeout.
+type apiFlags struct {
+	keys            *keyFlags
+	cursors         *cursorFlags
+	admit           *admitFlags
+	shutdownTimeout *time.Duration
+}
+
+// addAPIFlags registers the API's flags; keysDB is the command's own
+// --database-url when it has one (nil: the key flags add theirs).
+func addAPIFlags(fs *flag.FlagSet, keysDB *string) *apiFlags {
+	return &apiFlags{
+		shutdownTimeout: fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown"),
+		keys:            addKeyFlags(fs, keysDB, true),
+		cursors:         addCursorFlags(fs),
+		admit:           addAdmitFlags(fs),
+	}
+}
+
+// config is the API's default configuration with the flags' shutdown
+// timeout.
+func (f *apiFlags) config() api.Config {
+	cfg := api.DefaultConfig()
+	cfg.ShutdownTimeout = *f.shutdownTimeout
+	return cfg
+}
+
+// validateServing checks the flag groups that dev and serve share: the
+// admission chain, the backend and the signals store beside its index.
+func validateServing(af *apiFlags, bf *backendFlags, sf *signalsFlags) error {
+	if _, err := af.admit.config(); err != nil {
+		return err
+	}
+	if err := bf.validate(); err != nil {
+		return err
+	}
+	return sf.validate(bf.indexDir)
+}
+
+// benchReportFlags are the flags the scenario benches (search, feeds)
+// share: which scenarios run, progress on stderr, the report's form.
+type benchReportFlags struct {
+	asJSON, quiet *bool
+	only          *string
+}
+
+func addBenchReportFlags(fs *flag.FlagSet, scenarios string) *benchReportFlags {
+	return &benchReportFlags{
+		asJSON: fs.Bool("json", false, "print the report as one JSON object"),
+		quiet:  fs.Bool("quiet", false, "no progress on stderr"),
+		only:   fs.String("scenarios", "", "comma list of scenarios to run (default all): "+scenarios),
+	}
+}
+
+// progress is where a bench logs: stderr, or nowhere with --quiet.
+func (f *benchReportFlags) progress(stderr io.Writer) io.Writer {
+	if *f.quiet {
+		return nil
+	}
+	return stderr
+}
+
+// scenarios is the --scenarios list; nil runs them all.
+func (f *benchReportFlags) scenarios() []string {
+	if *f.only == "" {
+		return nil
+	}
+	return strings.Split(*f.only, ",")
+}
+
+type benchReport interface {
+	WriteJSON(io.Writer) error
+	WriteText(io.Writer) error
+}
+
+// write prints rep as tables, or as one JSON object with --json.
+func (f *benchReportFlags) write(stdout io.Writer, rep benchReport) error {
+	if *f.asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
 }

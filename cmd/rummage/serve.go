@@ -110,52 +110,39 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	rebuild := fs.Bool("rebuild", false, "delete the index in --index-dir and build it again")
 	logLevel := fs.String("log-level", "info", "log `level`: debug (one line per request), info, warn or error")
 	reqTimeout := fs.Duration("request-timeout", api.DefaultConfig().RequestTimeout, "deadline of one request; past it the answer is 503 timeout")
-	shutdownTimeout := fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown")
-	kf := addKeyFlags(fs, nil, true)
-	cf := addCursorFlags(fs)
-	af := addAdmitFlags(fs)
+	af := addAPIFlags(fs, nil)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	usageErr := func(format string, a ...any) (*serveOptions, error) {
-		fmt.Fprintf(w, "rummage serve: "+format+"\n", a...)
-		return nil, errUsage
-	}
+	usageErr := usageErrorf(w, "serve")
 	log, err := newLogger(w, *logLevel)
 	if err != nil {
-		return usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
 	if *seedCount < 1 {
-		return usageErr("--seed-count must be at least 1")
+		return nil, usageErr("--seed-count must be at least 1")
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	seedFlags := explicit["seed-count"] || explicit["seed"]
 	if *data != "" && seedFlags {
-		return usageErr("--data and --seed-count/--seed exclude each other")
+		return nil, usageErr("--data and --seed-count/--seed exclude each other")
 	}
-	if _, err := af.config(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := bf.validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	if err := sf.validate(bf.indexDir); err != nil {
-		return usageErr("%v", err)
+	if err := validateServing(af, bf, sf); err != nil {
+		return nil, usageErr("%v", err)
 	}
 	plan, err := servePlan(bf.kind, *data, *rebuild, seedFlags)
 	if err != nil {
-		return usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
-	cfg := api.DefaultConfig()
+	cfg := af.config()
 	cfg.RequestTimeout = *reqTimeout
-	cfg.ShutdownTimeout = *shutdownTimeout
 	cfg.WriteTimeout = max(cfg.WriteTimeout, cfg.RequestTimeout+5*time.Second)
 	if err := cfg.Validate(); err != nil {
-		return usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: kf, cursors: cf, admit: af, cache: cacheF, log: log,
+	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: af.keys, cursors: af.cursors, admit: af.admit, cache: cacheF, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.

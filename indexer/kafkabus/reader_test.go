@@ -433,6 +433,33 @@ func TestCoalescingBurst(t *testing.T) {
 		int(testutil.ToFloat64(p.metrics.Coalesced)), int(testutil.ToFloat64(p.metrics.Stale)))
 }
 
+// benchBroker starts a one-broker kfake cluster, closed with b, holding
+// topics (4 partitions each) and the dead-letter topic, writes evs to it
+// through a Writer configured as wcfg (brokers, prefix, partitions and
+// logger set here), and returns the brokers' addresses.
+func benchBroker(b *testing.B, wcfg kafkabus.WriterConfig, evs []change.Event, topics ...string) []string {
+	b.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(4, topics...), kfake.SeedTopics(1, dlqTopic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	wcfg.Brokers, wcfg.TopicPrefix, wcfg.Partitions, wcfg.Logger = brokers, prefix, 4, quiet
+	w, err := kafkabus.NewWriter(wcfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	for i := 0; i < len(evs); i += 5000 {
+		if err := w.Write(context.Background(), evs[i:min(i+5000, len(evs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return brokers
+}
+
 // BenchmarkCoalescingBurst measures issue 3's coalescing figure end to end:
 // a backlog of 2,000 listings plus a burst of 20,000 share updates over
 // them sits in kfake; each iteration starts a fresh consumer group into a
@@ -443,18 +470,6 @@ func TestCoalescingBurst(t *testing.T) {
 //	go test ./indexer/kafkabus -run '^$' -bench CoalescingBurst -benchtime 3x
 func BenchmarkCoalescingBurst(b *testing.B) {
 	const listings, updates = 2000, 20000
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
-		kfake.SeedTopics(4, listingsTopic, sellersTopic), kfake.SeedTopics(1, dlqTopic))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: 4, Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
 	ctx := context.Background()
 	lsn := uint64(1000)
 	var evs []change.Event
@@ -466,11 +481,7 @@ func BenchmarkCoalescingBurst(b *testing.B) {
 		lsn++
 		evs = append(evs, listing(change.OpUpdate, fmt.Sprintf("c%d", i%listings), lsn, 100, int64(i/listings+1)))
 	}
-	for i := 0; i < len(evs); i += 5000 {
-		if err := w.Write(ctx, evs[i:min(i+5000, len(evs))]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	brokers := benchBroker(b, kafkabus.WriterConfig{}, evs, listingsTopic, sellersTopic)
 	var batches, writes float64
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
@@ -39,18 +38,6 @@ import (
 func BenchmarkSignalsApplier(b *testing.B) {
 	const shares = 100_000
 	sharesTopic := change.Topic(prefix, "public", "shares")
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
-		kfake.SeedTopics(4, listingsTopic, sharesTopic), kfake.SeedTopics(1, dlqTopic))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	w, err := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: 4, Compression: "none", Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, 1.1, 1, 20_000-1)
@@ -62,11 +49,7 @@ func BenchmarkSignalsApplier(b *testing.B) {
 		evs = append(evs, change.Event{After: json.RawMessage(row), Op: change.OpCreate, Key: json.RawMessage(fmt.Sprintf(`{"id":%d}`, i+1)),
 			Source: change.Source{Schema: "public", Table: "shares", LSN: uint64(1000 + i), Seq: 1}})
 	}
-	for i := 0; i < len(evs); i += 5000 {
-		if err := w.Write(ctx, evs[i:min(i+5000, len(evs))]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	brokers := benchBroker(b, kafkabus.WriterConfig{Compression: "none"}, evs, listingsTopic, sharesTopic)
 	stores := []struct {
 		name string
 		open func(b *testing.B) signals.Writer

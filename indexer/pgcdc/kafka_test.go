@@ -96,15 +96,7 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer testkit.Go(context.Background(), t, "Run", c.Run)()
 	waitStreaming(t, db)
 	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
 	exec(t, db, `UPDATE listings SET price_cents = 7 WHERE id = 'a'`)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/fixtures"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/query/embedded"
@@ -109,15 +110,7 @@ func signalsEndToEnd(t *testing.T, open, emptied func(*testing.T) signals.Store)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- p.Run(rctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("pipeline: %v", err)
-			}
-		}
+		return testkit.Go(ctx, t, "pipeline", p.Run)
 	}
 
 	store := open(t)

@@ -276,9 +276,7 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 		}
 	}
 	ds.Shares = int64(len(shares))
-	c.logf("signals: applying %d shares in time order", len(shares))
-	sortEvents(shares)
-	for k, e := range shares {
+	err = w.applyInTimeOrder(ctx, c, "shares", shares, func(k int, e event) signals.Change {
 		id := e.id
 		if !c.SparseShareIDs {
 			id = int64(k + 1)
@@ -287,15 +285,10 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 		if e.party >= 0 {
 			sh.Party = partyIDs[e.party]
 		}
-		if err := w.add(ctx, signals.Change{Share: sh}); err != nil {
-			return fail(err)
-		}
-		if (k+1)%1000000 == 0 {
-			c.logf("signals: %d shares", k+1)
-		}
-	}
+		return signals.Change{Share: sh}
+	})
 	shares = nil
-	if err := w.flush(ctx); err != nil {
+	if err != nil {
 		return fail(err)
 	}
 	h2 := heap()
@@ -310,18 +303,11 @@ func loadSignals(ctx context.Context, c *Config, dir string) (*memory.Store, *lo
 		}
 	}
 	ds.Likes = int64(len(likes))
-	c.logf("signals: applying %d likes in time order", len(likes))
-	sortEvents(likes)
-	for k, e := range likes {
-		if err := w.add(ctx, signals.Change{Like: &signals.Like{User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}}); err != nil {
-			return fail(err)
-		}
-		if (k+1)%1000000 == 0 {
-			c.logf("signals: %d likes", k+1)
-		}
-	}
+	err = w.applyInTimeOrder(ctx, c, "likes", likes, func(_ int, e event) signals.Change {
+		return signals.Change{Like: &signals.Like{User: e.user, Listing: base[e.listing].ID, At: time.UnixMilli(e.at).UTC()}}
+	})
 	likes = nil
-	if err := w.flush(ctx); err != nil {
+	if err != nil {
 		return fail(err)
 	}
 	took := time.Since(start)
@@ -430,6 +416,22 @@ type event struct {
 	user    string
 	listing int32 // the listing's ordinal
 	party   int16 // index into the parties, -1 for none
+}
+
+// applyInTimeOrder sorts evs by time and applies the change of each (mk
+// of its rank and itself), logging progress every million, then flushes.
+func (b *batcher) applyInTimeOrder(ctx context.Context, c *Config, what string, evs []event, mk func(k int, e event) signals.Change) error {
+	c.logf("signals: applying %d %s in time order", len(evs), what)
+	sortEvents(evs)
+	for k, e := range evs {
+		if err := b.add(ctx, mk(k, e)); err != nil {
+			return err
+		}
+		if (k+1)%1000000 == 0 {
+			c.logf("signals: %d %s", k+1, what)
+		}
+	}
+	return b.flush(ctx)
 }
 
 // sortEvents orders events by time, then share id, then listing: the

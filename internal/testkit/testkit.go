@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -51,4 +52,21 @@ func EventuallyEvery(t testing.TB, what string, within, every time.Duration, con
 		time.Sleep(every)
 	}
 	return time.Since(start)
+}
+
+// Go runs run in a goroutine on a context derived from ctx, for a loop the
+// test drives from outside (an indexer, a CDC, a refresher). The stop it
+// returns cancels that context, waits for run to return and fails t,
+// naming what ran, when run returned an error.
+func Go(ctx context.Context, t testing.TB, what string, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,14 +35,17 @@ func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB whose Fatalf records instead of stopping the
-// test.
+// recorder is a testing.TB whose Fatalf and Errorf record instead of
+// failing the test.
 type recorder struct {
 	testing.TB
 	failed string
 }
 
 func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+}
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.failed = fmt.Sprintf(format, args...)
 	panic(r)
@@ -58,5 +63,22 @@ func TestEventuallyFailsPastTheDeadline(t *testing.T) {
 	}()
 	if !strings.Contains(r.failed, "never: not within") {
 		t.Errorf("failure %q, want it to name what it waited for", r.failed)
+	}
+}
+
+func TestGoStopCancelsAndReportsTheError(t *testing.T) {
+	r := &recorder{TB: t}
+	stop := Go(context.Background(), r, "loop", func(ctx context.Context) error {
+		<-ctx.Done()
+		return errors.New("boom")
+	})
+	stop()
+	if r.failed != "loop: boom" {
+		t.Errorf("failure %q, want \"loop: boom\"", r.failed)
+	}
+	r.failed = ""
+	Go(context.Background(), r, "quiet", func(ctx context.Context) error { <-ctx.Done(); return nil })()
+	if r.failed != "" {
+		t.Errorf("a loop that returned nil failed the test: %q", r.failed)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/serve/admit"
 )
@@ -76,18 +76,11 @@ func TestLocalStore(t *testing.T) {
 	}
 }
 
-func redisURL() string {
-	if u := os.Getenv("RUMMAGE_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 // testRedis is a client of the shared Redis and a random key prefix whose
 // keys are deleted at the end (never a FLUSH).
 func testRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
+	opt, err := redis.ParseURL(testredis.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rummage/rummage/internal/tick"
 )
 
 // Defaults of Config (DESIGN.md "Freshness").
@@ -64,20 +67,13 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	def(&c.TTL, DefaultTTL)
-	def(&c.Stale, DefaultStale)
-	def(&c.Coalesce, DefaultCoalesce)
-	def(&c.LoadTimeout, DefaultLoadTimeout)
-	def(&c.SMaxAge, DefaultSMaxAge)
-	def(&c.SWR, DefaultSWR)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.TTL = cmp.Or(c.TTL, DefaultTTL)
+	c.Stale = cmp.Or(c.Stale, DefaultStale)
+	c.Coalesce = cmp.Or(c.Coalesce, DefaultCoalesce)
+	c.LoadTimeout = cmp.Or(c.LoadTimeout, DefaultLoadTimeout)
+	c.SMaxAge = cmp.Or(c.SMaxAge, DefaultSMaxAge)
+	c.SWR = cmp.Or(c.SWR, DefaultSWR)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -519,16 +515,7 @@ func (c *Cache) purge(deps []string) {
 
 // Run applies coalesced invalidations every Coalesce/5 until ctx is done.
 func (c *Cache) Run(ctx context.Context) {
-	t := time.NewTicker(max(c.cfg.Coalesce/5, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.Flush()
-		}
-	}
+	tick.Every(ctx, max(c.cfg.Coalesce/5, time.Millisecond), nil, c.Flush)
 }
 
 // Len is the number of dependencies indexed and entries pending, for tests

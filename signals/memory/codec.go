@@ -35,6 +35,19 @@ func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
 func (e *enc) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *enc) time(t time.Time) { e.varint(t.UnixMilli()) }
 
+// head starts a change: its kind (with the delete bit) and its version.
+func (e *enc) head(kind byte, version uint64) {
+	e.b = append(e.b, kind)
+	e.uvarint(version)
+}
+
+// edge writes a follow, a block or a like: its two ends and its instant.
+func (e *enc) edge(from, to string, at time.Time) {
+	e.str(from)
+	e.str(to)
+	e.time(at)
+}
+
 func (e *enc) position(p signals.Position) {
 	e.b = append(e.b, kindPosition)
 	e.str(p.Topic)
@@ -57,37 +70,25 @@ func (e *enc) change(c *signals.Change) error {
 	}
 	switch {
 	case c.Truncate != "":
-		e.b = append(e.b, kindTruncate)
-		e.uvarint(c.Version)
+		e.head(kindTruncate, c.Version)
 		e.str(c.Truncate)
 	case c.Seller != nil:
-		e.b = append(e.b, kindSeller|del)
-		e.uvarint(c.Version)
+		e.head(kindSeller|del, c.Version)
 		e.str(c.Seller.ID)
 		e.str(c.Seller.Username)
 		e.str(c.Seller.DisplayName)
 		e.str(c.Seller.Status)
 	case c.Follow != nil:
-		e.b = append(e.b, kindFollow|del)
-		e.uvarint(c.Version)
-		e.str(c.Follow.Follower)
-		e.str(c.Follow.Seller)
-		e.time(c.Follow.At)
+		e.head(kindFollow|del, c.Version)
+		e.edge(c.Follow.Follower, c.Follow.Seller, c.Follow.At)
 	case c.Block != nil:
-		e.b = append(e.b, kindBlock|del)
-		e.uvarint(c.Version)
-		e.str(c.Block.User)
-		e.str(c.Block.Seller)
-		e.time(c.Block.At)
+		e.head(kindBlock|del, c.Version)
+		e.edge(c.Block.User, c.Block.Seller, c.Block.At)
 	case c.Like != nil:
-		e.b = append(e.b, kindLike|del)
-		e.uvarint(c.Version)
-		e.str(c.Like.User)
-		e.str(c.Like.Listing)
-		e.time(c.Like.At)
+		e.head(kindLike|del, c.Version)
+		e.edge(c.Like.User, c.Like.Listing, c.Like.At)
 	case c.Share != nil:
-		e.b = append(e.b, kindShare|del)
-		e.uvarint(c.Version)
+		e.head(kindShare|del, c.Version)
 		e.varint(c.Share.ID)
 		e.str(c.Share.User)
 		e.str(c.Share.Listing)
@@ -98,8 +99,7 @@ func (e *enc) change(c *signals.Change) error {
 		if err != nil {
 			return fmt.Errorf("memory: party %s: %w", c.Party.ID, err)
 		}
-		e.b = append(e.b, kindParty|del)
-		e.uvarint(c.Version)
+		e.head(kindParty|del, c.Version)
 		e.str(c.Party.ID)
 		e.str(c.Party.Name)
 		e.str(string(th))
@@ -116,30 +116,35 @@ type dec struct {
 	err error
 }
 
-func (d *dec) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
+// corrupt marks the record corrupt: every later read yields zero values.
+func (d *dec) corrupt() { d.err, d.b = errCorrupt, nil }
+
+// skip consumes the n bytes of a varint just read; binary.Uvarint and
+// binary.Varint report a short or overlong one (value 0) with n <= 0.
+func (d *dec) skip(n int) {
 	if n <= 0 {
-		d.err, d.b = errCorrupt, nil
-		return 0
+		d.corrupt()
+		return
 	}
 	d.b = d.b[n:]
+}
+
+func (d *dec) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	d.skip(n)
 	return v
 }
 
 func (d *dec) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err, d.b = errCorrupt, nil
-		return 0
-	}
-	d.b = d.b[n:]
+	d.skip(n)
 	return v
 }
 
 func (d *dec) str() string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
-		d.err, d.b = errCorrupt, nil
+		d.corrupt()
 		return ""
 	}
 	s := string(d.b[:n])
