@@ -109,7 +109,8 @@ type Options struct {
 	Batch int
 	// Counters compares like_count, share_count and last_shared_at with
 	// what DESIGN.md defines them as: count(*) of the listing's likes and
-	// shares rows and their latest created_at (the likes and shares tables
+	// shares rows and their latest created_at, to the millisecond as the
+	// signals stores keep it (the likes and shares tables
 	// of Table's schema). The listing row carries no counters since
 	// migration 0004: the indexer derives them from its signals store. Off,
 	// the counters are left out of the comparison: set it for an index
@@ -230,7 +231,7 @@ func compareRows(ctx context.Context, db Querier, table string, counters bool, i
 				'share_count', coalesce(s.c, 0), 'last_shared_at', s.m)
 			FROM ` + table + ` t
 			LEFT JOIN (SELECT listing_id, count(*) c FROM ` + likes + ` GROUP BY 1) k ON k.listing_id = t.id
-			LEFT JOIN (SELECT listing_id, count(*) c, max(created_at) m FROM ` + shares + ` GROUP BY 1) s ON s.listing_id = t.id
+			LEFT JOIN (SELECT listing_id, count(*) c, date_trunc('milliseconds', max(created_at)) m FROM ` + shares + ` GROUP BY 1) s ON s.listing_id = t.id
 			ORDER BY t.id`
 	}
 	rows, err := db.Query(ctx, sql)
