@@ -38,16 +38,36 @@ type edge struct {
 	dead bool
 }
 
-type sellerRow struct {
+// versioned is a keyed row with its version; a delete keeps it as a
+// tombstone (dead) so that a replay below its version stays stale.
+type versioned[T any] struct {
 	ver  uint64
 	dead bool
-	row  signals.Seller
+	row  T
 }
 
-type partyRow struct {
-	ver  uint64
-	dead bool
-	row  signals.Party
+type (
+	sellerRow = versioned[signals.Seller]
+	partyRow  = versioned[signals.Party]
+)
+
+// applyRow applies c's row to m[id] under the version rule; it reports
+// whether the change applied.
+func applyRow[T any](s *state, table string, m map[uint32]*versioned[T], id uint32, c *signals.Change, row T) bool {
+	r := m[id]
+	var rv uint64
+	if r != nil {
+		rv = r.ver
+	}
+	if c.Version < s.held(table, rv) {
+		return false
+	}
+	if r == nil {
+		r = &versioned[T]{}
+		m[id] = r
+	}
+	r.ver, r.dead, r.row = c.Version, c.Delete, row
+	return true
 }
 
 // partyLog is what a party's feed reads: its shares by time (log, event
@@ -213,19 +233,9 @@ func (s *state) apply(c *signals.Change) (bool, error) {
 
 func (s *state) applySeller(c *signals.Change) bool {
 	id := s.intern(c.Seller.ID)
-	r := s.sellers[id]
-	var rv uint64
-	if r != nil {
-		rv = r.ver
-	}
-	if c.Version < s.held(signals.TableSellers, rv) {
+	if !applyRow(s, signals.TableSellers, s.sellers, id, c, *c.Seller) {
 		return false
 	}
-	if r == nil {
-		r = &sellerRow{}
-		s.sellers[id] = r
-	}
-	r.ver, r.dead, r.row = c.Version, c.Delete, *c.Seller
 	if !c.Delete && c.Seller.Status == signals.SellerSuspended {
 		s.suspended[id] = struct{}{}
 	} else {
@@ -235,21 +245,7 @@ func (s *state) applySeller(c *signals.Change) bool {
 }
 
 func (s *state) applyParty(c *signals.Change) bool {
-	id := s.intern(c.Party.ID)
-	r := s.parties[id]
-	var rv uint64
-	if r != nil {
-		rv = r.ver
-	}
-	if c.Version < s.held(signals.TableParties, rv) {
-		return false
-	}
-	if r == nil {
-		r = &partyRow{}
-		s.parties[id] = r
-	}
-	r.ver, r.dead, r.row = c.Version, c.Delete, *c.Party
-	return true
+	return applyRow(s, signals.TableParties, s.parties, s.intern(c.Party.ID), c, *c.Party)
 }
 
 func (s *state) applyEdge(table string, m map[uint32][]edge, from, to string, at int64, c *signals.Change) bool {
