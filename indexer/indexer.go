@@ -2,14 +2,12 @@ package indexer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -282,24 +280,6 @@ type batchResult struct {
 	DeadLetters                  []DeadLetter
 }
 
-// Invalidator hears what a batch changed once the listings are applied
-// (searchable) and the rows stored, before the offsets are committed: the
-// serving cache purges what depends on it. Invalidate is retried like a
-// row store write until it succeeds, so every change reaches it at least
-// once.
-type Invalidator interface {
-	Invalidate(ctx context.Context, changes []Changed) error
-}
-
-// Changed is one applied change: its table and its old and new rows as
-// the stream carries them (JSON objects; nil when absent: a create has no
-// old row, a delete no new one). Under REPLICA IDENTITY FULL an update has
-// both, so that what depended on the old row is purged too.
-type Changed struct {
-	Table         string
-	Before, After json.RawMessage
-}
-
 // decoded is a batch after step 1: what its messages mean.
 type decoded struct {
 	msgs     []Message
@@ -510,61 +490,6 @@ func (ix *Indexer) applyBatch(ctx context.Context, d decoded) (batchResult, erro
 	ix.observeLag(msgs)
 	return res, nil
 }
-
-// applySignals hands the batch's social changes and the positions of its
-// social partitions to the signals store, on a goroutine of its own, and
-// returns the result of the write (retried until it succeeds or ctx ends).
-// A batch with social messages but no change (tombstones, bad rows) still
-// records its positions. Without a store the changes are counted and
-// dropped.
-func (ix *Indexer) applySignals(ctx context.Context, d decoded) <-chan error {
-	done := make(chan error, 1)
-	count := func() {
-		for _, c := range d.social {
-			ix.m.Rows.WithLabelValues(changeTable(c)).Inc()
-		}
-	}
-	b := signals.Batch{Changes: d.social, Positions: ix.socialPositions(d.msgs)}
-	if ix.cfg.Signals == nil || len(b.Changes) == 0 && len(b.Positions) == 0 {
-		count()
-		done <- nil
-		return done
-	}
-	go func() {
-		start := time.Now()
-		err := ix.retryUnless(ctx, "signals apply", func() error { return ix.cfg.Signals.Apply(ctx, b) },
-			func(err error) bool { return errors.Is(err, ErrSignalsLost) })
-		if err == nil {
-			ix.m.SignalsSeconds.Observe(time.Since(start).Seconds())
-			count()
-		}
-		done <- err
-	}()
-	return done
-}
-
-// socialPositions returns, per partition of a social table's topic among
-// msgs, the highest offset: what the signals store records with the batch.
-func (ix *Indexer) socialPositions(msgs []Message) []signals.Position {
-	var out []signals.Position
-	at := map[signals.Position]int{} // by topic and partition (Offset 0)
-	for _, m := range msgs {
-		if t := topicTable(m.Topic); !ix.tables[t] || !IsSocialTable(t) {
-			continue
-		}
-		k := signals.Position{Topic: m.Topic, Partition: m.Partition}
-		if i, ok := at[k]; ok {
-			out[i].Offset = max(out[i].Offset, m.Offset)
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, signals.Position{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
-	}
-	return out
-}
-
-// topicTable is the table a topic <prefix>.<schema>.<table> carries.
-func topicTable(topic string) string { return topic[strings.LastIndexByte(topic, '.')+1:] }
 
 // badRow is the dead letter of a message the indexer cannot use, counted
 // by table (rummage_indexer_bad_rows_total; the table of its topic when the
