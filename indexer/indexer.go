@@ -567,13 +567,13 @@ func (ix *Indexer) apply(ctx context.Context, changes []pending, stats *query.Ap
 	return rejected, do(changes)
 }
 
-// ErrSignalsLost, wrapped by an error of the signals store's Apply, means
-// the store lost its data under the running indexer (a Redis emptied or
-// replaced): no retry can succeed, since the committed offsets are past
-// rows it no longer holds. Run returns the error; the next start finds the
-// store without positions and reads the social topics from their start
-// (RewindTopics).
-var ErrSignalsLost = errors.New("the signals store lost its data; restart the indexer to rebuild it from the social topics")
+// ErrSignalsLost is signals.ErrLost, wrapped by an error of the signals
+// store's Apply: the store lost its data under the running indexer (a
+// Redis emptied or replaced), and no retry can succeed, since the committed
+// offsets are past rows it no longer holds. Run returns the error; the
+// next start finds the store without positions and reads the social topics
+// from their start (RewindTopics).
+var ErrSignalsLost = signals.ErrLost
 
 // ErrRejected marks a change the backend refuses for what it is, not for a
 // passing condition: retrying it cannot succeed. A backend wraps it (or

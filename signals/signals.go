@@ -137,6 +137,13 @@ type Writer interface {
 	Positions(ctx context.Context) ([]Position, error)
 }
 
+// ErrLost, wrapped by an error of a store's Apply, means the store lost
+// its data under its writer (a Redis emptied or replaced): no retry can
+// succeed, since the stream's committed positions are past rows it no
+// longer holds. The writer must stop; Positions then answers none and the
+// stream is read again from its start.
+var ErrLost = errors.New("signals: the store lost its data")
+
 // ErrNotFound is returned for an unknown party.
 var ErrNotFound = errors.New("signals: not found")
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/rummage/rummage/api"
-	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
 	"github.com/rummage/rummage/signals/redisstore"
@@ -66,7 +64,7 @@ func (f *signalsFlags) open(ctx context.Context, log *slog.Logger) (signals.Stor
 			return nil, fmt.Errorf("--signals redis: %w", err)
 		}
 		log.Info("signals store", "kind", f.kind, "url", redactURL(f.redisURL), "prefix", f.redisPrefix)
-		return redisSignals{s}, nil
+		return s, nil
 	}
 	s, err := memory.Open(f.dir)
 	if err != nil {
@@ -86,19 +84,6 @@ func (f *signalsFlags) remove() error {
 	return os.RemoveAll(f.dir)
 }
 
-// redisSignals makes an emptied Redis the indexer's ErrSignalsLost: the
-// indexer stops, and its next start reads the social topics from their
-// start.
-type redisSignals struct{ *redisstore.Store }
-
-func (s redisSignals) Apply(ctx context.Context, b signals.Batch) error {
-	err := s.Store.Apply(ctx, b)
-	if errors.Is(err, redisstore.ErrEmptied) {
-		return fmt.Errorf("%w: %w", indexer.ErrSignalsLost, err)
-	}
-	return err
-}
-
 // serveSignals gives the API the store, and with Redis the home feed's
 // ranked snapshots too (redisstore.Snapshots), so that every replica pages
 // the same snapshot.
@@ -107,7 +92,7 @@ func serveSignals(cfg *api.Config, store signals.Store) {
 		return
 	}
 	cfg.Signals = store
-	if r, ok := store.(redisSignals); ok {
+	if r, ok := store.(*redisstore.Store); ok {
 		cfg.Feeds.Snapshots = r.Snapshots()
 	}
 }

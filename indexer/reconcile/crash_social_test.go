@@ -21,7 +21,6 @@ import (
 
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
-	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/reconcile"
 	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/query"
@@ -55,23 +54,10 @@ func redisStore(srv *testredis.Server) crashStore {
 			if err != nil {
 				return nil, err
 			}
-			return lostWhenEmptied{s}, nil
+			return s, nil
 		},
 		restart: srv.Restart,
 	}
-}
-
-// lostWhenEmptied makes an emptied Redis the indexer's ErrSignalsLost, as
-// the roles wire it (cmd/rummage): the indexer stops, and its next start
-// rewinds the social topics.
-type lostWhenEmptied struct{ *redisstore.Store }
-
-func (s lostWhenEmptied) Apply(ctx context.Context, b signals.Batch) error {
-	err := s.Store.Apply(ctx, b)
-	if errors.Is(err, redisstore.ErrEmptied) {
-		return fmt.Errorf("%w: %w", indexer.ErrSignalsLost, err)
-	}
-	return err
 }
 
 // Parties of the test: one live through the whole run, one that ended

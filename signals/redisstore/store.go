@@ -20,8 +20,8 @@ import (
 // ErrEmptied is returned by Apply when the Redis it writes to is not the
 // one its positions were read from (it was emptied, flushed or replaced):
 // the caller must read Positions again (none: replay from the start)
-// before it applies anything more.
-var ErrEmptied = errors.New("redisstore: Redis was emptied or replaced since Positions was read")
+// before it applies anything more. It wraps signals.ErrLost.
+var ErrEmptied = fmt.Errorf("redisstore: Redis was emptied or replaced since Positions was read: %w", signals.ErrLost)
 
 // Store is the signals store on Redis. It is safe for concurrent use.
 type Store struct {
