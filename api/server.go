@@ -89,6 +89,9 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	if s.metrics, err = newMetrics(o.registry, s.documents); err != nil {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
+	if err := s.metrics.reg.Register(scheduleCollector{s}); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
 	s.SetBackend(b)
 
 	e := s.e
@@ -105,6 +108,7 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/v1/feed/following", s.following)
 	s.get("/v1/feed", s.home)
 	s.get("/v1/drops", s.drops)
+	s.get("/v1/schedule", s.schedule)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
