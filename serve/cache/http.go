@@ -57,6 +57,18 @@ const (
 	kDrops
 )
 
+// HeaderCacheStatus says how the cache answered (RFC 9211): a hit, a stale
+// entry served while one refresh runs, or a miss computed (coalesced with
+// identical misses). Load tools read it for the hit ratio.
+const HeaderCacheStatus = "Cache-Status"
+
+// The Cache-Status values.
+const (
+	CacheStatusHit   = "rummage; hit"
+	CacheStatusStale = "rummage; hit; detail=stale"
+	CacheStatusMiss  = "rummage; fwd=miss"
+)
+
 // routes are the cached routes (the api's Echo patterns).
 var routes = map[string]kind{
 	"/v1/search":           kSearch,
@@ -116,14 +128,18 @@ func (c *Cache) Middleware(cfg HTTPConfig) echo.MiddlewareFunc {
 			key := r.URL.EscapedPath() + "?" + raw
 			now := c.cfg.Now()
 			e, st := c.Lookup(key, now)
+			hdr := ec.Response().Header()
 			switch st {
 			case Hit:
 				c.m.Requests.WithLabelValues("hit").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusHit)
 			case Stale:
 				c.m.Requests.WithLabelValues("stale").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusStale)
 				c.Refresh(ctx, key, e, c.filler(ec, next, k, q, raw, user, perUser, cfg))
 			default:
 				c.m.Requests.WithLabelValues("miss").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusMiss)
 				if e, err = c.Load(ctx, key, c.filler(ec, next, k, q, raw, user, perUser, cfg)); err != nil {
 					return err
 				}
