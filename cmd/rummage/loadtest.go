@@ -111,4 +111,3 @@ func loadtestMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	return nil
 }
-
