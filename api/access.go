@@ -77,6 +77,7 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/v1/feed/following"}:   AccessRead,
 	{http.MethodGet, "/v1/feed"}:             AccessRead,
 	{http.MethodGet, "/v1/drops"}:            AccessRead,
+	{http.MethodPost, "/v1/events"}:          AccessEvents,
 	{http.MethodGet, "/healthz"}:             AccessOpen,
 	{http.MethodGet, "/readyz"}:              AccessOpen,
 	{http.MethodGet, "/metrics"}:             AccessOpen,

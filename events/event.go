@@ -44,7 +44,8 @@ type Event struct {
 	// experiment; stamped by the server, never taken from a client.
 	Variant string `json:"variant,omitempty"`
 	// Impression fields (Type == Impression), stamped by the server.
-	Query     string   `json:"query,omitempty"` // the normalized request
+	Query     string   `json:"query,omitempty"`   // the normalized query text (NormalizeQuery)
+	Filters   string   `json:"filters,omitempty"` // the canonical filters (Filters)
 	Total     int      `json:"total,omitempty"`
 	IDs       []string `json:"ids,omitempty"` // listing ids shown, in position order
 	LatencyUS int64    `json:"latency_us,omitempty"`
