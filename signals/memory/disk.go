@@ -94,6 +94,7 @@ func readFrame(r *bufio.Reader, left int64) ([]byte, error) {
 
 // applyFrame applies every change and position of a frame to st.
 func applyFrame(st *state, p []byte) error {
+	defer st.settle()
 	d := dec{b: p}
 	for len(d.b) > 0 {
 		c, pos, err := d.next()

@@ -101,6 +101,10 @@ type state struct {
 	counts   []listingCounts              // by interned listing id
 	timeline map[uint32][]uint32          // by user: their events sorted by at
 	partyIx  map[uint32]*partyLog         // by party
+	// dirtyUsers and dirtyParties are the timelines and party logs with
+	// events appended out of order since the last settle, each with the
+	// length of its sorted prefix.
+	dirtyUsers, dirtyParties map[uint32]int
 	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
 	likeIx   map[uint64]uint32            // user<<32|listing → event
 	spans    []span                       // the at range of each 1<<spanBits events
@@ -340,14 +344,22 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 		c.shares++
 		c.lastShare = max(c.lastShare, at)
 	}
-	s.timeline[u] = s.insertByTime(s.timeline[u], e)
+	if tl := s.timeline[u]; len(tl) > 0 && s.ev[tl[len(tl)-1]].at > at {
+		s.unsettled(&s.dirtyUsers, u, len(tl))
+		s.timeline[u] = append(tl, e)
+	} else {
+		s.timeline[u] = append(tl, e)
+	}
 	if p != 0 && p != likeParty {
 		pl := s.partyIx[p]
 		if pl == nil {
 			pl = &partyLog{latest: map[uint32]uint32{}}
 			s.partyIx[p] = pl
 		}
-		pl.log = s.insertByTime(pl.log, e)
+		if n := len(pl.log); n > 0 && s.ev[pl.log[n-1]].at > at {
+			s.unsettled(&s.dirtyParties, p, n)
+		}
+		pl.log = append(pl.log, e)
 		if cur, ok := pl.latest[l]; !ok || s.ev[cur].at <= at {
 			pl.latest[l] = e
 		}
@@ -355,13 +367,68 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 	return e
 }
 
-// insertByTime inserts e into es, sorted by at then event number.
-func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
-	i := len(es)
-	for i > 0 && s.ev[es[i-1]].at > s.ev[e].at {
-		i--
+// Timelines and party logs are kept sorted by at then event number. An
+// event that arrives in order is appended; one older than the newest held
+// is appended too, its slice marked unsettled (with the length of its
+// sorted prefix), and settle, which Apply calls after each chunk of
+// changes before readers see the state, sorts the slice's new tail and
+// merges it into the prefix: O(n) per chunk for a slice, not per event (a
+// snapshot of shares arrives in listing order, not time order).
+
+// unsettled records that the slice of key in m has a sorted prefix of n
+// (the first record of a chunk holds).
+func (s *state) unsettled(m *map[uint32]int, key uint32, n int) {
+	if *m == nil {
+		*m = map[uint32]int{}
 	}
-	return slices.Insert(es, i, e)
+	if _, ok := (*m)[key]; !ok {
+		(*m)[key] = n
+	}
+}
+
+// settle sorts every unsettled timeline and party log.
+func (s *state) settle() {
+	for u, n := range s.dirtyUsers {
+		s.timeline[u] = s.mergeTail(s.timeline[u], n)
+	}
+	for p, n := range s.dirtyParties {
+		if pl := s.partyIx[p]; pl != nil {
+			pl.log = s.mergeTail(pl.log, min(n, len(pl.log)))
+		}
+	}
+	clear(s.dirtyUsers)
+	clear(s.dirtyParties)
+}
+
+// byTime orders events by at then event number.
+func (s *state) byTime(a, b uint32) int {
+	if c := cmp.Compare(s.ev[a].at, s.ev[b].at); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
+}
+
+// mergeTail sorts es[n:] and merges it into es[:n], which is sorted.
+func (s *state) mergeTail(es []uint32, n int) []uint32 {
+	if n >= len(es) {
+		return es
+	}
+	tail := slices.Clone(es[n:])
+	slices.SortFunc(tail, s.byTime)
+	// Merge backwards: the prefix's elements after the tail's smallest
+	// move up, the rest stay.
+	i, j, k := n-1, len(tail)-1, len(es)-1
+	for j >= 0 {
+		if i >= 0 && s.byTime(es[i], tail[j]) > 0 {
+			es[k] = es[i]
+			i--
+		} else {
+			es[k] = tail[j]
+			j--
+		}
+		k--
+	}
+	return es
 }
 
 // unindex kills a live event. The timelines and logs keep it (readers skip
@@ -391,6 +458,10 @@ func (s *state) unindex(e uint32) {
 		}
 	}
 	if pl.dead > 64 && pl.dead > len(pl.log)/4 {
+		if n, ok := s.dirtyParties[p]; ok {
+			pl.log = s.mergeTail(pl.log, n) // the prefix's length changes
+			delete(s.dirtyParties, p)
+		}
 		pl.log = slices.DeleteFunc(pl.log, s.isDead)
 		pl.dead = 0
 	}
