@@ -97,17 +97,17 @@ type state struct {
 	ev  []event
 	ver []uint64
 
-	head     []uint32                     // by interned listing id: its last event
-	counts   []listingCounts              // by interned listing id
-	timeline map[uint32][]uint32          // by user: their events sorted by at
-	partyIx  map[uint32]*partyLog         // by party
+	head     []uint32             // by interned listing id: its last event
+	counts   []listingCounts      // by interned listing id
+	timeline map[uint32][]uint32  // by user: their events sorted by at
+	partyIx  map[uint32]*partyLog // by party
 	// dirtyUsers and dirtyParties are the timelines and party logs with
 	// events appended out of order since the last settle, each with the
 	// length of its sorted prefix.
 	dirtyUsers, dirtyParties map[uint32]int
-	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
-	likeIx   map[uint64]uint32            // user<<32|listing → event
-	spans    []span                       // the at range of each 1<<spanBits events
+	shareIx                  map[int64]*[blockSize]uint32 // share id>>blockBits → events
+	likeIx                   map[uint64]uint32            // user<<32|listing → event
+	spans                    []span                       // the at range of each 1<<spanBits events
 	// spanTop[k] is the latest instant of the events of spans 0..k: a
 	// walk back through the arena (or a listing's chain) stops at a span
 	// whose spanTop is at or before the walk's since.
