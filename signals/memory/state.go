@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/rummage/rummage/signals"
 )
@@ -76,6 +77,10 @@ type partyLog struct {
 	log    []uint32
 	latest map[uint32]uint32 // listing → event
 	dead   int               // dead events in log
+	// version counts the changes to the party's events; cache is latest
+	// sorted as PartyShares answers it, as of a version (read.go).
+	version uint64
+	cache   atomic.Pointer[partyCache]
 }
 
 type state struct {
@@ -356,6 +361,7 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 			pl = &partyLog{latest: map[uint32]uint32{}}
 			s.partyIx[p] = pl
 		}
+		pl.version++
 		if n := len(pl.log); n > 0 && s.ev[pl.log[n-1]].at > at {
 			s.unsettled(&s.dirtyParties, p, n)
 		}
@@ -450,6 +456,7 @@ func (s *state) unindex(e uint32) {
 	}
 	pl := s.partyIx[p]
 	pl.dead++
+	pl.version++
 	if pl.latest[l] == e {
 		if n := s.latestIn(l, p, math.MaxInt64); n != 0 {
 			pl.latest[l] = n
