@@ -21,11 +21,6 @@ type feedKeys struct {
 	byOrd   map[uint32]int64
 }
 
-func (fk *feedKeys) add(o uint32, key int64) {
-	fk.ords = append(fk.ords, o)
-	fk.keys = append(fk.keys, key)
-}
-
 // key is ordinal o's key: its id key, or listed_at when its seller is
 // included, the larger when both.
 func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {

@@ -124,6 +124,8 @@ type Index struct {
 	snap   *scorch.IndexSnapshot
 	segs   []segView
 	vis    atomic.Pointer[visibility]
+	// restricted caches long restrictions by ids (restrictcache.go).
+	restricted restrictCache
 	closed bool
 
 	stop chan struct{}
