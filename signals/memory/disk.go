@@ -504,7 +504,7 @@ func (s *state) encode(e *enc, flush func() error, pause func(f func())) error {
 	pause(func() { slices.SortFunc(evs, func(a, b keyed) int { return cmp.Compare(a.e, b.e) }) })
 	for _, k := range evs {
 		e, dead := k.e, s.isDead(k.e)
-		c := signals.Change{Version: s.ver[e], Delete: dead}
+		c := signals.Change{Version: s.verOf(e), Delete: dead}
 		at := msTime(s.ev[e].at)
 		if k.share {
 			c.Share = &signals.Share{ID: int64(k.key), User: s.strs[s.ev[e].user], Listing: s.strs[s.ev[e].lst], At: at}

@@ -164,3 +164,26 @@ func TestOutOfOrderApply(t *testing.T) {
 		}
 	}
 }
+
+// TestEventVersions: an event's version reads back whole, whether its high
+// half is its span's or not.
+func TestEventVersions(t *testing.T) {
+	st := newState()
+	r := rand.New(rand.NewPCG(4, 4))
+	want := map[uint32]uint64{}
+	for i := 0; i < 5000; i++ {
+		v := uint64(7)<<32 | uint64(r.Uint32())
+		switch i % 97 {
+		case 0:
+			v = r.Uint64()
+		case 1:
+			v = uint64(r.Uint32())
+		}
+		want[st.appendEvent(int64(i), v, 1, 2, 0)] = v
+	}
+	for e, v := range want {
+		if got := st.verOf(e); got != v {
+			t.Fatalf("event %d: version %#x, want %#x", e, got, v)
+		}
+	}
+}

@@ -98,9 +98,14 @@ type state struct {
 	blocks    map[uint32][]edge // by user, sorted by to
 
 	// The event arena: ev holds what readers touch (one cache line read per
-	// event), ver what only writers do.
-	ev  []event
-	ver []uint64
+	// event), the versions what only writers do (verOf).
+	ev []event
+	// An event's version is verHi[its span]<<32 | verLo[it], or verX[it]
+	// when its high half is not its span's (versions are commit LSNs: the
+	// events of a span nearly always share their high half).
+	verLo []uint32
+	verHi []uint32
+	verX  map[uint32]uint64
 
 	head     []uint32             // by interned listing id: its last event
 	counts   []listingCounts      // by interned listing id
@@ -191,11 +196,18 @@ func (s *state) partyOf(e uint32) uint32 { return s.ev[e].party &^ deadBit }
 func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint32 {
 	e := uint32(len(s.ev))
 	s.ev = append(s.ev, event{at: at, user: user, lst: lst, party: party})
-	s.ver = append(s.ver, ver)
-	if int(e>>spanBits) >= len(s.spans) {
-		s.spans = append(s.spans, span{at, at})
-	}
 	k := e >> spanBits
+	if int(k) >= len(s.spans) {
+		s.spans = append(s.spans, span{at, at})
+		s.verHi = append(s.verHi, uint32(ver>>32))
+	}
+	s.verLo = append(s.verLo, uint32(ver))
+	if uint32(ver>>32) != s.verHi[k] {
+		if s.verX == nil {
+			s.verX = map[uint32]uint64{}
+		}
+		s.verX[e] = ver
+	}
 	sp := &s.spans[k]
 	sp.min, sp.max = min(sp.min, at), max(sp.max, at)
 	if int(k) >= len(s.spanTop) {
@@ -207,6 +219,16 @@ func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint3
 		s.spanTop[k] = sp.max
 	}
 	return e
+}
+
+// verOf is event e's version.
+func (s *state) verOf(e uint32) uint64 {
+	if s.verX != nil {
+		if v, ok := s.verX[e]; ok {
+			return v
+		}
+	}
+	return uint64(s.verHi[e>>spanBits])<<32 | uint64(s.verLo[e])
 }
 
 // tombstone is a dead event holding only a delete's version.
@@ -291,7 +313,7 @@ func (s *state) applyLike(c *signals.Change) bool {
 	u, l := s.intern(c.Like.User), s.intern(c.Like.Listing)
 	key := uint64(u)<<32 | uint64(l)
 	old := s.likeIx[key]
-	if c.Version < s.held(signals.TableLikes, s.ver[old]) {
+	if c.Version < s.held(signals.TableLikes, s.verOf(old)) {
 		return false
 	}
 	if old != 0 && !s.isDead(old) {
@@ -321,7 +343,7 @@ func (s *state) applyShare(c *signals.Change) bool {
 	sh := c.Share
 	slot := s.shareSlot(sh.ID, true)
 	old := *slot
-	if c.Version < s.held(signals.TableShares, s.ver[old]) {
+	if c.Version < s.held(signals.TableShares, s.verOf(old)) {
 		return false
 	}
 	if old != 0 && !s.isDead(old) {
@@ -560,7 +582,7 @@ func (s *state) truncate(table string, v uint64) (bool, error) {
 		}
 	case signals.TableLikes:
 		for k, e := range s.likeIx {
-			if s.ver[e] < v {
+			if s.verOf(e) < v {
 				if !s.isDead(e) {
 					s.unindex(e)
 				}
@@ -570,7 +592,7 @@ func (s *state) truncate(table string, v uint64) (bool, error) {
 	case signals.TableShares:
 		for _, b := range s.shareIx {
 			for i, e := range b {
-				if e != 0 && s.ver[e] < v {
+				if e != 0 && s.verOf(e) < v {
 					if !s.isDead(e) {
 						s.unindex(e)
 					}
