@@ -230,15 +230,17 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 // When the window holds few events for the limit (many closets with short
 // timelines), it gathers them all and sorts instead: fewer steps than the
 // heap's.
-func (s *state) collect(users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
+func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
 	// Each user's events in (since, at].
-	wins := make([][]uint32, 0, len(users))
+	wins := make([][]uint32, 0, len(users)*len(lines))
 	total := 0
 	for _, u := range users {
-		tl := s.timeline[u]
-		if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
-			wins = append(wins, w)
-			total += len(w)
+		for _, line := range lines {
+			tl := line[u]
+			if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+				wins = append(wins, w)
+				total += len(w)
+			}
 		}
 	}
 	if limit <= 0 || total <= gatherFactor*limit {
@@ -310,15 +312,17 @@ func (s *state) ids(names []string) []uint32 {
 	return out
 }
 
-func (s *state) isShare(e uint32) bool { return s.partyOf(e) != likeParty }
+func all(uint32) bool { return true }
 
+// sharedBy merges the closets' share timelines (their likes are apart).
 func (s *state) sharedBy(closets []string, since, at int64, limit int) []signals.ListingAt {
-	return s.finish(s.collect(s.ids(closets), since, at, limit, s.isShare), limit, true)
+	lines := []map[uint32][]uint32{s.timeline}
+	return s.finish(s.collect(lines, s.ids(closets), since, at, limit, all), limit, true)
 }
 
 func (s *state) activity(user string, since, at int64, limit int) []signals.ListingAt {
-	all := func(uint32) bool { return true }
-	return s.finish(s.collect(s.ids([]string{user}), since, at, limit, all), limit, false)
+	lines := []map[uint32][]uint32{s.timeline, s.likeline}
+	return s.finish(s.collect(lines, s.ids([]string{user}), since, at, limit, all), limit, false)
 }
 
 // partyCache is a party's listings, each at its latest share, sorted as

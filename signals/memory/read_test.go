@@ -129,9 +129,11 @@ func TestOutOfOrderApply(t *testing.T) {
 	want := load(byTime, 500)
 	got := load(byListing, 5000)
 	sorted := func(es []uint32) bool { return slices.IsSortedFunc(es, got.st.byTime) }
-	for u, tl := range got.st.timeline {
-		if !sorted(tl) {
-			t.Fatalf("timeline of %s is not sorted", got.st.strs[u])
+	for _, line := range []map[uint32][]uint32{got.st.timeline, got.st.likeline} {
+		for u, tl := range line {
+			if !sorted(tl) {
+				t.Fatalf("timeline of %s is not sorted", got.st.strs[u])
+			}
 		}
 	}
 	for p, pl := range got.st.partyIx {

@@ -109,15 +109,16 @@ type state struct {
 
 	head     []uint32             // by interned listing id: its last event
 	counts   []listingCounts      // by interned listing id
-	timeline map[uint32][]uint32  // by user: their events sorted by at
+	timeline map[uint32][]uint32  // by user: their shares sorted by at
+	likeline map[uint32][]uint32  // by user: their likes sorted by at
 	partyIx  map[uint32]*partyLog // by party
 	// dirtyUsers and dirtyParties are the timelines and party logs with
 	// events appended out of order since the last settle, each with the
 	// length of its sorted prefix.
-	dirtyUsers, dirtyParties map[uint32]int
-	shareIx                  map[int64]*[blockSize]uint32 // share id>>blockBits → events
-	likeIx                   map[uint64]uint32            // user<<32|listing → event
-	spans                    []span                       // the at range of each 1<<spanBits events
+	dirtyUsers, dirtyLikers, dirtyParties map[uint32]int
+	shareIx                               map[int64]*[blockSize]uint32 // share id>>blockBits → events
+	likeIx                                map[uint64]uint32            // user<<32|listing → event
+	spans                                 []span                       // the at range of each 1<<spanBits events
 	// spanTop[k] is the latest instant of the events of spans 0..k: a
 	// walk back through the arena (or a listing's chain) stops at a span
 	// whose spanTop is at or before the walk's since.
@@ -162,6 +163,7 @@ func newState() *state {
 		head:      []uint32{0},
 		counts:    []listingCounts{{lastShare: noShare}},
 		timeline:  map[uint32][]uint32{},
+		likeline:  map[uint32][]uint32{},
 		partyIx:   map[uint32]*partyLog{},
 		shareIx:   map[int64]*[blockSize]uint32{},
 		likeIx:    map[uint64]uint32{},
@@ -371,12 +373,15 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 		c.shares++
 		c.lastShare = max(c.lastShare, at)
 	}
-	if tl := s.timeline[u]; len(tl) > 0 && s.ev[tl[len(tl)-1]].at > at {
-		s.unsettled(&s.dirtyUsers, u, len(tl))
-		s.timeline[u] = append(tl, e)
-	} else {
-		s.timeline[u] = append(tl, e)
+	line, dirty := s.timeline, &s.dirtyUsers
+	if p == likeParty {
+		line, dirty = s.likeline, &s.dirtyLikers
 	}
+	tl := line[u]
+	if len(tl) > 0 && s.ev[tl[len(tl)-1]].at > at {
+		s.unsettled(dirty, u, len(tl))
+	}
+	line[u] = append(tl, e)
 	if p != 0 && p != likeParty {
 		pl := s.partyIx[p]
 		if pl == nil {
@@ -419,12 +424,16 @@ func (s *state) settle() {
 	for u, n := range s.dirtyUsers {
 		s.timeline[u] = s.mergeTail(s.timeline[u], n)
 	}
+	for u, n := range s.dirtyLikers {
+		s.likeline[u] = s.mergeTail(s.likeline[u], n)
+	}
 	for p, n := range s.dirtyParties {
 		if pl := s.partyIx[p]; pl != nil {
 			pl.log = s.mergeTail(pl.log, min(n, len(pl.log)))
 		}
 	}
 	clear(s.dirtyUsers)
+	clear(s.dirtyLikers)
 	clear(s.dirtyParties)
 }
 
