@@ -58,6 +58,7 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	var fk *feedKeys
 	if r.Restrict.Active() {
 		base, fk = c.restrict(&x.restricted, base, &r.Restrict, sortBy == query.SortFeed)
+		defer fk.release()
 	}
 	if r.Scope != nil {
 		var err error
