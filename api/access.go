@@ -81,6 +81,9 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/readyz"}:              AccessOpen,
 	{http.MethodGet, "/metrics"}:             AccessOpen,
 	{http.MethodGet, "/openapi.json"}:        AccessOpen,
+	// The browser app (WithApp; it mounts its client-side routes, /*, as
+	// open too).
+	{http.MethodGet, "/"}: AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,
