@@ -39,4 +39,4 @@ export async function flush() {
   }
 }
 
-addEventListener('pagehide', () => { if (queue.length) flush(); });
+if (typeof window !== 'undefined') window.addEventListener('pagehide', () => { if (queue.length) flush(); });

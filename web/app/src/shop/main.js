@@ -117,7 +117,7 @@ function grid(ctx) {
       loading = false;
     }
   };
-  const io = new IntersectionObserver((es) => { if (es.some((x) => x.isIntersecting)) loadMore(); }, { rootMargin: '600px' });
+  const io = new IntersectionObserver((es) => { if (es.some((x) => x.isIntersecting)) loadMore(); }, { rootMargin: '300px' });
   io.observe(sentinel);
   onCleanup(() => io.disconnect());
   return { root: h('div', el, sentinel, more), add, reset() { el.replaceChildren(); count = 0; } };
@@ -145,7 +145,7 @@ function searchPage() {
   pager.first(state).then((ans) => {
     if (!ans) return;
     queryId = ans.query_id || '';
-    head.replaceChildren(h('span.total', `${ans.total.toLocaleString('en-US')} listings`), chips(state, go));
+    head.replaceChildren(...[h('span.total', `${ans.total.toLocaleString('en-US')} listings`), chips(state, go)].filter(Boolean));
     g.add(ans);
     facetsEl.replaceChildren(...facetPanels(state, ans.facets || {}, go));
     document.body.dataset.rendered = String(Math.round(performance.now() - started));
@@ -373,7 +373,7 @@ async function dropsPage() {
         r.live = true;
         r.li.classList.add('live');
         r.clock.replaceChildren(h('span.badge.live', 'Live now'));
-        showLanded(landed);
+        showLanded(landed, r.d.at);
       } else if (!s.live) {
         r.clock.textContent = 'in ' + countdown(s.remaining);
       }
@@ -384,15 +384,17 @@ async function dropsPage() {
   onCleanup(() => clearInterval(timer));
 }
 
-async function showLanded(box) {
-  // The drop lands at the top of "Just in" at T0 (listed_at is its instant);
-  // the index makes it visible within a second, so ask again briefly if the
-  // first answer is early.
-  for (let i = 0; i < 8; i++) {
+async function showLanded(box, at) {
+  // The drop lands at the top of "Just in" at T0 (listed_at is its
+  // instant); the index shows it within a second of T0, so an answer from
+  // just before that is asked again for a few seconds.
+  const t0 = Date.parse(at);
+  for (let i = 0; i < 20; i++) {
     const ans = await get('/v1/search?sort=newest&limit=' + PAGE_SIZE).catch(() => null);
     if (ans) {
-      box.replaceChildren(h('h2', 'Just dropped'), h('div.grid', ans.hits.map((hit, i) => card(hit, i, { surface: 'drop', queryId: () => ans.query_id || '' }))));
-      if (ans.hits.some((x) => x.available_at && Date.parse(x.available_at) <= Date.now() + 2000 && Date.parse(x.available_at) > Date.now() - 60000)) return;
+      const dropped = ans.hits.filter((x) => x.available_at && Date.parse(x.available_at) === t0);
+      box.replaceChildren(h('h2', 'Just dropped'), h('div.grid', (dropped.length ? dropped : ans.hits).map((hit, i) => card(hit, i, { surface: 'drop', queryId: () => ans.query_id || '' }))));
+      if (dropped.length) return;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
