@@ -361,7 +361,7 @@ async function dropsPage() {
   const rows = ans.drops.map((d) => {
     const clock = h('span.countdown');
     const li = h('li', { dataset: { at: d.at } }, h('strong', new Date(d.at).toLocaleString('en-US', { weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' })),
-      ` · ${d.count} listings · `, h('span.brands', d.brands.slice(0, 5).map((b) => b.value).join(', ')), ' ', clock);
+      ` · ${d.count} ${d.count === 1 ? 'listing' : 'listings'} · `, h('span.brands', d.brands.slice(0, 5).map((b) => b.value).join(', ')), ' ', clock);
     return { d, li, clock, live: false };
   });
   list.replaceChildren(...rows.map((r) => r.li));
@@ -380,7 +380,7 @@ async function dropsPage() {
     }
   };
   tick();
-  const timer = setInterval(tick, 250);
+  const timer = setInterval(tick, 100);
   onCleanup(() => clearInterval(timer));
 }
 
