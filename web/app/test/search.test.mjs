@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseState, stateToQuery, stateToRequest, toggle, categoryMenu, priceRange, Paginator } from '../src/lib/search.js';
+import { parseState, stateToQuery, stateToRequest, toggle, categoryMenu, learnCategories, priceRange, Paginator } from '../src/lib/search.js';
 
 const q = (s) => new URLSearchParams(s);
 
@@ -45,10 +45,23 @@ test('toggle ticks and unticks; single-choice facets clear on a second click', (
   assert.equal(toggle(toggle(s, 'category', 'Women'), 'category', 'Women').category, '');
 });
 
-test('the category menu is the path up and the children down', () => {
-  const m = categoryMenu(parseState(q('category=Women/Shoes')), [{ value: 'Women/Shoes/Boots', count: 3 }, { value: 'Women/Shoes/Heels', count: 2 }]);
-  assert.deepEqual(m.crumbs, [{ name: 'Women', value: 'Women' }, { name: 'Shoes', value: 'Women/Shoes' }]);
-  assert.deepEqual(m.children.map((c) => [c.name, c.value, c.count]), [['Boots', 'Women/Shoes/Boots', 3], ['Heels', 'Women/Shoes/Heels', 2]]);
+test('the category menu: siblings along the path, then the children with counts', () => {
+  const known = new Map();
+  learnCategories(known, parseState(q('')), [{ value: 'Women', count: 9 }, { value: 'Men', count: 5 }]);
+  learnCategories(known, parseState(q('category=Women')), [{ value: 'Women/Clothing', count: 6 }, { value: 'Women/Shoes', count: 3 }]);
+  const s = parseState(q('category=Women/Shoes'));
+  const m = categoryMenu(s, [{ value: 'Women/Shoes/Boots', count: 2 }, { value: 'Women/Shoes/Heels', count: 1 }], known);
+  assert.deepEqual(m.rows.map((r) => [r.depth, r.name, r.value, !!r.selected, r.count]), [
+    [0, 'Women', 'Women', true, undefined],
+    [1, 'Clothing', 'Women/Clothing', false, undefined],
+    [1, 'Shoes', 'Women/Shoes', true, undefined],
+    [2, 'Boots', 'Women/Shoes/Boots', false, 2],
+    [2, 'Heels', 'Women/Shoes/Heels', false, 1],
+    [0, 'Men', 'Men', false, undefined],
+  ]);
+  assert.equal(m.rows[2].up, 'Women', 'a selected node links up to its parent');
+  const cold = categoryMenu(s, [], new Map());
+  assert.deepEqual(cold.rows.map((r) => r.value), ['Women', 'Women/Shoes'], 'a deep link shows the path alone');
 });
 
 // A fake API that records requests and answers pages of a fixed list.

@@ -82,15 +82,36 @@ export function toggle(s, field, value) {
   return n;
 }
 
-// categoryMenu is the hierarchical menu of a state and its answer: the
-// path from the root to the selected node (each a link up), then the
-// children of the selected node with their counts. Rummage's category
-// facet counts the children of the node the request filters on.
-export function categoryMenu(s, facetValues) {
+// categoryMenu is the hierarchical menu of a state and its answer, as rows
+// to indent by depth: along the selected path each level's siblings (the
+// one on the path selected), then the children of the selected node with
+// their counts. Rummage's category facet counts the children of the node
+// the request filters on; the siblings along the path come from earlier
+// answers of the session (known: parent path → child names), so the menu
+// costs no extra request. A level not seen yet shows the path's node alone.
+export function categoryMenu(s, facetValues, known = new Map()) {
   const path = s.category ? s.category.split('/') : [];
-  const crumbs = path.map((name, i) => ({ name, value: path.slice(0, i + 1).join('/') }));
-  const children = (facetValues || []).map((v) => ({ name: v.value.split('/').pop(), value: v.value, count: v.count }));
-  return { crumbs, children };
+  const children = (facetValues || []).map((v) => ({ name: v.value.split('/').pop(), value: v.value, count: v.count, depth: path.length }));
+  const rowsAt = (d) => {
+    if (d === path.length) return children;
+    const parent = path.slice(0, d).join('/');
+    const names = [...(known.get(parent) || [])];
+    if (!names.includes(path[d])) names.push(path[d]);
+    const out = [];
+    for (const name of names) {
+      const value = parent ? parent + '/' + name : name;
+      if (name === path[d]) out.push({ name, value, depth: d, selected: true, up: parent }, ...rowsAt(d + 1));
+      else out.push({ name, value, depth: d });
+    }
+    return out;
+  };
+  return { rows: rowsAt(0), children };
+}
+
+// learnCategories records the children an answer counted under the
+// state's category node, for categoryMenu's siblings.
+export function learnCategories(known, s, facetValues) {
+  if (facetValues && facetValues.length) known.set(s.category || '', facetValues.map((v) => v.value.split('/').pop()));
 }
 
 // Paginator runs the requests of one UI state: first() fetches the first

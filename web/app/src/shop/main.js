@@ -7,12 +7,13 @@ import './style.css';
 import { h, money, ago, countdown } from '../lib/dom.js';
 import { get, settings, saveSettings } from '../lib/api.js';
 import { click } from '../lib/insights.js';
-import { parseState, stateToQuery, toggle, categoryMenu, Paginator, SORTS, MULTI, PAGE_SIZE } from '../lib/search.js';
+import { parseState, stateToQuery, toggle, categoryMenu, learnCategories, Paginator, SORTS, MULTI, PAGE_SIZE } from '../lib/search.js';
 import { thumb, srcset, placeholder } from '../lib/images.js';
 import { PartyHead } from '../lib/party.js';
 import { clockOffset, dropState } from '../lib/drops.js';
 
 const main = document.getElementById('main');
+const knownCategories = new Map(); // parent path → child names, from this session's answers
 let cleanup = [];
 
 function onCleanup(f) { cleanup.push(f); }
@@ -167,14 +168,14 @@ const CONDITIONS = { nwt: 'New with tags', like_new: 'Like new', good: 'Good', f
 
 function facetPanels(state, facets, go) {
   const out = [];
-  const menu = categoryMenu(state, facets.category);
+  learnCategories(knownCategories, state, facets.category);
+  const menu = categoryMenu(state, facets.category, knownCategories);
   out.push(h('section.facet', { dataset: { facet: 'category' } }, h('h3', LABELS.category),
     h('ul.tree',
       state.category ? h('li', h('a', { href: '/?' + stateToQuery({ ...state, category: '' }) }, '‹ All')) : null,
-      menu.crumbs.map((c, i) => h('li', { style: `padding-left:${i * 0.6}em` },
-        i === menu.crumbs.length - 1 ? h('strong', c.name) : h('a', { href: '/?' + stateToQuery({ ...state, category: c.value }) }, c.name))),
-      menu.children.map((c) => h('li', { style: `padding-left:${menu.crumbs.length * 0.6}em` },
-        h('a', { href: '/?' + stateToQuery({ ...state, category: c.value }) }, c.name, ' ', h('span.count', String(c.count))))))));
+      menu.rows.map((r) => h('li' + (r.selected ? '.selected' : ''), { style: `padding-left:${r.depth * 0.8}em` },
+        h('a', { href: '/?' + stateToQuery({ ...state, category: r.selected ? r.up : r.value }), 'aria-current': r.selected ? 'true' : null },
+          r.selected ? h('strong', r.name) : r.name, r.count !== undefined ? [' ', h('span.count', String(r.count))] : null))))));
   for (const f of MULTI) {
     const values = [...(facets[f] || [])];
     for (const v of state[f]) if (!values.some((x) => x.value === v)) values.push({ value: v, count: 0 });
@@ -372,6 +373,7 @@ async function dropsPage() {
       if (s.live && !r.live) {
         r.live = true;
         r.li.classList.add('live');
+        r.li.dataset.flippedAt = String(Date.now()); // when this browser flipped it (the browser tests read it)
         r.clock.replaceChildren(h('span.badge.live', 'Live now'));
         showLanded(landed, r.d.at);
       } else if (!s.live) {
@@ -394,7 +396,10 @@ async function showLanded(box, at) {
     if (ans) {
       const dropped = ans.hits.filter((x) => x.available_at && Date.parse(x.available_at) === t0);
       box.replaceChildren(h('h2', 'Just dropped'), h('div.grid', (dropped.length ? dropped : ans.hits).map((hit, i) => card(hit, i, { surface: 'drop', queryId: () => ans.query_id || '' }))));
-      if (dropped.length) return;
+      if (dropped.length) {
+        box.dataset.shownAt = String(Date.now());
+        return;
+      }
     }
     await new Promise((r) => setTimeout(r, 500));
   }
