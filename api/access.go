@@ -89,10 +89,9 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/v1/analytics/parties/:id"}:       AccessAdmin,
 	{http.MethodGet, "/v1/analytics/drops"}:             AccessAdmin,
 	{http.MethodGet, "/v1/analytics/experiments/:name"}: AccessAdmin,
-	{http.MethodGet, "/healthz"}:                        AccessOpen,
-	{http.MethodGet, "/readyz"}:                         AccessOpen,
-	{http.MethodGet, "/metrics"}:                        AccessOpen,
-	{http.MethodGet, "/openapi.json"}:                   AccessOpen,
+	// The browser app (WithApp; it mounts its client-side routes, /*, as
+	// open too).
+	{http.MethodGet, "/"}: AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,
