@@ -81,6 +81,7 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/readyz"}:              AccessOpen,
 	{http.MethodGet, "/metrics"}:             AccessOpen,
 	{http.MethodGet, "/openapi.json"}:        AccessOpen,
+	{http.MethodGet, "/images/:name"}:        AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,

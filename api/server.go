@@ -16,6 +16,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/fixtures/images"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
 )
@@ -109,6 +110,7 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
 	s.get("/openapi.json", s.openapi)
+	s.get(images.PathPrefix+":name", s.image)
 	s.access = maps.Clone(routeAccess)
 	for _, r := range o.routes {
 		s.add(r.method, r.path, r.h)
