@@ -82,6 +82,8 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/metrics"}:             AccessOpen,
 	{http.MethodGet, "/openapi.json"}:        AccessOpen,
 	{http.MethodGet, "/images/:name"}:        AccessOpen,
+	{http.MethodGet, "/docs"}:                AccessOpen,
+	{http.MethodGet, "/docs/rapidoc-min.js"}: AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,

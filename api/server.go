@@ -111,6 +111,8 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
 	s.get("/openapi.json", s.openapi)
 	s.get(images.PathPrefix+":name", s.image)
+	s.get("/docs", s.docs)
+	s.get("/docs/rapidoc-min.js", s.docsViewer)
 	s.access = maps.Clone(routeAccess)
 	for _, r := range o.routes {
 		s.add(r.method, r.path, r.h)
