@@ -95,7 +95,11 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recover, s.authorize, s.timeout)
+	e.Use(s.observe, s.recover)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(cors(s.cfg.CORSOrigins))
+	}
+	e.Use(s.authorize, s.timeout)
 	e.Use(o.middleware...)
 
 	s.get("/v1/search", s.search)
