@@ -17,6 +17,7 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/fixtures/images"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
 )
@@ -109,7 +110,11 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recover, s.authorize, s.timeout, s.impressions)
+	e.Use(s.observe, s.recover)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(cors(s.cfg.CORSOrigins))
+	}
+	e.Use(s.authorize, s.timeout, s.impressions)
 	e.Use(o.middleware...)
 
 	s.get("/v1/search", s.search)
@@ -126,6 +131,9 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
 	s.get("/openapi.json", s.openapi)
+	s.get(images.PathPrefix+":name", s.image)
+	s.get("/docs", s.docs)
+	s.get("/docs/rapidoc-min.js", s.docsViewer)
 	s.access = maps.Clone(routeAccess)
 	for _, r := range o.routes {
 		s.add(r.method, r.path, r.h)
