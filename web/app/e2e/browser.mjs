@@ -51,6 +51,15 @@ try {
   time('first_page_html_received', nav.html);
   time('first_page_script_ran', nav.dcl);
   time('first_page_request_and_render', nav.rendered);
+  // The generated catalog's pictures, where Rummage serves them: the
+  // grid's first thumbnails load (never the placeholder).
+  if (cfg.catalogPictures) {
+    await page.waitForFunction(() => [...document.querySelectorAll('.grid .card img')].slice(0, 8).every((i) => i.complete), null, { timeout: WAIT });
+    const thumbs = await page.$$eval('.grid .card img', (els) => els.slice(0, 8).map((i) => ({ src: i.currentSrc, w: i.naturalWidth })));
+    assert.ok(thumbs.length === 8 && thumbs.every((x) => x.w > 0 && !x.src.startsWith('data:')), `the grid's thumbnails load: ${JSON.stringify(thumbs)}`);
+  } else {
+    console.log('the generated catalog\'s pictures are not served by Rummage here: checking the test listing\'s only');
+  }
   const total = async () => Number((await page.textContent('.total')).replace(/[^0-9]/g, ''));
   const facetText = (f) => page.textContent(`.facet[data-facet="${f}"]`);
   const all = await total();
