@@ -29,6 +29,7 @@ var commands = []command{
 	{"dev", "run migrate, CDC, an in-process Kafka, the indexer and the API together", runDev},
 	{"reindex", "build a fresh index from a new snapshot and switch to it", runReindex},
 	{"reconcile", "compare every row in Postgres with the index and print differences", runReconcile},
+	{"analytics", "roll the events topic up into the analytics tables", runAnalytics},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
 }
 
