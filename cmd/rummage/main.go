@@ -30,6 +30,7 @@ var commands = []command{
 	{"reindex", "build a fresh index from a new snapshot and switch to it", runReindex},
 	{"reconcile", "compare every row in Postgres with the index and print differences", runReconcile},
 	{"analytics", "roll the events topic up into the analytics tables", runAnalytics},
+	{"aliases", "suggest brand aliases from zero-result queries (aliases suggest)", runAliases},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
 }
 
