@@ -116,6 +116,7 @@ type devOptions struct {
 	pipeline                 pipeline.Config
 	api                      api.Config
 	cache                    *cacheFlags
+	analytics                *analyticsFlags
 	log                      *slog.Logger
 }
 
@@ -152,6 +153,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	af := addAPIFlags(fs, dbURL)
+	anf := addAnalyticsFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -183,7 +185,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg := af.config()
 	bf.log = log
 	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: af.keys, cursors: af.cursors, admit: af.admit, api: acfg, cache: cacheF, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: af.keys, cursors: af.cursors, admit: af.admit, api: acfg, cache: cacheF, analytics: anf, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -272,7 +274,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
+	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, reg)
+	if err != nil {
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopEvents()
+	srv, err := api.New(o.api, nil, o.log, append(append(admission.options(cacheMW...), evOpts...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
