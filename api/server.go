@@ -18,6 +18,8 @@ import (
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/ranking"
+	"github.com/rummage/rummage/serve/personal"
 )
 
 // Backend is what the API needs from an index: retrieval and documents for
@@ -95,6 +97,15 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recover, s.authorize, s.timeout)
+	if pc := s.cfg.Feeds.Personal; pc.Strength != nil && s.cfg.Signals != nil {
+		// Search personalization re-ranks the cached anonymous window, so
+		// it runs outside the given middleware (the cache among them).
+		mw, err := personal.Middleware(personal.Config{Profile: s.profile, Strength: pc.Strength})
+		if err != nil {
+			return nil, err
+		}
+		e.Use(mw)
+	}
 	e.Use(o.middleware...)
 
 	s.get("/v1/search", s.search)
@@ -152,6 +163,16 @@ func (s *Server) SetBackend(b Backend) {
 		ref.search = feed.NewSearch(b, sc)
 	}
 	s.backend.Store(ref)
+}
+
+// profile is a user's affinity profile from the installed feeds (none
+// before an index is loaded).
+func (s *Server) profile(ctx context.Context, user string, now time.Time) (ranking.UserProfile, error) {
+	ref := s.backend.Load()
+	if ref == nil || ref.feeds == nil {
+		return ranking.UserProfile{}, nil
+	}
+	return ref.feeds.Profile(ctx, user, now)
 }
 
 // Ready reports whether an index is installed and the server is not
