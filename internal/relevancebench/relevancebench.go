@@ -36,6 +36,9 @@ import (
 	"github.com/rummage/rummage/signals/memory"
 )
 
+// maxLatencyQueries bounds the distinct queries of the latency runs.
+const maxLatencyQueries = 1000
+
 // Defaults of Config.
 const (
 	DefaultListings = 100_000
@@ -621,7 +624,7 @@ func (c *Config) latency(ctx context.Context, log *fixtures.ShopperLog, own *emb
 		defer big.Close()
 		x, listings = big, c.LatencyListings
 	}
-	us, _ := units(log, c.Units)
+	us, _ := units(log, min(c.Units, maxLatencyQueries))
 	strength := c.Strengths[len(c.Strengths)-1]
 	lat := &Latency{Listings: listings, Strength: strength, Runs: map[string]benchkit.Summary{}}
 	for _, uncached := range []bool{false, true} {

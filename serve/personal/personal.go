@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -162,41 +165,126 @@ type hitFeatures struct {
 	PriceCents int64    `json:"price_cents"`
 }
 
-// rerank personalizes a window answer and cuts the page at offset.
-func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, error) {
-	// Every key but hits and next_cursor is the anonymous answer's, as it
-	// is (total, facets, and what the layers below stamp).
+// window is a window answer parsed once: the other keys as they are
+// (pre-encoded), its hits' bytes and features.
+type window struct {
+	keys  [][]byte // `"name":` of every key but hits and next_cursor, sorted
+	vals  []json.RawMessage
+	next  json.RawMessage // the window's own next_cursor
+	hits  []json.RawMessage
+	feats []ranking.Features
+}
+
+func parseWindow(body []byte) (*window, error) {
 	var a map[string]json.RawMessage
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}
-	var hits []json.RawMessage
-	if err := json.Unmarshal(a["hits"], &hits); err != nil {
+	w := &window{next: a["next_cursor"]}
+	if err := json.Unmarshal(a["hits"], &w.hits); err != nil {
 		return nil, err
 	}
-	feats := make([]ranking.Features, len(hits))
-	for i, h := range hits {
+	w.feats = make([]ranking.Features, len(w.hits))
+	for i, h := range w.hits {
 		var f hitFeatures
 		if err := json.Unmarshal(h, &f); err != nil {
 			return nil, err
 		}
-		feats[i] = ranking.FeaturesOf(f.Brand, strings.Join(f.Category, "/"), f.Size, f.PriceCents, f.Seller)
+		w.feats[i] = ranking.FeaturesOf(f.Brand, strings.Join(f.Category, "/"), f.Size, f.PriceCents, f.Seller)
 	}
-	order := ranking.Personalize(len(hits), func(i int) ranking.Features { return feats[i] }, prof, strength)
-	end := min(offset+limit, len(order))
-	start := min(offset, end)
-	page := make([]json.RawMessage, 0, end-start)
-	for _, i := range order[start:end] {
-		page = append(page, hits[i])
+	names := make([]string, 0, len(a))
+	for k := range a {
+		if k != "hits" && k != "next_cursor" {
+			names = append(names, k)
+		}
 	}
-	var err error
-	if a["hits"], err = json.Marshal(page); err != nil {
+	slices.Sort(names)
+	for _, k := range names {
+		kb, _ := json.Marshal(k)
+		w.keys, w.vals = append(w.keys, append(kb, ':')), append(w.vals, a[k])
+	}
+	return w, nil
+}
+
+// windows keeps the windows parsed lately, by their bytes' hash: the
+// window of a popular query is one cache entry, parsed once.
+type windows struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	m     map[uint64]*window
+	order []uint64
+}
+
+const maxWindows = 512
+
+var parsed = &windows{seed: maphash.MakeSeed(), m: map[uint64]*window{}}
+
+func (ws *windows) get(body []byte) (*window, error) {
+	h := maphash.Bytes(ws.seed, body)
+	ws.mu.Lock()
+	w := ws.m[h]
+	ws.mu.Unlock()
+	if w != nil {
+		return w, nil
+	}
+	w, err := parseWindow(body)
+	if err != nil {
 		return nil, err
 	}
-	if end < len(order) { // else the window's own: the anonymous walk after it
-		a["next_cursor"], _ = json.Marshal(cursorPrefix + strconv.Itoa(end))
+	ws.mu.Lock()
+	if _, ok := ws.m[h]; !ok {
+		ws.m[h] = w
+		ws.order = append(ws.order, h)
+		for len(ws.order) > maxWindows {
+			delete(ws.m, ws.order[0])
+			ws.order = ws.order[1:]
+		}
 	}
-	return json.Marshal(a)
+	ws.mu.Unlock()
+	return w, nil
+}
+
+// rerank personalizes a window answer and cuts the page at offset. Every
+// key but hits and next_cursor is the anonymous answer's, as it is
+// (total, facets, and what the layers below stamp).
+func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, error) {
+	w, err := parsed.get(body)
+	if err != nil {
+		return nil, err
+	}
+	order := ranking.Personalize(len(w.hits), func(i int) ranking.Features { return w.feats[i] }, prof, strength)
+	end := min(offset+limit, len(order))
+	start := min(offset, end)
+	next := w.next // the window's own: the anonymous walk after it
+	if end < len(order) {
+		next, _ = json.Marshal(cursorPrefix + strconv.Itoa(end))
+	}
+	size := len(next) + 64
+	for _, v := range w.vals {
+		size += len(v) + 32
+	}
+	for _, i := range order[start:end] {
+		size += len(w.hits[i]) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range w.keys {
+		out = append(append(out, k...), w.vals[i]...)
+		out = append(out, ',')
+	}
+	out = append(out, `"hits":[`...)
+	for j, i := range order[start:end] {
+		if j > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, w.hits[i]...)
+	}
+	out = append(out, "],"...)
+	if next == nil {
+		next = json.RawMessage("null")
+	}
+	out = append(append(out, `"next_cursor":`...), next...)
+	return append(out, '}'), nil
 }
 
 // call runs next on a GET of the same route with query q and records its
