@@ -20,6 +20,8 @@ import (
 	"github.com/rummage/rummage/fixtures/images"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/ranking"
+	"github.com/rummage/rummage/serve/personal"
 )
 
 // Backend is what the API needs from an index: retrieval and documents for
@@ -115,6 +117,16 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 		e.Use(cors(s.cfg.CORSOrigins))
 	}
 	e.Use(s.authorize, s.timeout, s.impressions)
+	if pc := s.cfg.Feeds.Personal; pc.Strength != nil && s.cfg.Signals != nil {
+		// Search personalization re-ranks the cached anonymous window, so
+		// it runs outside the given middleware (the cache among them), and
+		// inside the impressions, which record the page as shown.
+		mw, err := personal.Middleware(personal.Config{Profile: s.profile, Strength: pc.Strength})
+		if err != nil {
+			return nil, err
+		}
+		e.Use(mw)
+	}
 	e.Use(o.middleware...)
 
 	s.get("/v1/search", s.search)
@@ -177,6 +189,16 @@ func (s *Server) SetBackend(b Backend) {
 		ref.search = feed.NewSearch(b, sc)
 	}
 	s.backend.Store(ref)
+}
+
+// profile is a user's affinity profile from the installed feeds (none
+// before an index is loaded).
+func (s *Server) profile(ctx context.Context, user string, now time.Time) (ranking.UserProfile, error) {
+	ref := s.backend.Load()
+	if ref == nil || ref.feeds == nil {
+		return ranking.UserProfile{}, nil
+	}
+	return ref.feeds.Profile(ctx, user, now)
 }
 
 // Ready reports whether an index is installed and the server is not

@@ -241,6 +241,9 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	defer idx.Close()
 	o.pipeline.Signals = store
 	serveSignals(&o.api, store)
+	if err := o.signals.personal.apply(&o.api, store); err != nil {
+		return err
+	}
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
 		o.pipeline.KafkaAddr = "127.0.0.1:0"
