@@ -10,7 +10,8 @@ import (
 )
 
 const benchSpikeHelp = `Serves one catalog with the serving protections on (response cache,
-coalescing, adaptive admission with degradation and shedding) and off
+coalescing, adaptive admission with degradation and shedding, and the
+front-door in-flight cap --max-in-flight) and off
 (--cache=false --admission=false), one after the other in one run, and
 compares them under the party-start mix (party feed pages, "My Size"
 filters, searches, listing pages; see rummage loadtest):
@@ -49,6 +50,7 @@ func benchSpikeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 1024, "most requests in flight from the load tool")
 	fs.BoolVar(&cfg.Pin, "pin", true, "pin the service to core 0 and the load to core 1 with taskset")
 	fs.StringVar(&cfg.Only, "only", "", "run one variant: on or off (default both)")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 128, "the protected serve's --max-in-flight (negative: none)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {

@@ -53,6 +53,9 @@ type Config struct {
 	Pin bool
 	// Only runs one variant (on or off); empty runs both.
 	Only string
+	// MaxInFlight is the "on" variant's --max-in-flight (128; negative:
+	// none, the cache and admission only).
+	MaxInFlight int
 	// Log gets progress (nil: none).
 	Log *slog.Logger
 }
@@ -85,6 +88,9 @@ func (c *Config) withDefaults() {
 	if c.MaxWorkers == 0 {
 		c.MaxWorkers = 1024
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 128
+	}
 }
 
 // Validate checks the configuration.
@@ -112,11 +118,17 @@ const (
 	VariantOff = "off"
 )
 
-// variantFlags are serve's flags for each: the protections are on by
-// default (rate limits stay off: one client address).
-var variantFlags = map[string][]string{
-	VariantOn:  nil,
-	VariantOff: {"--cache=false", "--admission=false"},
+// variantFlags are serve's flags for each: the cache and admission are on
+// by default, the in-flight cap is added (rate limits stay off: one
+// client address).
+func variantFlags(cfg *Config, name string) []string {
+	if name == VariantOff {
+		return []string{"--cache=false", "--admission=false"}
+	}
+	if cfg.MaxInFlight > 0 {
+		return []string{"--max-in-flight", strconv.Itoa(cfg.MaxInFlight)}
+	}
+	return nil
 }
 
 // PartyID is the bench's live party.
@@ -238,7 +250,7 @@ func startServe(ctx context.Context, cfg *Config, name, dir, sigDir, pin string)
 	ln.Close()
 	args := []string{"serve", "--addr", addr, "--index-dir", filepath.Join(dir, "index"), "--seed-count", strconv.Itoa(cfg.Listings),
 		"--seed", strconv.FormatUint(cfg.Seed, 10), "--signals", "memory", "--signals-dir", sigDir, "--public-reads", "--log-level", "warn"}
-	args = append(args, variantFlags[name]...)
+	args = append(args, variantFlags(cfg, name)...)
 	exe := cfg.Exe
 	if pin != "" {
 		args = append([]string{"-c", "0", exe}, args...)
@@ -312,7 +324,7 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 	if err != nil {
 		return nil, err
 	}
-	v := &Variant{Name: name, Flags: strings.Join(variantFlags[name], " ")}
+	v := &Variant{Name: name, Flags: strings.Join(variantFlags(cfg, name), " ")}
 	run := func(rate float64, du time.Duration, probe string) (*loadgen.Report, error) {
 		return loadgen.Run(ctx, loadgen.Config{Target: c.base, Scenario: loadgen.PartyStart, Duration: du, Rate: rate,
 			Shape: loadgen.Constant(rate), Catalog: cat, MaxWorkers: cfg.MaxWorkers, ProbePath: probe, Timeout: 10 * time.Second})
