@@ -200,7 +200,18 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
-	seen := map[uint32]struct{}{}
+	// Each listing once: marks in a pooled array by listing id (a map's
+	// hashing was a fifth of a following feed), cleared on the way out.
+	sc := scratchPool.Get().(*scratch)
+	sc.grow(len(s.strs) + 1)
+	seen := sc.cnt // zero: not seen
+	var marked []uint32
+	defer func() {
+		for _, l := range marked {
+			seen[l] = 0
+		}
+		scratchPool.Put(sc)
+	}()
 	for len(h) > 0 {
 		c := &h[0]
 		e := c.es[len(c.es)-1]
@@ -214,10 +225,12 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 		if s.isDead(e) || !keep(e) {
 			continue
 		}
-		if _, ok := seen[s.ev[e].lst]; ok {
+		l := s.ev[e].lst
+		if seen[l] != 0 {
 			continue
 		}
-		seen[s.ev[e].lst] = struct{}{}
+		seen[l] = 1
+		marked = append(marked, l)
 		if !f(e) {
 			return
 		}
