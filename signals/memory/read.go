@@ -127,12 +127,18 @@ func (s *state) sortHits(hs []hit) {
 		return
 	}
 	newest, oldest := hs[0].at, hs[0].at
-	for _, h := range hs {
+	inOrder := true // newest first already (a merge's output)
+	for i, h := range hs {
 		newest, oldest = max(newest, h.at), min(oldest, h.at)
+		if i > 0 && h.at > hs[i-1].at {
+			inOrder = false
+		}
 	}
-	if uint64(newest-oldest) >= 1<<(64-idxBits) {
+	switch {
+	case inOrder:
+	case uint64(newest-oldest) >= 1<<(64-idxBits):
 		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
-	} else {
+	default:
 		keys := make([]uint64, len(hs))
 		for i, h := range hs {
 			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
