@@ -7,6 +7,13 @@ import (
 	"github.com/rummage/rummage/query"
 )
 
+// SetFollowingTopFactor sets followingTopFactor until the test ends.
+func SetFollowingTopFactor(t interface{ Cleanup(func()) }, v int) {
+	old := followingTopFactor
+	followingTopFactor = v
+	t.Cleanup(func() { followingTopFactor = old })
+}
+
 // FollowingTop exposes followingTop, and FollowingAll the same first n
 // candidates read from every share (FollowingMaxShares), for the tests.
 func (f *Feeds) FollowingTop(ctx context.Context, user string, now time.Time, n int) ([]query.Candidate, error) {

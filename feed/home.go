@@ -225,6 +225,10 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 	return snap, nil
 }
 
+// followingTopFactor is how many shares per candidate followingTop reads
+// at first (a variable for the tests: 0 reads one, then more).
+var followingTopFactor = 4
+
 // followingTop is the first n candidates of user's following feed (no
 // total, no facets), and the shares they were keyed by. It reads the
 // followed closets' newest shares a few times n at first, and more only
@@ -233,7 +237,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 // share read (a share left out is at most as new as that one).
 func (f *Feeds) followingTop(ctx context.Context, user string, closets []string, now time.Time, n int) (*query.Candidates, []signals.ListingAt, error) {
 	limit := f.cfg.FollowingMaxShares
-	read := min(4*n, limit)
+	read := min(max(1, followingTopFactor*n), limit)
 	for {
 		r, shares, err := f.followingRetrieval(ctx, &query.Request{User: user}, closets, now, read)
 		if err != nil {

@@ -21,6 +21,13 @@ func TestFollowingTopReadsEnoughShares(t *testing.T) {
 	}
 	feedtest.Social(t, s)
 	f := feed.New(feedtest.Catalog(t), s, feed.Config{})
+	for _, factor := range []int{0, 1, 4} {
+		feed.SetFollowingTopFactor(t, factor)
+		testFollowingTop(ctx, t, f)
+	}
+}
+
+func testFollowingTop(ctx context.Context, t *testing.T, f *feed.Feeds) {
 	for _, user := range []string{"u1", "u4"} {
 		for n := 1; n <= 12; n++ {
 			got, err := f.FollowingTop(ctx, user, feedtest.Now, n)
