@@ -812,62 +812,27 @@ var relevancePruning = true
 // that group and all after it are skipped without reading their rows or
 // scoring. A broad word matching 130k listings then scores a few thousand.
 func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap, after *query.Position, k int, scorer query.Scorer) ([]entry, bool) {
-	// Membership in all through a bitset over ordinals (a load and a
-	// shift) instead of a roaring Contains per hit.
-	in := getBitset(c.ids.len())
-	defer putBitset(in, all)
-	buf := make([]uint32, 1024)
-	it := all.ManyIterator()
-	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
-		for _, o := range buf[:n] {
-			in[o>>6] |= 1 << (o & 63)
-		}
+	g := groupPool.Get().(*scoreGroups)
+	defer groupPool.Put(g)
+	if !g.build(st, c.ids.len(), text, all) {
+		return nil, false
 	}
-	// Consecutive hits mostly share a score: check the last group first.
-	groups := map[float64][]uint32{}
-	var last []uint32
-	lastSc := math.NaN()
-	for i, o := range text.ords {
-		if st.spend(1) {
-			return nil, false
-		}
-		if in[o>>6]&(1<<(o&63)) == 0 {
-			continue
-		}
-		if sc := text.scores[i]; sc != lastSc {
-			if !math.IsNaN(lastSc) {
-				groups[lastSc] = last
-			}
-			lastSc, last = sc, groups[sc]
-		}
-		last = append(last, o)
-	}
-	if !math.IsNaN(lastSc) {
-		groups[lastSc] = last
-	}
-	scores := make([]float64, 0, len(groups))
-	for sc := range groups {
-		scores = append(scores, sc)
-	}
-	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
 	h := c.newPage(after, query.SortRelevance, k)
 	// The scorer is an interface, so the signals it reads escape: a
 	// pooled buffer instead of a 33 KB array per query.
 	sp := signalBufs.Get().(*[256]query.Signals)
 	defer signalBufs.Put(sp)
 	sigs := sp[:]
-	for gi, sc := range scores {
+	for gi, sc := range g.scores {
 		if len(h.e) == k && scorer.Bound(sc) < h.e[0].v {
 			// Every listing left scores below the page's worst, which is
 			// after the cursor: they are all after it too.
-			for _, rest := range scores[gi:] {
-				h.remaining += len(groups[rest])
-			}
+			h.remaining += len(g.ords) - g.start[gi]
 			break
 		}
-		g := groups[sc]
-		for lo := 0; lo < len(g) && !st.spend(len(sigs)); lo += len(sigs) {
-			chunk := g[lo:min(lo+len(sigs), len(g))]
+		grp := g.ords[g.start[gi]:g.start[gi+1]]
+		for lo := 0; lo < len(grp) && !st.spend(len(sigs)); lo += len(sigs) {
+			chunk := grp[lo:min(lo+len(sigs), len(grp))]
 			// Read the rows first in a tight loop, so that their cache
 			// misses overlap, then blend.
 			for i, o := range chunk {
@@ -880,6 +845,100 @@ func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap,
 		}
 	}
 	return h.result()
+}
+
+// scoreGroups are the text hits in a result grouped by text score, best
+// first: group i is ords[start[i]:start[i+1]], of score scores[i], its hits
+// in text order. Pooled: its slices keep their capacity between queries,
+// so grouping allocates nothing once warm.
+type scoreGroups struct {
+	scores []float64 // descending
+	start  []int     // len(scores)+1
+	ords   []uint32
+	// Scratch of build.
+	seen   []float64 // the scores in first-seen order
+	hitOrd []uint32
+	hitGrp []int32 // the group of each hitOrd, in first-seen order
+	count  []int
+	perm   []int32
+	rank   []int32
+	index  map[float64]int32
+}
+
+var groupPool = sync.Pool{New: func() any { return &scoreGroups{index: map[float64]int32{}} }}
+
+// build groups the hits of text that are in all (a set of ordinals below
+// n). It reports false when the budget ran out.
+func (g *scoreGroups) build(st *budget, n int, text *textHits, all *roaring.Bitmap) bool {
+	// Membership in all through a bitset over ordinals (a load and a
+	// shift) instead of a roaring Contains per hit.
+	in := getBitset(n)
+	defer putBitset(in, all)
+	buf := make([]uint32, 1024)
+	it := all.ManyIterator()
+	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+		for _, o := range buf[:n] {
+			in[o>>6] |= 1 << (o & 63)
+		}
+	}
+	clear(g.index)
+	scores, count := g.seen[:0], g.count[:0]
+	hitOrd, hitGrp := g.hitOrd[:0], g.hitGrp[:0]
+	// Consecutive hits mostly share a score: check the last group first.
+	lastSc, last := math.NaN(), int32(-1)
+	for lo := 0; lo < len(text.ords); lo += checkEvery {
+		hi := min(lo+checkEvery, len(text.ords))
+		if st.spend(hi - lo) {
+			return false
+		}
+		for i, o := range text.ords[lo:hi] {
+			if in[o>>6]&(1<<(o&63)) == 0 {
+				continue
+			}
+			if sc := text.scores[lo+i]; sc != lastSc {
+				gi, ok := g.index[sc]
+				if !ok {
+					gi = int32(len(scores))
+					g.index[sc] = gi
+					scores, count = append(scores, sc), append(count, 0)
+				}
+				lastSc, last = sc, gi
+			}
+			count[last]++
+			hitOrd, hitGrp = append(hitOrd, o), append(hitGrp, last)
+		}
+	}
+	// Order the groups best first; rank maps a first-seen group to its
+	// place.
+	perm := g.perm[:0]
+	for i := range scores {
+		perm = append(perm, int32(i))
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return cmp.Compare(scores[b], scores[a]) })
+	rank := slices.Grow(g.rank[:0], len(perm))[:len(perm)]
+	g.scores = slices.Grow(g.scores[:0], len(perm))[:len(perm)]
+	g.start = slices.Grow(g.start[:0], len(perm)+1)[:len(perm)+1]
+	at := 0
+	for r, gi := range perm {
+		rank[gi] = int32(r)
+		g.scores[r] = scores[gi]
+		g.start[r] = at
+		at += count[gi]
+	}
+	g.start[len(perm)] = at
+	// Scatter the hits into their groups, keeping text order; count
+	// becomes each group's next slot.
+	for r := range perm {
+		count[r] = g.start[r]
+	}
+	g.ords = slices.Grow(g.ords[:0], len(hitOrd))[:len(hitOrd)]
+	for i, o := range hitOrd {
+		r := rank[hitGrp[i]]
+		g.ords[count[r]] = o
+		count[r]++
+	}
+	g.seen, g.count, g.hitOrd, g.hitGrp, g.perm, g.rank = scores, count, hitOrd, hitGrp, perm, rank
+	return true
 }
 
 var bitsets sync.Pool // of *[]uint64, all zero
