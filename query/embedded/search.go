@@ -160,16 +160,30 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 // seller (the text score is the caller's; the seller, a string built from
 // its arena, is set on the returned candidates only).
 func (c *columns) signals(o uint32, s *query.Signals) {
+	c.rowSignals(o, s)
+	c.labels(o, s)
+}
+
+// rowSignals fills the numbers of signals: one read of the row, no
+// dependent loads, so that a loop over many rows keeps many cache misses
+// in flight.
+func (c *columns) rowSignals(o uint32, s *query.Signals) {
 	r := &c.rows[o]
 	s.CreatedMs, s.ListedMs = r.created, r.listed()
 	s.Likes, s.Shares = int64(r.likes), int64(r.shares)
-	s.Brand, s.Size = c.brands.vals[r.brand], c.sizes.vals[r.size]
-	s.Category = c.nodes[r.node].path
 	s.PriceCents = r.price
 	s.SharedMs = 0
 	if r.shared != noTime {
 		s.SharedMs = r.shared
 	}
+}
+
+// labels fills the strings of signals but the seller: brand, size and
+// category, looked up from the row's codes.
+func (c *columns) labels(o uint32, s *query.Signals) {
+	r := &c.rows[o]
+	s.Brand, s.Size = c.brands.vals[r.brand], c.sizes.vals[r.size]
+	s.Category = c.nodes[r.node].path
 }
 
 // restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
@@ -834,13 +848,15 @@ func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap,
 		for lo := 0; lo < len(grp) && !st.spend(len(sigs)); lo += len(sigs) {
 			chunk := grp[lo:min(lo+len(sigs), len(grp))]
 			// Read the rows first in a tight loop, so that their cache
-			// misses overlap, then blend.
+			// misses overlap, then (rows in cache) label and blend.
 			for i, o := range chunk {
-				c.signals(o, &sigs[i])
-				sigs[i].Text = sc
+				c.rowSignals(o, &sigs[i])
 			}
 			for i, o := range chunk {
-				h.offer(entry{v: scorer.Score(&sigs[i]), text: sc, ord: o})
+				s := &sigs[i]
+				c.labels(o, s)
+				s.Text = sc
+				h.offer(entry{v: scorer.Score(s), text: sc, ord: o})
 			}
 		}
 	}
