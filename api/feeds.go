@@ -98,6 +98,11 @@ func writePage(c echo.Context, req *query.Request, res *feed.Page) error {
 	if out.Hits == nil {
 		out.Hits = []feed.Hit{}
 	}
+	ids := make([]string, len(out.Hits))
+	for i := range out.Hits {
+		ids[i] = out.Hits[i].ID
+	}
+	out.QueryID = stampAnswer(c, out.Total, ids)
 	if out.Facets == nil {
 		out.Facets = map[query.Facet][]query.FacetValue{}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/web"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -271,7 +272,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
@@ -289,6 +290,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	defer stopAdmin()
 	fmt.Fprintf(w, "api: http://%s  (try: curl 'http://%s/v1/search?q=dress')\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(w, "app: http://%s/  (the shopper app; the operator dashboard is /admin)\n", ln.Addr())
 	if hooks.started != nil {
 		hooks.started(ln.Addr().String(), broker)
 	}

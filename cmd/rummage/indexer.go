@@ -78,6 +78,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
+	learn := fs.Bool("affinity", true, "also learn affinity profiles from <prefix>.events (clicks, add-to-carts, purchases) into the signals store, as consumer group <prefix>-affinity")
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
 	bf := addBackendFlags(fs, "./data/indexer")
 	sf := addSignalsFlags(fs, signalsMemory)
@@ -165,6 +166,14 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	}
 	defer stopAdmin()
 	tasks := []task{{"indexer", ix.Run}}
+	if *learn {
+		t, stop, err := affinityTask(ctx, brokerList, *prefix, *partitions, store, idx.Read, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		tasks = append(tasks, t)
+	}
 	if *apiAddr != "" {
 		positions := kafkabus.NewPositions(brokerList, *group, topics)
 		defer positions.Close()

@@ -30,6 +30,7 @@ var commands = []command{
 	{"reindex", "build a fresh index from a new snapshot and switch to it", runReindex},
 	{"reconcile", "compare every row in Postgres with the index and print differences", runReconcile},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
+	{"loadtest", "offer open-loop load shaped like a party start, a drop or a search mix to a running API", runLoadtest},
 }
 
 func usage() {

@@ -57,7 +57,8 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	base := c.visibleAt(&x.vis, nowMs)
 	var fk *feedKeys
 	if r.Restrict.Active() {
-		base, fk = c.restrict(base, &r.Restrict, sortBy == query.SortFeed)
+		base, fk = c.restrict(&x.restricted, base, &r.Restrict, sortBy == query.SortFeed)
+		defer fk.release()
 	}
 	if r.Scope != nil {
 		var err error
@@ -189,7 +190,7 @@ func (c *columns) labels(o uint32, s *query.Signals) {
 // restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
 // set, minus the listings of ExcludeSellers. Seller and listing ids match
 // exactly. For SortFeed it also returns the restriction's keys (feed.go).
-func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
+func (c *columns) restrict(rc *restrictCache, base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
 	out := base
 	var fk *feedKeys
 	if rs.Include {
@@ -202,19 +203,15 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 			fk = &feedKeys{sellers: sellers}
 		}
 		if len(rs.IDs) > 0 {
-			ords := make([]uint32, 0, len(rs.IDs))
-			for i, id := range rs.IDs {
-				if o, ok := c.ids.lookup(id); ok && !c.deleted[o] {
-					ords = append(ords, o)
-					if fk != nil {
-						fk.add(o, rs.IDKeys[i])
-					}
-				}
+			var keys []int64
+			if fk != nil {
+				keys = rs.IDKeys
 			}
-			slices.Sort(ords)
-			b := roaring.New()
-			b.AddMany(ords)
-			parts = append(parts, b)
+			res := c.resolveIDs(rc, rs.IDs, keys)
+			if fk != nil {
+				fk.ords, fk.keys = res.ords, res.okeys
+			}
+			parts = append(parts, res.bitmap)
 		}
 		switch len(parts) {
 		case 0:

@@ -120,6 +120,9 @@ type Entry struct {
 	Surrogate string
 	// drops marks /v1/drops: server_time is spliced in per request.
 	drops bool
+	// list is a listing list's total and ids: its query id is spliced in
+	// per request, and its impression recorded (package events).
+	list *listing
 
 	content    uint64 // hash of the answer without per-walk fields
 	ttl        time.Duration
@@ -128,8 +131,17 @@ type Entry struct {
 	purged     atomic.Bool // invalidated: its replacement is compared (over-purge)
 }
 
+// listing is what an impression needs of a cached listing list.
+type listing struct {
+	total int
+	ids   []string
+}
+
 func (e *Entry) weight(keyLen int) int {
 	n := keyLen + len(e.Body) + len(e.ETag) + len(e.Surrogate) + 160
+	if e.list != nil {
+		n += 24 * len(e.list.ids)
+	}
 	for _, d := range e.Deps {
 		n += len(d) + 16
 	}

@@ -214,7 +214,13 @@ func TestETagAnd304(t *testing.T) {
 	if sk := r1.Header().Get("Surrogate-Key"); !strings.Contains(sk, "l:l0") || !strings.Contains(sk, "brand:nike") {
 		t.Fatalf("Surrogate-Key %q", sk)
 	}
+	if cs := r1.Header().Get(HeaderCacheStatus); cs != CacheStatusMiss {
+		t.Fatalf("first answer: Cache-Status %q, want %q", cs, CacheStatusMiss)
+	}
 	r2 := f.get("/v1/search?brand=nike", "If-None-Match", tag)
+	if cs := r2.Header().Get(HeaderCacheStatus); cs != CacheStatusHit {
+		t.Fatalf("second answer: Cache-Status %q, want %q", cs, CacheStatusHit)
+	}
 	if r2.Code != http.StatusNotModified || r2.Body.Len() != 0 || r2.Header().Get("ETag") != tag {
 		t.Fatalf("revalidation: %d %q body %q", r2.Code, r2.Header().Get("ETag"), r2.Body)
 	}
@@ -226,6 +232,9 @@ func TestETagAnd304(t *testing.T) {
 	}
 	// A refill that answers the same (but for its cursor) keeps the ETag.
 	f.c.Invalidate([]string{"l0"}, nil)
+	if cs := f.get("/v1/search?brand=nike").Header().Get(HeaderCacheStatus); cs != CacheStatusStale {
+		t.Fatalf("after an invalidation: Cache-Status %q, want %q", cs, CacheStatusStale)
+	}
 	f.clk.Add(DefaultStale)
 	if r4 := f.get("/v1/search?brand=nike"); r4.Header().Get("ETag") != tag || f.cat.calls.Load() != 2 {
 		t.Fatalf("refill: ETag %q (was %q), %d computations", r4.Header().Get("ETag"), tag, f.cat.calls.Load())

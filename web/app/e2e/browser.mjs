@@ -1,0 +1,201 @@
+// The browser tests of the shopper app and the dashboard, in Debian's
+// Chromium driven by playwright-core. The Go test TestBrowser
+// (cmd/rummage/web_test.go) starts the real stack (Postgres, the CDC, the
+// in-process broker, the indexer, the API), then runs this script with its
+// settings in $E2E (JSON) and plays the database's part: when the script
+// prints "STEP <name> <json>", Go makes the change in Postgres and answers
+// with one JSON line on stdin. Assertions are on content and order; the
+// times are printed ("TIME <name> <ms>"), never asserted.
+
+import { chromium } from 'playwright-core';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+
+const cfg = JSON.parse(process.env.E2E);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const WAIT = 30000; // generous deadlines; the shared 2-core machine is noisy
+
+async function step(name, data = {}) {
+  console.log(`STEP ${name} ${JSON.stringify(data)}`);
+  const { value, done } = await lines.next();
+  if (done) throw new Error(`no answer to step ${name}`);
+  const ans = JSON.parse(value);
+  if (ans.error) throw new Error(`step ${name}: ${ans.error}`);
+  return ans;
+}
+const time = (name, ms) => console.log(`TIME ${name} ${Math.round(ms)}`);
+const shot = (page, name) => page.screenshot({ path: join(cfg.shots, name + '.png'), fullPage: false });
+
+const browser = await chromium.launch({
+  executablePath: cfg.chromium,
+  args: ['--headless', '--no-sandbox', '--disable-background-networking'],
+});
+let page;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  // --- search: first page, two brands, the second page ------------------
+  await page.goto(cfg.base + '/');
+  await page.waitForSelector('.grid .card', { timeout: WAIT });
+  const nav = await page.evaluate(() => {
+    const m = performance.getEntriesByName('rummage:first-page')[0];
+    return { firstPage: m ? m.startTime : null, rendered: Number(document.body.dataset.rendered) };
+  });
+  assert.ok(nav.firstPage !== null, 'the search page marks its first render');
+  time('first_page_render_from_navigation', nav.firstPage);
+  time('first_page_request_and_render', nav.rendered);
+  const total = async () => Number((await page.textContent('.total')).replace(/[^0-9]/g, ''));
+  const facetText = (f) => page.textContent(`.facet[data-facet="${f}"]`);
+  const all = await total();
+  const sizesAll = await facetText('size');
+  await shot(page, '1-search');
+
+  const brandBox = (name) => page.locator('.facet[data-facet="brand"] label').filter({ hasText: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\d+$`) }).locator('input');
+  const [b1, b2] = cfg.brands;
+  let t = Date.now();
+  await brandBox(b1).check();
+  await page.waitForFunction((b) => new URL(location.href).searchParams.getAll('brand').includes(b) && document.querySelector('.total'), b1, { timeout: WAIT });
+  await page.waitForSelector('.grid .card', { timeout: WAIT });
+  const one = await total();
+  time('tick_first_brand', Date.now() - t);
+  t = Date.now();
+  await brandBox(b2).check();
+  await page.waitForFunction(() => new URL(location.href).searchParams.getAll('brand').length === 2 && document.querySelector('.total'), null, { timeout: WAIT });
+  await page.waitForSelector('.grid .card', { timeout: WAIT });
+  const two = await total();
+  time('tick_second_brand', Date.now() - t);
+  assert.equal(one, cfg.brandCounts[0], `${b1} alone: the total is the brand's count`);
+  assert.equal(two, cfg.brandCounts[0] + cfg.brandCounts[1], 'two brands: OR within the facet');
+  assert.ok(two < all, 'the filter narrows the catalog');
+  assert.notEqual(await facetText('size'), sizesAll, 'the other facets recount under the filter');
+  const brandsShown = await page.$$eval('.grid .card .sub', (els) => els.map((e) => e.textContent.split(' · ')[0]));
+  assert.ok(brandsShown.length > 0 && brandsShown.every((b) => b === b1 || b === b2), `only ${b1} and ${b2} shown: ${brandsShown}`);
+  await shot(page, '2-two-brands');
+
+  const first = await page.$$eval('.grid .card', (els) => els.map((e) => e.dataset.id));
+  assert.equal(first.length, cfg.pageSize, 'a full first page');
+  t = Date.now();
+  await page.locator('.sentinel').scrollIntoViewIfNeeded();
+  await page.waitForFunction((n) => document.querySelectorAll('.grid .card').length > n, first.length, { timeout: WAIT });
+  time('second_page', Date.now() - t);
+  const ids = await page.$$eval('.grid .card', (els) => els.map((e) => e.dataset.id));
+  assert.deepEqual(ids.slice(0, first.length), first, 'the second page is appended below the first');
+  assert.equal(new Set(ids).size, ids.length, 'no listing twice across pages');
+  assert.ok(ids.length >= Math.min(two, 2 * cfg.pageSize), `two pages: ${ids.length}`);
+  await shot(page, '3-second-page');
+
+  // --- the category tree: into a node, its siblings stay, its children show
+  await page.goto(cfg.base + '/');
+  const cat = '.facet[data-facet="category"] li';
+  await page.waitForSelector(cat + ' a', { timeout: WAIT });
+  const roots = await page.$$eval(cat + ' a', (els) => els.map((e) => e.textContent.replace(/\s+\d+$/, '').trim()));
+  assert.ok(roots.length >= 2, `root categories: ${roots}`);
+  await page.click(cat + ' a >> nth=0');
+  await page.waitForFunction(() => document.querySelector('.facet[data-facet="category"] li.selected'), null, { timeout: WAIT });
+  const tree = await page.$$eval(cat, (els) => els.map((e) => ({ sel: e.classList.contains('selected'), depth: parseFloat(e.style.paddingLeft || '0'), name: e.textContent.replace(/\s+\d+$/, '').trim(), counted: /\d+$/.test(e.textContent) })));
+  assert.equal(new URL(page.url()).searchParams.get('category'), roots[0]);
+  assert.equal(tree[0].name, '‹ All');
+  assert.deepEqual(tree.filter((r) => r.depth === 0 && r.name !== '‹ All').map((r) => r.name), roots, 'the siblings of the selected node stay, in order');
+  assert.ok(tree.find((r) => r.sel).name === roots[0]);
+  const kids = tree.filter((r) => r.depth > 0);
+  assert.ok(kids.length > 0 && kids.every((r) => r.counted), 'the children of the selected node, with counts');
+  await shot(page, '3b-category');
+
+  // --- a listing with its pictures ---------------------------------------
+  await page.goto(cfg.base + '/?q=' + encodeURIComponent(cfg.picListing.title));
+  await page.waitForSelector(`.grid .card[data-id="${cfg.picListing.id}"]`, { timeout: WAIT });
+  const thumb = await page.waitForFunction((id) => {
+    const img = document.querySelector(`.card[data-id="${id}"] img`);
+    return img && img.complete && img.naturalWidth > 0 && { src: img.currentSrc, w: img.naturalWidth };
+  }, cfg.picListing.id, { timeout: WAIT }).then((h) => h.jsonValue());
+  assert.equal(thumb.src, cfg.picListing.thumbnail, 'the grid shows the thumbnail variant');
+  t = Date.now();
+  await page.click(`.grid .card[data-id="${cfg.picListing.id}"]`);
+  await page.waitForURL('**/listing/' + encodeURIComponent(cfg.picListing.id), { timeout: WAIT });
+  const hero = await page.waitForFunction(() => {
+    const img = document.querySelector('img.hero');
+    return img && img.complete && img.naturalWidth > 0 && { src: img.currentSrc, srcset: img.getAttribute('srcset'), w: img.naturalWidth };
+  }, null, { timeout: WAIT }).then((h) => h.jsonValue());
+  time('listing_page_image', Date.now() - t);
+  assert.ok(cfg.picListing.large.includes(hero.src), `the page shows the medium or large variant, got ${hero.src}`);
+  assert.match(hero.srcset, /600w.*1200w/);
+  assert.equal(await page.textContent('.listing h1'), cfg.picListing.title);
+  await shot(page, '4-listing');
+
+  // --- a live party: a share inserted in Postgres shows as "1 new" -------------
+  await page.goto(`${cfg.base}/parties/${cfg.party.id}?poll=1000`);
+  await page.waitForSelector('.grid .card', { timeout: WAIT });
+  const before = await page.$$eval('.grid .card', (els) => els.map((e) => e.dataset.id));
+  assert.deepEqual(before, cfg.party.feed, 'the party feed, newest share first');
+  const shared = await step('share');
+  t = Date.now();
+  await page.waitForSelector('.banner:not([hidden])', { timeout: WAIT });
+  time('share_to_banner', Date.now() - t);
+  assert.match(await page.textContent('.banner'), /^1 new — tap to refresh$/);
+  assert.deepEqual(await page.$$eval('.grid .card', (els) => els.map((e) => e.dataset.id)), before, 'the grid does not move until tapped');
+  await shot(page, '5-party-new');
+  await page.click('.banner');
+  await page.waitForFunction((id) => document.querySelector('.grid .card')?.dataset.id === id, shared.id, { timeout: WAIT });
+  const after = await page.$$eval('.grid .card', (els) => els.map((e) => e.dataset.id));
+  assert.deepEqual(after, [shared.id, ...before.filter((x) => x !== shared.id)], 'the shared listing on top, the rest in order');
+  assert.ok(await page.isHidden('.banner'));
+  await shot(page, '6-party-refreshed');
+
+  // --- the following feed for a chosen shopper (a server key vouches for user=) -------
+  await page.evaluate((s) => localStorage.setItem('rummage.settings', JSON.stringify(s)), { key: cfg.searchKey, token: '', user: cfg.follower.user });
+  await page.goto(cfg.base + '/following');
+  await page.waitForSelector('.grid .card', { timeout: WAIT });
+  const following = await page.$$eval('.grid .card', (els) => els.map((e) => [e.dataset.id, e.querySelector('.reason')?.textContent]));
+  assert.deepEqual(following[0], [cfg.follower.first, 'listed by ' + cfg.follower.seller], 'the followed closet\'s newest listing first, with its reason');
+  await shot(page, '7-following');
+  await page.evaluate(() => localStorage.removeItem('rummage.settings'));
+
+  // --- a drop flips at T0 --------------------------------------------------------
+  const drop = await step('drop');
+  await page.goto(cfg.base + '/drops');
+  const row = `.drops li[data-at="${drop.at}"]`;
+  await page.waitForSelector(row, { timeout: WAIT });
+  const pre = await page.textContent(row);
+  assert.match(pre, /in \d\d:\d\d/, 'a countdown before T0');
+  assert.ok(!(await page.textContent('main')).includes(drop.title), 'the drop\'s listings are not shown before T0');
+  await shot(page, '8-drop-countdown');
+  await page.waitForSelector(`${row}.live`, { timeout: WAIT });
+  const flipped = Number(await page.getAttribute(row, 'data-flipped-at'));
+  time('drop_flip_after_t0', flipped - Date.parse(drop.at)); // the browser's clock: the same machine's
+  assert.ok(flipped >= Date.parse(drop.at) - 1000, 'not flipped before T0 (give or take the clocks)');
+  await page.waitForFunction((title) => document.querySelector('.landed')?.textContent.includes(title), drop.title, { timeout: WAIT });
+  time('drop_listing_shown_after_t0', Number(await page.getAttribute('.landed', 'data-shown-at')) - Date.parse(drop.at));
+  assert.match(await page.textContent(row), /Live now/);
+  await shot(page, '9-drop-live');
+
+  // --- the dashboard ---------------------------------------------------------------
+  await page.goto(`${cfg.base}/admin?every=1000&party=${encodeURIComponent(cfg.party.id)}`);
+  await page.fill('#adminkey', cfg.adminKey);
+  await page.click('#keyform button');
+  await page.waitForFunction(() => Number(document.body.dataset.scrapes) >= 3, null, { timeout: WAIT });
+  const rps = await page.textContent('[data-panel="rps"] .value');
+  assert.match(rps, /^\d/, `requests/s is a number: ${rps}`);
+  assert.ok(await page.$('[data-chart="Requests/s"] canvas'), 'the requests/s chart is drawn');
+  const points = await page.$$eval('[data-chart="Requests/s"] .u-legend', (e) => e.length);
+  assert.equal(points, 1);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-analytics]')].every((b) => !b.textContent.includes('Loading')), null, { timeout: WAIT });
+  const analytics = await page.$$eval('[data-analytics]', (els) => els.map((e) => e.dataset.analytics + ': ' + (e.querySelector('canvas') ? 'chart' : e.querySelector('.nodata')?.textContent)));
+  console.log('analytics panels: ' + analytics.join(' | '));
+  assert.ok(analytics.every((a) => /chart|No data yet/.test(a)), 'each analytics panel draws or says "no data yet"');
+  assert.match(await page.textContent('.party-line'), new RegExp(cfg.party.name));
+  await shot(page, '10-dashboard');
+
+  assert.deepEqual(errors, [], 'no script errors');
+  console.log('OK');
+} catch (e) {
+  if (page) await shot(page, 'failure').catch(() => {});
+  console.error(e.stack || String(e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  process.stdin.destroy();
+}
