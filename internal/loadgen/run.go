@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,57 +80,23 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Duration == 0 {
-		c.Duration = 60 * time.Second
-	}
-	if c.Rate == 0 {
-		c.Rate = 100
-	}
-	if c.WaveAt == 0 {
-		c.WaveAt = c.Duration / 4
-	}
-	if c.WaveTau == 0 {
-		c.WaveTau = 10 * time.Second
-	}
-	if c.WaveMult == 0 {
-		c.WaveMult = 2
-	}
-	if c.ShareMult == 0 {
-		c.ShareMult = 4
-	}
-	if c.ShareRate == 0 {
-		c.ShareRate = 20
-	}
-	if c.Think == 0 {
-		c.Think = 10 * time.Second
-	}
-	if c.AfterThink == 0 {
-		c.AfterThink = 2 * time.Second
-	}
-	if c.Leave == 0 {
-		c.Leave = c.Duration / 3
-	}
-	if c.Sales == 0 {
-		c.Sales = 10
-	}
-	if c.Sources == 0 {
-		c.Sources = 4
-	}
-	if c.MaxWorkers == 0 {
-		c.MaxWorkers = 512
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.LagLimit == 0 {
-		c.LagLimit = 0.02
-	}
-	if c.ProbeRate == 0 {
-		c.ProbeRate = 10
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Duration = cmp.Or(c.Duration, 60*time.Second)
+	c.Rate = cmp.Or(c.Rate, 100)
+	c.WaveAt = cmp.Or(c.WaveAt, c.Duration/4)
+	c.WaveTau = cmp.Or(c.WaveTau, 10*time.Second)
+	c.WaveMult = cmp.Or(c.WaveMult, 2)
+	c.ShareMult = cmp.Or(c.ShareMult, 4)
+	c.ShareRate = cmp.Or(c.ShareRate, 20)
+	c.Think = cmp.Or(c.Think, 10*time.Second)
+	c.AfterThink = cmp.Or(c.AfterThink, 2*time.Second)
+	c.Leave = cmp.Or(c.Leave, c.Duration/3)
+	c.Sales = cmp.Or(c.Sales, 10)
+	c.Sources = cmp.Or(c.Sources, 4)
+	c.MaxWorkers = cmp.Or(c.MaxWorkers, 512)
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.LagLimit = cmp.Or(c.LagLimit, 0.02)
+	c.ProbeRate = cmp.Or(c.ProbeRate, 10)
+	c.Seed = cmp.Or(c.Seed, 1)
 	return c
 }
 
