@@ -217,7 +217,7 @@ func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, 
 		return api.Auth{}, nil, err
 	}
 	if idx.Admin != nil {
-		idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
+		idx.Admin = api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, log))
 	}
 	return auth, stop, nil
 }
