@@ -236,10 +236,11 @@ func devKeys(ctx context.Context, ring *keys.Ring, w io.Writer) error {
 	fmt.Fprintln(w, "api keys (made at this first start and shown once; only their SHA-256 is stored):")
 	ctx = audit.WithActor(ctx, "dev")
 	for _, kind := range keys.Kinds() {
-		secret, _, err := ring.Create(ctx, kind, "dev "+string(kind))
+		secret, k, err := ring.Create(ctx, kind, "dev "+string(kind))
 		if err != nil {
 			return err
 		}
+		auditKey(ctx, slog.Default(), audit.ActionKeyCreate, k)
 		fmt.Fprintf(w, "  %-7s %s\n", kind, secret)
 	}
 	return nil
