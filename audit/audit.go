@@ -135,6 +135,14 @@ func Insert(ctx context.Context, db Execer, e Event) error {
 	return nil
 }
 
+// Postgres records events as rows of rummage.audit_log through db (a
+// pgx pool, say).
+func Postgres(db Execer) Recorder { return pgRecorder{db} }
+
+type pgRecorder struct{ db Execer }
+
+func (p pgRecorder) Record(ctx context.Context, e Event) error { return Insert(ctx, p.db, e) }
+
 // HTTP records the requests to h that change something (any method but
 // GET, HEAD and OPTIONS) once they are answered: action, the target the
 // request names (target(r), may be ""), the actor actor(r) says, and the

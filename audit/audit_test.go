@@ -134,7 +134,7 @@ func TestInsert(t *testing.T) {
 	if err := audit.Insert(audit.WithActor(ctx, "key:k1"), pool, audit.Event{At: at, Action: audit.ActionReindexStart, Outcome: "http 409", Detail: map[string]string{"path": "/admin/reindex"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := audit.Insert(ctx, pool, audit.Event{Action: audit.ActionKeyCreate, Target: "k2"}); err != nil {
+	if err := audit.Postgres(pool).Record(ctx, audit.Event{Action: audit.ActionKeyCreate, Target: "k2"}); err != nil {
 		t.Fatal(err)
 	}
 	var (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/api/apitest"
+	"github.com/rummage/rummage/audit"
 )
 
 // TestAdminReindexIsAudited: a reindex started with an admin key is one
@@ -28,7 +29,7 @@ func TestAdminReindexIsAudited(t *testing.T) {
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusAccepted)
 		}
-	}), log))
+	}), audit.Logger(log), log))
 	send := func(method, secret string) int {
 		req := httptest.NewRequest(method, "/admin/reindex", strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer "+secret)
