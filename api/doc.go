@@ -19,6 +19,10 @@
 //	GET /docs              the OpenAPI document rendered by a vendored RapiDoc
 //	                       (docsui/, embedded; nothing loaded off the host)
 //
+// With Config.CORSOrigins, pages of those origins may call it from a
+// browser: Echo's CORS middleware answers their preflights outside
+// authorization and every admission middleware (docs/api.md, "CORS").
+//
 // Every GET route answers HEAD too. Other packages add routes, middleware
 // (keys, rate limits, caches), the metrics registry and readiness through
 // New's options, without editing the server: every role runs this one

@@ -293,7 +293,14 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return fmt.Errorf("--addr: %w", err)
 	}
-	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), o.log)
+	rec, stopAudit, err := adminAudit(ctx, o.dbURL, o.log)
+	if err != nil {
+		ln.Close()
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAudit()
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), o.log)
 	if err != nil {
 		ln.Close()
 		dev.Pipeline().Close()
