@@ -58,6 +58,12 @@ func NewKeys(t testing.TB) *Keys {
 }
 
 // Shared returns one keyring per test binary.
+func init() {
+	// The pages the server serves besides JSON (/docs and its viewer).
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
+}
+
 var Shared = sync.OnceValue(func() *Keys {
 	k, err := newKeys()
 	if err != nil {

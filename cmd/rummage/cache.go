@@ -68,6 +68,9 @@ func (f *cacheFlags) build(ctx context.Context, acfg *api.Config, read func() qu
 	}}
 	cfg := cache.Config{MaxBytes: *f.bytes, TTL: *f.ttl, Boundaries: b, Logger: log, Metrics: cache.NewMetrics()}
 	hc := cache.HTTPConfig{Canon: acfg.Aliases.Lookup}
+	if acfg.Experiments != nil {
+		hc.Variant = acfg.Experiments.CacheKey
+	}
 	if acfg.Signals != nil {
 		b.Parties = acfg.Signals.Parties
 		hc.Social = acfg.Signals

@@ -184,6 +184,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		acfg := api.DefaultConfig()
 		acfg.Auth = auth
 		serveSignals(&acfg, store)
+		if err := sf.personal.apply(&acfg, store); err != nil {
+			return err
+		}
 		if err := bf.serving(&acfg, cf, log); err != nil {
 			return err
 		}

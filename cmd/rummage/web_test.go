@@ -29,15 +29,6 @@ import (
 	"github.com/rummage/rummage/internal/testpg"
 )
 
-// printedKeys are the API keys a first dev start prints, by kind.
-func printedKeys(out string) map[string]string {
-	keys := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^  (search|public|events|admin) +(rk_\S+)$`).FindAllStringSubmatch(out, -1) {
-		keys[m[1]] = m[2]
-	}
-	return keys
-}
-
 // browserTools finds what the browser tests need: node, Chromium and
 // playwright-core (npm ci in web/app; scripts/test runs it). Missing ones
 // skip the test, or fail it under CI=true.

@@ -35,6 +35,11 @@ type HTTPConfig struct {
 	// Canon resolves a brand alias ("lulu" → "Lululemon"), so that a
 	// filter on an alias depends on the brand it stands for.
 	Canon func(brand string) (string, bool)
+	// Variant returns what a user's experiment variants add to a key:
+	// non-empty only for variants that change retrieval
+	// (experiments.Set.CacheKey), whose answers differ for the same
+	// request; nil: nothing.
+	Variant func(user string) string
 }
 
 // maxFollowTags is how many followed closets a following feed entry
@@ -127,6 +132,11 @@ func (c *Cache) Middleware(cfg HTTPConfig) echo.MiddlewareFunc {
 			}
 			raw := canonicalQuery(q)
 			key := r.URL.EscapedPath() + "?" + raw
+			if cfg.Variant != nil && user != "" {
+				if v := cfg.Variant(user); v != "" {
+					key += "#variant=" + v // shared by the variant's users
+				}
+			}
 			now := c.cfg.Now()
 			e, st := c.Lookup(key, now)
 			hdr := ec.Response().Header()
