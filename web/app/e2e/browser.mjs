@@ -8,6 +8,8 @@
 // times are printed ("TIME <name> <ms>"), never asserted.
 
 import { chromium } from 'playwright-core';
+import algoliasearchHelper from 'algoliasearch-helper';
+import { rummageSearchClient } from '../src/lib/instantsearch.js';
 import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -252,6 +254,25 @@ try {
   assert.ok(analytics.every((a) => /chart|No data yet/.test(a)), 'each analytics panel draws or says "no data yet"');
   assert.match(await page.textContent('.party-line'), new RegExp(cfg.party.name));
   await shot(page, '10-dashboard');
+
+  // --- the InstantSearch client against this Rummage (from node) -------------
+  const calls = [];
+  const client = rummageSearchClient({ get: async (path) => { calls.push(path); const r = await fetch(cfg.base + path); return r.json(); } });
+  let queries = 0;
+  const helper = algoliasearchHelper({ ...client, search: (rs) => { queries += rs.length; return client.search(rs); } }, 'listings', {
+    disjunctiveFacets: ['brand', 'size'], hierarchicalFacets: [{ name: 'category', attributes: ['category.lvl0', 'category.lvl1'], separator: ' > ' }], hitsPerPage: 24,
+  });
+  const once = () => new Promise((resolve, reject) => { helper.once('result', ({ results }) => resolve(results)); helper.once('error', reject); helper.search(); });
+  await once();
+  helper.addDisjunctiveFacetRefinement('brand', b1).addDisjunctiveFacetRefinement('brand', b2);
+  const isRes = await once();
+  assert.equal(calls.length, 2, `one Rummage request per UI state (${queries} InstantSearch queries): ${calls}`);
+  assert.ok(queries > calls.length);
+  assert.equal(isRes.nbHits, cfg.brandCounts[0] + cfg.brandCounts[1]);
+  const isBrands = Object.fromEntries(isRes.getFacetValues('brand').map((v) => [v.name, v.count]));
+  assert.equal(isBrands[b1], cfg.brandCounts[0]);
+  assert.equal(isBrands[b2], cfg.brandCounts[1]);
+  console.log(`InstantSearch client: ${queries} InstantSearch queries, ${calls.length} Rummage requests`);
 
   assert.deepEqual(errors, [], 'no script errors');
   console.log('OK');
