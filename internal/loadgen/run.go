@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,57 +80,23 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Duration == 0 {
-		c.Duration = 60 * time.Second
-	}
-	if c.Rate == 0 {
-		c.Rate = 100
-	}
-	if c.WaveAt == 0 {
-		c.WaveAt = c.Duration / 4
-	}
-	if c.WaveTau == 0 {
-		c.WaveTau = 10 * time.Second
-	}
-	if c.WaveMult == 0 {
-		c.WaveMult = 2
-	}
-	if c.ShareMult == 0 {
-		c.ShareMult = 4
-	}
-	if c.ShareRate == 0 {
-		c.ShareRate = 20
-	}
-	if c.Think == 0 {
-		c.Think = 10 * time.Second
-	}
-	if c.AfterThink == 0 {
-		c.AfterThink = 2 * time.Second
-	}
-	if c.Leave == 0 {
-		c.Leave = c.Duration / 3
-	}
-	if c.Sales == 0 {
-		c.Sales = 10
-	}
-	if c.Sources == 0 {
-		c.Sources = 4
-	}
-	if c.MaxWorkers == 0 {
-		c.MaxWorkers = 512
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.LagLimit == 0 {
-		c.LagLimit = 0.02
-	}
-	if c.ProbeRate == 0 {
-		c.ProbeRate = 10
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Duration = cmp.Or(c.Duration, 60*time.Second)
+	c.Rate = cmp.Or(c.Rate, 100)
+	c.WaveAt = cmp.Or(c.WaveAt, c.Duration/4)
+	c.WaveTau = cmp.Or(c.WaveTau, 10*time.Second)
+	c.WaveMult = cmp.Or(c.WaveMult, 2)
+	c.ShareMult = cmp.Or(c.ShareMult, 4)
+	c.ShareRate = cmp.Or(c.ShareRate, 20)
+	c.Think = cmp.Or(c.Think, 10*time.Second)
+	c.AfterThink = cmp.Or(c.AfterThink, 2*time.Second)
+	c.Leave = cmp.Or(c.Leave, c.Duration/3)
+	c.Sales = cmp.Or(c.Sales, 10)
+	c.Sources = cmp.Or(c.Sources, 4)
+	c.MaxWorkers = cmp.Or(c.MaxWorkers, 512)
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.LagLimit = cmp.Or(c.LagLimit, 0.02)
+	c.ProbeRate = cmp.Or(c.ProbeRate, 10)
+	c.Seed = cmp.Or(c.Seed, 1)
 	return c
 }
 
@@ -254,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	offered := NewSchedule(p.shape, cfg.Duration)
 	srcs := sources(cfg.Target, cfg.Sources)
 	col := newCollector(cfg.Duration, p)
 	hdr := http.Header{}
@@ -267,8 +235,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		a := vegeta.NewAttacker(vegeta.LocalAddr(src), vegeta.Workers(uint64(min(workers, 16))), vegeta.MaxWorkers(uint64(workers)),
 			vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true), vegeta.Connections(workers), vegeta.Redirects(vegeta.NoFollow))
 		attackers = append(attackers, a)
-		sched := NewSchedule(Scaled{p.shape, 1 / float64(len(srcs))}, cfg.Duration)
-		chans = append(chans, a.Attack(col.targeter(base, hdr, p.mix, start, cfg.Seed, uint64(i)), sched, cfg.Duration, fmt.Sprintf("src%d", i)))
+		sched := offered.Split(i, len(srcs))
+		chans = append(chans, a.Attack(col.targeter(base, hdr, p.mix, start, cfg.Seed, uint64(i)), sched, cfg.Duration+time.Second, fmt.Sprintf("src%d", i)))
 	}
 	var probe *collector
 	var wg sync.WaitGroup
@@ -277,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		a := vegeta.NewAttacker(vegeta.Workers(2), vegeta.MaxWorkers(16), vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true))
 		attackers = append(attackers, a)
 		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: base + cfg.ProbePath})
-		ch := a.Attack(tr, NewSchedule(Constant(cfg.ProbeRate), cfg.Duration), cfg.Duration, "probe")
+		ch := a.Attack(tr, NewSchedule(Constant(cfg.ProbeRate), cfg.Duration), cfg.Duration+time.Second, "probe")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -296,8 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx, cfg, p, cat, start) }()
 	}
-	offered := NewSchedule(p.shape, cfg.Duration)
-	prog := progress.New(cfg.Log, "loadtest", int64(offered.Total()+0.5))
+	prog := progress.New(cfg.Log, "loadtest", int64(offered.Arrivals()))
 	for _, ch := range chans {
 		wg.Add(1)
 		go func() {
