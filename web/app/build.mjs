@@ -3,7 +3,7 @@
 // the two HTML pages that load them (served no-cache). Deterministic: CI
 // rebuilds and fails when the committed dist differs.
 import { build } from 'esbuild';
-import { mkdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,10 @@ const res = await build({
   metafile: true,
   legalComments: 'eof',
   logLevel: 'warning',
+  // uPlot's copyright comment is not a legal comment to esbuild: say it here.
+  banner: { js: '/*! Rummage web app. The dashboard bundles uPlot 1.6.32, (c) Leon Sorokin, MIT: /assets/uPlot-LICENSE.txt */' },
 });
+copyFileSync(join(here, 'node_modules/uplot/LICENSE'), join(dist, 'assets', 'uPlot-LICENSE.txt'));
 
 const outputs = {};
 let js = 0;

@@ -121,3 +121,17 @@ test('requests: prices, sorts and the query', () => {
   assert.deepEqual(Object.fromEntries(u.searchParams), { q: 'red coat', color: 'Red', condition: 'good', price_min: '2500', price_max: '5000', limit: '12', facets: 'brand,category,size,condition,color,price' });
   assert.equal(new URL(rummageRequest('listings_price_asc', {}), 'http://x').searchParams.get('sort'), 'price_asc');
 });
+
+test('the insights client posts clicks with the query_id and positions', async () => {
+  const { rummageInsightsClient } = await import('../src/lib/instantsearch.js');
+  const sent = [];
+  const aa = rummageInsightsClient(async (events) => { sent.push(events); }, { now: () => new Date('2026-01-01T00:00:00Z') });
+  aa('setUserToken', 'u1');
+  await aa('clickedObjectIDsAfterSearch', { index: 'listings', eventName: 'Hit Clicked', queryID: 'q7', objectIDs: ['l1', 'l2'], positions: [3, 4] });
+  aa('init', { appId: 'x' });
+  aa('unknownMethod', { objectIDs: ['l9'] });
+  assert.deepEqual(sent, [[
+    { type: 'click', listing_id: 'l1', surface: 'search', at: '2026-01-01T00:00:00.000Z', query_id: 'q7', position: 3, user: 'u1' },
+    { type: 'click', listing_id: 'l2', surface: 'search', at: '2026-01-01T00:00:00.000Z', query_id: 'q7', position: 4, user: 'u1' },
+  ]]);
+});

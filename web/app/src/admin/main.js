@@ -222,5 +222,5 @@ watchParty();
 watchDrop();
 loadAnalytics();
 setInterval(scrape, every);
-setInterval(watchParty, Math.max(every, 5000));
+setInterval(watchParty, Math.max(every, 2000));
 setInterval(watchDrop, 1000);

@@ -38,6 +38,12 @@ function headers(key, token) {
   return h;
 }
 
+// canActFor reports whether the settings may say user= (events, feeds): a
+// server key, or any key with a user token.
+export function canActFor(st = settings()) {
+  return Boolean(st.user && st.key && (st.token || !st.key.startsWith('rk_public_')));
+}
+
 // get fetches a v1 path (with its query string) and decodes the JSON.
 // withUser adds the settings' key and token (user= needs them); plain
 // reads send the key only when one is set.
@@ -57,12 +63,13 @@ export async function get(path, { signal, key, token } = {}) {
   return body;
 }
 
-// post sends a JSON body.
+// post sends a JSON body (with the user token, which vouches for the
+// events' user).
 export async function post(path, data, { key, keepalive = false } = {}) {
   const st = settings();
   const res = await fetch(path, {
     method: 'POST',
-    headers: { ...headers(key ?? st.key, ''), 'Content-Type': 'application/json' },
+    headers: { ...headers(key ?? st.key, st.token), 'Content-Type': 'application/json' },
     body: JSON.stringify(data),
     keepalive,
   });

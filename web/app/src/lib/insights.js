@@ -5,7 +5,7 @@
 // endpoint is not there (404), they are dropped: analytics is best effort
 // and never gets in the shopper's way.
 
-import { post, settings } from './api.js';
+import { post, settings, canActFor } from './api.js';
 
 const queue = [];
 let timer = null;
@@ -21,12 +21,18 @@ export function event(type, { user = '', listingId, queryId = '', position, surf
   return e;
 }
 
-// click queues a click; a batch goes out within a second.
-export function click(ev) {
-  if (disabled || !settings().key) return;
-  queue.push(event('click', ev));
+// track queues an event; a batch goes out within a second. The shopper's
+// id goes along only when the settings can vouch for it (canActFor): the
+// API rejects an event whose user it cannot trust.
+export function track(type, ev) {
+  const st = settings();
+  if (disabled || !st.key) return;
+  queue.push(event(type, { ...ev, user: canActFor(st) ? st.user : '' }));
   if (!timer) timer = setTimeout(flush, 1000);
 }
+
+// click reports a click on a listing list's hit.
+export const click = (ev) => track('click', ev);
 
 export async function flush() {
   timer = null;

@@ -210,3 +210,39 @@ export function rummageSearchClient({ get, known = new Map() } = {}) {
     },
   };
 }
+
+// rummageInsightsClient is an insightsClient for InstantSearch's insights
+// middleware (the search-insights signature, aa(method, payload)): clicks,
+// conversions and views after a search go to POST /v1/events with the
+// answer's query_id (hits carry it as __queryID) and their positions.
+// post(events) sends the batch (the app's insights module does, with its
+// key); methods Rummage has no counterpart for are ignored.
+export function rummageInsightsClient(post, { surface = 'search', now = () => new Date() } = {}) {
+  const types = {
+    clickedObjectIDsAfterSearch: 'click',
+    clickedObjectIDs: 'click',
+    convertedObjectIDsAfterSearch: 'purchase',
+    convertedObjectIDs: 'purchase',
+    addedToCartObjectIDsAfterSearch: 'add_to_cart',
+    addedToCartObjectIDs: 'add_to_cart',
+    viewedObjectIDs: 'view',
+  };
+  let user = '';
+  return function aa(method, payload = {}) {
+    if (method === 'setUserToken' || method === 'setAuthenticatedUserToken') {
+      user = String(payload || '');
+      return undefined;
+    }
+    const type = types[method];
+    if (!type) return undefined;
+    const at = now().toISOString();
+    const events = (payload.objectIDs || []).map((id, i) => {
+      const e = { type, listing_id: id, surface, at };
+      if (payload.queryID) e.query_id = payload.queryID;
+      if (payload.positions && payload.positions[i]) e.position = payload.positions[i];
+      if (payload.userToken || user) e.user = payload.userToken || user;
+      return e;
+    });
+    return events.length ? post(events) : undefined;
+  };
+}

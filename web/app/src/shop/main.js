@@ -6,7 +6,7 @@
 import './style.css';
 import { h, money, ago, countdown } from '../lib/dom.js';
 import { get, settings, saveSettings } from '../lib/api.js';
-import { click } from '../lib/insights.js';
+import { click, track } from '../lib/insights.js';
 import { parseState, stateToQuery, toggle, categoryMenu, learnCategories, Paginator, SORTS, MULTI, PAGE_SIZE } from '../lib/search.js';
 import { thumb, srcset, placeholder } from '../lib/images.js';
 import { PartyHead } from '../lib/party.js';
@@ -75,7 +75,7 @@ function card(hit, pos, ctx) {
   return h('a.card', {
     href: '/listing/' + encodeURIComponent(hit.id),
     dataset: { id: hit.id, pos: String(pos) },
-    onclick: () => click({ listingId: hit.id, queryId: ctx.queryId(), position: pos + 1, surface: ctx.surface, partyId: ctx.partyId, user: settings().user }),
+    onclick: () => click({ listingId: hit.id, queryId: ctx.queryId(), position: pos + 1, surface: ctx.surface, partyId: ctx.partyId }),
   },
   h('div.pic', img),
   h('div.meta',
@@ -201,6 +201,7 @@ async function listingPage(id) {
   main.append(box);
   try {
     const l = await get('/v1/listings/' + encodeURIComponent(id));
+    track('view', { listingId: l.id, surface: 'listing' });
     const s = srcset(l);
     const img = h('img.hero', { src: s.src, srcset: s.srcset, sizes: '(max-width: 700px) 100vw, 600px', width: s.width, height: s.height, alt: l.title });
     img.addEventListener('error', () => { img.removeAttribute('srcset'); img.src = placeholder(l); }, { once: true });
