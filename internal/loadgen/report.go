@@ -48,12 +48,12 @@ type Report struct {
 	Kinds map[string]*KindReport `json:"kinds"`
 	// Drop: T0 in seconds from the start, and the shopper count derived
 	// from the peak rate × think time after T0.
-	T0       float64      `json:"t0_s,omitempty"`
-	Shoppers float64      `json:"shoppers,omitempty"`
-	Writes   *WriteStats  `json:"writes,omitempty"`
+	T0       float64     `json:"t0_s,omitempty"`
+	Shoppers float64     `json:"shoppers,omitempty"`
+	Writes   *WriteStats `json:"writes,omitempty"`
 	// Visibility of the drop in its newest-first pages (drop only).
-	Visibility *Visibility `json:"drop_visibility,omitempty"`
-	Probe    *ProbeReport `json:"probe,omitempty"`
+	Visibility *Visibility  `json:"drop_visibility,omitempty"`
+	Probe      *ProbeReport `json:"probe,omitempty"`
 
 	Pass     bool     `json:"pass"`
 	Failures []string `json:"failures,omitempty"`
