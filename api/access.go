@@ -91,7 +91,10 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/v1/analytics/experiments/:name"}: AccessAdmin,
 	// The browser app (WithApp; it mounts its client-side routes, /*, as
 	// open too).
-	{http.MethodGet, "/"}: AccessOpen,
+	{http.MethodGet, "/"}:                    AccessOpen,
+	{http.MethodGet, "/images/:name"}:        AccessOpen,
+	{http.MethodGet, "/docs"}:                AccessOpen,
+	{http.MethodGet, "/docs/rapidoc-min.js"}: AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,

@@ -30,7 +30,7 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 	if err != nil {
 		return nil, err
 	}
-	r, shared, err := f.followingRetrieval(ctx, req, closets, now)
+	r, shared, err := f.followingRetrieval(ctx, req, closets, now, f.cfg.FollowingMaxShares)
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +43,9 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 }
 
 // followingRetrieval is the following feed of user as a SortFeed
-// retrieval at now, and the shares it is keyed by.
-func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time) (*query.Retrieval, []signals.ListingAt, error) {
+// retrieval at now, with the newest maxShares of the followed closets'
+// shared listings (the feed's are FollowingMaxShares), and those shares.
+func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time, maxShares int) (*query.Retrieval, []signals.ListingAt, error) {
 	since := now.Add(-f.cfg.FollowingWindow)
 	ex, err := f.exclude(ctx, req.User, true)
 	if err != nil {
@@ -52,7 +53,7 @@ func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, clos
 	}
 	var shares []signals.ListingAt
 	if len(closets) > 0 {
-		if shares, err = f.s.SharedBy(ctx, closets, since, now, f.cfg.FollowingMaxShares); err != nil {
+		if shares, err = f.s.SharedBy(ctx, closets, since, now, maxShares); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -33,7 +33,7 @@ func TestHomePersonalized(t *testing.T) {
 	st, _ := memory.Open("")
 	ctx := context.Background()
 	if err := st.ApplyProfiles(ctx, signals.ProfileBatch{Deltas: []signals.AffinityDelta{
-		{User: "h_u1", Feature: "b:Zara", Weight: 10, At: now}, {User: "h_u1", Feature: "c:Women/Outerwear", Weight: 4, At: now},
+		{User: "h_u1", Feature: "b:Zara", Weight: 10, At: now}, {User: "h_u1", Feature: "c:Women/Outerwear/Coats", Weight: 4, At: now},
 	}}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // The feature kinds of a profile: a listing has one of each (when set).
 const (
 	FeatureBrand    = "b:"
-	FeatureCategory = "c:" // the first two levels of the path
+	FeatureCategory = "c:" // the first three levels of the path
 	FeatureSize     = "z:"
 	FeaturePrice    = "p:" // PriceBand
 	FeatureCloset   = "s:"
@@ -50,10 +50,12 @@ func PriceBand(cents int64) int {
 	return b
 }
 
-// CategoryPrefix is the first two levels of a "/"-joined category path.
+// CategoryPrefix is the first three levels of a "/"-joined category path
+// (Women/Clothing/Dresses: the first two are department and kind, too
+// broad to say what a shopper likes).
 func CategoryPrefix(path string) string {
-	parts := strings.SplitN(path, "/", 3)
-	return strings.Join(parts[:min(2, len(parts))], "/")
+	parts := strings.SplitN(path, "/", 4)
+	return strings.Join(parts[:min(3, len(parts))], "/")
 }
 
 // Features are a listing's profile features, in the order of the kinds

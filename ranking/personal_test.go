@@ -20,7 +20,7 @@ func TestPriceBand(t *testing.T) {
 }
 
 func TestCategoryPrefix(t *testing.T) {
-	for in, want := range map[string]string{"Women/Shoes/Sneakers": "Women/Shoes", "Women/Shoes": "Women/Shoes", "Men": "Men", "": ""} {
+	for in, want := range map[string]string{"Women/Clothing/Dresses/Midi": "Women/Clothing/Dresses", "Women/Shoes/Sneakers": "Women/Shoes/Sneakers", "Women/Shoes": "Women/Shoes", "Men": "Men", "": ""} {
 		if got := CategoryPrefix(in); got != want {
 			t.Errorf("CategoryPrefix(%q) = %q, want %q", in, got, want)
 		}
@@ -28,8 +28,8 @@ func TestCategoryPrefix(t *testing.T) {
 }
 
 func TestFeatures(t *testing.T) {
-	got := SignalFeatures(&query.Signals{Brand: "Nike", Category: "Women/Shoes/Sneakers", Size: "8", PriceCents: 4500, Seller: "s1"})
-	want := Features{"b:Nike", "c:Women/Shoes", "z:8", "p:3", "s:s1"}
+	got := SignalFeatures(&query.Signals{Brand: "Nike", Category: "Women/Shoes/Sneakers/Running", Size: "8", PriceCents: 4500, Seller: "s1"})
+	want := Features{"b:Nike", "c:Women/Shoes/Sneakers", "z:8", "p:3", "s:s1"}
 	if got != want {
 		t.Errorf("features %v, want %v", got, want)
 	}

@@ -171,6 +171,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer closeSignals(store)
 	serveSignals(&o.api, store)
+	if err := o.signals.personal.apply(&o.api, store); err != nil {
+		return err
+	}
 	var loadedB atomic.Value // query.Backend, once loaded
 	reg := newRegistry()
 	c, cacheMW, err := o.cache.build(ctx, &o.api, func() query.Backend { b, _ := loadedB.Load().(query.Backend); return b }, reg, o.log)

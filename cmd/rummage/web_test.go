@@ -29,15 +29,6 @@ import (
 	"github.com/rummage/rummage/internal/testpg"
 )
 
-// printedKeys are the API keys a first dev start prints, by kind.
-func printedKeys(out string) map[string]string {
-	keys := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^  (search|public|events|admin) +(rk_\S+)$`).FindAllStringSubmatch(out, -1) {
-		keys[m[1]] = m[2]
-	}
-	return keys
-}
-
 // browserTools finds what the browser tests need: node, Chromium and
 // playwright-core (npm ci in web/app; scripts/test runs it). Missing ones
 // skip the test, or fail it under CI=true.
@@ -114,7 +105,7 @@ func TestBrowser(t *testing.T) {
 		"--kafka-addr", "127.0.0.1:0", "--admin-addr", "", "--seed-count", "1500", "--slot", slot, "--partitions", "2", "--log-level", "warn")
 	testkit.Eventually(t, "ready after the snapshot", 60*time.Second, func() bool { return devGet(t, d.base+"/readyz", nil) == http.StatusOK })
 	keys := printedKeys(d.out.String())
-	if keys["admin"] == "" || keys["search"] == "" {
+	if keys["admin"] == "" || keys["search"] == "" || keys["public"] == "" {
 		t.Fatalf("dev printed keys %v", keys)
 	}
 
@@ -180,6 +171,18 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("fewer than two brands: %+v", facets)
 	}
 	b1, b2 := facets.Facets.Brand[0], facets.Facets.Brand[1]
+	// Whether the generated catalog's pictures are Rummage's own (served
+	// at /images/...), which the grid's check then covers too.
+	var first struct {
+		Hits []struct {
+			Images []struct {
+				URL string `json:"url"`
+			} `json:"images"`
+		} `json:"hits"`
+	}
+	devGet(t, d.base+"/v1/search?limit=1&sort=price_desc", &first)
+	catalogPictures := len(first.Hits) > 0 && len(first.Hits[0].Images) > 0 &&
+		(strings.HasPrefix(first.Hits[0].Images[0].URL, "/") || strings.HasPrefix(first.Hits[0].Images[0].URL, d.base+"/"))
 
 	shots, err := os.MkdirTemp("", "rummage-browser-")
 	if err != nil {
@@ -187,8 +190,8 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots: %s", shots)
 	cfg, _ := json.Marshal(map[string]any{
-		"base": d.base, "chromium": chromium, "shots": shots, "pageSize": 24,
-		"adminKey": keys["admin"], "searchKey": keys["search"],
+		"base": d.base, "chromium": chromium, "shots": shots, "pageSize": 24, "catalogPictures": catalogPictures,
+		"adminKey": keys["admin"], "searchKey": keys["search"], "publicKey": keys["public"],
 		"brands": []string{b1.Value, b2.Value}, "brandCounts": []int{b1.Count, b2.Count},
 		"picListing": map[string]any{"id": "webtest-pic", "title": title, "thumbnail": pic(150)["url"], "large": []any{pic(600)["url"], pic(1200)["url"]}},
 		"party":      map[string]any{"id": "webtest-party", "name": "Webtest Wombat Party", "feed": partyFeed},
@@ -218,7 +221,7 @@ func TestBrowser(t *testing.T) {
 				t.Log(line)
 				continue
 			}
-			answer := browserStep(t, d, conn, name, candidates[3])
+			answer := browserStep(d, conn, name, candidates[3])
 			b, _ := json.Marshal(answer)
 			io.WriteString(stdin, string(b)+"\n")
 		}
@@ -235,7 +238,7 @@ func TestBrowser(t *testing.T) {
 
 // browserStep makes the change the browser script asks for and says what
 // it made; an error goes back to the script, which fails.
-func browserStep(t *testing.T, d *devRun, conn *pgx.Conn, name, spare string) map[string]any {
+func browserStep(d *devRun, conn *pgx.Conn, name, spare string) map[string]any {
 	ctx := context.Background()
 	fail := func(err error) map[string]any { return map[string]any{"error": err.Error()} }
 	switch name {
@@ -260,7 +263,12 @@ func browserStep(t *testing.T, d *devRun, conn *pgx.Conn, name, spare string) ma
 					Count int    `json:"count"`
 				} `json:"drops"`
 			}
-			devGet(t, d.base+"/v1/drops", &drops)
+			// Not devGet: this runs on the script's goroutine, where a
+			// failure must go back to the script, not stop the test.
+			if resp, err := http.Get(d.base + "/v1/drops"); err == nil {
+				json.NewDecoder(resp.Body).Decode(&drops)
+				resp.Body.Close()
+			}
 			for _, dr := range drops.Drops {
 				if t0, err := time.Parse(time.RFC3339Nano, dr.At); err == nil && t0.Equal(at) && dr.Count == 2 {
 					return map[string]any{"at": dr.At, "title": title, "wanted": want}

@@ -37,6 +37,9 @@ type Config struct {
 	Retention time.Duration
 	// Retry is the wait before starting again after an error (1 s).
 	Retry time.Duration
+	// OnCommit, when set, hears of every committed batch: its events and
+	// the age of its newest event at the commit (the rollup lag).
+	OnCommit func(events int, lag time.Duration)
 	// Metrics; nil: unregistered ones.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -245,8 +248,13 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 				newest = batch[i].At
 			}
 		}
+		lag := time.Duration(0)
 		if !newest.IsZero() {
-			c.cfg.Metrics.Lag.Set(max(time.Since(newest).Seconds(), 0))
+			lag = max(time.Since(newest), 0)
+			c.cfg.Metrics.Lag.Set(lag.Seconds())
+		}
+		if c.cfg.OnCommit != nil {
+			c.cfg.OnCommit(len(batch), lag)
 		}
 		c.cfg.Metrics.Events.Add(float64(len(batch)))
 		c.cfg.Metrics.Batches.Inc()

@@ -68,7 +68,7 @@ func TestApply(t *testing.T) {
 		}
 	}
 	p, _ := st.Profile(ctx, "h_a", at)
-	want := map[string]float64{"b:Nike": 4, "c:Women/Shoes": 4, "z:8": 4, "p:3": 4, "s:s1": 4, "b:Zara": 6, "c:Women/Dresses": 6, "z:M": 6, "p:0": 6, "s:s2": 6}
+	want := map[string]float64{"b:Nike": 4, "c:Women/Shoes/Sneakers": 4, "z:8": 4, "p:3": 4, "s:s1": 4, "b:Zara": 6, "c:Women/Dresses": 6, "z:M": 6, "p:0": 6, "s:s2": 6}
 	if len(p) != len(want) {
 		t.Fatalf("profile %v, want %v", p, want)
 	}

@@ -213,7 +213,7 @@ func (col *collector) report(cfg Config, offered *Schedule, elapsed time.Duratio
 	for kind, lat := range kindLat {
 		rep.Kinds[kind].Admitted = latencyOf(lat)
 	}
-	rep.Offered = offered.Total()
+	rep.Offered = float64(offered.Arrivals())
 	rep.Latency, rep.Admitted = latencyOf(all), latencyOf(admitted)
 	if cacheable > 0 {
 		rep.CacheHitRatio = float64(hits) / float64(cacheable)

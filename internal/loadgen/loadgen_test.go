@@ -95,13 +95,32 @@ func TestSchedulePace(t *testing.T) {
 		if elapsed > du {
 			break
 		}
-		if s.Hits(elapsed)+0.5 < float64(hits+1)-0.01 {
-			t.Fatalf("arrival %d issued at %v, before it is due (%.2f offered by then)", hits+1, elapsed, s.Hits(elapsed))
+		if s.Hits(elapsed+step) < float64(hits)+0.5 {
+			t.Fatalf("arrival %d issued at %v, before it is due (%.2f offered by then)", hits, elapsed, s.Hits(elapsed))
 		}
 		hits++
 	}
-	if want := uint64(s.Total() + 0.5); hits != want {
+	if want := uint64(s.Total() + 0.5); hits != want || s.Arrivals() != want {
 		t.Errorf("%d arrivals issued, want %d", hits, want)
+	}
+	// Split over three pacers, the same arrivals.
+	var split uint64
+	for i := range 3 {
+		p := s.Split(i, 3)
+		var el time.Duration
+		var n uint64
+		for {
+			wait, stop := p.Pace(el, n)
+			if stop {
+				break
+			}
+			el += wait
+			n++
+		}
+		split += n
+	}
+	if split != s.Arrivals() {
+		t.Errorf("split pacers issue %d, want %d", split, s.Arrivals())
 	}
 	if d := s.Hits(3*time.Second) - s.Hits(2*time.Second); d < 2*50 {
 		t.Errorf("the wave's first second offers %.0f, want over %d", d, 2*50)

@@ -221,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	offered := NewSchedule(p.shape, cfg.Duration)
 	srcs := sources(cfg.Target, cfg.Sources)
 	col := newCollector(cfg.Duration, p)
 	hdr := http.Header{}
@@ -234,8 +235,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		a := vegeta.NewAttacker(vegeta.LocalAddr(src), vegeta.Workers(uint64(min(workers, 16))), vegeta.MaxWorkers(uint64(workers)),
 			vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true), vegeta.Connections(workers), vegeta.Redirects(vegeta.NoFollow))
 		attackers = append(attackers, a)
-		sched := NewSchedule(Scaled{p.shape, 1 / float64(len(srcs))}, cfg.Duration)
-		chans = append(chans, a.Attack(col.targeter(base, hdr, p.mix, start, cfg.Seed, uint64(i)), sched, cfg.Duration, fmt.Sprintf("src%d", i)))
+		sched := offered.Split(i, len(srcs))
+		chans = append(chans, a.Attack(col.targeter(base, hdr, p.mix, start, cfg.Seed, uint64(i)), sched, cfg.Duration+time.Second, fmt.Sprintf("src%d", i)))
 	}
 	var probe *collector
 	var wg sync.WaitGroup
@@ -244,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		a := vegeta.NewAttacker(vegeta.Workers(2), vegeta.MaxWorkers(16), vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true))
 		attackers = append(attackers, a)
 		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: base + cfg.ProbePath})
-		ch := a.Attack(tr, NewSchedule(Constant(cfg.ProbeRate), cfg.Duration), cfg.Duration, "probe")
+		ch := a.Attack(tr, NewSchedule(Constant(cfg.ProbeRate), cfg.Duration), cfg.Duration+time.Second, "probe")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -263,8 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx, cfg, p, cat, start) }()
 	}
-	offered := NewSchedule(p.shape, cfg.Duration)
-	prog := progress.New(cfg.Log, "loadtest", int64(offered.Total()+0.5))
+	prog := progress.New(cfg.Log, "loadtest", int64(offered.Arrivals()))
 	for _, ch := range chans {
 		wg.Add(1)
 		go func() {

@@ -75,25 +75,19 @@ func (d Drop) Rate(t time.Duration) float64 {
 // rate × think time.
 func ShoppersFor(peak float64, afterThink time.Duration) float64 { return peak * afterThink.Seconds() }
 
-// Scaled is a shape multiplied by F (one source address's share).
-type Scaled struct {
-	Shape
-	F float64
-}
-
-// Rate implements Shape.
-func (s Scaled) Rate(t time.Duration) float64 { return s.F * s.Shape.Rate(t) }
-
 // step is the resolution of a Schedule's integral.
 const step = time.Millisecond
 
 // Schedule is the cumulative count of arrivals a shape offers over a run:
-// Hits(t) = ∫₀ᵗ rate. It paces vegeta (it is a vegeta.Pacer) and is the
-// "offered" of the report.
+// Hits(t) = ∫₀ᵗ rate. Arrival j (from 0) is due when Hits reaches j + ½,
+// so a run offers Arrivals() = round(Total) of them. It paces vegeta (it
+// is a vegeta.Pacer), alone or split over several attackers (Split), and
+// is the "offered" of the report.
 type Schedule struct {
-	shape Shape
-	du    time.Duration
-	cum   []float64 // cum[i] = hits offered by i×step
+	shape          Shape
+	du             time.Duration
+	cum            []float64 // cum[i] = hits offered by i×step
+	stride, offset uint64    // this pacer issues arrivals offset, offset+stride, …
 }
 
 // NewSchedule integrates shape over [0, du] (trapezoids of a millisecond).
@@ -106,7 +100,15 @@ func NewSchedule(shape Shape, du time.Duration) *Schedule {
 		cum[i] = cum[i-1] + (prev+r)/2*step.Seconds()
 		prev = r
 	}
-	return &Schedule{shape: shape, du: du, cum: cum}
+	return &Schedule{shape: shape, du: du, cum: cum, stride: 1}
+}
+
+// Split returns the pacer of the i-th of n attackers sharing s: it issues
+// every n-th arrival from the i-th, so that together they issue s's.
+func (s *Schedule) Split(i, n int) *Schedule {
+	c := *s
+	c.stride, c.offset = uint64(n), uint64(i)
+	return &c
 }
 
 // Hits is the number of arrivals offered by t.
@@ -122,27 +124,31 @@ func (s *Schedule) Hits(t time.Duration) float64 {
 	return s.cum[i] + frac*(s.cum[i+1]-s.cum[i])
 }
 
-// Total is the number of arrivals offered over the run.
+// Total is the integral of the rate over the run.
 func (s *Schedule) Total() float64 { return s.cum[len(s.cum)-1] }
 
-// Pace implements vegeta.Pacer: no wait while hits are behind the
-// schedule, else the wait until the next arrival is due; stop once the
-// run's arrivals are all issued.
+// Arrivals is the number of arrivals the run offers, round(Total).
+func (s *Schedule) Arrivals() uint64 { return uint64(s.Total() + 0.5) }
+
+// due is when arrival j is due.
+func (s *Schedule) due(j uint64) time.Duration {
+	return time.Duration(sort.SearchFloat64s(s.cum, float64(j)+0.5)) * step
+}
+
+// Pace implements vegeta.Pacer: this pacer's hits-th arrival is due at
+// its instant; no wait once that has passed; stop after the last.
 func (s *Schedule) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	next := float64(hits + 1)
-	if next > s.Total()+0.5 {
+	j := hits*s.stride + s.offset
+	if j >= s.Arrivals() {
 		return 0, true
 	}
-	if next <= s.Hits(elapsed)+0.5 {
-		return 0, false
+	if at := s.due(j); at > elapsed {
+		return at - elapsed, false
 	}
-	i := sort.SearchFloat64s(s.cum, next-0.5)
-	at := time.Duration(i) * step
-	if at <= elapsed {
-		return 0, false
-	}
-	return at - elapsed, false
+	return 0, false
 }
 
 // Rate implements vegeta.Pacer.
-func (s *Schedule) Rate(elapsed time.Duration) float64 { return s.shape.Rate(elapsed) }
+func (s *Schedule) Rate(elapsed time.Duration) float64 {
+	return s.shape.Rate(elapsed) / float64(s.stride)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"sync"
 	"time"
 
@@ -96,7 +95,7 @@ func (w *writer) shares(ctx context.Context, sched *Schedule, c *Catalog, start 
 	w.mu.Lock()
 	w.st.SharesOffered = sched.Total()
 	w.mu.Unlock()
-	n := int(sched.Total() + 0.5)
+	n := int(sched.Arrivals())
 	due := make(chan int, 64)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -116,8 +115,8 @@ func (w *writer) shares(ctx context.Context, sched *Schedule, c *Catalog, start 
 		}()
 	}
 	defer func() { close(due); wg.Wait() }()
-	for k := 1; k <= n; k++ {
-		at := time.Duration(sort.SearchFloat64s(sched.cum, float64(k)-0.5)) * step
+	for k := range n {
+		at := sched.due(uint64(k))
 		if d := time.Until(start.Add(at)); d > 0 {
 			select {
 			case <-ctx.Done():

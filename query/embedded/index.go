@@ -126,6 +126,7 @@ type Index struct {
 	vis  atomic.Pointer[visibility]
 	// restricted caches long restrictions by ids (restrictcache.go).
 	restricted restrictCache
+	sellersBM  sellerCache
 	closed     bool
 
 	stop chan struct{}

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -134,4 +135,57 @@ func (c *columns) resolve(r *resolvedIDs, prev *resolvedIDs) *resolvedIDs {
 		r.okeys = r.okeys[:len(r.okeys):len(r.okeys)]
 	}
 	return r
+}
+
+// sellerCache remembers the listings of a few lists of sellers (the
+// suspended closets every surface excludes, a user's followed closets),
+// by content, as of a write generation: a list of a thousand sellers
+// walks tens of thousands of listings, where comparing the list again
+// costs a pointer comparison per seller (the callers pass the same
+// strings).
+type sellerCache struct {
+	mu      sync.Mutex
+	entries []sellerEntry // most recent last
+}
+
+type sellerEntry struct {
+	gen     uint64
+	sellers []string // a copy of the caller's list
+	bm      *roaring.Bitmap
+}
+
+// sellerCacheMin is the shortest list of sellers the cache keeps.
+const sellerCacheMin = 64
+
+// cachedSellerBitmap is sellerBitmap through the cache; the result must
+// not be modified.
+func (c *columns) cachedSellerBitmap(sc *sellerCache, sellers []string) *roaring.Bitmap {
+	if len(sellers) < sellerCacheMin || sc == nil {
+		return c.sellerBitmap(sellers)
+	}
+	gen := c.gen.Load()
+	sc.mu.Lock()
+	for i, e := range sc.entries {
+		if e.gen == gen && slices.Equal(e.sellers, sellers) {
+			copy(sc.entries[i:], sc.entries[i+1:])
+			sc.entries[len(sc.entries)-1] = e
+			sc.mu.Unlock()
+			return e.bm
+		}
+	}
+	sc.mu.Unlock()
+	bm := c.sellerBitmap(sellers)
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	kept := sc.entries[:0]
+	for _, e := range sc.entries {
+		if e.gen == gen {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) >= 16 {
+		kept = kept[1:]
+	}
+	sc.entries = append(kept, sellerEntry{gen: gen, sellers: slices.Clone(sellers), bm: bm})
+	return bm
 }

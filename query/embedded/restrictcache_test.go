@@ -69,3 +69,56 @@ func TestRestrictCache(t *testing.T) {
 		t.Errorf("total %d after indexing 2000 more listings of the restriction, %d before", got, first)
 	}
 }
+
+// TestSellerCache: a long list of sellers, excluded or included, answers
+// from the cache what the listings say, before and after writes that add
+// listings of those sellers.
+func TestSellerCache(t *testing.T) {
+	ctx := context.Background()
+	x, g := testIndex(t, Config{}, 8, 4000)
+	if _, err := x.Apply(ctx, upserts(g, 0, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]bool{}
+	var sellers []string
+	for i := 0; len(sellers) < 100; i++ {
+		if s := g.Listing(i).SellerID; !in[s] {
+			in[s] = true
+			sellers = append(sellers, s)
+		}
+	}
+	total := func(r query.Restriction) int {
+		t.Helper()
+		c, err := x.Retrieve(ctx, &query.Retrieval{Now: benchNow, Sort: query.SortNewest, N: 10, Restrict: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Total
+	}
+	check := func(step string, n int) {
+		t.Helper()
+		all := total(query.Restriction{})
+		theirs := 0
+		for i := 0; i < n; i++ {
+			if in[g.Listing(i).SellerID] {
+				theirs++
+			}
+		}
+		for range 2 { // the second answers from the cache
+			inc := total(query.Restriction{Include: true, Sellers: sellers})
+			exc := total(query.Restriction{ExcludeSellers: slices.Clone(sellers)})
+			if inc == 0 || inc+exc != all || inc > theirs {
+				t.Fatalf("%s: %d listings of the sellers, %d of the others, %d in all (%d indexed are theirs)", step, inc, exc, all, theirs)
+			}
+		}
+	}
+	check("first", 2000)
+	before := total(query.Restriction{Include: true, Sellers: sellers})
+	if _, err := x.Apply(ctx, upserts(g, 2000, 4000)); err != nil {
+		t.Fatal(err)
+	}
+	check("after writes", 4000)
+	if after := total(query.Restriction{Include: true, Sellers: sellers}); after <= before {
+		t.Errorf("the sellers have %d listings after indexing 2000 more, %d before", after, before)
+	}
+}

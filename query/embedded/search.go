@@ -57,7 +57,7 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	base := c.visibleAt(&x.vis, nowMs)
 	var fk *feedKeys
 	if r.Restrict.Active() {
-		base, fk = c.restrict(&x.restricted, base, &r.Restrict, sortBy == query.SortFeed)
+		base, fk = c.restrict(x, base, &r.Restrict, sortBy == query.SortFeed)
 		defer fk.release()
 	}
 	if r.Scope != nil {
@@ -190,12 +190,12 @@ func (c *columns) labels(o uint32, s *query.Signals) {
 // restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
 // set, minus the listings of ExcludeSellers. Seller and listing ids match
 // exactly. For SortFeed it also returns the restriction's keys (feed.go).
-func (c *columns) restrict(rc *restrictCache, base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
+func (c *columns) restrict(x *Index, base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
 	out := base
 	var fk *feedKeys
 	if rs.Include {
 		var parts []*roaring.Bitmap
-		sellers := c.sellerBitmap(rs.Sellers)
+		sellers := c.cachedSellerBitmap(&x.sellersBM, rs.Sellers)
 		if sellers != nil {
 			parts = append(parts, sellers)
 		}
@@ -207,7 +207,7 @@ func (c *columns) restrict(rc *restrictCache, base *roaring.Bitmap, rs *query.Re
 			if fk != nil {
 				keys = rs.IDKeys
 			}
-			res := c.resolveIDs(rc, rs.IDs, keys)
+			res := c.resolveIDs(&x.restricted, rs.IDs, keys)
 			if fk != nil {
 				fk.ords, fk.keys = res.ords, res.okeys
 			}
@@ -222,7 +222,7 @@ func (c *columns) restrict(rc *restrictCache, base *roaring.Bitmap, rs *query.Re
 			out = roaring.And(out, roaring.FastOr(parts...))
 		}
 	}
-	if ex := c.sellerBitmap(rs.ExcludeSellers); ex != nil {
+	if ex := c.cachedSellerBitmap(&x.sellersBM, rs.ExcludeSellers); ex != nil {
 		out = roaring.AndNot(out, ex)
 	}
 	if fk != nil && rs.MinKey != 0 {

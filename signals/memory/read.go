@@ -127,12 +127,18 @@ func (s *state) sortHits(hs []hit) {
 		return
 	}
 	newest, oldest := hs[0].at, hs[0].at
-	for _, h := range hs {
+	inOrder := true // newest first already (a merge's output)
+	for i, h := range hs {
 		newest, oldest = max(newest, h.at), min(oldest, h.at)
+		if i > 0 && h.at > hs[i-1].at {
+			inOrder = false
+		}
 	}
-	if uint64(newest-oldest) >= 1<<(64-idxBits) {
+	switch {
+	case inOrder:
+	case uint64(newest-oldest) >= 1<<(64-idxBits):
 		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
-	} else {
+	default:
 		keys := make([]uint64, len(hs))
 		for i, h := range hs {
 			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
@@ -200,7 +206,18 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
-	seen := map[uint32]struct{}{}
+	// Each listing once: marks in a pooled array by listing id (a map's
+	// hashing was a fifth of a following feed), cleared on the way out.
+	sc := scratchPool.Get().(*scratch)
+	sc.grow(len(s.strs) + 1)
+	seen := sc.cnt // zero: not seen
+	var marked []uint32
+	defer func() {
+		for _, l := range marked {
+			seen[l] = 0
+		}
+		scratchPool.Put(sc)
+	}()
 	for len(h) > 0 {
 		c := &h[0]
 		e := c.es[len(c.es)-1]
@@ -214,10 +231,12 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 		if s.isDead(e) || !keep(e) {
 			continue
 		}
-		if _, ok := seen[s.ev[e].lst]; ok {
+		l := s.ev[e].lst
+		if seen[l] != 0 {
 			continue
 		}
-		seen[s.ev[e].lst] = struct{}{}
+		seen[l] = 1
+		marked = append(marked, l)
 		if !f(e) {
 			return
 		}

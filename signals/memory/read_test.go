@@ -18,10 +18,15 @@ import (
 func TestSortHits(t *testing.T) {
 	st := newState()
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, n := range []int{5, 63, 64, 1000, 20_000} {
+	for _, n := range []int{5, 63, 64, 1000, 20_000, -1000, -20_000} {
+		merged := n < 0 // newest first already, ties in any order (a merge's output)
+		n = max(n, -n)
 		hs := make([]hit, n)
 		for i := range hs {
 			hs[i] = hit{at: 1_700_000_000_000 + r.Int64N(int64(n/4+1)), lst: st.intern(fmt.Sprintf("l%d", r.IntN(10*n)))}
+		}
+		if merged {
+			slices.SortStableFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
 		}
 		want := slices.Clone(hs)
 		slices.SortStableFunc(want, func(a, b hit) int {

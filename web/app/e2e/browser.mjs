@@ -43,11 +43,23 @@ try {
   await page.waitForSelector('.grid .card', { timeout: WAIT });
   const nav = await page.evaluate(() => {
     const m = performance.getEntriesByName('rummage:first-page')[0];
-    return { firstPage: m ? m.startTime : null, rendered: Number(document.body.dataset.rendered) };
+    const n = performance.getEntriesByType('navigation')[0];
+    return { firstPage: m ? m.startTime : null, rendered: Number(document.body.dataset.rendered), html: n.responseEnd, dcl: n.domContentLoadedEventEnd };
   });
   assert.ok(nav.firstPage !== null, 'the search page marks its first render');
   time('first_page_render_from_navigation', nav.firstPage);
+  time('first_page_html_received', nav.html);
+  time('first_page_script_ran', nav.dcl);
   time('first_page_request_and_render', nav.rendered);
+  // The generated catalog's pictures, where Rummage serves them: the
+  // grid's first thumbnails load (never the placeholder).
+  if (cfg.catalogPictures) {
+    await page.waitForFunction(() => [...document.querySelectorAll('.grid .card img')].slice(0, 8).every((i) => i.complete), null, { timeout: WAIT });
+    const thumbs = await page.$$eval('.grid .card img', (els) => els.slice(0, 8).map((i) => ({ src: i.currentSrc, w: i.naturalWidth })));
+    assert.ok(thumbs.length === 8 && thumbs.every((x) => x.w > 0 && !x.src.startsWith('data:')), `the grid's thumbnails load: ${JSON.stringify(thumbs)}`);
+  } else {
+    console.log('the generated catalog\'s pictures are not served by Rummage here: checking the test listing\'s only');
+  }
   const total = async () => Number((await page.textContent('.total')).replace(/[^0-9]/g, ''));
   const facetText = (f) => page.textContent(`.facet[data-facet="${f}"]`);
   const all = await total();
@@ -105,9 +117,21 @@ try {
   assert.ok(kids.length > 0 && kids.every((r) => r.counted), 'the children of the selected node, with counts');
   await shot(page, '3b-category');
 
-  // --- a listing with its pictures ---------------------------------------
+  // --- a listing with its pictures; the click is reported with query_id ----
+  // With a public key set, clicks go to POST /v1/events; the test answers
+  // that route itself and checks what the app sent.
+  await page.evaluate((k) => localStorage.setItem('rummage.settings', JSON.stringify({ key: k, token: '', user: '' })), cfg.publicKey);
+  const posted = [];
+  await page.route('**/v1/events', async (route) => {
+    posted.push({ auth: route.request().headers().authorization, body: JSON.parse(route.request().postData()) });
+    await route.fulfill({ status: 202, contentType: 'application/json', body: '{"accepted":1,"rejected":[]}' });
+  });
+  const answer = page.waitForResponse((r) => r.url().includes('/v1/search?') && r.url().includes('Quokka'), { timeout: WAIT });
   await page.goto(cfg.base + '/?q=' + encodeURIComponent(cfg.picListing.title));
+  const searched = await (await answer).json();
   await page.waitForSelector(`.grid .card[data-id="${cfg.picListing.id}"]`, { timeout: WAIT });
+  const position = searched.hits.findIndex((x) => x.id === cfg.picListing.id) + 1;
+  assert.ok(position > 0, 'the listing is in the answer');
   const thumb = await page.waitForFunction((id) => {
     const img = document.querySelector(`.card[data-id="${id}"] img`);
     return img && img.complete && img.naturalWidth > 0 && { src: img.currentSrc, w: img.naturalWidth };
@@ -125,6 +149,16 @@ try {
   assert.match(hero.srcset, /600w.*1200w/);
   assert.equal(await page.textContent('.listing h1'), cfg.picListing.title);
   await shot(page, '4-listing');
+  for (let i = 0; i < 100 && !posted.length; i++) await page.waitForTimeout(100);
+  assert.equal(posted.length, 1, 'one batch of events');
+  assert.equal(posted[0].auth, 'Bearer ' + cfg.publicKey);
+  const [ev, ...more] = posted[0].body.events;
+  assert.equal(more.length, 0);
+  assert.deepEqual({ type: ev.type, listing_id: ev.listing_id, query_id: ev.query_id, position: ev.position, surface: ev.surface },
+    { type: 'click', listing_id: cfg.picListing.id, query_id: searched.query_id, position, surface: 'search' });
+  assert.ok(searched.query_id, 'search answers carry a query_id');
+  await page.unroute('**/v1/events');
+  await page.evaluate(() => localStorage.removeItem('rummage.settings'));
 
   // --- a live party: a share inserted in Postgres shows as "1 new" -------------
   await page.goto(`${cfg.base}/parties/${cfg.party.id}?poll=1000`);

@@ -157,14 +157,27 @@ function analyticsBox(title) {
   return box;
 }
 
+// The analytics answers' known shapes (events/rollup), narrowed to what a
+// chart shows; an answer of another shape is drawn as it comes.
+const pick = (rows, cols) => (rows || []).map((r) => Object.fromEntries(cols.filter((c) => c in r).map((c) => [c, r[c]])));
+const views = {
+  'Top queries': (a) => (a.queries ? { rows: pick(a.queries, ['query', 'searches', 'clicks', 'ctr']) } : a),
+  'Zero-result queries': (a) => (a.queries ? { rows: pick(a.queries.filter((q) => q.zero_results > 0).sort((x, y) => y.zero_results - x.zero_results), ['query', 'zero_results', 'searches']) } : a),
+  'Party funnel': (a) => (a.minutes ? { rows: pick(a.minutes, ['minute', 'views', 'clicks', 'add_to_carts', 'purchases', 'shares']) } : a),
+  Drops: (a) => (a.drops ? { rows: pick(a.drops, ['at', 'listings', 'sold', 'arrivals']) } : a),
+};
+
 const boxes = {};
+const answers = new Map(); // path → the promise of its answer, shared by the boxes of one load
 async function loadOne(name, path) {
   const box = boxes[name] || (boxes[name] = analyticsBox(name));
   const body = (...c) => box.replaceChildren(h('h3', name), ...c);
   if (!adminKey()) return body(h('p.nodata', 'Enter the admin key to see analytics.'));
   let ans;
   try {
-    ans = await get(path, { key: adminKey() });
+    if (!answers.has(path)) answers.set(path, get(path, { key: adminKey() }));
+    ans = await answers.get(path);
+    if (views[name]) ans = views[name](ans);
   } catch (e) {
     if (e.status === 404) return body(h('p.nodata', 'No data yet.'));
     return body(h('p.nodata', e.status === 401 || e.status === 403 ? 'The admin key was refused.' : 'Could not load: ' + e.message));
@@ -197,7 +210,9 @@ function fmtCell(v) {
 }
 
 function loadAnalytics() {
-  loadOne('Searches', '/v1/analytics/searches');
+  answers.clear();
+  loadOne('Top queries', '/v1/analytics/searches');
+  loadOne('Zero-result queries', '/v1/analytics/searches');
   loadOne('Party funnel', party ? '/v1/analytics/parties/' + encodeURIComponent(party.id) : '/v1/analytics/parties/-');
   loadOne('Drops', '/v1/analytics/drops');
 }
