@@ -95,6 +95,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err := sf.validate(bf.indexDir); err != nil {
 		return err
 	}
+	bf.es.invalidating() // every applied batch is invalidated (below)
 	names := make([]string, len(tableList))
 	for i, t := range tableList {
 		names[i] = t[strings.LastIndexByte(t, '.')+1:]
