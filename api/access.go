@@ -69,15 +69,16 @@ type route struct{ method, path string }
 // /v1/events is AccessEvents, /v1/analytics/... and key management are
 // AccessAdmin.
 var routeAccess = map[route]Access{
-	{http.MethodGet, "/v1/search"}:           AccessRead,
-	{http.MethodGet, "/v1/listings/:id"}:     AccessRead,
-	{http.MethodGet, "/v1/parties"}:          AccessRead,
-	{http.MethodGet, "/v1/parties/:id"}:      AccessRead,
-	{http.MethodGet, "/v1/parties/:id/feed"}: AccessRead,
-	{http.MethodGet, "/v1/feed/following"}:   AccessRead,
-	{http.MethodGet, "/v1/feed"}:             AccessRead,
-	{http.MethodGet, "/v1/drops"}:            AccessRead,
-	{http.MethodPost, "/v1/events"}:          AccessEvents,
+	{http.MethodGet, "/v1/search"}:            AccessRead,
+	{http.MethodGet, "/v1/listings/:id"}:      AccessRead,
+	{http.MethodGet, "/v1/parties"}:           AccessRead,
+	{http.MethodGet, "/v1/parties/:id"}:       AccessRead,
+	{http.MethodGet, "/v1/parties/:id/feed"}:  AccessRead,
+	{http.MethodGet, "/v1/feed/following"}:    AccessRead,
+	{http.MethodGet, "/v1/feed"}:              AccessRead,
+	{http.MethodGet, "/v1/drops"}:             AccessRead,
+	{http.MethodPost, "/v1/events"}:           AccessEvents,
+	{http.MethodPost, "/v1/users/:id/forget"}: AccessAdmin,
 	// Mounted by cmd/rummage with WithRoute where analytics run
 	// (events/rollup.Handlers).
 	{http.MethodGet, "/v1/analytics/searches"}:          AccessAdmin,

@@ -17,6 +17,8 @@ import (
 	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/events/rollup"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/signals"
 )
 
 const analyticsHelp = `Rolls the events topic (<prefix>.events: POST /v1/events and the API's
@@ -159,9 +161,11 @@ func decodeHexKey(s string) ([]byte, error) {
 }
 
 // startAnalytics runs the event path of dev on its broker: the producer
-// behind POST /v1/events and the impressions, the rollup consumer, and the
-// analytics routes. stop ends the consumer and flushes the producer.
-func (o *devOptions) startAnalytics(ctx context.Context, broker string, reg prometheus.Registerer) (opts []api.Option, stop func(), err error) {
+// behind POST /v1/events and the impressions, the rollup consumer, the
+// analytics routes, and POST /v1/users/{id}/forget over store, c (nil
+// without a cache) and the rollups. stop ends the consumer and flushes the
+// producer.
+func (o *devOptions) startAnalytics(ctx context.Context, broker string, store signals.Store, c *cache.Cache, reg prometheus.Registerer) (opts []api.Option, stop func(), err error) {
 	brokers := []string{broker}
 	p, ps, err := startEvents(ctx, brokers, o.pipeline.TopicPrefix, filepath.Clean(o.backend.indexDir)+".pseudonym-key", reg, o.log)
 	if err != nil {
@@ -186,5 +190,5 @@ func (o *devOptions) startAnalytics(ctx context.Context, broker string, reg prom
 		a.Close()
 		p.Close()
 	}
-	return append(a.options(), api.WithEvents(p, ps)), stop, nil
+	return append(a.options(), api.WithEvents(p, ps), api.WithForgetting(forgetting(ps, store, c, a.store, nil))), stop, nil
 }
