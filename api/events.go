@@ -141,7 +141,7 @@ func (s *Server) impressions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		surface, ok := surfaces[c.Path()]
 		r := c.Request()
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if !ok || r.Method != http.MethodGet {
 			return next(c)
 		}
 		start := time.Now()
