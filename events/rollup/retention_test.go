@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/internal/testkit"
 )
 
 // TestRetention: the events topic is created with its retention, and the
@@ -75,4 +76,39 @@ func TestRetention(t *testing.T) {
 			t.Errorf("%s: %d rows after the retention, want the recent one", table, left)
 		}
 	}
+}
+
+// TestRecreatedTopic: offsets committed against an older topic (its log
+// deleted since) are past the new topic's end: the consumer reads the new
+// one from its start rather than waiting for offsets that never come.
+func TestRecreatedTopic(t *testing.T) {
+	ctx := context.Background()
+	st := migrated(t)
+	if _, err := st.Apply(ctx, events.Topic("re"), nil, map[int]int64{0: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: c.ListenAddrs(), TopicPrefix: "re", Partitions: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.EnsureTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := []events.Event{{Type: events.View, Surface: "drop", ListingID: "d1", At: time.Now()}, {Type: events.View, Surface: "drop", ListingID: "d1", At: time.Now()}}
+	if err := p.Publish(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := NewConsumer(Config{Brokers: c.ListenAddrs(), TopicPrefix: "re", Flush: 20 * time.Millisecond}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := testkit.Go(ctx, t, "consumer", cons.Run)
+	defer stop()
+	testkit.Eventually(t, "the new topic's events rolled up", 20*time.Second, func() bool { return arrivals(t, st)["d1"] == 2 })
 }
