@@ -34,6 +34,8 @@ type Config struct {
 	Snapshots Snapshots
 	// TrendingRefresh is how often trending is recomputed (30 s).
 	TrendingRefresh time.Duration
+	// Personal turns the home feed's personalization on (profiles.go).
+	Personal PersonalConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +80,9 @@ type Feeds struct {
 	suspended atomic.Pointer[suspendedSet]
 	refreshMu sync.Mutex
 	trending  trending
+	// partyIDs keeps, by party, the restriction last built from the
+	// store's answer (see restrictionOf).
+	partyIDs sync.Map // party id → *partyIDs
 }
 
 type suspendedSet struct {

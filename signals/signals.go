@@ -217,7 +217,8 @@ type Reader interface {
 	// in [from, to), each once at its latest such share, newest first (ties
 	// by listing id), and the number of those shares. The party cursor
 	// passes the first page's instant as to, so paging a live party never
-	// repeats or skips a listing however many shares arrive.
+	// repeats or skips a listing however many shares arrive. The answer is
+	// read-only: a store may share it between calls.
 	PartyShares(ctx context.Context, party string, from, to time.Time) ([]ListingAt, int, error)
 
 	// TopEngaged returns at most k listings by a decayed count of the

@@ -57,6 +57,12 @@ func NewKeys(t testing.TB) *Keys {
 	return k
 }
 
+func init() {
+	// The pages the server serves besides JSON (/docs and its viewer).
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
+}
+
 // Shared returns one keyring per test binary.
 var Shared = sync.OnceValue(func() *Keys {
 	k, err := newKeys()

@@ -22,6 +22,7 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/web"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -240,6 +241,9 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	defer idx.Close()
 	o.pipeline.Signals = store
 	serveSignals(&o.api, store)
+	if err := o.signals.personal.apply(&o.api, store); err != nil {
+		return err
+	}
 	if !o.kafkaAddrForced && !portFree(o.pipeline.KafkaAddr) {
 		o.log.Info("kafka port taken; using a free one", "wanted", o.pipeline.KafkaAddr)
 		o.pipeline.KafkaAddr = "127.0.0.1:0"
@@ -279,7 +283,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopEvents()
-	srv, err := api.New(o.api, nil, o.log, append(append(admission.options(cacheMW...), evOpts...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+	srv, err := api.New(o.api, nil, o.log, append(append(admission.options(cacheMW...), evOpts...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
@@ -289,7 +293,14 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return fmt.Errorf("--addr: %w", err)
 	}
-	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), o.log)
+	rec, stopAudit, err := adminAudit(ctx, o.dbURL, o.log)
+	if err != nil {
+		ln.Close()
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAudit()
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), o.log)
 	if err != nil {
 		ln.Close()
 		dev.Pipeline().Close()
@@ -297,6 +308,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	defer stopAdmin()
 	fmt.Fprintf(w, "api: http://%s  (try: curl 'http://%s/v1/search?q=dress')\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(w, "app: http://%s/  (the shopper app; the operator dashboard is /admin)\n", ln.Addr())
 	if hooks.started != nil {
 		hooks.started(ln.Addr().String(), broker)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -35,6 +36,11 @@ type HTTPConfig struct {
 	// Canon resolves a brand alias ("lulu" → "Lululemon"), so that a
 	// filter on an alias depends on the brand it stands for.
 	Canon func(brand string) (string, bool)
+	// Variant returns what a user's experiment variants add to a key:
+	// non-empty only for variants that change retrieval
+	// (experiments.Set.CacheKey), whose answers differ for the same
+	// request; nil: nothing.
+	Variant func(user string) string
 }
 
 // maxFollowTags is how many followed closets a following feed entry
@@ -56,6 +62,18 @@ const (
 	kFollowing
 	kHome
 	kDrops
+)
+
+// HeaderCacheStatus says how the cache answered (RFC 9211): a hit, a stale
+// entry served while one refresh runs, or a miss computed (coalesced with
+// identical misses). Load tools read it for the hit ratio.
+const HeaderCacheStatus = "Cache-Status"
+
+// The Cache-Status values.
+const (
+	CacheStatusHit   = "rummage; hit"
+	CacheStatusStale = "rummage; hit; detail=stale"
+	CacheStatusMiss  = "rummage; fwd=miss"
 )
 
 // routes are the cached routes (the api's Echo patterns).
@@ -115,19 +133,28 @@ func (c *Cache) Middleware(cfg HTTPConfig) echo.MiddlewareFunc {
 			}
 			raw := canonicalQuery(q)
 			key := r.URL.EscapedPath() + "?" + raw
+			if cfg.Variant != nil && user != "" {
+				if v := cfg.Variant(user); v != "" {
+					key += "#variant=" + v // shared by the variant's users
+				}
+			}
 			now := c.cfg.Now()
 			e, st := c.Lookup(key, now)
+			hdr := ec.Response().Header()
 			if a := events.AnswerFrom(ctx); a != nil && st != Miss {
 				a.Cached = true
 			}
 			switch st {
 			case Hit:
 				c.m.Requests.WithLabelValues("hit").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusHit)
 			case Stale:
 				c.m.Requests.WithLabelValues("stale").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusStale)
 				c.Refresh(ctx, key, e, c.filler(ec, next, k, q, raw, user, perUser, cfg))
 			default:
 				c.m.Requests.WithLabelValues("miss").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusMiss)
 				if e, err = c.Load(ctx, key, c.filler(ec, next, k, q, raw, user, perUser, cfg)); err != nil {
 					return err
 				}
@@ -157,20 +184,32 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 	path, names, values := ec.Path(), slices.Clone(ec.ParamNames()), slices.Clone(ec.ParamValues())
 	party := ec.Param("id")
 	e := ec.Echo()
-	return func(ctx context.Context) (*Entry, bool, error) {
+	var fill Fill
+	fill = func(ctx context.Context) (*Entry, bool, error) {
 		// The fill is shared by its callers: each gets its own query id,
 		// spliced in by write, never stored.
 		ctx = events.WithoutAnswer(ctx)
-		start := c.cfg.Now()
+		start, hctx := c.cfg.Now(), ctx
+		if at, ok := query.AsOfFrom(ctx); ok {
+			// Computed ahead for that instant (Prewarm), with the values
+			// of the request that filled the entry (its caller).
+			start = at
+			hctx = query.WithAsOf(events.WithoutAnswer(r0.Context()), at)
+			if dl, ok := ctx.Deadline(); ok {
+				var cancel context.CancelFunc
+				hctx, cancel = context.WithDeadline(hctx, dl)
+				defer cancel()
+			}
+		}
 		rec := &recorder{h: http.Header{}}
-		xc := e.NewContext(r0.WithContext(ctx), rec)
+		xc := e.NewContext(r0.WithContext(hctx), rec)
 		xc.SetPath(path)
 		xc.SetParamNames(names...)
 		xc.SetParamValues(values...)
 		if err := next(xc); err != nil {
 			return nil, false, err
 		}
-		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser}
+		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser, refill: fill}
 		if rec.status != http.StatusOK {
 			return ent, false, nil
 		}
@@ -202,6 +241,7 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 		}
 		return ent, true, nil
 	}
+	return fill
 }
 
 // earliest is the earlier of two instants, zero meaning none.

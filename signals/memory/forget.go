@@ -42,9 +42,9 @@ func (s *state) userRows(user string) []signals.Change {
 			out = append(out, signals.Change{Version: e.ver, Delete: true, Block: &signals.Block{User: user, Seller: s.strs[e.to], At: time.UnixMilli(e.at)}})
 		}
 	}
-	for _, e := range s.timeline[u] {
+	for _, e := range s.likeline[u] {
 		if ev := s.ev[e]; !s.isDead(e) && s.partyOf(e) == likeParty {
-			out = append(out, signals.Change{Version: s.ver[e], Delete: true, Like: &signals.Like{User: user, Listing: s.strs[ev.lst], At: time.UnixMilli(ev.at)}})
+			out = append(out, signals.Change{Version: s.verOf(e), Delete: true, Like: &signals.Like{User: user, Listing: s.strs[ev.lst], At: time.UnixMilli(ev.at)}})
 		}
 	}
 	for blk, b := range s.shareIx {
@@ -57,7 +57,7 @@ func (s *state) userRows(user string) []signals.Change {
 			if p := s.partyOf(e); p != 0 {
 				sh.Party = s.strs[p]
 			}
-			out = append(out, signals.Change{Version: s.ver[e], Delete: true, Share: sh})
+			out = append(out, signals.Change{Version: s.verOf(e), Delete: true, Share: sh})
 		}
 	}
 	return out

@@ -39,6 +39,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("positions", func(t *testing.T) { testPositions(t, h) })
 	t.Run("replay converges", func(t *testing.T) { testReplay(t, h) })
 	t.Run("concurrent readers and writer", func(t *testing.T) { testConcurrent(t, h) })
+	runProfiles(t, h)
 }
 
 // T0 is the suite's origin of time; every instant is a whole number of
