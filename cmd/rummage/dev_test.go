@@ -418,7 +418,12 @@ func devEventsFlow(t *testing.T, d *devRun, query string, printed map[string]str
 		}
 		r := apitest.NewRemote(t, d.base, printed["admin"]).Get(t, "/v1/analytics/searches")
 		_ = json.Unmarshal(r.Body, &an)
-		return len(an.Queries) > 0 && an.Queries[0].Query == query && an.Queries[0].Clicks == 1
+		for _, q := range an.Queries {
+			if q.Query == query {
+				return q.Searches >= 1 && q.Clicks == 1
+			}
+		}
+		return false
 	})
 	t.Logf("search and click → analytics in %v", took)
 }
