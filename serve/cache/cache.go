@@ -619,3 +619,22 @@ func surrogateKeys(deps []string) string {
 	}
 	return b.String()
 }
+
+// Forget removes every entry of a user (UserTag) at once, with no stale
+// window, and keeps fills that began before from storing theirs (rummage
+// users forget); it returns how many entries went.
+func (c *Cache) Forget(user string) int {
+	dep := UserTag(user)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.applied[dep] = applied{gen: c.gen, at: c.cfg.Now()}
+	n := 0
+	for key, e := range c.byDep[dep] {
+		c.unindex(key, e)
+		c.store.Delete(key)
+		n++
+	}
+	c.drainEvicted()
+	return n
+}
