@@ -91,6 +91,19 @@ func forgetting(p *events.Pseudonymizer, store signals.Store, c *cache.Cache, ro
 	if sf, ok := store.(signals.Forgetter); ok {
 		f.Parts["signals"] = events.ForgetFunc(func(ctx context.Context, user, _ string) (int, error) { return sf.Forget(ctx, user) })
 	}
+	if ps, ok := store.(interface {
+		ForgetProfile(ctx context.Context, user string) error
+	}); ok {
+		// Profiles are kept by pseudonym (signals/profile.go). An
+		// experiment assignment is a hash of the user, stored nowhere:
+		// there is nothing of it to forget.
+		f.Parts["personalization"] = events.ForgetFunc(func(ctx context.Context, _, pseudonym string) (int, error) {
+			if err := ps.ForgetProfile(ctx, pseudonym); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		})
+	}
 	if c != nil {
 		f.Parts["cache"] = events.ForgetFunc(func(_ context.Context, user, _ string) (int, error) { return c.Forget(user), nil })
 	}

@@ -23,7 +23,7 @@ import (
 
 // TestUsersForget: rummage users forget U, through the API of the process
 // holding the state, removes U's signals, cached per-user answers and
-// rollup rows, and leaves another user's alone.
+// rollup rows and affinity profile, and leaves another user's alone.
 func TestUsersForget(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -44,6 +44,11 @@ func TestUsersForget(t *testing.T) {
 	}
 
 	ps, _ := events.NewPseudonymizer([]byte("users-forget-test-key"))
+	for _, u := range []string{"u1", "u2"} {
+		if err := store.ApplyProfiles(ctx, signals.ProfileBatch{Deltas: []signals.AffinityDelta{{User: ps.Of(u), Feature: "b:Zara", Weight: 3, At: now}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
 	rs, err := rollup.OpenStore(ctx, db)
 	if err != nil {
@@ -82,8 +87,13 @@ func TestUsersForget(t *testing.T) {
 	if err := usersForget(ctx, []string{"u1", "--api-url", srv.URL, "--key", k.Admin}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if got := out.String(); !strings.Contains(got, "signals 3") || !strings.Contains(got, "cache 1") || !strings.Contains(got, "rollups 1") {
-		t.Errorf("output %q: want 3 signals, 1 cache entry and 1 rollup row forgotten", got)
+	if got := out.String(); !strings.Contains(got, "signals 3") || !strings.Contains(got, "cache 1") || !strings.Contains(got, "rollups 1") || !strings.Contains(got, "personalization 1") {
+		t.Errorf("output %q: want 3 signals, 1 cache entry, 1 rollup row and the profile forgotten", got)
+	}
+	for u, want := range map[string]int{"u1": 0, "u2": 1} {
+		if p, err := store.Profile(ctx, ps.Of(u), now); err != nil || len(p) != want {
+			t.Errorf("%s's profile after forgetting u1: %v (%v), want %d features", u, p, err, want)
+		}
 	}
 	if err := usersForget(ctx, []string{"u1", "--api-url", srv.URL, "--key", k.Search}, io.Discard); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("a search key: %v, want 403", err)
