@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rummage/rummage/experiments"
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
@@ -40,11 +41,20 @@ type Config struct {
 	// from; nil serves search only (those routes answer 404
 	// not_configured).
 	Signals signals.Reader
-	// Feeds tunes those surfaces (its Search part is the server's).
+	// Feeds tunes those surfaces (its Search part is the server's);
+	// Feeds.Personal turns personalization of search and the home feed on.
 	Feeds feed.Config
+	// Experiments are the running ranking experiments: their Stamp(user)
+	// is the Variant of a user's impressions, their CacheKey(user) what a
+	// cache key adds (nil: none).
+	Experiments *experiments.Set
 	// Auth is who may call which route (api/access.go). The zero value
 	// admits no key and no read without one.
 	Auth Auth
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser (CORS): "*" or scheme://host[:port] each, "*." leading a
+	// host for its subdomains. Empty (the default): same origin only.
+	CORSOrigins []string
 }
 
 // DefaultConfig returns the defaults: 5 s per request, 10 s to drain on
@@ -90,6 +100,11 @@ func (c Config) Validate() error {
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("api: %s must not be negative, got %v", d.name, d.v))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if err := validateOrigin(o); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.MaxHeaderBytes < 0 {

@@ -34,6 +34,8 @@ type Config struct {
 	Snapshots Snapshots
 	// TrendingRefresh is how often trending is recomputed (30 s).
 	TrendingRefresh time.Duration
+	// Personal turns the home feed's personalization on (profiles.go).
+	Personal PersonalConfig
 }
 
 func (c Config) withDefaults() Config {

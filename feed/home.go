@@ -167,11 +167,24 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 		return nil, err
 	}
 	reasons := map[string]SnapshotItem{}
+	feats := map[string]ranking.Features{}
 	var src ranking.HomeSources
 	add := func(list *[]ranking.Item, source ranking.Source, c *query.Candidate, it SnapshotItem) {
 		*list = append(*list, ranking.Item{ID: c.ID, Seller: c.Seller, Source: source})
 		if _, ok := reasons[c.ID]; !ok {
 			reasons[c.ID] = it
+			feats[c.ID] = ranking.SignalFeatures(&c.Signals)
+		}
+	}
+	// With personalization on, the shopper's whole profile (events, likes,
+	// shares, follows) picks the affinity source's retrievals and boosts
+	// every source's candidates; off (or anonymous), the affinity source
+	// reads likes and shares alone and nothing is boosted.
+	strength := f.strength(user)
+	var prof ranking.UserProfile
+	if strength > 0 {
+		if prof, err = f.Profile(ctx, user, now); err != nil {
+			return nil, err
 		}
 	}
 	if user != "" {
@@ -192,7 +205,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 				add(&src.Following, ranking.SourceFollowing, c, SnapshotItem{ID: c.ID, Reason: *h.FeedReason, AtMs: c.Key})
 			}
 		}
-		if err := f.affinity(ctx, user, now, ex, func(c *query.Candidate, value string) {
+		if err := f.affinity(ctx, user, now, ex, prof, func(c *query.Candidate, value string) {
 			add(&src.Affinity, ranking.SourceAffinity, c, SnapshotItem{ID: c.ID, Reason: Reason{Type: ReasonAffinity, Value: value}})
 		}); err != nil {
 			return nil, err
@@ -216,6 +229,11 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 	for i := range fresh.Hits {
 		c := &fresh.Hits[i]
 		add(&src.Fresh, ranking.SourceFresh, c, SnapshotItem{ID: c.ID, Reason: Reason{Type: ReasonFresh}, AtMs: c.ListedMs})
+	}
+	if !prof.Empty() {
+		for _, list := range []*[]ranking.Item{&src.Following, &src.Affinity, &src.Trending, &src.Fresh} {
+			*list = personalizeItems(*list, feats, prof, strength)
+		}
 	}
 	blend := ranking.BlendHome(src, f.cfg.Home, f.cfg.HomeDepth)
 	snap := &Snapshot{Items: make([]SnapshotItem, len(blend))}
@@ -259,26 +277,14 @@ func (f *Feeds) followingTop(ctx context.Context, user string, closets []string,
 // affinity offers the listings that match user's profile: the brands,
 // categories and sizes of what they liked and shared lately, each with
 // its own retrieval (newest first), interleaved.
-func (f *Feeds) affinity(ctx context.Context, user string, now time.Time, exclude []string, yield func(c *query.Candidate, value string)) error {
-	acts, err := f.s.Activity(ctx, user, now.Add(-f.cfg.FollowingWindow), now, homeSourceSize)
-	if err != nil || len(acts) == 0 {
-		return err
-	}
-	ids := make([]string, len(acts))
-	keys := make([]int64, len(acts))
-	for i, a := range acts {
-		ids[i], keys[i] = a.Listing, a.At.UnixMilli()
-	}
-	// The signals of the liked and shared listings still visible.
-	mine, err := f.r.Retrieve(ctx, &query.Retrieval{Now: now, Sort: query.SortFeed, N: min(len(ids), query.MaxCandidates),
-		Restrict: query.Restriction{Include: true, IDs: ids, IDKeys: keys}})
+func (f *Feeds) affinity(ctx context.Context, user string, now time.Time, exclude []string, prof ranking.UserProfile, yield func(c *query.Candidate, value string)) error {
+	top, err := f.affinities(ctx, user, now, prof)
 	if err != nil {
 		return err
 	}
-	p := ranking.Profile(mine.Hits)
 	var lists [][]query.Candidate
 	var values []string
-	for _, want := range p.Top(3) {
+	for _, want := range top {
 		r := &query.Retrieval{Now: now, Sort: query.SortNewest, N: homeSourceSize / 3, Restrict: query.Restriction{ExcludeSellers: exclude}}
 		switch want.Field {
 		case query.FacetBrand:
@@ -306,6 +312,42 @@ func (f *Feeds) affinity(ctx context.Context, user string, now time.Time, exclud
 			return nil
 		}
 	}
+}
+
+// affinities are the three strongest affinities the affinity source
+// retrieves: of prof when it is set, else of the listings user liked and
+// shared lately (ranking.Profile).
+func (f *Feeds) affinities(ctx context.Context, user string, now time.Time, prof ranking.UserProfile) (ranking.Affinities, error) {
+	if !prof.Empty() {
+		return prof.Top(3), nil
+	}
+	acts, err := f.s.Activity(ctx, user, now.Add(-f.cfg.FollowingWindow), now, homeSourceSize)
+	if err != nil || len(acts) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(acts))
+	keys := make([]int64, len(acts))
+	for i, a := range acts {
+		ids[i], keys[i] = a.Listing, a.At.UnixMilli()
+	}
+	// The signals of the liked and shared listings still visible.
+	mine, err := f.r.Retrieve(ctx, &query.Retrieval{Now: now, Sort: query.SortFeed, N: min(len(ids), query.MaxCandidates),
+		Restrict: query.Restriction{Include: true, IDs: ids, IDKeys: keys}})
+	if err != nil {
+		return nil, err
+	}
+	return ranking.Profile(mine.Hits).Top(3), nil
+}
+
+// personalizeItems reorders a source's items by the profile
+// (ranking.Personalize): the soft boost, nothing dropped.
+func personalizeItems(items []ranking.Item, feats map[string]ranking.Features, prof ranking.UserProfile, strength int) []ranking.Item {
+	order := ranking.Personalize(len(items), func(i int) ranking.Features { return feats[items[i].ID] }, prof, strength)
+	out := make([]ranking.Item, len(items))
+	for i, j := range order {
+		out[i] = items[j]
+	}
+	return out
 }
 
 // trending is the trending list, recomputed at most every TrendingRefresh

@@ -12,57 +12,52 @@ func SortFacet(vals []FacetValue, limit int) []FacetValue {
 	if vals == nil {
 		vals = []FacetValue{}
 	}
-	if limit > 0 && len(vals) > 4*limit {
-		return topFacetValues(vals, limit)
+	if limit >= 0 && len(vals) > limit {
+		// Only the first limit are kept: select them (a bounded heap, one
+		// compare for most of the rest), then sort just those.
+		vals = selectFirst(vals, limit)
 	}
 	slices.SortFunc(vals, compareFacetValues)
-	if len(vals) > limit {
-		vals = vals[:limit]
-	}
 	return vals
 }
 
-// topFacetValues is the first limit of vals in SortFacet's order, picked
-// through a heap of the limit best so far (its worst on top), then sorted:
-// O(n log limit), where sorting every value (a brand facet holds
-// thousands) was most of a party feed's facets.
-func topFacetValues(vals []FacetValue, limit int) []FacetValue {
-	h := make([]FacetValue, 0, limit)
-	worse := func(i, j int) bool { return compareFacetValues(h[i], h[j]) > 0 }
-	for _, v := range vals {
-		if len(h) < limit {
-			h = append(h, v)
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if !worse(i, p) {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
-			continue
-		}
-		if compareFacetValues(v, h[0]) >= 0 {
-			continue // not better than the worst kept
-		}
-		h[0] = v
-		for i := 0; ; {
-			w, l, r := i, 2*i+1, 2*i+2
-			if l < len(h) && worse(l, w) {
-				w = l
-			}
-			if r < len(h) && worse(r, w) {
-				w = r
-			}
-			if w == i {
-				break
-			}
-			h[i], h[w] = h[w], h[i]
-			i = w
+// selectFirst moves the k values that sort first (compareFacetValues) to
+// the front of vals, in no order, and returns them. vals[:k] is kept as a
+// heap with the one that sorts last at its root.
+func selectFirst(vals []FacetValue, k int) []FacetValue {
+	if k == 0 {
+		return vals[:0]
+	}
+	h := vals[:k]
+	for i := k/2 - 1; i >= 0; i-- {
+		siftLast(h, i)
+	}
+	for i := k; i < len(vals); i++ {
+		if compareFacetValues(vals[i], h[0]) < 0 {
+			h[0], vals[i] = vals[i], h[0]
+			siftLast(h, 0)
 		}
 	}
-	slices.SortFunc(h, compareFacetValues)
 	return h
+}
+
+// siftLast restores the heap h below i: every parent sorts after (or
+// with) its children.
+func siftLast(h []FacetValue, i int) {
+	for {
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && compareFacetValues(h[l], h[worst]) > 0 {
+			worst = l
+		}
+		if r < len(h) && compareFacetValues(h[r], h[worst]) > 0 {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		h[i], h[worst] = h[worst], h[i]
+		i = worst
+	}
 }
 
 func compareFacetValues(a, b FacetValue) int {

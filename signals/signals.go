@@ -245,3 +245,14 @@ type Store interface {
 	Writer
 	Close() error
 }
+
+// Forgetter is a store that can forget a user (rummage users forget): it
+// deletes the user's follows, likes, shares and blocks it holds, as deletes
+// at each row's own version, applied and logged like the stream's, and
+// returns how many rows it deleted. The rows stay deleted unless the
+// stream brings a newer version of them: the marketplace deletes them from
+// its own tables too (the source of the CDC), or a rebuild from the stream
+// brings them back.
+type Forgetter interface {
+	Forget(ctx context.Context, user string) (int, error)
+}

@@ -78,6 +78,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots (default $DATABASE_URL)")
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
+	learn := fs.Bool("affinity", true, "also learn affinity profiles from <prefix>.events (clicks, add-to-carts, purchases) into the signals store, as consumer group <prefix>-affinity")
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
 	bf := addBackendFlags(fs, "./data/indexer")
 	sf := addSignalsFlags(fs, signalsMemory)
@@ -154,7 +155,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err != nil {
 		return err
 	}
-	auth, stopKeys, err := indexerAuth(ctx, kf, *apiAddr, *metricsAddr != "", idx, log)
+	auth, stopKeys, err := indexerAuth(ctx, kf, *apiAddr, *metricsAddr != "", idx, *dbURL, log)
 	if err != nil {
 		return err
 	}
@@ -165,6 +166,14 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	}
 	defer stopAdmin()
 	tasks := []task{{"indexer", ix.Run}}
+	if *learn {
+		t, stop, err := affinityTask(ctx, brokerList, *prefix, *partitions, store, idx.Read, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		tasks = append(tasks, t)
+	}
 	if *apiAddr != "" {
 		positions := kafkabus.NewPositions(brokerList, *group, topics)
 		defer positions.Close()
@@ -175,6 +184,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		acfg := api.DefaultConfig()
 		acfg.Auth = auth
 		serveSignals(&acfg, store)
+		if err := sf.personal.apply(&acfg, store); err != nil {
+			return err
+		}
 		if err := bf.serving(&acfg, cf, log); err != nil {
 			return err
 		}
@@ -204,7 +216,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 
 // indexerAuth loads the API keys when the indexer serves the API or the
 // admin endpoint, and puts the admin endpoint behind an admin key.
-func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, idx *liveIndex, log *slog.Logger) (api.Auth, func(), error) {
+func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, idx *liveIndex, dbURL string, log *slog.Logger) (api.Auth, func(), error) {
 	if apiAddr == "" && (!admin || idx.Admin == nil) {
 		return api.Auth{}, func() {}, nil
 	}
@@ -217,7 +229,14 @@ func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, 
 		return api.Auth{}, nil, err
 	}
 	if idx.Admin != nil {
-		idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
+		rec, stopAudit, err := adminAudit(ctx, dbURL, log)
+		if err != nil {
+			stop()
+			return api.Auth{}, nil, err
+		}
+		idx.Admin = api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, log))
+		stopKeys := stop
+		stop = func() { stopAudit(); stopKeys() }
 	}
 	return auth, stop, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/bootstrap"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/web"
 )
 
 const serveHelp = `Serves the v1 search API (GET /v1/search, /v1/listings/{id}, /healthz,
@@ -170,6 +171,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	defer closeSignals(store)
 	serveSignals(&o.api, store)
+	if err := o.signals.personal.apply(&o.api, store); err != nil {
+		return err
+	}
 	var loadedB atomic.Value // query.Backend, once loaded
 	reg := newRegistry()
 	c, cacheMW, err := o.cache.build(ctx, &o.api, func() query.Backend { b, _ := loadedB.Load().(query.Backend); return b }, reg, o.log)
@@ -184,7 +188,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithApp(web.Handler()))...)
 	if err != nil {
 		return err
 	}

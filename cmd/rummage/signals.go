@@ -24,6 +24,7 @@ const (
 
 type signalsFlags struct {
 	kind, dir, redisURL, redisPrefix string
+	personal                         personalFlags
 }
 
 // addSignalsFlags registers the flags with def as --signals' default.
@@ -33,6 +34,7 @@ func addSignalsFlags(fs *flag.FlagSet, def string) *signalsFlags {
 	fs.StringVar(&f.dir, "signals-dir", "", "`directory` of the memory signals store (default: beside --index-dir, <index-dir>-signals)")
 	fs.StringVar(&f.redisURL, "redis-url", redisstore.DefaultURL, "Redis `URL` of the redis signals store")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "key `prefix` of the redis signals store (several deployments may share one Redis)")
+	f.personal.add(fs)
 	return f
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +54,8 @@ type Store struct {
 	st *state
 
 	recovery Recovery
+
+	prof *profiles // the affinity profiles (profiles.go)
 }
 
 var _ signals.Store = (*Store)(nil)
@@ -80,10 +81,15 @@ func OpenConfig(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, st: newState()}
 	if cfg.Dir == "" {
+		s.prof, _ = openProfiles("")
 		return s, nil
 	}
 	d, st, rec, err := openDisk(cfg.Dir)
 	if err != nil {
+		return nil, err
+	}
+	if s.prof, err = openProfiles(cfg.Dir); err != nil {
+		d.close()
 		return nil, err
 	}
 	s.disk, s.st, s.recovery = d, st, rec
@@ -258,12 +264,7 @@ func (s *state) positionList() []signals.Position {
 	for k, off := range s.positions {
 		out = append(out, signals.Position{Topic: k.topic, Partition: k.partition, Offset: off})
 	}
-	slices.SortFunc(out, func(a, b signals.Position) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
-		}
-		return a.Partition - b.Partition
-	})
+	signals.SortPositions(out)
 	return out
 }
 
@@ -277,10 +278,11 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.wmu.Unlock()
 	s.snapWG.Wait() // no Apply runs now: closed
+	perr := s.prof.close()
 	if s.disk != nil {
-		return s.disk.close()
+		return errors.Join(s.disk.close(), perr)
 	}
-	return nil
+	return perr
 }
 
 // read runs f under the read lock.

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/experiments"
+	"github.com/rummage/rummage/signals"
+)
+
+// personalFlags turn personalization on: the default strength, the
+// experiments file, and the pseudonymization key of the events topic (the
+// profiles learned from events are kept by pseudonym).
+type personalFlags struct {
+	strength     int
+	experiments  string
+	pseudonymKey string
+}
+
+func (f *personalFlags) add(fs *flag.FlagSet) {
+	fs.IntVar(&f.strength, "personalization", experiments.DefaultStrength, "personalization `strength` 0-100 of search and the home feed for a user with an affinity profile (0: off; experiments may override it)")
+	fs.StringVar(&f.experiments, "experiments", "", "JSON `file` of ranking experiments (experiments.Config); empty: none")
+	fs.StringVar(&f.pseudonymKey, "pseudonym-key", os.Getenv("RUMMAGE_PSEUDONYM_KEY"), "HMAC `key` (at least 16 bytes) of the user pseudonyms on the events topic, the same on every replica (default $RUMMAGE_PSEUDONYM_KEY); empty: profiles leave out what events taught")
+}
+
+// apply sets the API's personalization over store.
+func (f *personalFlags) apply(cfg *api.Config, store signals.Store) error {
+	if store == nil || f.strength == 0 && f.experiments == "" {
+		return nil
+	}
+	var ec experiments.Config
+	if f.experiments != "" {
+		var err error
+		if ec, err = experiments.Load(f.experiments); err != nil {
+			return fmt.Errorf("--experiments: %w", err)
+		}
+	}
+	ec.Strength = &f.strength
+	set, err := experiments.New(ec)
+	if err != nil {
+		return fmt.Errorf("--personalization: %w", err)
+	}
+	cfg.Experiments = set
+	pc := &cfg.Feeds.Personal
+	pc.Strength = set.Strength
+	if f.pseudonymKey != "" {
+		p, err := events.NewPseudonymizer([]byte(f.pseudonymKey))
+		if err != nil {
+			return fmt.Errorf("--pseudonym-key: %w", err)
+		}
+		if ps, ok := store.(signals.ProfileStore); ok {
+			pc.Profiles, pc.Pseudonym = ps, p.Of
+		}
+	}
+	return nil
+}
