@@ -218,8 +218,8 @@ type Cache struct {
 	// most once per CounterLag, and no counter lags longer.
 	counters      map[string]bool
 	countersSince time.Time
-	staged    map[string]*staged // key → its answer as of a coming instant (Prewarm)
-	nStaged   atomic.Int64       // len(staged), read without mu on a miss
+	staged        map[string]*staged // key → its answer as of a coming instant (Prewarm)
+	nStaged       atomic.Int64       // len(staged), read without mu on a miss
 
 	evMu    sync.Mutex
 	evicted []evictedEntry // from the store's callback, unindexed under mu later
