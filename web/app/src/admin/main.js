@@ -63,7 +63,9 @@ function lineChart(title, names, colors) {
     width: Math.max(380, box.clientWidth - 20), height: 200,
     series: [{}, ...names.map((n, i) => ({ label: n, stroke: colors[i], width: 2, spanGaps: true }))],
     axes: [{}, { size: 50 }],
-    scales: { x: { time: true } },
+    // At least the last minute: one point alone would stretch the axis
+    // over years.
+    scales: { x: { time: true, range: (u, min, max) => (min == null ? [0, 1] : [Math.min(min, max - 60), max + 1]) } },
   }, data, box);
   return {
     push(t, ...vs) {
