@@ -37,7 +37,7 @@ import (
 )
 
 // maxLatencyQueries bounds the distinct queries of the latency runs.
-const maxLatencyQueries = 1000
+const maxLatencyQueries = 400
 
 // Defaults of Config.
 const (
@@ -450,7 +450,10 @@ func (c *Config) score(ctx context.Context, rep *Report, log *fixtures.ShopperLo
 		servers[st], secret, pers[st] = h, s, &scorer{}
 	}
 	base := servers[c.Strengths[0]]
-	for _, u := range us {
+	for n, u := range us {
+		if n > 0 && n%200 == 0 {
+			c.logf("%d of %d searches scored", n, len(us))
+		}
 		q := url.Values{"q": {u.query}}
 		ids, err := get(base, secret, "/v1/search", q)
 		if err != nil {
@@ -519,6 +522,8 @@ func (c *Config) score(ctx context.Context, rep *Report, log *fixtures.ShopperLo
 		shoppers = append(shoppers, s)
 	}
 	slices.Sort(shoppers)
+	shoppers = shoppers[:min(len(shoppers), c.Units)]
+	c.logf("scored %d searches; scoring %d home feeds", len(us), len(shoppers))
 	for _, s := range shoppers {
 		rel := home[s]
 		hAnon.add(anonHome, rel)
