@@ -170,7 +170,6 @@ type hitFeatures struct {
 type window struct {
 	keys  [][]byte // `"name":` of every key but hits and next_cursor, sorted
 	vals  []json.RawMessage
-	next  json.RawMessage // the window's own next_cursor
 	hits  []json.RawMessage
 	feats []ranking.Features
 }
@@ -180,7 +179,7 @@ func parseWindow(body []byte) (*window, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}
-	w := &window{next: a["next_cursor"]}
+	w := &window{}
 	if err := json.Unmarshal(a["hits"], &w.hits); err != nil {
 		return nil, err
 	}
@@ -219,17 +218,37 @@ const maxWindows = 512
 
 var parsed = &windows{seed: maphash.MakeSeed(), m: map[uint64]*window{}}
 
-func (ws *windows) get(body []byte) (*window, error) {
+func (ws *windows) get(body []byte) (*window, json.RawMessage, error) {
+	// The window's bytes but its next_cursor (which carries the fill's
+	// instant, so that two fills of the same window differ by it alone):
+	// a window is parsed once per content, cached entry or not. The API
+	// writes next_cursor as the top level's key after hits and facets; in
+	// a string value the key's quotes would be escaped, so its last
+	// occurrence is the key.
+	var next json.RawMessage
+	if i := bytes.LastIndex(body, []byte(`"next_cursor":`)); i >= 0 {
+		j := i + len(`"next_cursor":`)
+		k := j + bytes.IndexAny(body[j:], ",}")
+		if k >= j {
+			next = json.RawMessage(body[j:k])
+			if i > 0 && body[i-1] == ',' { // the key's comma goes with it
+				i--
+			} else if k < len(body) && body[k] == ',' {
+				k++
+			}
+			body = append(append(make([]byte, 0, len(body)-(k-i)), body[:i]...), body[k:]...)
+		}
+	}
 	h := maphash.Bytes(ws.seed, body)
 	ws.mu.Lock()
 	w := ws.m[h]
 	ws.mu.Unlock()
 	if w != nil {
-		return w, nil
+		return w, next, nil
 	}
 	w, err := parseWindow(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ws.mu.Lock()
 	if _, ok := ws.m[h]; !ok {
@@ -241,21 +260,21 @@ func (ws *windows) get(body []byte) (*window, error) {
 		}
 	}
 	ws.mu.Unlock()
-	return w, nil
+	return w, next, nil
 }
 
 // rerank personalizes a window answer and cuts the page at offset. Every
 // key but hits and next_cursor is the anonymous answer's, as it is
 // (total, facets, and what the layers below stamp).
 func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, error) {
-	w, err := parsed.get(body)
+	w, own, err := parsed.get(body)
 	if err != nil {
 		return nil, err
 	}
 	order := ranking.Personalize(len(w.hits), func(i int) ranking.Features { return w.feats[i] }, prof, strength)
 	end := min(offset+limit, len(order))
 	start := min(offset, end)
-	next := w.next // the window's own: the anonymous walk after it
+	next := own // the window's own: the anonymous walk after it
 	if end < len(order) {
 		next, _ = json.Marshal(cursorPrefix + strconv.Itoa(end))
 	}
