@@ -77,10 +77,24 @@ var routeAccess = map[route]Access{
 	{http.MethodGet, "/v1/feed/following"}:   AccessRead,
 	{http.MethodGet, "/v1/feed"}:             AccessRead,
 	{http.MethodGet, "/v1/drops"}:            AccessRead,
+	{http.MethodGet, "/v1/schedule"}:         AccessRead,
 	{http.MethodGet, "/healthz"}:             AccessOpen,
 	{http.MethodGet, "/readyz"}:              AccessOpen,
 	{http.MethodGet, "/metrics"}:             AccessOpen,
 	{http.MethodGet, "/openapi.json"}:        AccessOpen,
+	{http.MethodPost, "/v1/events"}:          AccessEvents,
+	// Mounted by cmd/rummage with WithRoute where analytics run
+	// (events/rollup.Handlers).
+	{http.MethodGet, "/v1/analytics/searches"}:          AccessAdmin,
+	{http.MethodGet, "/v1/analytics/parties/:id"}:       AccessAdmin,
+	{http.MethodGet, "/v1/analytics/drops"}:             AccessAdmin,
+	{http.MethodGet, "/v1/analytics/experiments/:name"}: AccessAdmin,
+	// The browser app (WithApp; it mounts its client-side routes, /*, as
+	// open too).
+	{http.MethodGet, "/"}:                    AccessOpen,
+	{http.MethodGet, "/images/:name"}:        AccessOpen,
+	{http.MethodGet, "/docs"}:                AccessOpen,
+	{http.MethodGet, "/docs/rapidoc-min.js"}: AccessOpen,
 	// The admin listener (cmd/rummage, loopback), wrapped with Protect:
 	// the reindex endpoint of indexer/reindex.
 	{http.MethodGet, "/admin/reindex"}:  AccessAdmin,

@@ -22,6 +22,25 @@ func BenchmarkHealthz(b *testing.B) {
 	}
 }
 
+// BenchmarkImage serves an embedded picture (compare BenchmarkHealthz:
+// the route's own cost is the copy of its bytes).
+func BenchmarkImage(b *testing.B) {
+	s := e2eServerB(b)
+	for _, v := range []string{"thumb", "large"} {
+		b.Run(v, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/images/dress-red-"+v+".png", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkParseSearch(b *testing.B) {
 	v, _ := url.ParseQuery("q=red+dress&brand=Nike&brand=Adidas&size=M&category=Women/Dresses&price_min=1000&price_max=5000&sort=price_asc&limit=24&facets=brand,category,size,condition,color,price")
 	b.ReportAllocs()

@@ -51,6 +51,10 @@ type Config struct {
 	// Auth is who may call which route (api/access.go). The zero value
 	// admits no key and no read without one.
 	Auth Auth
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser (CORS): "*" or scheme://host[:port] each, "*." leading a
+	// host for its subdomains. Empty (the default): same origin only.
+	CORSOrigins []string
 }
 
 // DefaultConfig returns the defaults: 5 s per request, 10 s to drain on
@@ -96,6 +100,11 @@ func (c Config) Validate() error {
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("api: %s must not be negative, got %v", d.name, d.v))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if err := validateOrigin(o); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.MaxHeaderBytes < 0 {

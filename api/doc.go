@@ -14,6 +14,14 @@
 //	GET /metrics           Prometheus text format, on WithRegistry's registry
 //	                       (every role of the process) or the server's own
 //	GET /openapi.json      the OpenAPI document (openapi.yaml, embedded)
+//	GET /images/:name      a picture of the demo catalog (fixtures/images,
+//	                       embedded), cached a year, immutable
+//	GET /docs              the OpenAPI document rendered by a vendored RapiDoc
+//	                       (docsui/, embedded; nothing loaded off the host)
+//
+// With Config.CORSOrigins, pages of those origins may call it from a
+// browser: Echo's CORS middleware answers their preflights outside
+// authorization and every admission middleware (docs/api.md, "CORS").
 //
 // Every GET route answers HEAD too. Other packages add routes, middleware
 // (keys, rate limits, caches), the metrics registry and readiness through

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -58,9 +57,13 @@ const HeaderDegraded = "Rummage-Degraded"
 
 const degradedKey = "rummage.degraded"
 
-// degrade applies the degradation the serving layer put on the request's
-// context to req, and notes what it gave up for the answer.
+// degrade applies what the serving layer put on the request's context to
+// req: the instant to answer as of (query.WithAsOf), and the degradation,
+// noting what it gave up for the answer.
 func degrade(c echo.Context, req *query.Request) {
+	if t, ok := query.AsOfFrom(c.Request().Context()); ok && req.Now.IsZero() {
+		req.Now = t // a pre-computed answer (serve/cache's pre-warm)
+	}
 	gave := query.DegradationFrom(c.Request().Context()).Apply(req)
 	if len(gave) == 0 {
 		return
@@ -98,6 +101,11 @@ func writePage(c echo.Context, req *query.Request, res *feed.Page) error {
 	if out.Hits == nil {
 		out.Hits = []feed.Hit{}
 	}
+	ids := make([]string, len(out.Hits))
+	for i := range out.Hits {
+		ids[i] = out.Hits[i].ID
+	}
+	out.QueryID = stampAnswer(c, out.Total, ids)
 	if out.Facets == nil {
 		out.Facets = map[query.Facet][]query.FacetValue{}
 	}
@@ -131,6 +139,7 @@ func (s *Server) parties(c echo.Context) error {
 		}
 	}
 	req := &feed.PartiesRequest{}
+	req.Now, _ = query.AsOfFrom(c.Request().Context())
 	for _, raw := range v["status"] {
 		for _, st := range strings.Split(raw, ",") {
 			switch st = strings.TrimSpace(st); st {
@@ -176,7 +185,8 @@ func (s *Server) party(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := f.Party(c.Request().Context(), c.Param("id"), time.Time{})
+	at, _ := query.AsOfFrom(c.Request().Context())
+	p, err := f.Party(c.Request().Context(), c.Param("id"), at)
 	if errors.Is(err, feed.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("party %q not found", c.Param("id"))}
 	}
@@ -235,7 +245,8 @@ func (s *Server) drops(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := f.Drops(c.Request().Context(), time.Time{})
+	at, _ := query.AsOfFrom(c.Request().Context()) // zero: the clock
+	d, err := f.Drops(c.Request().Context(), at)
 	if errors.Is(err, feed.ErrNoDrops) {
 		return errNoSocial
 	}

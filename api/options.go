@@ -6,6 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rummage/rummage/events"
 )
 
 // Option configures a Server in New. Options let other packages plug into
@@ -18,6 +20,9 @@ type options struct {
 	routes     []mounted
 	registry   Registry
 	readiness  func(context.Context) (ReadyState, error)
+	events     EventSink
+	pseudo     *events.Pseudonymizer
+	variants   VariantFunc
 }
 
 // mounted is a route another package adds.

@@ -43,6 +43,9 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 	}
 	targets := []string{"/healthz", "/readyz", "/metrics", "/v1/search?q=x", "/v1/listings/nope", "/v1/extra", "/v1/search?limit=0"}
 	for route := range s.routes {
+		if _, ok := accessOf(http.MethodGet, route); !ok {
+			continue // POST only (/v1/events)
+		}
 		targets = append(targets, strings.Replace(route, ":id", "x", 1))
 	}
 	for _, target := range targets {

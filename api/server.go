@@ -15,7 +15,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/fixtures/images"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/ranking"
@@ -50,6 +52,11 @@ type Server struct {
 	draining atomic.Bool
 	reqSeq   atomic.Uint64
 	reqBase  string
+	qSeq     atomic.Uint64
+
+	events   EventSink // nil: no events recorded
+	pseudo   *events.Pseudonymizer
+	variants VariantFunc
 }
 
 // backendRef is the loaded index and the surfaces over it.
@@ -82,6 +89,12 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 		routes:    map[string]bool{},
 		reqBase:   newRequestIDBase(),
 		readiness: o.readiness,
+		events:    o.events,
+		pseudo:    o.pseudo,
+		variants:  o.variants,
+	}
+	if s.events != nil && s.pseudo == nil {
+		return nil, errors.New("api: WithEvents needs a pseudonymizer: user ids never leave the API raw")
 	}
 	s.cursors = s.cfg.Cursors
 	if s.cursors == nil {
@@ -91,15 +104,23 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	if s.metrics, err = newMetrics(o.registry, s.documents); err != nil {
 		return nil, fmt.Errorf("api: metrics: %w", err)
 	}
+	if err := s.metrics.reg.Register(scheduleCollector{s}); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
 	s.SetBackend(b)
 
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recover, s.authorize, s.timeout)
+	e.Use(s.observe, s.recover)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(cors(s.cfg.CORSOrigins))
+	}
+	e.Use(s.authorize, s.timeout, s.impressions)
 	if pc := s.cfg.Feeds.Personal; pc.Strength != nil && s.cfg.Signals != nil {
 		// Search personalization re-ranks the cached anonymous window, so
-		// it runs outside the given middleware (the cache among them).
+		// it runs outside the given middleware (the cache among them), and
+		// inside the impressions, which record the page as shown.
 		mw, err := personal.Middleware(personal.Config{Profile: s.profile, Strength: pc.Strength})
 		if err != nil {
 			return nil, err
@@ -116,10 +137,15 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/v1/feed/following", s.following)
 	s.get("/v1/feed", s.home)
 	s.get("/v1/drops", s.drops)
+	s.get("/v1/schedule", s.schedule)
+	s.add(http.MethodPost, "/v1/events", s.postEvents)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))
 	s.get("/openapi.json", s.openapi)
+	s.get(images.PathPrefix+":name", s.image)
+	s.get("/docs", s.docs)
+	s.get("/docs/rapidoc-min.js", s.docsViewer)
 	s.access = maps.Clone(routeAccess)
 	for _, r := range o.routes {
 		s.add(r.method, r.path, r.h)
@@ -192,6 +218,9 @@ func (s *Server) loaded() (*backendRef, error) {
 
 // searchResponse is the v1 search answer. All four keys are always present.
 type searchResponse struct {
+	// QueryID names this answer in events (click, add_to_cart, ...). It
+	// is the first key, so a cache splices a fresh one into stored bytes.
+	QueryID    string                             `json:"query_id,omitempty"`
 	Total      int                                `json:"total"`
 	Hits       []feed.Hit                         `json:"hits"`
 	Facets     map[query.Facet][]query.FacetValue `json:"facets"`

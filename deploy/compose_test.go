@@ -82,38 +82,50 @@ func TestComposeFlagsExist(t *testing.T) {
 		t.Skip("builds the rummage binary")
 	}
 	c := load(t)
-	bin := filepath.Join(t.TempDir(), "rummage")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/rummage")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/rummage: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	roles := 0
 	for name, s := range c.Services {
 		if s.Build == nil {
 			continue
 		}
 		roles++
-		t.Run(name, func(t *testing.T) {
-			if len(s.Command) == 0 {
-				t.Fatal("no command: the image's default would run")
-			}
-			out, _ := exec.Command(bin, s.Command[0], "--help").CombinedOutput()
-			help := string(out)
-			if strings.Contains(help, "unknown command") || !strings.Contains(help, "Usage: rummage "+s.Command[0]) {
-				t.Fatalf("rummage %s is not a command of the binary:\n%s", s.Command[0], help)
-			}
-			for _, arg := range s.Command[1:] {
-				m := flagRE.FindStringSubmatch(arg)
-				if m == nil {
-					continue
-				}
-				if !regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(m[1]) + `\b`).MatchString(help) {
-					t.Errorf("rummage %s has no flag --%s (used in docker-compose.yml)", s.Command[0], m[1])
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkFlags(t, bin, s.Command, "docker-compose.yml") })
 	}
 	if roles < 4 {
 		t.Errorf("%d services are built from the Dockerfile, want migrate, cdc, indexer and api", roles)
+	}
+}
+
+// buildBinary builds cmd/rummage into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rummage")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/rummage")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/rummage: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// checkFlags checks that command[0] is a subcommand of bin and that each
+// flag in the rest is listed by "rummage <command> --help".
+func checkFlags(t *testing.T, bin string, command []string, file string) {
+	t.Helper()
+	if len(command) == 0 {
+		t.Fatal("no command: the image's default would run")
+	}
+	out, _ := exec.Command(bin, command[0], "--help").CombinedOutput()
+	help := string(out)
+	if strings.Contains(help, "unknown command") || !strings.Contains(help, "Usage: rummage "+command[0]) {
+		t.Fatalf("rummage %s is not a command of the binary:\n%s", command[0], help)
+	}
+	for _, arg := range command[1:] {
+		m := flagRE.FindStringSubmatch(arg)
+		if m == nil {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(m[1]) + `\b`).MatchString(help) {
+			t.Errorf("rummage %s has no flag --%s (used in %s)", command[0], m[1], file)
+		}
 	}
 }

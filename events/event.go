@@ -2,11 +2,17 @@ package events
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
+
+	"github.com/rummage/rummage/internal/atomicfile"
 )
 
 // Type is what a shopper did.
@@ -44,7 +50,8 @@ type Event struct {
 	// experiment; stamped by the server, never taken from a client.
 	Variant string `json:"variant,omitempty"`
 	// Impression fields (Type == Impression), stamped by the server.
-	Query     string   `json:"query,omitempty"` // the normalized request
+	Query     string   `json:"query,omitempty"`   // the normalized query text (NormalizeQuery)
+	Filters   string   `json:"filters,omitempty"` // the canonical filters (Filters)
 	Total     int      `json:"total,omitempty"`
 	IDs       []string `json:"ids,omitempty"` // listing ids shown, in position order
 	LatencyUS int64    `json:"latency_us,omitempty"`
@@ -120,4 +127,30 @@ func (p *Pseudonymizer) Of(user string) string {
 	m := hmac.New(sha256.New, p.key)
 	m.Write([]byte(user))
 	return "h_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// LoadOrCreateKey reads the pseudonymization key in the file at path (hex),
+// creating it with 32 random bytes (mode 0600) when it does not exist: a
+// single-process deployment (rummage dev) keeps its pseudonyms stable
+// across restarts. Replicas share one key: give each the same file.
+func LoadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 16 {
+			return nil, fmt.Errorf("events: pseudonymization key %s: want at least 32 hex digits", path)
+		}
+		return key, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("events: pseudonymization key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("events: pseudonymization key: %w", err)
+	}
+	return key, nil
 }

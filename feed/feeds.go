@@ -80,6 +80,9 @@ type Feeds struct {
 	suspended atomic.Pointer[suspendedSet]
 	refreshMu sync.Mutex
 	trending  trending
+	// partyIDs keeps, by party, the restriction last built from the
+	// store's answer (see restrictionOf).
+	partyIDs sync.Map // party id → *partyIDs
 }
 
 type suspendedSet struct {

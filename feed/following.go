@@ -1,7 +1,10 @@
 package feed
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage/query"
@@ -27,7 +30,7 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 	if err != nil {
 		return nil, err
 	}
-	r, shared, err := f.followingRetrieval(ctx, req, closets, now)
+	r, shared, err := f.followingRetrieval(ctx, req, closets, now, f.cfg.FollowingMaxShares)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +43,9 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 }
 
 // followingRetrieval is the following feed of user as a SortFeed
-// retrieval at now, and the shares it is keyed by.
-func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time) (*query.Retrieval, map[string]signals.ListingAt, error) {
+// retrieval at now, with the newest maxShares of the followed closets'
+// shared listings (the feed's are FollowingMaxShares), and those shares.
+func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time, maxShares int) (*query.Retrieval, []signals.ListingAt, error) {
 	since := now.Add(-f.cfg.FollowingWindow)
 	ex, err := f.exclude(ctx, req.User, true)
 	if err != nil {
@@ -49,33 +53,39 @@ func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, clos
 	}
 	var shares []signals.ListingAt
 	if len(closets) > 0 {
-		if shares, err = f.s.SharedBy(ctx, closets, since, now, f.cfg.FollowingMaxShares); err != nil {
+		if shares, err = f.s.SharedBy(ctx, closets, since, now, maxShares); err != nil {
 			return nil, nil, err
 		}
 	}
 	ids := make([]string, len(shares))
 	keys := make([]int64, len(shares))
-	shared := make(map[string]signals.ListingAt, len(shares))
 	for i, s := range shares {
 		ids[i], keys[i] = s.Listing, s.At.UnixMilli()
-		shared[s.Listing] = s
 	}
 	return &query.Retrieval{
 		Now:  now,
 		Sort: query.SortFeed,
 		Restrict: query.Restriction{Include: true, Sellers: closets, IDs: ids, IDKeys: keys,
 			MinKey: since.UnixMilli(), ExcludeSellers: ex},
-	}, shared, nil
+	}, shares, nil
 }
 
 // followingReason says why a listing is in the following feed: shared by
 // a followed closet when its key is that share's time, else listed by its
-// closet.
-func followingReason(shared map[string]signals.ListingAt) func(c *query.Candidate, h *Hit) {
+// closet. shares are SharedBy's answer, newest first, ties by listing id:
+// a candidate keyed by its share is found there by (key, id), in
+// O(log n), with no map over every share.
+func followingReason(shares []signals.ListingAt) func(c *query.Candidate, h *Hit) {
 	return func(c *query.Candidate, h *Hit) {
 		h.FeedAt = msTime(c.Key)
-		if s, ok := shared[c.ID]; ok && s.At.UnixMilli() == c.Key {
-			h.FeedReason = &Reason{Type: ReasonShared, By: s.By}
+		i, ok := slices.BinarySearchFunc(shares, c, func(s signals.ListingAt, c *query.Candidate) int {
+			if k := s.At.UnixMilli(); k != c.Key {
+				return cmp.Compare(c.Key, k) // newest first
+			}
+			return strings.Compare(s.Listing, c.ID)
+		})
+		if ok {
+			h.FeedReason = &Reason{Type: ReasonShared, By: shares[i].By}
 			return
 		}
 		h.FeedReason = &Reason{Type: ReasonListed, By: c.Seller}

@@ -193,12 +193,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 			return nil, err
 		}
 		if len(closets) > 0 {
-			r, shared, err := f.followingRetrieval(ctx, &query.Request{User: user}, closets, now)
-			if err != nil {
-				return nil, err
-			}
-			r.N = homeSourceSize
-			cands, err := f.r.Retrieve(ctx, r)
+			cands, shared, err := f.followingTop(ctx, user, closets, now, homeSourceSize)
 			if err != nil {
 				return nil, err
 			}
@@ -246,6 +241,37 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 		snap.Items[i] = reasons[it.ID]
 	}
 	return snap, nil
+}
+
+// followingTopFactor is how many shares per candidate followingTop reads
+// at first (a variable for the tests: 0 reads one, then more).
+var followingTopFactor = 4
+
+// followingTop is the first n candidates of user's following feed (no
+// total, no facets), and the shares they were keyed by. It reads the
+// followed closets' newest shares a few times n at first, and more only
+// when the answer could depend on the ones left out: when fewer than n
+// candidates came back, or the n-th is not strictly newer than the last
+// share read (a share left out is at most as new as that one).
+func (f *Feeds) followingTop(ctx context.Context, user string, closets []string, now time.Time, n int) (*query.Candidates, []signals.ListingAt, error) {
+	limit := f.cfg.FollowingMaxShares
+	read := min(max(1, followingTopFactor*n), limit)
+	for {
+		r, shares, err := f.followingRetrieval(ctx, &query.Request{User: user}, closets, now, read)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.N = n
+		cands, err := f.r.Retrieve(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(shares) < read || read >= limit ||
+			(len(cands.Hits) == n && cands.Hits[n-1].Key > shares[len(shares)-1].At.UnixMilli()) {
+			return cands, shares, nil
+		}
+		read = min(read*4, limit)
+	}
 }
 
 // affinity offers the listings that match user's profile: the brands,

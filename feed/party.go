@@ -147,7 +147,7 @@ func (f *Feeds) Party(ctx context.Context, id string, now time.Time) (*PartyInfo
 		if err != nil {
 			return nil, err
 		}
-		r := partyRetrieval(p, shares, now, ex)
+		r := f.partyRetrieval(p, shares, now, ex)
 		r.N, r.Sort = 1, query.SortFeed
 		cands, err := f.r.Retrieve(ctx, r)
 		if err != nil {
@@ -180,14 +180,42 @@ func (f *Feeds) partyShares(ctx context.Context, p *signals.Party, now time.Time
 	return f.s.PartyShares(ctx, p.ID, p.StartsAt, to)
 }
 
-// partyRetrieval restricts to the party's shared listings, keyed by their
-// latest share, within its theme.
-func partyRetrieval(p *signals.Party, shares []signals.ListingAt, now time.Time, exclude []string) *query.Retrieval {
+// partyIDs is a party's restriction (ids and keys) built from an answer
+// of the store, which it holds.
+type partyIDs struct {
+	shares []signals.ListingAt
+	ids    []string
+	keys   []int64
+}
+
+// restrictionOf returns the ids and keys of a party's shares. A store may
+// answer a party that did not change with the very slice it answered
+// before (signals/memory does): the slices built from it then are reused
+// too, and a backend that caches what it resolved a restriction to (the
+// embedded index does) recognizes them. Both are read-only.
+func (f *Feeds) restrictionOf(party string, shares []signals.ListingAt) ([]string, []int64) {
+	if len(shares) == 0 {
+		return nil, nil
+	}
+	if v, ok := f.partyIDs.Load(party); ok {
+		c := v.(*partyIDs)
+		if len(c.shares) == len(shares) && &c.shares[0] == &shares[0] {
+			return c.ids, c.keys
+		}
+	}
 	ids := make([]string, len(shares))
 	keys := make([]int64, len(shares))
 	for i, s := range shares {
 		ids[i], keys[i] = s.Listing, s.At.UnixMilli()
 	}
+	f.partyIDs.Store(party, &partyIDs{shares: shares, ids: ids, keys: keys})
+	return ids, keys
+}
+
+// partyRetrieval restricts to the party's shared listings, keyed by their
+// latest share, within its theme.
+func (f *Feeds) partyRetrieval(p *signals.Party, shares []signals.ListingAt, now time.Time, exclude []string) *query.Retrieval {
+	ids, keys := f.restrictionOf(p.ID, shares)
 	th := p.Theme
 	return &query.Retrieval{
 		Now:      now,
@@ -225,7 +253,7 @@ func (f *Feeds) PartyFeed(ctx context.Context, id string, req *query.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	r := partyRetrieval(p, shares, now, ex)
+	r := f.partyRetrieval(p, shares, now, ex)
 	if len(shares) == 0 {
 		r.Restrict.IDs, r.Restrict.IDKeys = nil, nil // nothing shared: nothing matches
 	}

@@ -12,11 +12,52 @@ func SortFacet(vals []FacetValue, limit int) []FacetValue {
 	if vals == nil {
 		vals = []FacetValue{}
 	}
-	slices.SortFunc(vals, compareFacetValues)
-	if len(vals) > limit {
-		vals = vals[:limit]
+	if limit >= 0 && len(vals) > limit {
+		// Only the first limit are kept: select them (a bounded heap, one
+		// compare for most of the rest), then sort just those.
+		vals = selectFirst(vals, limit)
 	}
+	slices.SortFunc(vals, compareFacetValues)
 	return vals
+}
+
+// selectFirst moves the k values that sort first (compareFacetValues) to
+// the front of vals, in no order, and returns them. vals[:k] is kept as a
+// heap with the one that sorts last at its root.
+func selectFirst(vals []FacetValue, k int) []FacetValue {
+	if k == 0 {
+		return vals[:0]
+	}
+	h := vals[:k]
+	for i := k/2 - 1; i >= 0; i-- {
+		siftLast(h, i)
+	}
+	for i := k; i < len(vals); i++ {
+		if compareFacetValues(vals[i], h[0]) < 0 {
+			h[0], vals[i] = vals[i], h[0]
+			siftLast(h, 0)
+		}
+	}
+	return h
+}
+
+// siftLast restores the heap h below i: every parent sorts after (or
+// with) its children.
+func siftLast(h []FacetValue, i int) {
+	for {
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && compareFacetValues(h[l], h[worst]) > 0 {
+			worst = l
+		}
+		if r < len(h) && compareFacetValues(h[r], h[worst]) > 0 {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		h[i], h[worst] = h[worst], h[i]
+		i = worst
+	}
 }
 
 func compareFacetValues(a, b FacetValue) int {

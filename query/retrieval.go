@@ -62,6 +62,10 @@ type Retrieval struct {
 // then id asc, and those whose key is below MinKey are not in the result
 // at all (nor in Total or the facets). With SortFeed, IDKeys has one key
 // per id and IDs, each given once, are ordered by key desc, then id asc.
+//
+// The slices are read-only once passed: a backend may keep them, and
+// recognize the same slices passed again (the embedded index caches what
+// it resolved a long list of ids to).
 type Restriction struct {
 	Include        bool
 	Sellers        []string

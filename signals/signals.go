@@ -217,7 +217,8 @@ type Reader interface {
 	// in [from, to), each once at its latest such share, newest first (ties
 	// by listing id), and the number of those shares. The party cursor
 	// passes the first page's instant as to, so paging a live party never
-	// repeats or skips a listing however many shares arrive.
+	// repeats or skips a listing however many shares arrive. The answer is
+	// read-only: a store may share it between calls.
 	PartyShares(ctx context.Context, party string, from, to time.Time) ([]ListingAt, int, error)
 
 	// TopEngaged returns at most k listings by a decayed count of the
@@ -243,4 +244,15 @@ type Store interface {
 	Reader
 	Writer
 	Close() error
+}
+
+// Forgetter is a store that can forget a user (rummage users forget): it
+// deletes the user's follows, likes, shares and blocks it holds, as deletes
+// at each row's own version, applied and logged like the stream's, and
+// returns how many rows it deleted. The rows stay deleted unless the
+// stream brings a newer version of them: the marketplace deletes them from
+// its own tables too (the source of the CDC), or a rebuild from the stream
+// brings them back.
+type Forgetter interface {
+	Forget(ctx context.Context, user string) (int, error)
 }

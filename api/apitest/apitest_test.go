@@ -72,7 +72,7 @@ func TestCheckCatchesDrift(t *testing.T) {
 	}{
 		{"a good answer", "/v1/search?q=x", 200, jsonH, `{"total":1,"hits":[` + hit + `],"facets":{},"next_cursor":null}`, true},
 		{"an undocumented field in a hit", "/v1/search?q=x", 200, jsonH, `{"total":1,"hits":[` + strings.Replace(hit, `"id":"a"`, `"id":"a","score":1.5`, 1) + `],"facets":{},"next_cursor":null}`, false},
-		{"an undocumented top-level field", "/v1/search", 200, jsonH, `{"total":0,"hits":[],"facets":{},"next_cursor":null,"query_id":"q1"}`, false},
+		{"an undocumented top-level field", "/v1/search", 200, jsonH, `{"total":0,"hits":[],"facets":{},"next_cursor":null,"tracking_id":"q1"}`, false},
 		{"an undocumented facet", "/v1/search", 200, jsonH, `{"total":0,"hits":[],"facets":{"seller":[]},"next_cursor":null}`, false},
 		{"a missing key", "/v1/search", 200, jsonH, `{"total":0,"hits":[],"facets":{}}`, false},
 		{"a wrong type", "/v1/search", 200, jsonH, `{"total":"0","hits":[],"facets":{},"next_cursor":null}`, false},

@@ -20,7 +20,7 @@ import (
 type admitFlags struct {
 	kindRates, addrRate, trusted, redisURL, redisPrefix string
 	admission                                           bool
-	floor, ceiling                                      int
+	floor, ceiling, maxInFlight                         int
 	degradeAt, laterShare                               float64
 	budgets                                             string
 }
@@ -35,6 +35,7 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	fs.BoolVar(&f.admission, "admission", true, "adaptive concurrency limit in front of computation: degrade, then shed with 503")
 	fs.IntVar(&f.floor, "admission-floor", admit.DefaultFloor, "lowest `n` the adaptive concurrency limit may fall to")
 	fs.IntVar(&f.ceiling, "admission-ceiling", admit.DefaultCeiling, "highest `n` the adaptive concurrency limit may rise to")
+	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "shed /v1 reads past `n` in flight through the whole chain, cache hits included (503 at once; 0: no cap). Admission guards computation only: this caps a spike of cached answers that alone saturates the CPU")
 	fs.Float64Var(&f.degradeAt, "degrade-at", admit.DefaultDegradeAt, "`fraction` of the concurrency limit past which answers drop facets and cap N (1: never)")
 	fs.Float64Var(&f.laterShare, "later-page-share", admit.DefaultLaterShare, "`fraction` of the concurrency limit later pages (with a cursor) may fill")
 	fs.StringVar(&f.budgets, "time-budget", "", "time budgets per route (`route=duration,...`, e.g. /v1/search=2s), inside --request-timeout")
@@ -44,13 +45,19 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 // admitChain is the rate limit and the admission the flags configure.
 type admitChain struct {
 	rate, admission echo.MiddlewareFunc // admission nil with --admission=false
+	front           echo.MiddlewareFunc // nil without --max-in-flight
 }
 
-// options is the chain as API options: the rate limit outermost, then
+// options is the chain as API options: the in-flight cap outermost, the
+// rate limit, then
 // inner (the response cache and the coalescing of misses, when there are
 // any), then admission in front of computation.
 func (c admitChain) options(inner ...echo.MiddlewareFunc) []api.Option {
-	mw := append([]echo.MiddlewareFunc{c.rate}, inner...)
+	var mw []echo.MiddlewareFunc
+	if c.front != nil {
+		mw = append(mw, c.front)
+	}
+	mw = append(append(mw, c.rate), inner...)
 	if c.admission != nil {
 		mw = append(mw, c.admission)
 	}
@@ -128,6 +135,18 @@ func (f *admitFlags) chain(ctx context.Context, reg prometheus.Registerer, log *
 		return admitChain{}, nil, err
 	}
 	c.rate = rl.Middleware
+	if f.maxInFlight < 0 {
+		stop()
+		return admitChain{}, nil, fmt.Errorf("--max-in-flight must not be negative")
+	}
+	if f.maxInFlight > 0 {
+		fd, err := admit.NewFrontDoor(f.maxInFlight, cfg.admission.RetryAfter, reg)
+		if err != nil {
+			stop()
+			return admitChain{}, nil, err
+		}
+		c.front = fd.Middleware
+	}
 	if f.admission {
 		a, err := admit.New(cfg.admission, admit.NewLimiter(cfg.admission), reg)
 		if err != nil {

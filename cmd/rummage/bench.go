@@ -20,7 +20,9 @@ var benchCommands = []command{
 	{"search", "search latency and throughput against the Bleve-facets baseline, build rate, memory", runBenchSearch},
 	{"feeds", "party, following and home feeds against the same answers in Postgres SQL, signals memory", runBenchFeeds},
 	{"pipeline", "commit → searchable latency at a steady change rate, and snapshot rate, through the dev pipeline", runBenchPipeline},
+	{"events", "event ingest into Kafka through POST /v1/events (events/s, CPU-µs per event) and the rollup lag", runBenchEvents},
 	{"relevance", "personalization's lift on held-out interactions (NDCG@10, recall@24, MRR) and its search latency", runBenchRelevance},
+	{"spike", "a party start at twice the capacity with the serving protections on and off: status mix, p99, goodput, /healthz", runBenchSpike},
 	{"shares", "a party's share burst on Postgres with and without the share counter trigger: rate, commit latency, WAL per share", runBenchShares},
 }
 

@@ -23,6 +23,7 @@ type cacheFlags struct {
 	ttl     *time.Duration
 	purge   *string
 	enabled *bool
+	prewarm *time.Duration
 	// brokers and prefix: the invalidation topic an API replica reads
 	// (rummage serve; registered by addInvalidationFlags).
 	brokers, prefix *string
@@ -50,6 +51,7 @@ func addCacheFlags(fs *flag.FlagSet) *cacheFlags {
 		bytes:   fs.Uint64("cache-bytes", cache.DefaultMaxBytes, "most `bytes` the response cache holds"),
 		ttl:     fs.Duration("cache-ttl", cache.DefaultTTL, "backstop lifetime of a cached answer"),
 		purge:   fs.String("cache-purge-url", "", "`URL` POSTed {\"surrogate_keys\": [...]} on every invalidation, to purge a CDN in front (docs/cdn.md)"),
+		prewarm: fs.Duration("cache-prewarm", cache.DefaultPrewarmLead, "compute the cached pages a drop or party boundary ends this long before it, as of it, and switch them in at it (negative: never)"),
 	}
 }
 
@@ -66,7 +68,7 @@ func (f *cacheFlags) build(ctx context.Context, acfg *api.Config, read func() qu
 		}
 		return cache.DropsOf(dl)(ctx, from)
 	}}
-	cfg := cache.Config{MaxBytes: *f.bytes, TTL: *f.ttl, Boundaries: b, Logger: log, Metrics: cache.NewMetrics()}
+	cfg := cache.Config{MaxBytes: *f.bytes, TTL: *f.ttl, Boundaries: b, Logger: log, Metrics: cache.NewMetrics(), PrewarmLead: *f.prewarm}
 	hc := cache.HTTPConfig{Canon: acfg.Aliases.Lookup}
 	if acfg.Experiments != nil {
 		hc.Variant = acfg.Experiments.CacheKey
@@ -86,5 +88,6 @@ func (f *cacheFlags) build(ctx context.Context, acfg *api.Config, read func() qu
 		return nil, nil, err
 	}
 	go c.Run(ctx)
+	go c.Prewarm(ctx)
 	return c, []echo.MiddlewareFunc{c.Middleware(hc)}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/web"
 )
 
 const devHelp = `Runs the whole pipeline in one process, for development: it migrates the
@@ -115,6 +116,7 @@ type devOptions struct {
 	pipeline                 pipeline.Config
 	api                      api.Config
 	cache                    *cacheFlags
+	analytics                *analyticsFlags
 	log                      *slog.Logger
 }
 
@@ -151,6 +153,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	af := addAPIFlags(fs, dbURL)
+	anf := addAnalyticsFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -182,7 +185,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	acfg := af.config()
 	bf.log = log
 	return &devOptions{backend: bf, signals: sf, dbURL: *dbURL, pgDir: *pgDir, private: *dbURL == "", addr: *addr, adminAddr: *adminAddr, seed: *seed, seedCount: *seedCount, sim: sim,
-		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: af.keys, cursors: af.cursors, admit: af.admit, api: acfg, cache: cacheF, log: log,
+		rebuild: *rebuild, kafkaAddrForced: explicit["kafka-addr"], maxLag: *maxLag, keys: af.keys, cursors: af.cursors, admit: af.admit, api: acfg, cache: cacheF, analytics: anf, log: log,
 		pipeline: pipeline.Config{DatabaseURL: *dbURL, KafkaAddr: *kafkaAddr, KafkaDir: *kafkaDir, Slot: *slot, Publication: *slot,
 			TopicPrefix: *prefix, Partitions: *partitions, BatchWait: *batchWait, Linger: *linger, Logger: log}}, nil
 }
@@ -274,7 +277,13 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, reg)
+	if err != nil {
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopEvents()
+	srv, err := api.New(o.api, nil, o.log, append(append(admission.options(cacheMW...), evOpts...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
@@ -284,7 +293,14 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		dev.Pipeline().Close()
 		return fmt.Errorf("--addr: %w", err)
 	}
-	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(idx.Admin), o.log)
+	rec, stopAudit, err := adminAudit(ctx, o.dbURL, o.log)
+	if err != nil {
+		ln.Close()
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAudit()
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), o.log)
 	if err != nil {
 		ln.Close()
 		dev.Pipeline().Close()
@@ -292,6 +308,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	}
 	defer stopAdmin()
 	fmt.Fprintf(w, "api: http://%s  (try: curl 'http://%s/v1/search?q=dress')\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(w, "app: http://%s/  (the shopper app; the operator dashboard is /admin)\n", ln.Addr())
 	if hooks.started != nil {
 		hooks.started(ln.Addr().String(), broker)
 	}

@@ -196,10 +196,7 @@ func TestDevEndToEnd(t *testing.T) {
 	// stream writes into it.
 	// The first start printed a key of each kind; the admin endpoint takes
 	// the admin key only.
-	printed := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^  (search|public|events|admin) +(rk_\S+)$`).FindAllStringSubmatch(d.out.String(), -1) {
-		printed[m[1]] = m[2]
-	}
+	printed := printedKeys(d.out.String())
 	if len(printed) != 4 {
 		t.Fatalf("dev printed keys %v, want one of each kind:\n%s", printed, d.out)
 	}
@@ -243,6 +240,8 @@ func TestDevEndToEnd(t *testing.T) {
 		return devGet(t, d.base+"/v1/parties/devp1/feed", &feed) == http.StatusOK && feed.Total == 1 && feed.Hits[0].ID == "devt4"
 	})
 	t.Logf("share → party feed in %v", took)
+
+	devEventsFlow(t, d, "xylophone", printed)
 
 	t.Run("kcat", func(t *testing.T) { devKcat(t, d.broker) })
 
@@ -373,6 +372,7 @@ func TestDevPrivatePostgres(t *testing.T) {
 	}
 	q := url.Values{"q": {"quixotic wombat"}}
 	testkit.Eventually(t, "insert searchable", 10*time.Second, func() bool { return d.search(t, q).Total == 1 })
+	devEventsFlow(t, d, "quixotic wombat", printedKeys(d.out.String()))
 
 	if err := d.stop(); err != nil {
 		t.Fatalf("dev shutdown: %v", err)
@@ -389,6 +389,53 @@ func TestDevPrivatePostgres(t *testing.T) {
 	if r := d.search(t, q); r.Total != 1 {
 		t.Errorf("after a restart: %d hits for the inserted listing, want 1", r.Total)
 	}
+}
+
+// devEventsFlow: a search's query_id and a click on it posted with the
+// events key are both rolled up into the analytics the admin key reads.
+func devEventsFlow(t *testing.T, d *devRun, query string, printed map[string]string) {
+	t.Helper()
+	var sr struct {
+		QueryID string `json:"query_id"`
+		Hits    []struct {
+			ID string `json:"id"`
+		} `json:"hits"`
+	}
+	if devGet(t, d.base+"/v1/search?q="+url.QueryEscape(query), &sr); sr.QueryID == "" || len(sr.Hits) == 0 {
+		t.Fatalf("a search without a query_id or hits: %+v", sr)
+	}
+	body := fmt.Sprintf(`{"events":[{"type":"click","user":"u1","listing_id":%q,"query_id":%q,"position":1,"surface":"search"}]}`, sr.Hits[0].ID, sr.QueryID)
+	if r := apitest.NewRemote(t, d.base, printed["events"]).Do(t, http.MethodPost, "/v1/events", []byte(body)); r.Status != http.StatusAccepted {
+		t.Fatalf("POST /v1/events: %d %s", r.Status, r.Body)
+	}
+	took := testkit.Eventually(t, "the click in the analytics", 15*time.Second, func() bool {
+		var an struct {
+			Queries []struct {
+				Query    string `json:"query"`
+				Searches int    `json:"searches"`
+				Clicks   int    `json:"clicks"`
+			} `json:"queries"`
+		}
+		r := apitest.NewRemote(t, d.base, printed["admin"]).Get(t, "/v1/analytics/searches")
+		_ = json.Unmarshal(r.Body, &an)
+		// The test's earlier searches are impressions too: find ours.
+		for _, q := range an.Queries {
+			if q.Query == query {
+				return q.Searches == 1 && q.Clicks == 1
+			}
+		}
+		return false
+	})
+	t.Logf("search and click → analytics in %v", took)
+}
+
+// printedKeys are the keys dev printed at its first start, by kind.
+func printedKeys(out string) map[string]string {
+	printed := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  (search|public|events|admin) +(rk_\S+)$`).FindAllStringSubmatch(out, -1) {
+		printed[m[1]] = m[2]
+	}
+	return printed
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

@@ -109,17 +109,23 @@ type apiFlags struct {
 	cursors         *cursorFlags
 	admit           *admitFlags
 	shutdownTimeout *time.Duration
+	corsOrigins     []string
 }
 
 // addAPIFlags registers the API's flags; keysDB is the command's own
 // --database-url when it has one (nil: the key flags add theirs).
 func addAPIFlags(fs *flag.FlagSet, keysDB *string) *apiFlags {
-	return &apiFlags{
+	f := &apiFlags{
 		shutdownTimeout: fs.Duration("shutdown-timeout", api.DefaultConfig().ShutdownTimeout, "how long in-flight requests may finish on shutdown"),
 		keys:            addKeyFlags(fs, keysDB, true),
 		cursors:         addCursorFlags(fs),
 		admit:           addAdmitFlags(fs),
 	}
+	fs.Func("cors-origin", "an origin whose pages may call the API from a browser (CORS), like https://shop.example.com, or *; repeatable (default: same origin only)", func(v string) error {
+		f.corsOrigins = append(f.corsOrigins, v)
+		return nil
+	})
+	return f
 }
 
 // config is the API's default configuration with the flags' shutdown
@@ -127,6 +133,7 @@ func addAPIFlags(fs *flag.FlagSet, keysDB *string) *apiFlags {
 func (f *apiFlags) config() api.Config {
 	cfg := api.DefaultConfig()
 	cfg.ShutdownTimeout = *f.shutdownTimeout
+	cfg.CORSOrigins = f.corsOrigins
 	return cfg
 }
 
@@ -134,6 +141,9 @@ func (f *apiFlags) config() api.Config {
 // admission chain, the backend and the signals store beside its index.
 func validateServing(af *apiFlags, bf *backendFlags, sf *signalsFlags) error {
 	if _, err := af.admit.config(); err != nil {
+		return err
+	}
+	if err := af.config().Validate(); err != nil {
 		return err
 	}
 	if err := bf.validate(); err != nil {

@@ -155,7 +155,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err != nil {
 		return err
 	}
-	auth, stopKeys, err := indexerAuth(ctx, kf, *apiAddr, *metricsAddr != "", idx, log)
+	auth, stopKeys, err := indexerAuth(ctx, kf, *apiAddr, *metricsAddr != "", idx, *dbURL, log)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 
 // indexerAuth loads the API keys when the indexer serves the API or the
 // admin endpoint, and puts the admin endpoint behind an admin key.
-func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, idx *liveIndex, log *slog.Logger) (api.Auth, func(), error) {
+func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, idx *liveIndex, dbURL string, log *slog.Logger) (api.Auth, func(), error) {
 	if apiAddr == "" && (!admin || idx.Admin == nil) {
 		return api.Auth{}, func() {}, nil
 	}
@@ -229,7 +229,14 @@ func indexerAuth(ctx context.Context, kf *keyFlags, apiAddr string, admin bool, 
 		return api.Auth{}, nil, err
 	}
 	if idx.Admin != nil {
-		idx.Admin = api.Auth{Keys: ring}.Protect(idx.Admin)
+		rec, stopAudit, err := adminAudit(ctx, dbURL, log)
+		if err != nil {
+			stop()
+			return api.Auth{}, nil, err
+		}
+		idx.Admin = api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, log))
+		stopKeys := stop
+		stop = func() { stopAudit(); stopKeys() }
 	}
 	return auth, stop, nil
 }

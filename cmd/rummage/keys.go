@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/audit"
 	"github.com/rummage/rummage/keys"
 	"github.com/rummage/rummage/keys/pgkeys"
 )
@@ -137,10 +138,12 @@ if it is lost).`)
 		return err
 	}
 	defer closeStore()
+	ctx = cliActor(ctx)
 	secret, rec, err := keys.Create(ctx, store, k, *name)
 	if err != nil {
 		return err
 	}
+	auditKey(ctx, slog.Default(), audit.ActionKeyCreate, rec)
 	fmt.Fprintln(out, secret)
 	fmt.Fprintf(os.Stderr, "created %s key %s (%q) in %s; it is shown this once\n", rec.Kind, rec.ID, rec.Name, kf.where())
 	return nil
@@ -191,10 +194,12 @@ the file; the user tokens it signed stop with it.`)
 		return err
 	}
 	defer closeStore()
+	ctx = cliActor(ctx)
 	k, err := store.Revoke(ctx, id, time.Now())
 	if err != nil {
 		return err
 	}
+	auditKey(ctx, slog.Default(), audit.ActionKeyRevoke, k)
 	fmt.Fprintf(out, "revoked %s key %s (%q) at %s\n", k.Kind, k.ID, k.Name, k.RevokedAt.Format(time.RFC3339))
 	return nil
 }
@@ -229,11 +234,13 @@ func devKeys(ctx context.Context, ring *keys.Ring, w io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(w, "api keys (made at this first start and shown once; only their SHA-256 is stored):")
+	ctx = audit.WithActor(ctx, "dev")
 	for _, kind := range keys.Kinds() {
-		secret, _, err := ring.Create(ctx, kind, "dev "+string(kind))
+		secret, k, err := ring.Create(ctx, kind, "dev "+string(kind))
 		if err != nil {
 			return err
 		}
+		auditKey(ctx, slog.Default(), audit.ActionKeyCreate, k)
 		fmt.Fprintf(w, "  %-7s %s\n", kind, secret)
 	}
 	return nil

@@ -29,7 +29,10 @@ var commands = []command{
 	{"dev", "run migrate, CDC, an in-process Kafka, the indexer and the API together", runDev},
 	{"reindex", "build a fresh index from a new snapshot and switch to it", runReindex},
 	{"reconcile", "compare every row in Postgres with the index and print differences", runReconcile},
+	{"analytics", "roll the events topic up into the analytics tables", runAnalytics},
+	{"aliases", "suggest brand aliases from zero-result queries (aliases suggest)", runAliases},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
+	{"loadtest", "offer open-loop load shaped like a party start, a drop or a search mix to a running API", runLoadtest},
 }
 
 func usage() {

@@ -16,6 +16,7 @@ import (
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/bootstrap"
 	"github.com/rummage/rummage/query"
+	"github.com/rummage/rummage/web"
 )
 
 const serveHelp = `Serves the v1 search API (GET /v1/search, /v1/listings/{id}, /healthz,
@@ -187,7 +188,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg))...)
+	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithApp(web.Handler()))...)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,18 @@ func TestServeSeedThenReopen(t *testing.T) {
 	if n := total(t, base, "limit=1"); n == 0 || n > 300 {
 		t.Errorf("total %d after seeding 300", n)
 	}
+	// serve serves the browser app too (package web).
+	for _, p := range []string{"/", "/parties/p1", "/admin"} {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(page, []byte("/assets/")) {
+			t.Errorf("GET %s: %d %s %.100s, want the app's page", p, resp.StatusCode, resp.Header.Get("Content-Type"), page)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve: %v\n%s", err, out)
 	}

@@ -104,3 +104,15 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	// pid (comm with a space and a paren) state ppid ... utime=150 stime=50
+	line := []byte("42 (rum mage) R 1 42 42 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 8 0 1000 0 0\n")
+	d, err := parseStatCPU(line)
+	if err != nil || d != 2*time.Second {
+		t.Fatalf("parseStatCPU = %v, %v; want 2s", d, err)
+	}
+	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+		t.Fatal("no error on garbage")
+	}
+}

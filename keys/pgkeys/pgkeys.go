@@ -4,7 +4,11 @@
 // table's trigger notifies, so a key created or revoked by any process
 // applies to every serving process at once.
 //
-// It imports keys and pgx only.
+// Every key created or revoked is also a row of rummage.audit_log
+// (audit.Insert), written in the transaction of the change, with the actor
+// of the context (audit.WithActor).
+//
+// It imports keys, audit and pgx only.
 package pgkeys
 
 import (
@@ -18,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rummage/rummage/audit"
 	"github.com/rummage/rummage/keys"
 )
 
@@ -29,9 +34,10 @@ var ErrNotMigrated = errors.New("pgkeys: table rummage.api_keys does not exist (
 
 // Store is a keys.Store and keys.Watcher on Postgres.
 type Store struct {
-	pool *pgxpool.Pool
-	url  string
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	url   string
+	log   *slog.Logger
+	audit bool // rummage.audit_log exists
 }
 
 // Open connects to databaseURL and checks the table exists.
@@ -48,8 +54,8 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("pgkeys: %w", err)
 	}
-	var exists bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass('rummage.api_keys') IS NOT NULL").Scan(&exists); err != nil {
+	var exists, audited bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('rummage.api_keys') IS NOT NULL, to_regclass('rummage.audit_log') IS NOT NULL").Scan(&exists, &audited); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgkeys: connect: %w", err)
 	}
@@ -57,7 +63,10 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		pool.Close()
 		return nil, ErrNotMigrated
 	}
-	return &Store{pool: pool, url: databaseURL, log: log}, nil
+	if !audited {
+		log.Warn("pgkeys: table rummage.audit_log does not exist (run \"rummage migrate\"): key changes are not audited in the database")
+	}
+	return &Store{pool: pool, url: databaseURL, log: log, audit: audited}, nil
 }
 
 // Close closes the connections.
@@ -70,8 +79,13 @@ func (s *Store) Add(ctx context.Context, k keys.Key) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, "INSERT INTO rummage.api_keys ("+columns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		k.ID, k.Name, string(k.Kind), k.Prefix, k.Hash[:], []byte(k.TokenKey), k.CreatedAt, k.RevokedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO rummage.api_keys ("+columns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			k.ID, k.Name, string(k.Kind), k.Prefix, k.Hash[:], []byte(k.TokenKey), k.CreatedAt, k.RevokedAt); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, audit.ActionKeyCreate, k)
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
 		return fmt.Errorf("%w: id %s", keys.ErrDuplicate, k.ID)
@@ -97,11 +111,17 @@ func (s *Store) List(ctx context.Context) ([]keys.Key, error) {
 
 // Revoke implements keys.Store.
 func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (keys.Key, error) {
-	rows, err := s.pool.Query(ctx, "UPDATE rummage.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING "+columns, id, at)
-	if err != nil {
-		return keys.Key{}, fmt.Errorf("pgkeys: revoke: %w", err)
-	}
-	k, err := pgx.CollectExactlyOneRow(rows, scanKey)
+	var k keys.Key
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "UPDATE rummage.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING "+columns, id, at)
+		if err != nil {
+			return err
+		}
+		if k, err = pgx.CollectExactlyOneRow(rows, scanKey); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, audit.ActionKeyRevoke, k)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keys.Key{}, fmt.Errorf("%w: %q", keys.ErrNotFound, id)
 	}
@@ -109,6 +129,14 @@ func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (keys.Key, 
 		return keys.Key{}, fmt.Errorf("pgkeys: revoke: %w", err)
 	}
 	return k, nil
+}
+
+// record writes the audit row of a key change in its transaction.
+func (s *Store) record(ctx context.Context, tx pgx.Tx, action string, k keys.Key) error {
+	if !s.audit {
+		return nil
+	}
+	return audit.Insert(ctx, tx, audit.Event{Action: action, Target: k.ID, Detail: map[string]string{"kind": string(k.Kind), "name": k.Name}})
 }
 
 func scanKey(row pgx.CollectableRow) (keys.Key, error) {

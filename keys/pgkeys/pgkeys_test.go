@@ -3,9 +3,11 @@ package pgkeys
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/rummage/rummage/audit"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/testpg"
 	"github.com/rummage/rummage/keys"
@@ -88,5 +90,50 @@ func TestStore(t *testing.T) {
 	}
 	if _, err := conn.Exec(ctx, "INSERT INTO rummage.api_keys (id, name, kind, prefix, hash, token_key) VALUES ('x', 'n', 'root', 'p', '\\x00', '\\x00')"); err == nil {
 		t.Error("the table accepts an unknown kind and a short hash")
+	}
+}
+
+// TestKeyChangesAreAudited: every key created or revoked is a row of
+// rummage.audit_log with the context's actor, written with the change; a
+// change that fails leaves no row.
+func TestKeyChangesAreAudited(t *testing.T) {
+	ctx := audit.WithActor(context.Background(), "cli:ops")
+	url := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
+	s := open(t, url)
+	_, k, err := keys.Create(ctx, s, keys.Admin, "ops laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, k); !errors.Is(err, keys.ErrDuplicate) {
+		t.Fatalf("adding twice: %v", err)
+	}
+	if _, err := s.Revoke(audit.WithActor(context.Background(), "key:"+k.ID), k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, "nope", time.Now()); !errors.Is(err, keys.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	conn := testpg.Connect(t, url)
+	rows, err := conn.Query(ctx, "SELECT actor, action, target, outcome, detail->>'kind', detail->>'name' FROM rummage.audit_log ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][6]string
+	for rows.Next() {
+		var r [6]string
+		if err := rows.Scan(&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][6]string{
+		{"cli:ops", audit.ActionKeyCreate, k.ID, "ok", "admin", "ops laptop"},
+		{"key:" + k.ID, audit.ActionKeyRevoke, k.ID, "ok", "admin", "ops laptop"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("audit rows\n got %v\nwant %v", got, want)
 	}
 }

@@ -147,6 +147,25 @@ type scenarioFile struct {
 	} `json:"scenarios"`
 }
 
+// mustLoad loads the suite's documents into b, failing the test if it
+// cannot.
+func mustLoad(t testing.TB, ctx context.Context, b query.Backend) {
+	t.Helper()
+	if err := Load(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustCases reads the search cases (CasesFile).
+func mustCases(t testing.TB) *caseFile {
+	t.Helper()
+	var cf caseFile
+	if err := readJSON(CasesFile, &cf); err != nil {
+		t.Fatal(err)
+	}
+	return &cf
+}
+
 func readJSON(name string, v any) error {
 	b, err := testdata.ReadFile(name)
 	if err != nil {
@@ -191,9 +210,7 @@ func RunCounters(t *testing.T, b query.Backend) {
 		t.Skip("the backend keeps no counters of its own")
 	}
 	ctx := context.Background()
-	if err := Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	mustLoad(t, ctx, b)
 	docs, err := Listings()
 	if err != nil {
 		t.Fatal(err)
@@ -243,13 +260,8 @@ func RunDrops(t *testing.T, b query.Backend) {
 		t.Skip("the backend lists no drops")
 	}
 	ctx := context.Background()
-	if err := Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	var cf caseFile
-	if err := readJSON("testdata/cases.json", &cf); err != nil {
-		t.Fatal(err)
-	}
+	mustLoad(t, ctx, b)
+	cf := mustCases(t)
 	ds, err := dl.Drops(ctx, &query.DropsRequest{From: cf.Now, To: cf.Now.Add(30 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -271,13 +283,8 @@ func RunDrops(t *testing.T, b query.Backend) {
 // RunSearch loads the documents into b and runs every case of cases.json.
 func RunSearch(t *testing.T, b query.Backend) {
 	ctx := context.Background()
-	var cf caseFile
-	if err := readJSON("testdata/cases.json", &cf); err != nil {
-		t.Fatal(err)
-	}
-	if err := Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	cf := mustCases(t)
+	mustLoad(t, ctx, b)
 	for _, c := range cf.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			req := c.Request.Build(t, cf.Now)
@@ -499,10 +506,7 @@ func RunWrites(t *testing.T, open func(t *testing.T) query.Backend) {
 	if err := readJSON("testdata/scenarios.json", &sf); err != nil {
 		t.Fatal(err)
 	}
-	var cf caseFile
-	if err := readJSON("testdata/cases.json", &cf); err != nil {
-		t.Fatal(err)
-	}
+	cf := mustCases(t)
 	docs, err := Listings()
 	if err != nil {
 		t.Fatal(err)
@@ -515,9 +519,7 @@ func RunWrites(t *testing.T, open func(t *testing.T) query.Backend) {
 		t.Run(sc.Name, func(t *testing.T) {
 			ctx := context.Background()
 			b := open(t)
-			if err := Load(ctx, b); err != nil {
-				t.Fatal(err)
-			}
+			mustLoad(t, ctx, b)
 			for i, s := range sc.Steps {
 				runStep(t, ctx, b, i, &s, byID, cf.Now)
 			}

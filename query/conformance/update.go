@@ -33,17 +33,12 @@ func UpdateCases(t testing.TB, b query.Backend) []byte {
 	if err := json.Unmarshal(raw, &file); err != nil {
 		t.Fatalf("%s: %v", CasesFile, err)
 	}
-	var cf caseFile
-	if err := readJSON(CasesFile, &cf); err != nil {
-		t.Fatal(err)
-	}
+	cf := mustCases(t)
 	var cases []object
 	if err := json.Unmarshal(file.get("cases"), &cases); err != nil {
 		t.Fatalf("%s: %v", CasesFile, err)
 	}
-	if err := Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	mustLoad(t, ctx, b)
 	for i, c := range cf.Cases {
 		req := c.Request.Build(t, cf.Now)
 		res, err := Retrieve(ctx, b, req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -18,27 +19,46 @@ type feedKeys struct {
 	sellers *roaring.Bitmap // nil without included sellers
 	ords    []uint32        // included ids the index holds, in order
 	keys    []int64         // their keys
-	byOrd   map[uint32]int64
+	// dense holds, by ordinal, the key of each of ords (noTime: not
+	// included by id), once feedKey needs it: an array from a pool (no
+	// hashing per candidate), given back all noTime by release.
+	dense *[]int64
 }
 
-func (fk *feedKeys) add(o uint32, key int64) {
-	fk.ords = append(fk.ords, o)
-	fk.keys = append(fk.keys, key)
+// densePool holds the ordinal-indexed arrays of feedKeys.
+var densePool = sync.Pool{New: func() any { return new([]int64) }}
+
+// release gives fk's array back, all noTime again.
+func (fk *feedKeys) release() {
+	if fk == nil || fk.dense == nil {
+		return
+	}
+	d := *fk.dense
+	for _, o := range fk.ords {
+		d[o] = noTime
+	}
+	densePool.Put(fk.dense)
+	fk.dense = nil
 }
 
 // key is ordinal o's key: its id key, or listed_at when its seller is
 // included, the larger when both.
 func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {
-	if fk.byOrd == nil {
-		fk.byOrd = make(map[uint32]int64, len(fk.ords))
+	if fk.dense == nil {
+		fk.dense = densePool.Get().(*[]int64)
+		if n := len(c.rows); len(*fk.dense) < n {
+			d := make([]int64, n+n/8)
+			for i := range d {
+				d[i] = noTime
+			}
+			*fk.dense = d
+		}
+		d := *fk.dense
 		for i, x := range fk.ords {
-			fk.byOrd[x] = fk.keys[i]
+			d[x] = fk.keys[i]
 		}
 	}
-	k, ok := fk.byOrd[o]
-	if !ok {
-		k = noTime
-	}
+	k := (*fk.dense)[o]
 	if fk.sellers != nil && fk.sellers.Contains(o) {
 		k = max(k, c.listedCol[o])
 	}

@@ -119,12 +119,15 @@ type Index struct {
 	// mu guards the searched state: the columns, the pinned snapshot and its
 	// segment views. Searches hold it shared for their whole run, so the
 	// text matches and the columns always belong to the same write.
-	mu     sync.RWMutex
-	cols   *columns
-	snap   *scorch.IndexSnapshot
-	segs   []segView
-	vis    atomic.Pointer[visibility]
-	closed bool
+	mu   sync.RWMutex
+	cols *columns
+	snap *scorch.IndexSnapshot
+	segs []segView
+	vis  atomic.Pointer[visibility]
+	// restricted caches long restrictions by ids (restrictcache.go).
+	restricted restrictCache
+	sellersBM  sellerCache
+	closed     bool
 
 	stop chan struct{}
 	done chan struct{}

@@ -57,7 +57,8 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 	base := c.visibleAt(&x.vis, nowMs)
 	var fk *feedKeys
 	if r.Restrict.Active() {
-		base, fk = c.restrict(base, &r.Restrict, sortBy == query.SortFeed)
+		base, fk = c.restrict(x, base, &r.Restrict, sortBy == query.SortFeed)
+		defer fk.release()
 	}
 	if r.Scope != nil {
 		var err error
@@ -160,11 +161,17 @@ func (x *Index) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candid
 // seller (the text score is the caller's; the seller, a string built from
 // its arena, is set on the returned candidates only).
 func (c *columns) signals(o uint32, s *query.Signals) {
+	c.rowSignals(o, s)
+	c.labels(o, s)
+}
+
+// rowSignals fills the numbers of signals: one read of the row, no
+// dependent loads, so that a loop over many rows keeps many cache misses
+// in flight.
+func (c *columns) rowSignals(o uint32, s *query.Signals) {
 	r := &c.rows[o]
 	s.CreatedMs, s.ListedMs = r.created, r.listed()
 	s.Likes, s.Shares = int64(r.likes), int64(r.shares)
-	s.Brand, s.Size = c.brands.vals[r.brand], c.sizes.vals[r.size]
-	s.Category = c.nodes[r.node].path
 	s.PriceCents = r.price
 	s.SharedMs = 0
 	if r.shared != noTime {
@@ -172,15 +179,23 @@ func (c *columns) signals(o uint32, s *query.Signals) {
 	}
 }
 
+// labels fills the strings of signals but the seller: brand, size and
+// category, looked up from the row's codes.
+func (c *columns) labels(o uint32, s *query.Signals) {
+	r := &c.rows[o]
+	s.Brand, s.Size = c.brands.vals[r.brand], c.sizes.vals[r.size]
+	s.Category = c.nodes[r.node].path
+}
+
 // restrict narrows base to (seller ∈ Sellers) ∪ (id ∈ IDs) when Include is
 // set, minus the listings of ExcludeSellers. Seller and listing ids match
 // exactly. For SortFeed it also returns the restriction's keys (feed.go).
-func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
+func (c *columns) restrict(x *Index, base *roaring.Bitmap, rs *query.Restriction, feed bool) (*roaring.Bitmap, *feedKeys) {
 	out := base
 	var fk *feedKeys
 	if rs.Include {
 		var parts []*roaring.Bitmap
-		sellers := c.sellerBitmap(rs.Sellers)
+		sellers := c.cachedSellerBitmap(&x.sellersBM, rs.Sellers)
 		if sellers != nil {
 			parts = append(parts, sellers)
 		}
@@ -188,19 +203,15 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 			fk = &feedKeys{sellers: sellers}
 		}
 		if len(rs.IDs) > 0 {
-			ords := make([]uint32, 0, len(rs.IDs))
-			for i, id := range rs.IDs {
-				if o, ok := c.ids.lookup(id); ok && !c.deleted[o] {
-					ords = append(ords, o)
-					if fk != nil {
-						fk.add(o, rs.IDKeys[i])
-					}
-				}
+			var keys []int64
+			if fk != nil {
+				keys = rs.IDKeys
 			}
-			slices.Sort(ords)
-			b := roaring.New()
-			b.AddMany(ords)
-			parts = append(parts, b)
+			res := c.resolveIDs(&x.restricted, rs.IDs, keys)
+			if fk != nil {
+				fk.ords, fk.keys = res.ords, res.okeys
+			}
+			parts = append(parts, res.bitmap)
 		}
 		switch len(parts) {
 		case 0:
@@ -211,7 +222,7 @@ func (c *columns) restrict(base *roaring.Bitmap, rs *query.Restriction, feed boo
 			out = roaring.And(out, roaring.FastOr(parts...))
 		}
 	}
-	if ex := c.sellerBitmap(rs.ExcludeSellers); ex != nil {
+	if ex := c.cachedSellerBitmap(&x.sellersBM, rs.ExcludeSellers); ex != nil {
 		out = roaring.AndNot(out, ex)
 	}
 	if fk != nil && rs.MinKey != 0 {
@@ -812,9 +823,69 @@ var relevancePruning = true
 // that group and all after it are skipped without reading their rows or
 // scoring. A broad word matching 130k listings then scores a few thousand.
 func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap, after *query.Position, k int, scorer query.Scorer) ([]entry, bool) {
+	g := groupPool.Get().(*scoreGroups)
+	defer groupPool.Put(g)
+	if !g.build(st, c.ids.len(), text, all) {
+		return nil, false
+	}
+	h := c.newPage(after, query.SortRelevance, k)
+	// The scorer is an interface, so the signals it reads escape: a
+	// pooled buffer instead of a 33 KB array per query.
+	sp := signalBufs.Get().(*[256]query.Signals)
+	defer signalBufs.Put(sp)
+	sigs := sp[:]
+	for gi, sc := range g.scores {
+		if len(h.e) == k && scorer.Bound(sc) < h.e[0].v {
+			// Every listing left scores below the page's worst, which is
+			// after the cursor: they are all after it too.
+			h.remaining += len(g.ords) - g.start[gi]
+			break
+		}
+		grp := g.ords[g.start[gi]:g.start[gi+1]]
+		for lo := 0; lo < len(grp) && !st.spend(len(sigs)); lo += len(sigs) {
+			chunk := grp[lo:min(lo+len(sigs), len(grp))]
+			// Read the rows first in a tight loop, so that their cache
+			// misses overlap, then (rows in cache) label and blend.
+			for i, o := range chunk {
+				c.rowSignals(o, &sigs[i])
+			}
+			for i, o := range chunk {
+				s := &sigs[i]
+				c.labels(o, s)
+				s.Text = sc
+				h.offer(entry{v: scorer.Score(s), text: sc, ord: o})
+			}
+		}
+	}
+	return h.result()
+}
+
+// scoreGroups are the text hits in a result grouped by text score, best
+// first: group i is ords[start[i]:start[i+1]], of score scores[i], its hits
+// in text order. Pooled: its slices keep their capacity between queries,
+// so grouping allocates nothing once warm.
+type scoreGroups struct {
+	scores []float64 // descending
+	start  []int     // len(scores)+1
+	ords   []uint32
+	// Scratch of build.
+	seen   []float64 // the scores in first-seen order
+	hitOrd []uint32
+	hitGrp []int32 // the group of each hitOrd, in first-seen order
+	count  []int
+	perm   []int32
+	rank   []int32
+	index  map[float64]int32
+}
+
+var groupPool = sync.Pool{New: func() any { return &scoreGroups{index: map[float64]int32{}} }}
+
+// build groups the hits of text that are in all (a set of ordinals below
+// n). It reports false when the budget ran out.
+func (g *scoreGroups) build(st *budget, n int, text *textHits, all *roaring.Bitmap) bool {
 	// Membership in all through a bitset over ordinals (a load and a
 	// shift) instead of a roaring Contains per hit.
-	in := getBitset(c.ids.len())
+	in := getBitset(n)
 	defer putBitset(in, all)
 	buf := make([]uint32, 1024)
 	it := all.ManyIterator()
@@ -823,63 +894,64 @@ func (c *columns) topKRelevance(st *budget, text *textHits, all *roaring.Bitmap,
 			in[o>>6] |= 1 << (o & 63)
 		}
 	}
+	clear(g.index)
+	scores, count := g.seen[:0], g.count[:0]
+	hitOrd, hitGrp := g.hitOrd[:0], g.hitGrp[:0]
 	// Consecutive hits mostly share a score: check the last group first.
-	groups := map[float64][]uint32{}
-	var last []uint32
-	lastSc := math.NaN()
-	for i, o := range text.ords {
-		if st.spend(1) {
-			return nil, false
+	lastSc, last := math.NaN(), int32(-1)
+	for lo := 0; lo < len(text.ords); lo += checkEvery {
+		hi := min(lo+checkEvery, len(text.ords))
+		if st.spend(hi - lo) {
+			return false
 		}
-		if in[o>>6]&(1<<(o&63)) == 0 {
-			continue
-		}
-		if sc := text.scores[i]; sc != lastSc {
-			if !math.IsNaN(lastSc) {
-				groups[lastSc] = last
+		for i, o := range text.ords[lo:hi] {
+			if in[o>>6]&(1<<(o&63)) == 0 {
+				continue
 			}
-			lastSc, last = sc, groups[sc]
-		}
-		last = append(last, o)
-	}
-	if !math.IsNaN(lastSc) {
-		groups[lastSc] = last
-	}
-	scores := make([]float64, 0, len(groups))
-	for sc := range groups {
-		scores = append(scores, sc)
-	}
-	slices.SortFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) })
-	h := c.newPage(after, query.SortRelevance, k)
-	// The scorer is an interface, so the signals it reads escape: a
-	// pooled buffer instead of a 33 KB array per query.
-	sp := signalBufs.Get().(*[256]query.Signals)
-	defer signalBufs.Put(sp)
-	sigs := sp[:]
-	for gi, sc := range scores {
-		if len(h.e) == k && scorer.Bound(sc) < h.e[0].v {
-			// Every listing left scores below the page's worst, which is
-			// after the cursor: they are all after it too.
-			for _, rest := range scores[gi:] {
-				h.remaining += len(groups[rest])
+			if sc := text.scores[lo+i]; sc != lastSc {
+				gi, ok := g.index[sc]
+				if !ok {
+					gi = int32(len(scores))
+					g.index[sc] = gi
+					scores, count = append(scores, sc), append(count, 0)
+				}
+				lastSc, last = sc, gi
 			}
-			break
-		}
-		g := groups[sc]
-		for lo := 0; lo < len(g) && !st.spend(len(sigs)); lo += len(sigs) {
-			chunk := g[lo:min(lo+len(sigs), len(g))]
-			// Read the rows first in a tight loop, so that their cache
-			// misses overlap, then blend.
-			for i, o := range chunk {
-				c.signals(o, &sigs[i])
-				sigs[i].Text = sc
-			}
-			for i, o := range chunk {
-				h.offer(entry{v: scorer.Score(&sigs[i]), text: sc, ord: o})
-			}
+			count[last]++
+			hitOrd, hitGrp = append(hitOrd, o), append(hitGrp, last)
 		}
 	}
-	return h.result()
+	// Order the groups best first; rank maps a first-seen group to its
+	// place.
+	perm := g.perm[:0]
+	for i := range scores {
+		perm = append(perm, int32(i))
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return cmp.Compare(scores[b], scores[a]) })
+	rank := slices.Grow(g.rank[:0], len(perm))[:len(perm)]
+	g.scores = slices.Grow(g.scores[:0], len(perm))[:len(perm)]
+	g.start = slices.Grow(g.start[:0], len(perm)+1)[:len(perm)+1]
+	at := 0
+	for r, gi := range perm {
+		rank[gi] = int32(r)
+		g.scores[r] = scores[gi]
+		g.start[r] = at
+		at += count[gi]
+	}
+	g.start[len(perm)] = at
+	// Scatter the hits into their groups, keeping text order; count
+	// becomes each group's next slot.
+	for r := range perm {
+		count[r] = g.start[r]
+	}
+	g.ords = slices.Grow(g.ords[:0], len(hitOrd))[:len(hitOrd)]
+	for i, o := range hitOrd {
+		r := rank[hitGrp[i]]
+		g.ords[count[r]] = o
+		count[r]++
+	}
+	g.seen, g.count, g.hitOrd, g.hitGrp, g.perm, g.rank = scores, count, hitOrd, hitGrp, perm, rank
+	return true
 }
 
 var bitsets sync.Pool // of *[]uint64, all zero

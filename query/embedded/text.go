@@ -346,7 +346,17 @@ func (x *Index) matchText(ctx context.Context, snap *scorch.IndexSnapshot, segs 
 			}
 		}
 	}
-	h := &textHits{}
+	// The hits, sized once for every segment's matches.
+	total := 0
+	for si := range matches {
+		if m := matches[si].match; m != nil {
+			total += int(m.GetCardinality())
+		}
+	}
+	h := &textHits{ords: make([]uint32, 0, total), docs: make([]uint64, 0, total)}
+	if score {
+		h.scores = make([]float64, 0, total)
+	}
 	var locals []uint32
 	var sc []float64
 	var sub []uint32

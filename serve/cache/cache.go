@@ -25,6 +25,8 @@ const (
 	DefaultLoadTimeout = 5 * time.Second
 	DefaultSMaxAge     = 2 * time.Second
 	DefaultSWR         = 2 * time.Second
+	DefaultPrewarmLead = 3 * time.Second
+	DefaultPrewarmMax  = 1000
 )
 
 // All is the dependency that purges every entry (a seller suspended, a
@@ -64,6 +66,13 @@ type Config struct {
 	Metrics *Metrics
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+	// PrewarmLead is how long before a drop instant or party boundary the
+	// entries it ends are computed as of that instant, to be switched in
+	// atomically when it comes (Prewarm; 3 s; negative: never). It must be
+	// shorter than the generation window (LoadTimeout + Coalesce + 1 s).
+	PrewarmLead time.Duration
+	// PrewarmMax bounds how many entries one instant pre-computes (1,000).
+	PrewarmMax int
 }
 
 func (c Config) withDefaults() Config {
@@ -74,6 +83,8 @@ func (c Config) withDefaults() Config {
 	c.LoadTimeout = cmp.Or(c.LoadTimeout, DefaultLoadTimeout)
 	c.SMaxAge = cmp.Or(c.SMaxAge, DefaultSMaxAge)
 	c.SWR = cmp.Or(c.SWR, DefaultSWR)
+	c.PrewarmLead = cmp.Or(c.PrewarmLead, DefaultPrewarmLead)
+	c.PrewarmMax = cmp.Or(c.PrewarmMax, DefaultPrewarmMax)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -93,6 +104,12 @@ func (c Config) Validate() error {
 		return errors.New("cache: durations must not be negative")
 	case c.Coalesce > 0 && c.Stale > 0 && c.Coalesce >= c.Stale:
 		return fmt.Errorf("cache: coalesce %v must be below the stale bound %v, or invalidated entries would outlive it", c.Coalesce, c.Stale)
+	case c.PrewarmMax < 0:
+		return errors.New("cache: negative PrewarmMax")
+	}
+	d := c.withDefaults()
+	if window := d.LoadTimeout + d.Coalesce + time.Second; d.PrewarmLead >= window {
+		return fmt.Errorf("cache: prewarm lead %v must be below %v (load timeout + coalesce + 1 s): invalidations older than that are forgotten", d.PrewarmLead, window)
 	}
 	return nil
 }
@@ -120,6 +137,11 @@ type Entry struct {
 	Surrogate string
 	// drops marks /v1/drops: server_time is spliced in per request.
 	drops bool
+	// list is a listing list's total and ids: its query id is spliced in
+	// per request, and its impression recorded (package events).
+	list *listing
+	// refill computes the entry again (Prewarm runs it as of an instant).
+	refill Fill
 
 	content    uint64 // hash of the answer without per-walk fields
 	ttl        time.Duration
@@ -128,8 +150,17 @@ type Entry struct {
 	purged     atomic.Bool // invalidated: its replacement is compared (over-purge)
 }
 
+// listing is what an impression needs of a cached listing list.
+type listing struct {
+	total int
+	ids   []string
+}
+
 func (e *Entry) weight(keyLen int) int {
 	n := keyLen + len(e.Body) + len(e.ETag) + len(e.Surrogate) + 160
+	if e.list != nil {
+		n += 24 * len(e.list.ids)
+	}
 	for _, d := range e.Deps {
 		n += len(d) + 16
 	}
@@ -175,6 +206,8 @@ type Cache struct {
 	applied   map[string]applied           // dep → its last application
 	pending   map[string]time.Time         // dep → arrival of its earliest change not applied yet
 	lastPrune time.Time
+	staged    map[string]*staged // key → its answer as of a coming instant (Prewarm)
+	nStaged   atomic.Int64       // len(staged), read without mu on a miss
 
 	evMu    sync.Mutex
 	evicted []evictedEntry // from the store's callback, unindexed under mu later
@@ -192,7 +225,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Cache{cfg: cfg, m: cfg.Metrics, log: cfg.Logger,
-		byDep: map[string]map[string]*Entry{}, applied: map[string]applied{}, pending: map[string]time.Time{}}
+		byDep: map[string]map[string]*Entry{}, applied: map[string]applied{}, pending: map[string]time.Time{}, staged: map[string]*staged{}}
 	st, err := NewOtterStore(cfg.MaxBytes, c.removed)
 	if err != nil {
 		return nil, fmt.Errorf("cache: store: %w", err)
@@ -236,6 +269,9 @@ func (c *Cache) unindex(key string, e *Entry) {
 func (c *Cache) Lookup(key string, now time.Time) (*Entry, State) {
 	e, ok := c.store.Get(key)
 	if !ok || !now.Before(e.Expires) {
+		if e := c.promote(key, now); e != nil {
+			return e, Hit
+		}
 		return nil, Miss
 	}
 	su := e.staleUntil.Load()
@@ -310,8 +346,8 @@ func (c *Cache) fill(ctx context.Context, key string, fill Fill) (*Entry, error)
 }
 
 // store1 stores a filled entry unless it lost the race with an
-// invalidation.
-func (c *Cache) store1(key string, e *Entry, start time.Time, startGen uint64) {
+// invalidation, and reports whether it did.
+func (c *Cache) store1(key string, e *Entry, start time.Time, startGen uint64) bool {
 	if e.Expires.IsZero() || e.Expires.After(start.Add(c.cfg.TTL)) {
 		e.Expires = start.Add(c.cfg.TTL)
 	}
@@ -328,17 +364,17 @@ func (c *Cache) store1(key string, e *Entry, start time.Time, startGen uint64) {
 	now := c.cfg.Now()
 	if startGen < c.prunedGen {
 		c.m.Discarded.Inc()
-		return
+		return false
 	}
 	for _, d := range e.Deps {
 		if a, ok := c.applied[d]; ok && a.gen > startGen {
 			c.m.Discarded.Inc()
-			return
+			return false
 		}
 	}
 	ttl := e.Expires.Sub(now)
 	if ttl <= 0 {
-		return // the fill crossed its own boundary
+		return false // the fill crossed its own boundary
 	}
 	if old, ok := c.store.Get(key); ok {
 		c.unindex(key, old)
@@ -355,6 +391,7 @@ func (c *Cache) store1(key string, e *Entry, start time.Time, startGen uint64) {
 		m[key] = e
 	}
 	c.store.Set(key, e, ttl)
+	return true
 }
 
 // Invalidate purges the entries that depend on the listings ids or on
@@ -442,7 +479,7 @@ func (c *Cache) applyLocked(deps []string, now time.Time, arrival func(string) t
 		return
 	}
 	c.gen++
-	idle := c.inflight.Load() == 0
+	idle := c.inflight.Load() == 0 && len(c.staged) == 0
 	for _, d := range deps {
 		if idle && len(c.byDep[d]) == 0 {
 			// No entry to mark and no fill to check: remembering it would
@@ -490,6 +527,8 @@ func (c *Cache) clearLocked() {
 	c.byDep = map[string]map[string]*Entry{}
 	c.applied = map[string]applied{}
 	c.pending = map[string]time.Time{}
+	c.staged = map[string]*staged{}
+	c.nStaged.Store(0)
 	c.store.Clear()
 	c.drainEvicted()
 	c.m.Cleared.Inc()

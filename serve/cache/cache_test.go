@@ -18,6 +18,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -63,6 +64,7 @@ type catalog struct {
 	calls    atomic.Int64
 	gate     chan struct{} // when set, every computation waits on it
 	started  chan struct{} // when set, told when a computation begins
+	now      func() time.Time
 }
 
 func (cat *catalog) answer(c echo.Context, ids []string) error {
@@ -76,6 +78,10 @@ func (cat *catalog) answer(c echo.Context, ids []string) error {
 	cat.mu.Lock()
 	defer cat.mu.Unlock()
 	brand, category, user := c.QueryParam("brand"), c.QueryParam("category"), c.QueryParam("user")
+	now := cat.now()
+	if at, ok := query.AsOfFrom(c.Request().Context()); ok {
+		now = at
+	}
 	type hit struct {
 		ID    string `json:"id"`
 		Brand string `json:"brand"`
@@ -84,7 +90,7 @@ func (cat *catalog) answer(c echo.Context, ids []string) error {
 	hits := []hit{}
 	for _, id := range ids {
 		l := cat.listings[id]
-		if l == nil || l.Status != rummage.StatusAvailable {
+		if l == nil || l.Status != rummage.StatusAvailable || l.AvailableAt != nil && l.AvailableAt.After(now) {
 			continue
 		}
 		if brand != "" && !strings.EqualFold(l.Brand, brand) || category != "" && (len(l.Category) == 0 || !strings.EqualFold(l.Category[0], category)) {
@@ -121,7 +127,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, clk: &clock{t: t0}, soc: &fakeSocial{blocked: map[string][]string{}, following: map[string][]string{}, parties: map[string]*signals.Party{}}}
-	f.cat = &catalog{listings: map[string]*rummage.Listing{}, shared: map[string][]string{}}
+	f.cat = &catalog{listings: map[string]*rummage.Listing{}, shared: map[string][]string{}, now: f.clk.Now}
 	for i, b := range []string{"Nike", "Nike", "Adidas", "Zara", "Zara", "Gap"} {
 		cat := "Women"
 		if i%2 == 1 {
@@ -214,7 +220,13 @@ func TestETagAnd304(t *testing.T) {
 	if sk := r1.Header().Get("Surrogate-Key"); !strings.Contains(sk, "l:l0") || !strings.Contains(sk, "brand:nike") {
 		t.Fatalf("Surrogate-Key %q", sk)
 	}
+	if cs := r1.Header().Get(HeaderCacheStatus); cs != CacheStatusMiss {
+		t.Fatalf("first answer: Cache-Status %q, want %q", cs, CacheStatusMiss)
+	}
 	r2 := f.get("/v1/search?brand=nike", "If-None-Match", tag)
+	if cs := r2.Header().Get(HeaderCacheStatus); cs != CacheStatusHit {
+		t.Fatalf("second answer: Cache-Status %q, want %q", cs, CacheStatusHit)
+	}
 	if r2.Code != http.StatusNotModified || r2.Body.Len() != 0 || r2.Header().Get("ETag") != tag {
 		t.Fatalf("revalidation: %d %q body %q", r2.Code, r2.Header().Get("ETag"), r2.Body)
 	}
@@ -226,6 +238,9 @@ func TestETagAnd304(t *testing.T) {
 	}
 	// A refill that answers the same (but for its cursor) keeps the ETag.
 	f.c.Invalidate([]string{"l0"}, nil)
+	if cs := f.get("/v1/search?brand=nike").Header().Get(HeaderCacheStatus); cs != CacheStatusStale {
+		t.Fatalf("after an invalidation: Cache-Status %q, want %q", cs, CacheStatusStale)
+	}
 	f.clk.Add(DefaultStale)
 	if r4 := f.get("/v1/search?brand=nike"); r4.Header().Get("ETag") != tag || f.cat.calls.Load() != 2 {
 		t.Fatalf("refill: ETag %q (was %q), %d computations", r4.Header().Get("ETag"), tag, f.cat.calls.Load())

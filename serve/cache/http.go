@@ -13,6 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -60,6 +62,18 @@ const (
 	kFollowing
 	kHome
 	kDrops
+)
+
+// HeaderCacheStatus says how the cache answered (RFC 9211): a hit, a stale
+// entry served while one refresh runs, or a miss computed (coalesced with
+// identical misses). Load tools read it for the hit ratio.
+const HeaderCacheStatus = "Cache-Status"
+
+// The Cache-Status values.
+const (
+	CacheStatusHit   = "rummage; hit"
+	CacheStatusStale = "rummage; hit; detail=stale"
+	CacheStatusMiss  = "rummage; fwd=miss"
 )
 
 // routes are the cached routes (the api's Echo patterns).
@@ -126,14 +140,21 @@ func (c *Cache) Middleware(cfg HTTPConfig) echo.MiddlewareFunc {
 			}
 			now := c.cfg.Now()
 			e, st := c.Lookup(key, now)
+			hdr := ec.Response().Header()
+			if a := events.AnswerFrom(ctx); a != nil && st != Miss {
+				a.Cached = true
+			}
 			switch st {
 			case Hit:
 				c.m.Requests.WithLabelValues("hit").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusHit)
 			case Stale:
 				c.m.Requests.WithLabelValues("stale").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusStale)
 				c.Refresh(ctx, key, e, c.filler(ec, next, k, q, raw, user, perUser, cfg))
 			default:
 				c.m.Requests.WithLabelValues("miss").Inc()
+				hdr.Set(HeaderCacheStatus, CacheStatusMiss)
 				if e, err = c.Load(ctx, key, c.filler(ec, next, k, q, raw, user, perUser, cfg)); err != nil {
 					return err
 				}
@@ -163,25 +184,43 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 	path, names, values := ec.Path(), slices.Clone(ec.ParamNames()), slices.Clone(ec.ParamValues())
 	party := ec.Param("id")
 	e := ec.Echo()
-	return func(ctx context.Context) (*Entry, bool, error) {
-		start := c.cfg.Now()
+	var fill Fill
+	fill = func(ctx context.Context) (*Entry, bool, error) {
+		// The fill is shared by its callers: each gets its own query id,
+		// spliced in by write, never stored.
+		ctx = events.WithoutAnswer(ctx)
+		start, hctx := c.cfg.Now(), ctx
+		if at, ok := query.AsOfFrom(ctx); ok {
+			// Computed ahead for that instant (Prewarm), with the values
+			// of the request that filled the entry (its caller).
+			start = at
+			hctx = query.WithAsOf(events.WithoutAnswer(r0.Context()), at)
+			if dl, ok := ctx.Deadline(); ok {
+				var cancel context.CancelFunc
+				hctx, cancel = context.WithDeadline(hctx, dl)
+				defer cancel()
+			}
+		}
 		rec := &recorder{h: http.Header{}}
-		xc := e.NewContext(r0.WithContext(ctx), rec)
+		xc := e.NewContext(r0.WithContext(hctx), rec)
 		xc.SetPath(path)
 		xc.SetParamNames(names...)
 		xc.SetParamValues(values...)
 		if err := next(xc); err != nil {
 			return nil, false, err
 		}
-		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser}
+		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser, refill: fill}
 		if rec.status != http.StatusOK {
 			return ent, false, nil
 		}
-		deps, err := c.deps(ctx, k, q, party, user, perUser, ent.Body, cfg)
+		deps, list, err := c.deps(ctx, k, q, party, user, perUser, ent.Body, cfg)
 		if err != nil {
 			return ent, false, nil // answered once, not cached
 		}
 		ent.Deps = deps
+		if k == kSearch || k == kPartyFeed || k == kFollowing || k == kHome {
+			ent.list = list
+		}
 		if k == kDrops {
 			ent.Body, ent.drops = stripServerTime(ent.Body)
 		}
@@ -202,6 +241,7 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 		}
 		return ent, true, nil
 	}
+	return fill
 }
 
 // earliest is the earlier of two instants, zero meaning none.
@@ -214,7 +254,7 @@ func earliest(a, b time.Time) time.Time {
 
 // deps are an answer's dependencies: the listings it shows and the tags
 // of what could newly qualify for it.
-func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user string, perUser bool, body []byte, cfg HTTPConfig) ([]string, error) {
+func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user string, perUser bool, body []byte, cfg HTTPConfig) ([]string, *listing, error) {
 	var deps []string
 	switch k {
 	case kSearch:
@@ -229,17 +269,17 @@ func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user stri
 		if cfg.Social != nil {
 			p, err := cfg.Social.Party(ctx, party)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			theme, themeCat = p.Theme.Filters.Brands, strings.Join(p.Theme.Filters.Category, "/")
 		}
 		deps = append(deps, filterTags(cfg.Canon, q["brand"], q.Get("category"), theme, themeCat)...)
 	case kParty:
-		return []string{PartyTag(party)}, nil
+		return []string{PartyTag(party)}, nil, nil
 	case kParties:
-		return []string{TagParties}, nil
+		return []string{TagParties}, nil, nil
 	case kDrops:
-		return []string{TagDrops}, nil
+		return []string{TagDrops}, nil, nil
 	case kFollowing:
 		deps = []string{UserTag(user)}
 		if cfg.Social == nil {
@@ -248,7 +288,7 @@ func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user stri
 		}
 		closets, err := cfg.Social.Following(ctx, user, maxFollowTags+1)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(closets) > maxFollowTags {
 			deps = append(deps, TagAll)
@@ -267,17 +307,20 @@ func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user stri
 		deps = append(deps, UserTag(user))
 	}
 	var page struct {
-		Hits []struct {
+		Total int `json:"total"`
+		Hits  []struct {
 			ID string `json:"id"`
 		} `json:"hits"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, h := range page.Hits {
+	list := &listing{total: page.Total, ids: make([]string, len(page.Hits))}
+	for i, h := range page.Hits {
 		deps = append(deps, ListingDep(h.ID))
+		list.ids[i] = h.ID
 	}
-	return compact(deps), nil
+	return compact(deps), list, nil
 }
 
 // filterTags are the tags of a listing filter: any listing that could
@@ -351,6 +394,9 @@ func (c *Cache) write(ec echo.Context, e *Entry, now time.Time) error {
 		return nil
 	}
 	resp.WriteHeader(http.StatusOK)
+	if e.list != nil {
+		return writeList(ec, e)
+	}
 	if e.drops {
 		b := make([]byte, 0, 64)
 		b = append(b, `{"server_time":"`...)
@@ -361,6 +407,28 @@ func (c *Cache) write(ec echo.Context, e *Entry, now time.Time) error {
 		}
 	}
 	_, err := resp.Write(e.Body)
+	return err
+}
+
+// writeList writes a listing list with the request's own query id (the
+// events.Answer the API put on the context) spliced in as its first key,
+// and notes the answer for the impression.
+func writeList(ec echo.Context, e *Entry) error {
+	resp := ec.Response()
+	a := events.AnswerFrom(ec.Request().Context())
+	if a == nil || len(e.Body) < 2 || e.Body[0] != '{' {
+		_, err := resp.Write(e.Body)
+		return err
+	}
+	a.Total, a.IDs, a.Written = e.list.total, e.list.ids, true
+	b := make([]byte, 0, len(a.QueryID)+16)
+	b = append(b, `{"query_id":`...)
+	b = strconv.AppendQuote(b, a.QueryID)
+	b = append(b, ',')
+	if _, err := resp.Write(b); err != nil {
+		return err
+	}
+	_, err := resp.Write(e.Body[1:])
 	return err
 }
 

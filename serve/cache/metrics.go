@@ -15,6 +15,7 @@ type Metrics struct {
 	Purged        *prometheus.CounterVec // changed: true, false
 	Cleared       prometheus.Counter
 	PurgeErrors   prometheus.Counter
+	Prewarmed     prometheus.Counter
 	bytes         func() uint64
 }
 
@@ -35,12 +36,13 @@ func NewMetrics() *Metrics {
 			Help: "Invalidated entries replaced by a fill, by whether the answer changed (changed=false is over-purge)."}, []string{"changed"}),
 		Cleared:     c("cleared_total", "Times the whole cache was dropped."),
 		PurgeErrors: c("purge_hook_errors_total", "Purge webhook calls that failed."),
+		Prewarmed:   c("prewarmed_total", "Entries computed ahead as of a coming drop instant or party boundary (staged to switch in at it)."),
 	}
 }
 
 // Register registers the metrics, and a gauge of the bytes held, on r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.Requests, m.Coalesced, m.Fills, m.Discarded, m.Invalidations, m.Stale, m.Purged, m.Cleared, m.PurgeErrors,
+	for _, c := range []prometheus.Collector{m.Requests, m.Coalesced, m.Fills, m.Discarded, m.Invalidations, m.Stale, m.Purged, m.Cleared, m.PurgeErrors, m.Prewarmed,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rummage_cache_bytes", Help: "Bytes of the cached entries."}, func() float64 {
 			if m.bytes == nil {
 				return 0

@@ -338,3 +338,28 @@ func BenchmarkPartySharesLarge(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyListingOrder applies 100k shares into one party in
+// listing order, as a snapshot of the shares table arrives (each listing's
+// shares in turn, their instants all over the window): out of order for
+// the party's log and the sharers' timelines.
+func BenchmarkApplyListingOrder(b *testing.B) {
+	const n, listings = 100_000, 5_000
+	r := rand.New(rand.NewPCG(5, 5))
+	cs := make([]signals.Change, n)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range cs {
+		l := i * listings / n // listing order
+		cs[i] = signals.Change{Version: uint64(i + 1), Share: &signals.Share{ID: int64(i + 1), User: "u" + strconv.Itoa(r.IntN(200)),
+			Listing: "l" + strconv.Itoa(l), Party: "p", At: start.Add(time.Duration(r.Int64N(int64(24 * time.Hour))))}}
+	}
+	for b.Loop() {
+		s, _ := Open("")
+		for i := 0; i < n; i += 10_000 {
+			if err := s.Apply(context.Background(), signals.Batch{Changes: cs[i : i+10_000]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/share")
+}

@@ -94,6 +94,7 @@ func readFrame(r *bufio.Reader, left int64) ([]byte, error) {
 
 // applyFrame applies every change and position of a frame to st.
 func applyFrame(st *state, p []byte) error {
+	defer st.settle()
 	d := dec{b: p}
 	for len(d.b) > 0 {
 		c, pos, err := d.next()
@@ -503,7 +504,7 @@ func (s *state) encode(e *enc, flush func() error, pause func(f func())) error {
 	pause(func() { slices.SortFunc(evs, func(a, b keyed) int { return cmp.Compare(a.e, b.e) }) })
 	for _, k := range evs {
 		e, dead := k.e, s.isDead(k.e)
-		c := signals.Change{Version: s.ver[e], Delete: dead}
+		c := signals.Change{Version: s.verOf(e), Delete: dead}
 		at := msTime(s.ev[e].at)
 		if k.share {
 			c.Share = &signals.Share{ID: int64(k.key), User: s.strs[s.ev[e].user], Listing: s.strs[s.ev[e].lst], At: at}

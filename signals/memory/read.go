@@ -127,12 +127,18 @@ func (s *state) sortHits(hs []hit) {
 		return
 	}
 	newest, oldest := hs[0].at, hs[0].at
-	for _, h := range hs {
+	inOrder := true // newest first already (a merge's output)
+	for i, h := range hs {
 		newest, oldest = max(newest, h.at), min(oldest, h.at)
+		if i > 0 && h.at > hs[i-1].at {
+			inOrder = false
+		}
 	}
-	if uint64(newest-oldest) >= 1<<(64-idxBits) {
+	switch {
+	case inOrder:
+	case uint64(newest-oldest) >= 1<<(64-idxBits):
 		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
-	} else {
+	default:
 		keys := make([]uint64, len(hs))
 		for i, h := range hs {
 			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
@@ -200,7 +206,18 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
-	seen := map[uint32]struct{}{}
+	// Each listing once: marks in a pooled array by listing id (a map's
+	// hashing was a fifth of a following feed), cleared on the way out.
+	sc := scratchPool.Get().(*scratch)
+	sc.grow(len(s.strs) + 1)
+	seen := sc.cnt // zero: not seen
+	var marked []uint32
+	defer func() {
+		for _, l := range marked {
+			seen[l] = 0
+		}
+		scratchPool.Put(sc)
+	}()
 	for len(h) > 0 {
 		c := &h[0]
 		e := c.es[len(c.es)-1]
@@ -214,10 +231,12 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 		if s.isDead(e) || !keep(e) {
 			continue
 		}
-		if _, ok := seen[s.ev[e].lst]; ok {
+		l := s.ev[e].lst
+		if seen[l] != 0 {
 			continue
 		}
-		seen[s.ev[e].lst] = struct{}{}
+		seen[l] = 1
+		marked = append(marked, l)
 		if !f(e) {
 			return
 		}
@@ -230,15 +249,17 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 // When the window holds few events for the limit (many closets with short
 // timelines), it gathers them all and sorts instead: fewer steps than the
 // heap's.
-func (s *state) collect(users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
+func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at int64, limit int, keep func(e uint32) bool) []hit {
 	// Each user's events in (since, at].
-	wins := make([][]uint32, 0, len(users))
+	wins := make([][]uint32, 0, len(users)*len(lines))
 	total := 0
 	for _, u := range users {
-		tl := s.timeline[u]
-		if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
-			wins = append(wins, w)
-			total += len(w)
+		for _, line := range lines {
+			tl := line[u]
+			if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+				wins = append(wins, w)
+				total += len(w)
+			}
 		}
 	}
 	if limit <= 0 || total <= gatherFactor*limit {
@@ -310,15 +331,49 @@ func (s *state) ids(names []string) []uint32 {
 	return out
 }
 
-func (s *state) isShare(e uint32) bool { return s.partyOf(e) != likeParty }
+func all(uint32) bool { return true }
 
+// sharedBy merges the closets' share timelines (their likes are apart).
 func (s *state) sharedBy(closets []string, since, at int64, limit int) []signals.ListingAt {
-	return s.finish(s.collect(s.ids(closets), since, at, limit, s.isShare), limit, true)
+	lines := []map[uint32][]uint32{s.timeline}
+	return s.finish(s.collect(lines, s.ids(closets), since, at, limit, all), limit, true)
 }
 
 func (s *state) activity(user string, since, at int64, limit int) []signals.ListingAt {
-	all := func(uint32) bool { return true }
-	return s.finish(s.collect(s.ids([]string{user}), since, at, limit, all), limit, false)
+	lines := []map[uint32][]uint32{s.timeline, s.likeline}
+	return s.finish(s.collect(lines, s.ids([]string{user}), since, at, limit, all), limit, false)
+}
+
+// partyCache is a party's listings, each at its latest share, sorted as
+// PartyShares answers (newest first, ties by listing id), as of a version
+// of the party: built by the first reader after a change, then shared by
+// every reader until the next change. Answers alias it: callers do not
+// modify them.
+type partyCache struct {
+	version uint64
+	sorted  []signals.ListingAt
+}
+
+// sortedLatest is pl's latest shares in answer order.
+func (s *state) sortedLatest(pl *partyLog) []signals.ListingAt {
+	if c := pl.cache.Load(); c != nil && c.version == pl.version {
+		return c.sorted
+	}
+	hs := make([]hit, 0, len(pl.latest))
+	for l, e := range pl.latest {
+		hs = append(hs, hit{at: s.ev[e].at, lst: l})
+	}
+	c := &partyCache{version: pl.version, sorted: s.finish(hs, 0, false)}
+	pl.cache.Store(c) // readers racing here build the same answer
+	return c.sorted
+}
+
+// laBefore orders two answer entries: newest first, ties by listing id.
+func laBefore(a, b *signals.ListingAt) bool {
+	if !a.At.Equal(b.At) {
+		return a.At.After(b.At)
+	}
+	return a.Listing < b.Listing
 }
 
 func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, int) {
@@ -335,24 +390,27 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 			}
 		}
 	}
-	hs := make([]hit, 0, len(pl.latest))
-	var pending map[uint32]bool // listings whose latest share is at or after to
-	for l, e := range pl.latest {
-		switch t := s.ev[e].at; {
-		case t >= to:
-			if pending == nil {
-				pending = map[uint32]bool{}
-			}
-			pending[l] = true
-		case t >= from:
-			hs = append(hs, hit{at: t, lst: l})
+	all := s.sortedLatest(pl)
+	// all[:a] have their latest share at or after to; all[a:b] in
+	// [from, to) are answered as they are.
+	a := sort.Search(len(all), func(i int) bool { return all[i].At.UnixMilli() < to })
+	b := a + sort.Search(len(all)-a, func(i int) bool { return all[a+i].At.UnixMilli() < from })
+	if a == 0 {
+		if b == 0 {
+			return nil, n
 		}
+		return all[:b:b], n
+	}
+	pending := make(map[uint32]bool, a) // listings whose latest share is at or after to
+	for _, la := range all[:a] {
+		pending[s.lookup(la.Listing)] = true
 	}
 	// A walk begun earlier: the pending listings' latest shares before to
 	// are found going back through the party's log from to, which stops as
 	// soon as each is found (a page begun seconds ago goes back a little:
 	// the hot listings are found at once). Past a budget, the few left
 	// (listings shared rarely) are looked up along their own chains.
+	var hs []hit
 	left := len(pending)
 	stop := max(lo, hi-(partyScanMin+16*left))
 	for i := hi - 1; i >= stop && left > 0; i-- {
@@ -371,7 +429,25 @@ func (s *state) partyShares(party string, from, to int64) ([]signals.ListingAt, 
 			}
 		}
 	}
-	return s.finish(hs, 0, false), n
+	found := s.finish(hs, 0, false)
+	// Merge the two sorted runs.
+	rest := all[a:b]
+	out := make([]signals.ListingAt, 0, len(found)+len(rest))
+	i, j := 0, 0
+	for i < len(found) && j < len(rest) {
+		if laBefore(&found[i], &rest[j]) {
+			out = append(out, found[i])
+			i++
+		} else {
+			out = append(out, rest[j])
+			j++
+		}
+	}
+	out = append(append(out, found[i:]...), rest[j:]...)
+	if len(out) == 0 {
+		return nil, n
+	}
+	return out, n
 }
 
 // partyScanMin is how far back a party walk's scan of the log goes at

@@ -18,10 +18,15 @@ import (
 func TestSortHits(t *testing.T) {
 	st := newState()
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, n := range []int{5, 63, 64, 1000, 20_000} {
+	for _, n := range []int{5, 63, 64, 1000, 20_000, -1000, -20_000} {
+		merged := n < 0 // newest first already, ties in any order (a merge's output)
+		n = max(n, -n)
 		hs := make([]hit, n)
 		for i := range hs {
 			hs[i] = hit{at: 1_700_000_000_000 + r.Int64N(int64(n/4+1)), lst: st.intern(fmt.Sprintf("l%d", r.IntN(10*n)))}
+		}
+		if merged {
+			slices.SortStableFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
 		}
 		want := slices.Clone(hs)
 		slices.SortStableFunc(want, func(a, b hit) int {
@@ -66,6 +71,126 @@ func TestCollectWaysAgree(t *testing.T) {
 		h, _ := s.SharedBy(context.Background(), closets, since, at, limit)
 		if len(g) == 0 || !slices.EqualFunc(g, h, func(a, b signals.ListingAt) bool { return a == b }) {
 			t.Errorf("limit %d: gathered %d listings, merged %d, or they differ", limit, len(g), len(h))
+		}
+	}
+}
+
+// TestOutOfOrderApply: shares and likes applied in listing order (a
+// snapshot's) in big batches, with deletes among them, leave every
+// timeline and party log sorted and answer as the same rows applied in
+// time order.
+func TestOutOfOrderApply(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 3))
+	const base = 1_700_000_000_000
+	var cs []signals.Change
+	liked := map[[2]string]bool{} // one like per user and listing: which of two wins depends on the order
+	for i := 0; i < 20_000; i++ {
+		at := time.UnixMilli(base + r.Int64N(500_000))
+		if i%3 == 0 {
+			k := [2]string{fmt.Sprintf("c%d", r.IntN(40)), fmt.Sprintf("l%04d", r.IntN(3000))}
+			if !liked[k] {
+				liked[k] = true
+				cs = append(cs, signals.Change{Version: 1, Like: &signals.Like{User: k[0], Listing: k[1], At: at}})
+			}
+			continue
+		}
+		party := ""
+		if i%2 == 0 {
+			party = fmt.Sprintf("p%d", r.IntN(3))
+		}
+		cs = append(cs, signals.Change{Version: 1, Share: &signals.Share{ID: int64(i + 1), User: fmt.Sprintf("c%d", r.IntN(40)),
+			Listing: fmt.Sprintf("l%04d", r.IntN(3000)), Party: party, At: at}})
+	}
+	// Delete some shares (every 7th), after them in the stream.
+	var dels []signals.Change
+	for i := 0; i < len(cs); i += 7 {
+		if sh := cs[i].Share; sh != nil {
+			d := *sh
+			dels = append(dels, signals.Change{Version: 2, Delete: true, Share: &d})
+		}
+	}
+	key := func(c signals.Change) (string, int64) {
+		if c.Share != nil {
+			return c.Share.Listing, c.Share.At.UnixMilli()
+		}
+		return c.Like.Listing, c.Like.At.UnixMilli()
+	}
+	byTime := slices.Clone(cs)
+	slices.SortStableFunc(byTime, func(a, b signals.Change) int { _, x := key(a); _, y := key(b); return cmp.Compare(x, y) })
+	byListing := slices.Clone(cs)
+	slices.SortStableFunc(byListing, func(a, b signals.Change) int { x, _ := key(a); y, _ := key(b); return strings.Compare(x, y) })
+
+	load := func(order []signals.Change, batch int) *Store {
+		s, _ := Open("")
+		all := append(slices.Clone(order), dels...)
+		for i := 0; i < len(all); i += batch {
+			if err := s.Apply(ctx, signals.Batch{Changes: all[i:min(i+batch, len(all))]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	want := load(byTime, 500)
+	got := load(byListing, 5000)
+	sorted := func(es []uint32) bool { return slices.IsSortedFunc(es, got.st.byTime) }
+	for _, line := range []map[uint32][]uint32{got.st.timeline, got.st.likeline} {
+		for u, tl := range line {
+			if !sorted(tl) {
+				t.Fatalf("timeline of %s is not sorted", got.st.strs[u])
+			}
+		}
+	}
+	for p, pl := range got.st.partyIx {
+		if !sorted(pl.log) {
+			t.Fatalf("log of party %s is not sorted", got.st.strs[p])
+		}
+	}
+	same := func(what string, a, b []signals.ListingAt) {
+		t.Helper()
+		if len(a) == 0 || !slices.Equal(a, b) {
+			t.Errorf("%s: %d listings in time order, %d in listing order, or they differ", what, len(a), len(b))
+		}
+	}
+	closets := []string{"c1", "c2", "c3", "c5", "c8", "c13", "c21", "c34"}
+	for _, w := range [][2]int64{{0, 500_000}, {100_000, 300_000}} {
+		since, at := time.UnixMilli(base+w[0]), time.UnixMilli(base+w[1])
+		a, _ := want.SharedBy(ctx, closets, since, at, 0)
+		b, _ := got.SharedBy(ctx, closets, since, at, 0)
+		same("SharedBy", a, b)
+		a, _ = want.Activity(ctx, "c7", since, at, 0)
+		b, _ = got.Activity(ctx, "c7", since, at, 0)
+		same("Activity", a, b)
+		for _, p := range []string{"p0", "p1", "p2"} {
+			a, n, _ := want.PartyShares(ctx, p, since, at)
+			b, m, _ := got.PartyShares(ctx, p, since, at)
+			same("PartyShares "+p, a, b)
+			if n != m {
+				t.Errorf("PartyShares %s: %d shares in time order, %d in listing order", p, n, m)
+			}
+		}
+	}
+}
+
+// TestEventVersions: an event's version reads back whole, whether its high
+// half is its span's or not.
+func TestEventVersions(t *testing.T) {
+	st := newState()
+	r := rand.New(rand.NewPCG(4, 4))
+	want := map[uint32]uint64{}
+	for i := 0; i < 5000; i++ {
+		v := uint64(7)<<32 | uint64(r.Uint32())
+		switch i % 97 {
+		case 0:
+			v = r.Uint64()
+		case 1:
+			v = uint64(r.Uint32())
+		}
+		want[st.appendEvent(int64(i), v, 1, 2, 0)] = v
+	}
+	for e, v := range want {
+		if got := st.verOf(e); got != v {
+			t.Fatalf("event %d: version %#x, want %#x", e, got, v)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/rummage/rummage/signals"
 )
@@ -76,6 +77,10 @@ type partyLog struct {
 	log    []uint32
 	latest map[uint32]uint32 // listing → event
 	dead   int               // dead events in log
+	// version counts the changes to the party's events; cache is latest
+	// sorted as PartyShares answers it, as of a version (read.go).
+	version uint64
+	cache   atomic.Pointer[partyCache]
 }
 
 type state struct {
@@ -93,17 +98,27 @@ type state struct {
 	blocks    map[uint32][]edge // by user, sorted by to
 
 	// The event arena: ev holds what readers touch (one cache line read per
-	// event), ver what only writers do.
-	ev  []event
-	ver []uint64
+	// event), the versions what only writers do (verOf).
+	ev []event
+	// An event's version is verHi[its span]<<32 | verLo[it], or verX[it]
+	// when its high half is not its span's (versions are commit LSNs: the
+	// events of a span nearly always share their high half).
+	verLo []uint32
+	verHi []uint32
+	verX  map[uint32]uint64
 
-	head     []uint32                     // by interned listing id: its last event
-	counts   []listingCounts              // by interned listing id
-	timeline map[uint32][]uint32          // by user: their events sorted by at
-	partyIx  map[uint32]*partyLog         // by party
-	shareIx  map[int64]*[blockSize]uint32 // share id>>blockBits → events
-	likeIx   map[uint64]uint32            // user<<32|listing → event
-	spans    []span                       // the at range of each 1<<spanBits events
+	head     []uint32             // by interned listing id: its last event
+	counts   []listingCounts      // by interned listing id
+	timeline map[uint32][]uint32  // by user: their shares sorted by at
+	likeline map[uint32][]uint32  // by user: their likes sorted by at
+	partyIx  map[uint32]*partyLog // by party
+	// dirtyUsers and dirtyParties are the timelines and party logs with
+	// events appended out of order since the last settle, each with the
+	// length of its sorted prefix.
+	dirtyUsers, dirtyLikers, dirtyParties map[uint32]int
+	shareIx                               map[int64]*[blockSize]uint32 // share id>>blockBits → events
+	likeIx                                map[uint64]uint32            // user<<32|listing → event
+	spans                                 []span                       // the at range of each 1<<spanBits events
 	// spanTop[k] is the latest instant of the events of spans 0..k: a
 	// walk back through the arena (or a listing's chain) stops at a span
 	// whose spanTop is at or before the walk's since.
@@ -148,6 +163,7 @@ func newState() *state {
 		head:      []uint32{0},
 		counts:    []listingCounts{{lastShare: noShare}},
 		timeline:  map[uint32][]uint32{},
+		likeline:  map[uint32][]uint32{},
 		partyIx:   map[uint32]*partyLog{},
 		shareIx:   map[int64]*[blockSize]uint32{},
 		likeIx:    map[uint64]uint32{},
@@ -182,11 +198,18 @@ func (s *state) partyOf(e uint32) uint32 { return s.ev[e].party &^ deadBit }
 func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint32 {
 	e := uint32(len(s.ev))
 	s.ev = append(s.ev, event{at: at, user: user, lst: lst, party: party})
-	s.ver = append(s.ver, ver)
-	if int(e>>spanBits) >= len(s.spans) {
-		s.spans = append(s.spans, span{at, at})
-	}
 	k := e >> spanBits
+	if int(k) >= len(s.spans) {
+		s.spans = append(s.spans, span{at, at})
+		s.verHi = append(s.verHi, uint32(ver>>32))
+	}
+	s.verLo = append(s.verLo, uint32(ver))
+	if uint32(ver>>32) != s.verHi[k] {
+		if s.verX == nil {
+			s.verX = map[uint32]uint64{}
+		}
+		s.verX[e] = ver
+	}
 	sp := &s.spans[k]
 	sp.min, sp.max = min(sp.min, at), max(sp.max, at)
 	if int(k) >= len(s.spanTop) {
@@ -198,6 +221,16 @@ func (s *state) appendEvent(at int64, ver uint64, user, lst, party uint32) uint3
 		s.spanTop[k] = sp.max
 	}
 	return e
+}
+
+// verOf is event e's version.
+func (s *state) verOf(e uint32) uint64 {
+	if s.verX != nil {
+		if v, ok := s.verX[e]; ok {
+			return v
+		}
+	}
+	return uint64(s.verHi[e>>spanBits])<<32 | uint64(s.verLo[e])
 }
 
 // tombstone is a dead event holding only a delete's version.
@@ -282,7 +315,7 @@ func (s *state) applyLike(c *signals.Change) bool {
 	u, l := s.intern(c.Like.User), s.intern(c.Like.Listing)
 	key := uint64(u)<<32 | uint64(l)
 	old := s.likeIx[key]
-	if c.Version < s.held(signals.TableLikes, s.ver[old]) {
+	if c.Version < s.held(signals.TableLikes, s.verOf(old)) {
 		return false
 	}
 	if old != 0 && !s.isDead(old) {
@@ -312,7 +345,7 @@ func (s *state) applyShare(c *signals.Change) bool {
 	sh := c.Share
 	slot := s.shareSlot(sh.ID, true)
 	old := *slot
-	if c.Version < s.held(signals.TableShares, s.ver[old]) {
+	if c.Version < s.held(signals.TableShares, s.verOf(old)) {
 		return false
 	}
 	if old != 0 && !s.isDead(old) {
@@ -340,14 +373,26 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 		c.shares++
 		c.lastShare = max(c.lastShare, at)
 	}
-	s.timeline[u] = s.insertByTime(s.timeline[u], e)
+	line, dirty := s.timeline, &s.dirtyUsers
+	if p == likeParty {
+		line, dirty = s.likeline, &s.dirtyLikers
+	}
+	tl := line[u]
+	if len(tl) > 0 && s.ev[tl[len(tl)-1]].at > at {
+		s.unsettled(dirty, u, len(tl))
+	}
+	line[u] = append(tl, e)
 	if p != 0 && p != likeParty {
 		pl := s.partyIx[p]
 		if pl == nil {
 			pl = &partyLog{latest: map[uint32]uint32{}}
 			s.partyIx[p] = pl
 		}
-		pl.log = s.insertByTime(pl.log, e)
+		pl.version++
+		if n := len(pl.log); n > 0 && s.ev[pl.log[n-1]].at > at {
+			s.unsettled(&s.dirtyParties, p, n)
+		}
+		pl.log = append(pl.log, e)
 		if cur, ok := pl.latest[l]; !ok || s.ev[cur].at <= at {
 			pl.latest[l] = e
 		}
@@ -355,13 +400,72 @@ func (s *state) index(at int64, ver uint64, u, l, p uint32) uint32 {
 	return e
 }
 
-// insertByTime inserts e into es, sorted by at then event number.
-func (s *state) insertByTime(es []uint32, e uint32) []uint32 {
-	i := len(es)
-	for i > 0 && s.ev[es[i-1]].at > s.ev[e].at {
-		i--
+// Timelines and party logs are kept sorted by at then event number. An
+// event that arrives in order is appended; one older than the newest held
+// is appended too, its slice marked unsettled (with the length of its
+// sorted prefix), and settle, which Apply calls after each chunk of
+// changes before readers see the state, sorts the slice's new tail and
+// merges it into the prefix: O(n) per chunk for a slice, not per event (a
+// snapshot of shares arrives in listing order, not time order).
+
+// unsettled records that the slice of key in m has a sorted prefix of n
+// (the first record of a chunk holds).
+func (s *state) unsettled(m *map[uint32]int, key uint32, n int) {
+	if *m == nil {
+		*m = map[uint32]int{}
 	}
-	return slices.Insert(es, i, e)
+	if _, ok := (*m)[key]; !ok {
+		(*m)[key] = n
+	}
+}
+
+// settle sorts every unsettled timeline and party log.
+func (s *state) settle() {
+	for u, n := range s.dirtyUsers {
+		s.timeline[u] = s.mergeTail(s.timeline[u], n)
+	}
+	for u, n := range s.dirtyLikers {
+		s.likeline[u] = s.mergeTail(s.likeline[u], n)
+	}
+	for p, n := range s.dirtyParties {
+		if pl := s.partyIx[p]; pl != nil {
+			pl.log = s.mergeTail(pl.log, min(n, len(pl.log)))
+		}
+	}
+	clear(s.dirtyUsers)
+	clear(s.dirtyLikers)
+	clear(s.dirtyParties)
+}
+
+// byTime orders events by at then event number.
+func (s *state) byTime(a, b uint32) int {
+	if c := cmp.Compare(s.ev[a].at, s.ev[b].at); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
+}
+
+// mergeTail sorts es[n:] and merges it into es[:n], which is sorted.
+func (s *state) mergeTail(es []uint32, n int) []uint32 {
+	if n >= len(es) {
+		return es
+	}
+	tail := slices.Clone(es[n:])
+	slices.SortFunc(tail, s.byTime)
+	// Merge backwards: the prefix's elements after the tail's smallest
+	// move up, the rest stay.
+	i, j, k := n-1, len(tail)-1, len(es)-1
+	for j >= 0 {
+		if i >= 0 && s.byTime(es[i], tail[j]) > 0 {
+			es[k] = es[i]
+			i--
+		} else {
+			es[k] = tail[j]
+			j--
+		}
+		k--
+	}
+	return es
 }
 
 // unindex kills a live event. The timelines and logs keep it (readers skip
@@ -383,6 +487,7 @@ func (s *state) unindex(e uint32) {
 	}
 	pl := s.partyIx[p]
 	pl.dead++
+	pl.version++
 	if pl.latest[l] == e {
 		if n := s.latestIn(l, p, math.MaxInt64); n != 0 {
 			pl.latest[l] = n
@@ -391,6 +496,10 @@ func (s *state) unindex(e uint32) {
 		}
 	}
 	if pl.dead > 64 && pl.dead > len(pl.log)/4 {
+		if n, ok := s.dirtyParties[p]; ok {
+			pl.log = s.mergeTail(pl.log, n) // the prefix's length changes
+			delete(s.dirtyParties, p)
+		}
 		pl.log = slices.DeleteFunc(pl.log, s.isDead)
 		pl.dead = 0
 	}
@@ -482,7 +591,7 @@ func (s *state) truncate(table string, v uint64) (bool, error) {
 		}
 	case signals.TableLikes:
 		for k, e := range s.likeIx {
-			if s.ver[e] < v {
+			if s.verOf(e) < v {
 				if !s.isDead(e) {
 					s.unindex(e)
 				}
@@ -492,7 +601,7 @@ func (s *state) truncate(table string, v uint64) (bool, error) {
 	case signals.TableShares:
 		for _, b := range s.shareIx {
 			for i, e := range b {
-				if e != 0 && s.ver[e] < v {
+				if e != 0 && s.verOf(e) < v {
 					if !s.isDead(e) {
 						s.unindex(e)
 					}

@@ -213,6 +213,7 @@ func (s *Store) applyLocked(b *signals.Batch) {
 		for j := i; j < min(i+applyChunk, len(b.Changes)); j++ {
 			s.st.apply(&b.Changes[j]) // validated: cannot fail
 		}
+		s.st.settle()
 		if i+applyChunk >= len(b.Changes) {
 			for _, p := range b.Positions {
 				s.st.positions[posKey{p.Topic, p.Partition}] = p.Offset

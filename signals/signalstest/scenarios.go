@@ -24,6 +24,21 @@ func partyRow(id, name string, starts, ends time.Time, th signals.Theme) *signal
 // scenarios are the suite's cases: batches and the answers that follow.
 func scenarios() []scenario {
 	return []scenario{
+		{"forget: a user's follows, blocks, likes and shares go, others' stay", []step{
+			apply{Follow(2, "u1", "c1", M(1)), Follow(3, "u1", "c2", M(2)), Block(4, "u1", "c3", M(3)),
+				Like(5, "u1", "l1", M(4)), Share(6, 7, "u1", "l2", "p1", M(5)), Share(7, 8, "u1", "l3", "", M(6)),
+				Like(8, "u2", "l1", M(7)), Share(9, 9, "u2", "l2", "p1", M(8)), Follow(10, "u2", "c1", M(9))},
+			forget{"u1", 6},
+			following{"u1", 0, nil},
+			blocked{"u1", nil},
+			activity{"u1", zero, M(60), 10, nil},
+			followers{[]string{"c1", "c2"}, map[string]int{"c1": 1, "c2": 0}},
+			counters{[]string{"l1", "l2", "l3"}, map[string]signals.Counters{"l1": {Likes: 1}, "l2": {Shares: 1, LastSharedAt: M(8)}}},
+			partyShares{"p1", zero, M(60), []LA{{Listing: "l2", At: M(8)}}, 1},
+			activity{"u2", zero, M(60), 10, []LA{{Listing: "l2", At: M(8)}, {Listing: "l1", At: M(7)}}},
+			forget{"u1", 0},
+			forget{"nobody", 0},
+		}},
 		{"version rule: a stale change is ignored, an equal one applies", []step{
 			apply{Follow(2, "u1", "c1", M(10)), Follow(2, "u1", "c2", M(20))},
 			following{"u1", 0, []string{"c2", "c1"}},

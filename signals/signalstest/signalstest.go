@@ -140,6 +140,28 @@ func open(t *testing.T, h Harness) *current {
 
 func (c *current) reopen(t *testing.T) { c.s = c.h.Reopen(t, c.s) }
 
+// forget forgets a user (signals.Forgetter, which every store implements)
+// and checks how many rows went.
+type forget struct {
+	user string
+	want int
+}
+
+func (c forget) run(ctx context.Context, t *testing.T, s signals.Store) error {
+	f, ok := s.(signals.Forgetter)
+	if !ok {
+		return fmt.Errorf("%T does not implement signals.Forgetter", s)
+	}
+	n, err := f.Forget(ctx, c.user)
+	if err != nil {
+		return err
+	}
+	if n != c.want {
+		return fmt.Errorf("Forget(%s) = %d rows, want %d", c.user, n, c.want)
+	}
+	return nil
+}
+
 // Checks, one per Reader call. Each compares the whole answer.
 
 type following struct {

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/events/rollup"
+	"github.com/rummage/rummage/indexer/change"
+)
+
+const analyticsHelp = `Rolls the events topic (<prefix>.events: POST /v1/events and the API's
+impressions) up per minute into the analytics tables of schema rummage
+(migration 0005; run rummage migrate on --analytics-database-url first).
+The consumer's offsets commit in the same transaction as the rows: each
+event counts once, whatever stops the process. Rows older than
+--retention are deleted hourly. Metrics (rummage_analytics_*) are served
+on --metrics-addr. rummage dev runs this role inside.`
+
+// pseudonymKeyEnv holds the pseudonymization key (hex) when set.
+const pseudonymKeyEnv = "RUMMAGE_PSEUDONYM_KEY"
+
+func runAnalytics(ctx context.Context, args []string) error {
+	fs := newFlags("analytics", "[flags]", analyticsHelp)
+	brokers := fs.String("brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated `host:port` list")
+	prefix := fs.String("topic-prefix", change.DefaultTopicPrefix, "topic `prefix`: the events topic is <prefix>.events")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` (default $DATABASE_URL)")
+	af := addAnalyticsFlags(fs)
+	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics; empty disables")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(os.Stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	url := af.url(*dbURL)
+	if err := requireDatabaseURL(fs, url); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	a, err := af.open(ctx, splitCSVFlag(*brokers), *prefix, url, reg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	stop, err := startAdmin(*metricsAddr, reg, nil, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return a.consumer.Run(ctx)
+}
+
+// analyticsFlags configure the rollups of the roles that run them.
+type analyticsFlags struct {
+	dbURL     *string
+	retention *time.Duration
+}
+
+func addAnalyticsFlags(fs *flag.FlagSet) *analyticsFlags {
+	return &analyticsFlags{
+		dbURL:     fs.String("analytics-database-url", os.Getenv("RUMMAGE_ANALYTICS_DATABASE_URL"), "Postgres `URL` of the analytics rollups (default: the database URL)"),
+		retention: fs.Duration("analytics-retention", rollup.DefaultRetention, "delete rollup rows older than this `duration`"),
+	}
+}
+
+func (f *analyticsFlags) url(dbURL string) string {
+	if *f.dbURL != "" {
+		return *f.dbURL
+	}
+	return dbURL
+}
+
+// analytics is the rollup consumer and the analytics routes over its
+// store.
+type analytics struct {
+	store    *rollup.Store
+	consumer *rollup.Consumer
+}
+
+func (f *analyticsFlags) open(ctx context.Context, brokers []string, prefix, url string, reg prometheus.Registerer, log *slog.Logger) (*analytics, error) {
+	if *f.retention <= 0 {
+		return nil, errors.New("--analytics-retention must be positive")
+	}
+	st, err := rollup.OpenStore(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	m := rollup.NewMetrics()
+	if err := m.Register(reg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	c, err := rollup.NewConsumer(rollup.Config{Brokers: brokers, TopicPrefix: prefix, Retention: *f.retention, Metrics: m, Logger: log}, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &analytics{store: st, consumer: c}, nil
+}
+
+// options mounts the analytics routes.
+func (a *analytics) options() []api.Option { return (&rollup.Handlers{Store: a.store}).Options() }
+
+// Close closes the store.
+func (a *analytics) Close() { a.store.Close() }
+
+// startEvents opens the events producer on brokers (creating the topic
+// with its retention) and the pseudonymizer, whose key is $RUMMAGE_PSEUDONYM_KEY
+// or the file at keyPath (created when missing).
+func startEvents(ctx context.Context, brokers []string, prefix, keyPath string, reg prometheus.Registerer, log *slog.Logger) (*events.Producer, *events.Pseudonymizer, error) {
+	var key []byte
+	var err error
+	if hexKey := os.Getenv(pseudonymKeyEnv); hexKey != "" {
+		key, err = decodeHexKey(hexKey)
+	} else {
+		key, err = events.LoadOrCreateKey(keyPath)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := events.NewPseudonymizer(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := events.NewProducerMetrics()
+	if err := m.Register(reg); err != nil {
+		return nil, nil, err
+	}
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: brokers, TopicPrefix: prefix, Logger: log}, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.EnsureTopic(ctx); err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return p, ps, nil
+}
+
+func decodeHexKey(s string) ([]byte, error) {
+	var b []byte
+	if _, err := fmt.Sscanf(strings.TrimSpace(s), "%x", &b); err != nil || len(b) < 16 {
+		return nil, errors.New("$" + pseudonymKeyEnv + ": want at least 32 hex digits")
+	}
+	return b, nil
+}
+
+// startAnalytics runs the event path of dev on its broker: the producer
+// behind POST /v1/events and the impressions, the rollup consumer, and the
+// analytics routes. stop ends the consumer and flushes the producer.
+func (o *devOptions) startAnalytics(ctx context.Context, broker string, reg prometheus.Registerer) (opts []api.Option, stop func(), err error) {
+	brokers := []string{broker}
+	p, ps, err := startEvents(ctx, brokers, o.pipeline.TopicPrefix, filepath.Clean(o.backend.indexDir)+".pseudonym-key", reg, o.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := o.analytics.open(ctx, brokers, o.pipeline.TopicPrefix, o.analytics.url(o.dbURL), reg, o.log)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.consumer.Run(cctx); err != nil {
+			o.log.Error("analytics consumer stopped", "err", err)
+		}
+	}()
+	stop = func() {
+		cancel()
+		<-done
+		a.Close()
+		p.Close()
+	}
+	return append(a.options(), api.WithEvents(p, ps)), stop, nil
+}

@@ -1,0 +1,254 @@
+package rollup
+
+import (
+	"strings"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/rummage/rummage/events"
+)
+
+// MaxPosition is the deepest position CTR by position is kept for.
+const MaxPosition = 20
+
+type queryKey struct {
+	minute time.Time
+	query  string
+}
+
+type queryRow struct{ searches, zero, clicks, carts, purchases int64 }
+
+type positionKey struct {
+	minute time.Time
+	query  string
+	pos    int
+}
+
+type positionRow struct{ impressions, clicks int64 }
+
+type partyKey struct {
+	minute time.Time
+	party  string
+}
+
+type partyRow struct {
+	views, impressions, clicks, shares, carts, purchases int64
+	viewers                                              *hyperloglog.Sketch
+}
+
+type dropKey struct {
+	second  time.Time
+	listing string
+}
+
+type dropRow struct{ arrivals, clicks, carts, purchases int64 }
+
+type experimentKey struct {
+	day                          time.Time
+	experiment, variant, subject string
+}
+
+type experimentRow struct{ impressions, clicks, purchases int64 }
+
+type queryID struct {
+	query string
+	at    time.Time
+}
+
+// Delta is what a batch of events adds to the rollups.
+type Delta struct {
+	queries      map[queryKey]*queryRow
+	positions    map[positionKey]*positionRow
+	parties      map[partyKey]*partyRow
+	drops        map[dropKey]*dropRow
+	experiments  map[experimentKey]*experimentRow
+	queryIDs     map[string]queryID // the search impressions of the batch
+	Events       int
+	Unattributed int // clicks, carts and purchases whose query_id is unknown
+}
+
+func newDelta() *Delta {
+	return &Delta{queries: map[queryKey]*queryRow{}, positions: map[positionKey]*positionRow{}, parties: map[partyKey]*partyRow{},
+		drops: map[dropKey]*dropRow{}, experiments: map[experimentKey]*experimentRow{}, queryIDs: map[string]queryID{}}
+}
+
+// NeedQueryIDs returns the query ids the non-impression events of evs
+// name and the batch's own impressions do not: the store resolves them.
+func NeedQueryIDs(evs []events.Event) []string {
+	own := map[string]bool{}
+	for i := range evs {
+		if evs[i].Type == events.Impression {
+			own[evs[i].QueryID] = true
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != events.Impression && e.QueryID != "" && !own[e.QueryID] && !seen[e.QueryID] {
+			seen[e.QueryID] = true
+			out = append(out, e.QueryID)
+		}
+	}
+	return out
+}
+
+// Aggregate rolls evs up; known maps the query ids of earlier batches to
+// their queries (NeedQueryIDs says which to look up).
+func Aggregate(evs []events.Event, known map[string]string) *Delta {
+	d := newDelta()
+	for i := range evs {
+		if e := &evs[i]; e.Type == events.Impression && e.Surface == "search" && e.QueryID != "" {
+			d.queryIDs[e.QueryID] = queryID{query: e.Query, at: e.At.UTC()}
+		}
+	}
+	for i := range evs {
+		d.add(&evs[i], known)
+	}
+	d.Events = len(evs)
+	return d
+}
+
+func (d *Delta) query(minute time.Time, q string) *queryRow {
+	k := queryKey{minute, q}
+	r := d.queries[k]
+	if r == nil {
+		r = &queryRow{}
+		d.queries[k] = r
+	}
+	return r
+}
+
+func (d *Delta) position(minute time.Time, q string, pos int) *positionRow {
+	k := positionKey{minute, q, pos}
+	r := d.positions[k]
+	if r == nil {
+		r = &positionRow{}
+		d.positions[k] = r
+	}
+	return r
+}
+
+func (d *Delta) party(minute time.Time, id string) *partyRow {
+	k := partyKey{minute, id}
+	r := d.parties[k]
+	if r == nil {
+		r = &partyRow{viewers: hyperloglog.New14()}
+		d.parties[k] = r
+	}
+	return r
+}
+
+func (d *Delta) drop(second time.Time, listing string) *dropRow {
+	k := dropKey{second, listing}
+	r := d.drops[k]
+	if r == nil {
+		r = &dropRow{}
+		d.drops[k] = r
+	}
+	return r
+}
+
+func (d *Delta) experiment(day time.Time, variant, subject string) *experimentRow {
+	exp, v, ok := strings.Cut(variant, "/")
+	if !ok {
+		v = ""
+	}
+	k := experimentKey{day, exp, v, subject}
+	r := d.experiments[k]
+	if r == nil {
+		r = &experimentRow{}
+		d.experiments[k] = r
+	}
+	return r
+}
+
+func (d *Delta) add(e *events.Event, known map[string]string) {
+	at := e.At.UTC()
+	minute := at.Truncate(time.Minute)
+	// The query this event answers to.
+	if e.Type == events.Impression {
+		if e.Surface == "search" {
+			r := d.query(minute, e.Query)
+			r.searches++
+			if e.Total == 0 {
+				r.zero++
+			}
+			for p := 1; p <= min(len(e.IDs), MaxPosition); p++ {
+				d.position(minute, e.Query, p).impressions++
+			}
+		}
+	} else if e.Type == events.Click || e.Type == events.AddToCart || e.Type == events.Purchase {
+		q, ok := "", false
+		if qi, in := d.queryIDs[e.QueryID]; in {
+			q, ok = qi.query, true
+		} else if kq, in := known[e.QueryID]; in {
+			q, ok = kq, true
+		}
+		switch {
+		case ok:
+			r := d.query(minute, q)
+			switch e.Type {
+			case events.Click:
+				r.clicks++
+				if e.Position >= 1 && e.Position <= MaxPosition {
+					d.position(minute, q, e.Position).clicks++
+				}
+			case events.AddToCart:
+				r.carts++
+			case events.Purchase:
+				r.purchases++
+			}
+		case e.QueryID != "":
+			d.Unattributed++
+		}
+	}
+	// The party.
+	if e.PartyID != "" && (e.Surface == "party" || e.Surface == "" || e.Type == events.Impression) {
+		r := d.party(minute, e.PartyID)
+		switch e.Type {
+		case events.View:
+			r.views++
+		case events.Impression:
+			r.impressions++
+		case events.Click:
+			r.clicks++
+		case events.Share:
+			r.shares++
+		case events.AddToCart:
+			r.carts++
+		case events.Purchase:
+			r.purchases++
+		}
+		if e.User != "" && (e.Type == events.View || e.Type == events.Impression || e.Type == events.Click) {
+			r.viewers.Insert([]byte(e.User))
+		}
+	}
+	// The drop.
+	if e.Surface == "drop" {
+		r := d.drop(at.Truncate(time.Second), e.ListingID)
+		switch e.Type {
+		case events.View:
+			r.arrivals++
+		case events.Click:
+			r.clicks++
+		case events.AddToCart:
+			r.carts++
+		case events.Purchase:
+			r.purchases++
+		}
+	}
+	// The experiment, per user.
+	if e.Variant != "" && e.User != "" {
+		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
+		switch e.Type {
+		case events.Impression:
+			d.experiment(day, e.Variant, e.User).impressions++
+		case events.Click:
+			d.experiment(day, e.Variant, e.User).clicks++
+		case events.Purchase:
+			d.experiment(day, e.Variant, e.User).purchases++
+		}
+	}
+}
