@@ -25,7 +25,8 @@ func BenchmarkRerank(b *testing.B) {
 	prof := ranking.NewUserProfile(map[string]float64{"b:Madewell": 10, "z:27": 5})
 	bodies := make([][]byte, 64)
 	for i := range bodies {
-		bodies[i], _ = json.Marshal(map[string]any{"total": 5000, "hits": hits, "facets": map[string]any{}, "next_cursor": fmt.Sprint("c", i)})
+		b, _ := json.Marshal(map[string]any{"total": 5000, "hits": hits, "facets": map[string]any{}, "next_cursor": fmt.Sprint("c", i)})
+		bodies[i] = append([]byte(fmt.Sprintf(`{"query_id":"q%d",`, i)), b[1:]...) // as the cache splices it
 	}
 	b.Run("miss", func(b *testing.B) {
 		b.SetBytes(int64(len(bodies[0])))
@@ -33,7 +34,7 @@ func BenchmarkRerank(b *testing.B) {
 			parsed.mu.Lock()
 			parsed.m, parsed.order = map[uint64]*window{}, nil
 			parsed.mu.Unlock()
-			if _, err := rerank(bodies[i%len(bodies)], prof, 50, 0, 24); err != nil {
+			if _, _, err := rerank(bodies[i%len(bodies)], prof, 50, 0, 24); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -41,7 +42,7 @@ func BenchmarkRerank(b *testing.B) {
 	b.Run("seen", func(b *testing.B) {
 		b.SetBytes(int64(len(bodies[0])))
 		for i := range b.N {
-			out, err := rerank(bodies[i%len(bodies)], prof, 50, 0, 24)
+			out, _, err := rerank(bodies[i%len(bodies)], prof, 50, 0, 24)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -50,11 +51,11 @@ func BenchmarkRerank(b *testing.B) {
 			}
 		}
 		if len(parsed.m) != 1 {
-			b.Fatalf("%d windows parsed, want 1: they differ by their cursor only", len(parsed.m))
+			b.Fatalf("%d windows parsed, want 1: they differ by their cursor and query id only", len(parsed.m))
 		}
 		// The last page of the window hands over to the window's own cursor.
-		out, _ := rerank(bodies[5], prof, 50, 96, 24)
-		if !strings.HasSuffix(string(out), `"next_cursor":"c5"}`) {
+		out, ids, _ := rerank(bodies[5], prof, 50, 96, 24)
+		if !strings.HasSuffix(string(out), `"next_cursor":"c5"}`) || !strings.HasPrefix(string(out), `{"query_id":"q5",`) || len(ids) != 4 {
 			b.Fatalf("the window's own cursor lost: %s", out[len(out)-60:])
 		}
 	})

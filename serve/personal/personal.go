@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/ranking"
 )
@@ -101,9 +102,12 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			if rec.status != http.StatusOK {
 				return rec.writeTo(ec)
 			}
-			body, err := rerank(rec.b.Bytes(), prof, strength, offset, limit)
+			body, ids, err := rerank(rec.b.Bytes(), prof, strength, offset, limit)
 			if err != nil {
 				return err
+			}
+			if a := events.AnswerFrom(ctx); a != nil {
+				a.IDs = ids // the impression records the page as shown
 			}
 			h := ec.Response().Header()
 			h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
@@ -158,6 +162,7 @@ func cloneValues(q url.Values) url.Values {
 
 // hitFeatures are the fields of a hit the profile scores.
 type hitFeatures struct {
+	ID         string   `json:"id"`
 	Seller     string   `json:"seller_id"`
 	Brand      string   `json:"brand"`
 	Category   []string `json:"category"`
@@ -171,6 +176,7 @@ type window struct {
 	keys  [][]byte // `"name":` of every key but hits and next_cursor, sorted
 	vals  []json.RawMessage
 	hits  []json.RawMessage
+	ids   []string
 	feats []ranking.Features
 }
 
@@ -184,11 +190,13 @@ func parseWindow(body []byte) (*window, error) {
 		return nil, err
 	}
 	w.feats = make([]ranking.Features, len(w.hits))
+	w.ids = make([]string, len(w.hits))
 	for i, h := range w.hits {
 		var f hitFeatures
 		if err := json.Unmarshal(h, &f); err != nil {
 			return nil, err
 		}
+		w.ids[i] = f.ID
 		w.feats[i] = ranking.FeaturesOf(f.Brand, strings.Join(f.Category, "/"), f.Size, f.PriceCents, f.Seller)
 	}
 	names := make([]string, 0, len(a))
@@ -218,33 +226,22 @@ const maxWindows = 512
 
 var parsed = &windows{seed: maphash.MakeSeed(), m: map[uint64]*window{}}
 
-func (ws *windows) get(body []byte) (*window, json.RawMessage, error) {
-	// The window's bytes but its next_cursor (which carries the fill's
-	// instant, so that two fills of the same window differ by it alone):
-	// a window is parsed once per content, cached entry or not. The API
-	// writes next_cursor as the top level's key after hits and facets; in
-	// a string value the key's quotes would be escaped, so its last
-	// occurrence is the key.
-	var next json.RawMessage
-	if i := bytes.LastIndex(body, []byte(`"next_cursor":`)); i >= 0 {
-		j := i + len(`"next_cursor":`)
-		k := j + bytes.IndexAny(body[j:], ",}")
-		if k >= j {
-			next = json.RawMessage(body[j:k])
-			if i > 0 && body[i-1] == ',' { // the key's comma goes with it
-				i--
-			} else if k < len(body) && body[k] == ',' {
-				k++
-			}
-			body = append(append(make([]byte, 0, len(body)-(k-i)), body[:i]...), body[k:]...)
-		}
+func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error) {
+	// The window's bytes but its per-fill and per-request keys: next_cursor
+	// carries the fill's instant, query_id names the request (spliced in
+	// by the cache): two answers of one window differ by them alone, so a
+	// window is parsed once per content. In a string value a key's quotes
+	// would be escaped: an occurrence of `"name":` is the key.
+	own := map[string]json.RawMessage{}
+	for _, key := range []string{"query_id", "next_cursor"} {
+		body, own[key] = cutKey(body, key)
 	}
 	h := maphash.Bytes(ws.seed, body)
 	ws.mu.Lock()
 	w := ws.m[h]
 	ws.mu.Unlock()
 	if w != nil {
-		return w, next, nil
+		return w, own, nil
 	}
 	w, err := parseWindow(body)
 	if err != nil {
@@ -260,21 +257,45 @@ func (ws *windows) get(body []byte) (*window, json.RawMessage, error) {
 		}
 	}
 	ws.mu.Unlock()
-	return w, next, nil
+	return w, own, nil
+}
+
+// cutKey removes the top-level key name, whose value is a string without
+// commas or null (a cursor, a query id), and returns the rest and the value
+// (nil when absent).
+func cutKey(body []byte, name string) ([]byte, json.RawMessage) {
+	pat := []byte(`"` + name + `":`)
+	i := bytes.LastIndex(body, pat)
+	if i < 0 {
+		return body, nil
+	}
+	j := i + len(pat)
+	k := bytes.IndexAny(body[j:], ",}")
+	if k < 0 {
+		return body, nil
+	}
+	k += j
+	val := json.RawMessage(slices.Clone(body[j:k]))
+	if i > 0 && body[i-1] == ',' { // the key's comma goes with it
+		i--
+	} else if k < len(body) && body[k] == ',' {
+		k++
+	}
+	return append(append(make([]byte, 0, len(body)-(k-i)), body[:i]...), body[k:]...), val
 }
 
 // rerank personalizes a window answer and cuts the page at offset. Every
 // key but hits and next_cursor is the anonymous answer's, as it is
 // (total, facets, and what the layers below stamp).
-func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, error) {
+func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, []string, error) {
 	w, own, err := parsed.get(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	order := ranking.Personalize(len(w.hits), func(i int) ranking.Features { return w.feats[i] }, prof, strength)
 	end := min(offset+limit, len(order))
 	start := min(offset, end)
-	next := own // the window's own: the anonymous walk after it
+	next := own["next_cursor"] // the window's own: the anonymous walk after it
 	if end < len(order) {
 		next, _ = json.Marshal(cursorPrefix + strconv.Itoa(end))
 	}
@@ -287,6 +308,9 @@ func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) 
 	}
 	out := make([]byte, 0, size)
 	out = append(out, '{')
+	if q := own["query_id"]; q != nil {
+		out = append(append(append(out, `"query_id":`...), q...), ',')
+	}
 	for i, k := range w.keys {
 		out = append(append(out, k...), w.vals[i]...)
 		out = append(out, ',')
@@ -303,7 +327,11 @@ func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) 
 		next = json.RawMessage("null")
 	}
 	out = append(append(out, `"next_cursor":`...), next...)
-	return append(out, '}'), nil
+	ids := make([]string, 0, end-start)
+	for _, i := range order[start:end] {
+		ids = append(ids, w.ids[i])
+	}
+	return append(out, '}'), ids, nil
 }
 
 // call runs next on a GET of the same route with query q and records its
