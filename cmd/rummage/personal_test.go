@@ -20,7 +20,7 @@ func TestPersonalFlags(t *testing.T) {
 		t.Fatalf("strength 0 without experiments turned personalization on: %v", err)
 	}
 	var on api.Config
-	f := &personalFlags{strength: 70, pseudonymKey: "0123456789abcdef-key"}
+	f := &personalFlags{strength: 70, pseudonymKey: "00112233445566778899aabbccddeeff"}
 	if err := f.apply(&on, st); err != nil {
 		t.Fatal(err)
 	}

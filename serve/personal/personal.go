@@ -99,6 +99,7 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return err
 			}
+			defer rec.release()
 			if rec.status != http.StatusOK {
 				return rec.writeTo(ec)
 			}
@@ -233,17 +234,39 @@ func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error)
 	// window is parsed once per content. In a string value a key's quotes
 	// would be escaped: an occurrence of `"name":` is the key.
 	own := map[string]json.RawMessage{}
+	var cuts [][2]int
 	for _, key := range []string{"query_id", "next_cursor"} {
-		body, own[key] = cutKey(body, key)
+		var span [2]int
+		span, own[key] = keySpan(body, key)
+		if span[1] > span[0] {
+			cuts = append(cuts, span)
+		}
 	}
-	h := maphash.Bytes(ws.seed, body)
+	slices.SortFunc(cuts, func(a, b [2]int) int { return a[0] - b[0] })
+	// The hash and, on a miss, the parse see the bytes between the cuts
+	// (hashed in place: no copy of a hot window per request).
+	var mh maphash.Hash
+	mh.SetSeed(ws.seed)
+	at := 0
+	for _, c := range cuts {
+		mh.Write(body[at:c[0]])
+		at = c[1]
+	}
+	mh.Write(body[at:])
+	h := mh.Sum64()
 	ws.mu.Lock()
 	w := ws.m[h]
 	ws.mu.Unlock()
 	if w != nil {
 		return w, own, nil
 	}
-	w, err := parseWindow(body)
+	rest := make([]byte, 0, len(body))
+	at = 0
+	for _, c := range cuts {
+		rest = append(rest, body[at:c[0]]...)
+		at = c[1]
+	}
+	w, err := parseWindow(append(rest, body[at:]...))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,19 +283,19 @@ func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error)
 	return w, own, nil
 }
 
-// cutKey removes the top-level key name, whose value is a string without
-// commas or null (a cursor, a query id), and returns the rest and the value
-// (nil when absent).
-func cutKey(body []byte, name string) ([]byte, json.RawMessage) {
+// keySpan finds the top-level key name, whose value is a string without
+// commas or null (a cursor, a query id): the span to cut (with its comma)
+// and the value (nil when absent).
+func keySpan(body []byte, name string) ([2]int, json.RawMessage) {
 	pat := []byte(`"` + name + `":`)
 	i := bytes.LastIndex(body, pat)
 	if i < 0 {
-		return body, nil
+		return [2]int{}, nil
 	}
 	j := i + len(pat)
 	k := bytes.IndexAny(body[j:], ",}")
 	if k < 0 {
-		return body, nil
+		return [2]int{}, nil
 	}
 	k += j
 	val := json.RawMessage(slices.Clone(body[j:k]))
@@ -281,7 +304,7 @@ func cutKey(body []byte, name string) ([]byte, json.RawMessage) {
 	} else if k < len(body) && body[k] == ',' {
 		k++
 	}
-	return append(append(make([]byte, 0, len(body)-(k-i)), body[:i]...), body[k:]...), val
+	return [2]int{i, k}, val
 }
 
 // rerank personalizes a window answer and cuts the page at offset. Every
@@ -342,6 +365,9 @@ func call(ec echo.Context, next echo.HandlerFunc, q url.Values) (*recorder, erro
 	r.URL.RawQuery = q.Encode()
 	r.Header.Del("If-None-Match")
 	rec := &recorder{h: http.Header{}, status: http.StatusOK}
+	if b, ok := bufs.Get().(*bytes.Buffer); ok {
+		rec.b = *b // a window's worth of capacity: no regrowth per request
+	}
 	xc := ec.Echo().NewContext(r, rec)
 	xc.SetPath(ec.Path())
 	xc.SetParamNames(ec.ParamNames()...)
@@ -350,6 +376,17 @@ func call(ec echo.Context, next echo.HandlerFunc, q url.Values) (*recorder, erro
 		return nil, err
 	}
 	return rec, nil
+}
+
+// bufs recycles the recorders' buffers (a window is ~100 KB).
+var bufs sync.Pool
+
+// release returns the recorder's buffer to bufs; the recorder is not
+// used after.
+func (r *recorder) release() {
+	b := r.b
+	b.Reset()
+	bufs.Put(&b)
 }
 
 // recorder is an http.ResponseWriter that keeps the answer.
