@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -140,7 +141,7 @@ func (s *Server) impressions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		surface, ok := surfaces[c.Path()]
 		r := c.Request()
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if !ok || r.Method != http.MethodGet {
 			return next(c)
 		}
 		start := time.Now()
@@ -176,4 +177,29 @@ func stampAnswer(c echo.Context, total int, ids []string) string {
 	}
 	a.Total, a.IDs, a.Written = total, ids, true
 	return a.QueryID
+}
+
+// WithForgetting answers POST /v1/users/{id}/forget (admin key) with f:
+// the user's signals, profile, experiment assignment, cached answers and
+// rollup rows go. Without it the route answers 404 not_configured.
+func WithForgetting(f *events.Forgetting) Option { return func(o *options) { o.forget = f } }
+
+type forgetAnswer struct {
+	User      string         `json:"user"`
+	Forgotten map[string]int `json:"forgotten"`
+}
+
+func (s *Server) forgetUser(c echo.Context) error {
+	if s.forget == nil {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotConfigured, Message: "this process cannot forget users: run it where the signals store and the analytics are (rummage dev)"}
+	}
+	id, err := url.PathUnescape(c.Param("id"))
+	if err != nil || id == "" || len(id) > 128 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_value", Field: "id", Message: "the user id must be 1 to 128 bytes of valid URL encoding"}
+	}
+	n, err := s.forget.Forget(c.Request().Context(), id)
+	if err != nil {
+		return fmt.Errorf("forget user: %w", err)
+	}
+	return c.JSON(http.StatusOK, forgetAnswer{User: id, Forgotten: n})
 }

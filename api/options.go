@@ -23,6 +23,7 @@ type options struct {
 	events     EventSink
 	pseudo     *events.Pseudonymizer
 	variants   VariantFunc
+	forget     *events.Forgetting
 }
 
 // mounted is a route another package adds.

@@ -57,6 +57,7 @@ type Server struct {
 	events   EventSink // nil: no events recorded
 	pseudo   *events.Pseudonymizer
 	variants VariantFunc
+	forget   *events.Forgetting
 }
 
 // backendRef is the loaded index and the surfaces over it.
@@ -92,6 +93,7 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 		events:    o.events,
 		pseudo:    o.pseudo,
 		variants:  o.variants,
+		forget:    o.forget,
 	}
 	if s.events != nil && s.pseudo == nil {
 		return nil, errors.New("api: WithEvents needs a pseudonymizer: user ids never leave the API raw")
@@ -143,6 +145,7 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	s.get("/v1/drops", s.drops)
 	s.get("/v1/schedule", s.schedule)
 	s.add(http.MethodPost, "/v1/events", s.postEvents)
+	s.add(http.MethodPost, "/v1/users/:id/forget", s.forgetUser)
 	s.get("/healthz", s.healthz)
 	s.get("/readyz", s.readyz)
 	s.get("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg, logger)))

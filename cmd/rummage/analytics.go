@@ -17,6 +17,8 @@ import (
 	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/events/rollup"
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/signals"
 )
 
 const analyticsHelp = `Rolls the events topic (<prefix>.events: POST /v1/events and the API's
@@ -158,33 +160,56 @@ func decodeHexKey(s string) ([]byte, error) {
 	return b, nil
 }
 
-// startAnalytics runs the event path of dev on its broker: the producer
-// behind POST /v1/events and the impressions, the rollup consumer, and the
-// analytics routes. stop ends the consumer and flushes the producer.
-func (o *devOptions) startAnalytics(ctx context.Context, broker string, reg prometheus.Registerer) (opts []api.Option, stop func(), err error) {
-	brokers := []string{broker}
-	p, ps, err := startEvents(ctx, brokers, o.pipeline.TopicPrefix, filepath.Clean(o.backend.indexDir)+".pseudonym-key", reg, o.log)
+// eventPath is the event path of an API process: the producer behind
+// POST /v1/events and the impressions, the analytics routes and the
+// forgetting over store, c (nil without a cache) and the rollups, and with
+// consume the rollup consumer too. stop ends the consumer and flushes the
+// producer.
+func eventPath(ctx context.Context, brokers []string, prefix, keyPath string, af *analyticsFlags, dbURL string, consume bool,
+	store signals.Store, c *cache.Cache, reg prometheus.Registerer, log *slog.Logger) (opts []api.Option, stop func(), err error) {
+	p, ps, err := startEvents(ctx, brokers, prefix, keyPath, reg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := o.analytics.open(ctx, brokers, o.pipeline.TopicPrefix, o.analytics.url(o.dbURL), reg, o.log)
-	if err != nil {
+	var a *analytics
+	if url := af.url(dbURL); url != "" {
+		if a, err = af.open(ctx, brokers, prefix, url, reg, log); err != nil {
+			p.Close()
+			return nil, nil, err
+		}
+		opts = a.options()
+	} else if consume {
 		p.Close()
-		return nil, nil, err
+		return nil, nil, errors.New("the rollups need a database: --analytics-database-url or --database-url")
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if a == nil || !consume {
+			return
+		}
 		if err := a.consumer.Run(cctx); err != nil {
-			o.log.Error("analytics consumer stopped", "err", err)
+			log.Error("analytics consumer stopped", "err", err)
 		}
 	}()
 	stop = func() {
 		cancel()
 		<-done
-		a.Close()
+		if a != nil {
+			a.Close()
+		}
 		p.Close()
 	}
-	return append(a.options(), api.WithEvents(p, ps)), stop, nil
+	var rollups *rollup.Store
+	if a != nil {
+		rollups = a.store
+	}
+	return append(opts, api.WithEvents(p, ps), api.WithForgetting(forgetting(ps, store, c, rollups, nil))), stop, nil
+}
+
+// startAnalytics runs dev's event path on its broker, the rollup consumer
+// included.
+func (o *devOptions) startAnalytics(ctx context.Context, broker string, store signals.Store, c *cache.Cache, reg prometheus.Registerer) ([]api.Option, func(), error) {
+	return eventPath(ctx, []string{broker}, o.pipeline.TopicPrefix, filepath.Clean(o.backend.indexDir)+".pseudonym-key", o.analytics, o.dbURL, true, store, c, reg, o.log)
 }

@@ -278,7 +278,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, reg)
+	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, store, c, reg)
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -38,7 +38,7 @@ func addElasticFlags(fs *flag.FlagSet) *elasticFlags {
 	fs.StringVar(&e.password, "es-password", os.Getenv("ELASTICSEARCH_PASSWORD"), "Elasticsearch `password`; default $ELASTICSEARCH_PASSWORD")
 	fs.StringVar(&e.caCert, "es-ca-cert", "", "PEM `file` of the CA that signed the cluster's HTTPS certificate")
 	fs.StringVar(&e.prefix, "es-index-prefix", elastic.DefaultIndexPrefix, "index `prefix`: indices <prefix>-vNNNNNN behind the read alias <prefix> and the write alias <prefix>-write")
-	fs.StringVar(&e.refresh, "es-refresh", elastic.RefreshFalse, "bulk refresh `policy`: false (periodic refresh), true, or wait_for (writes searchable when acknowledged)")
+	fs.StringVar(&e.refresh, "es-refresh", "", "bulk refresh `policy`: false (periodic refresh), true, or wait_for (writes searchable when acknowledged); default wait_for for the indexer, whose cache invalidations must not overtake the writes they are about, false elsewhere")
 	fs.DurationVar(&e.timeout, "es-timeout", elastic.DefaultRequestTimeout, "budget of one Elasticsearch search or admin request")
 	return e
 }
@@ -72,6 +72,18 @@ func (e *elasticFlags) config(aliases query.Aliases) elastic.Config {
 }
 
 func (e *elasticFlags) validate() error { return e.config(nil).Validate() }
+
+// invalidating sets the default refresh policy of a process that
+// publishes cache invalidations after each applied batch: wait_for, so
+// that no replica refills an entry from a shard that has not refreshed
+// yet and keeps the old answer until the next change (issue 10: "with
+// Elasticsearch, invalidate only after the write is searchable"). An
+// explicit --es-refresh wins.
+func (e *elasticFlags) invalidating() {
+	if e.refresh == "" {
+		e.refresh = elastic.RefreshWaitFor
+	}
+}
 
 // open connects, checks the cluster and the credentials, and makes sure the
 // aliases exist (creating the first index on an empty cluster).

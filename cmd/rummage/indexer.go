@@ -77,6 +77,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	partitions := fs.Int("partitions", kafkabus.DefaultPartitions, "partitions of the topics the indexer creates when they are missing; 0 creates none (they must exist)")
 	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots (default $DATABASE_URL)")
+	eventsOn := fs.Bool("events", false, "with --addr: accept POST /v1/events and record impressions into <prefix>.events on --brokers; with a database, serve the analytics and POST /v1/users/{id}/forget (run rummage analytics for the rollups)")
+	keyFile := fs.String("pseudonym-key-file", "rummage.pseudonym-key", "with --events: the `file` of the key that pseudonymizes user ids (created when missing; every replica needs the same; $RUMMAGE_PSEUDONYM_KEY overrides)")
+	anf := addAnalyticsFlags(fs)
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	learn := fs.Bool("affinity", true, "also learn affinity profiles from <prefix>.events (clicks, add-to-carts, purchases) into the signals store, as consumer group <prefix>-affinity")
 	maxLag := fs.Int64("ready-max-lag", 0, "with --addr: /readyz is ready after a start once the indexer is within `N` events of the log end (0: once it committed the log end seen at start)")
@@ -95,6 +98,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	if err := sf.validate(bf.indexDir); err != nil {
 		return err
 	}
+	bf.es.invalidating() // every applied batch is invalidated (below)
 	names := make([]string, len(tableList))
 	for i, t := range tableList {
 		names[i] = t[strings.LastIndexByte(t, '.')+1:]
@@ -197,7 +201,16 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		if c != nil {
 			sinks = append(sinks, c)
 		}
-		srv, err := api.New(acfg, idx.Read, log, append([]api.Option{api.WithMiddleware(cacheMW...)}, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
+		opts := []api.Option{api.WithMiddleware(cacheMW...)}
+		if *eventsOn {
+			evOpts, stopEvents, err := eventPath(ctx, brokerList, *prefix, *keyFile, anf, *dbURL, false, store, c, reg, log)
+			if err != nil {
+				return err
+			}
+			defer stopEvents()
+			opts = append(opts, evOpts...)
+		}
+		srv, err := api.New(acfg, idx.Read, log, append(opts, api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)))...)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ var commands = []command{
 	{"reconcile", "compare every row in Postgres with the index and print differences", runReconcile},
 	{"analytics", "roll the events topic up into the analytics tables", runAnalytics},
 	{"aliases", "suggest brand aliases from zero-result queries (aliases suggest)", runAliases},
+	{"users", "forget a user's signals, profile, cached answers and rollups (users forget U)", runUsers},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
 	{"loadtest", "offer open-loop load shaped like a party start, a drop or a search mix to a running API", runLoadtest},
 }

@@ -189,6 +189,9 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.checkOffsets(ctx, parts, offs); err != nil {
+		return err
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan fetched, 4096)
@@ -295,6 +298,35 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// checkOffsets drops the stored offsets that lie past their partition's
+// end: the topic was recreated (a broker's log deleted, dev --rebuild), so
+// its partitions are read again from their start.
+func (c *Consumer) checkOffsets(ctx context.Context, parts []int, offs map[int]int64) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	var reqs []kafka.OffsetRequest
+	for _, p := range parts {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Timeout: 10 * time.Second}
+	res, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{c.topic: reqs}})
+	if err != nil {
+		return fmt.Errorf("rollup: end offsets: %w", err)
+	}
+	for _, po := range res.Topics[c.topic] {
+		if po.Error != nil {
+			return fmt.Errorf("rollup: end offset of partition %d: %w", po.Partition, po.Error)
+		}
+		if o, ok := offs[po.Partition]; ok && o > po.LastOffset {
+			c.cfg.Logger.Warn("analytics: the events topic is behind the committed offset (recreated?); reading the partition from its start",
+				"partition", po.Partition, "committed", o, "end", po.LastOffset)
+			delete(offs, po.Partition)
+		}
+	}
+	return nil
 }
 
 // Committed returns the next offset of each partition the consumer has

@@ -241,14 +241,18 @@ func (d *Delta) add(e *events.Event, known map[string]string) {
 	}
 	// The experiment, per user.
 	if e.Variant != "" && e.User != "" {
+		// A user in several experiments carries "exp/variant" of each,
+		// joined by "," (experiments.Set.Stamp).
 		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
-		switch e.Type {
-		case events.Impression:
-			d.experiment(day, e.Variant, e.User).impressions++
-		case events.Click:
-			d.experiment(day, e.Variant, e.User).clicks++
-		case events.Purchase:
-			d.experiment(day, e.Variant, e.User).purchases++
+		for _, variant := range strings.Split(e.Variant, ",") {
+			switch e.Type {
+			case events.Impression:
+				d.experiment(day, variant, e.User).impressions++
+			case events.Click:
+				d.experiment(day, variant, e.User).clicks++
+			case events.Purchase:
+				d.experiment(day, variant, e.User).purchases++
+			}
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestAggregate(t *testing.T) {
 	evs := []events.Event{
 		{Type: events.Impression, Surface: "search", QueryID: "q1", Query: "red dress", Total: 3, IDs: []string{"a", "b", "c"}, At: at, User: "h_1", Variant: "exp/b"},
 		{Type: events.Impression, Surface: "search", QueryID: "q2", Query: "lulu", Total: 0, At: at},
-		{Type: events.Click, QueryID: "q1", Position: 2, ListingID: "b", At: at, User: "h_1", Variant: "exp/b"},
+		{Type: events.Click, QueryID: "q1", Position: 2, ListingID: "b", At: at, User: "h_1", Variant: "exp/b,other/x"},
 		{Type: events.Click, QueryID: "old", Position: 1, ListingID: "x", At: at},
 		{Type: events.Purchase, QueryID: "q1", ListingID: "b", At: at, User: "h_1", Variant: "exp/b"},
 		{Type: events.Click, QueryID: "lost", ListingID: "y", At: at},
@@ -59,5 +59,9 @@ func TestAggregate(t *testing.T) {
 	}
 	if r := d.experiments[experimentKey{minute.Truncate(24 * time.Hour), "exp", "b", "h_1"}]; r == nil || *r != (experimentRow{impressions: 1, clicks: 1, purchases: 1}) {
 		t.Errorf("experiment: %+v", r)
+	}
+	// A user in two experiments counts in each (experiments.Set.Stamp).
+	if r := d.experiments[experimentKey{minute.Truncate(24 * time.Hour), "other", "x", "h_1"}]; r == nil || *r != (experimentRow{clicks: 1}) {
+		t.Errorf("second experiment: %+v", r)
 	}
 }

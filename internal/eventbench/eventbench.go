@@ -241,7 +241,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
-	const prefix = "eventbench"
+	// A topic of its own per run: offsets a database keeps of an earlier
+	// run's topic do not apply to it.
+	prefix := fmt.Sprintf("eventbench%d", time.Now().UnixNano())
 	p, err := events.NewProducer(events.ProducerConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: c.Partitions}, nil)
 	if err != nil {
 		return nil, err
@@ -304,9 +306,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	total := res.Scenarios[1].Acked + 20*int64(c.Batch) // the warm-up too
 	fmt.Fprintf(c.Log, "eventbench: rolling up the %d events written\n", total)
+	catchUpBy := time.Now().Add(2 * time.Minute)
 	for !caughtUp(total) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if time.Now().After(catchUpBy) {
+			return nil, errors.New("eventbench: the rollups did not catch up with the topic within 2 minutes")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

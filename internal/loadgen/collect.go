@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,6 +43,18 @@ type collector struct {
 	mu      sync.Mutex
 	samples []sample
 	learned int
+	vis     Visibility
+}
+
+// Visibility is what the drop scenario's newest-first pages showed of the
+// drop (listings available at T0, within a second): before T0 none may
+// show; from T0 + 1 s every page should.
+type Visibility struct {
+	// Before: pages answered before T0, and those showing a listing not
+	// yet available when the page was asked (a leak).
+	Before, Early int
+	// After: pages asked from T0 + 1 s, and those showing the drop.
+	After, Shown int
 }
 
 func newCollector(du time.Duration, p *plan) *collector {
@@ -81,6 +95,9 @@ func (col *collector) add(r *vegeta.Result, start time.Time, kind string) int64 
 	if learn {
 		col.plan.drop.Learn(r.Body)
 	}
+	if col.plan.drop != nil && s.kind == KindNewest && r.Code == http.StatusOK {
+		col.visibility(r.Body, start, s)
+	}
 	r.Body = nil
 	return int64(n)
 }
@@ -89,6 +106,46 @@ func (col *collector) count() int64 {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	return int64(len(col.samples))
+}
+
+// visibility checks one newest-first page of the drop scenario.
+func (col *collector) visibility(body []byte, start time.Time, s sample) {
+	var page struct {
+		Hits []struct {
+			AvailableAt *time.Time `json:"available_at"`
+		} `json:"hits"`
+	}
+	if json.Unmarshal(body, &page) != nil {
+		return
+	}
+	asked := start.Add(s.issued)
+	t0 := start.Add(col.plan.t0)
+	early, shown := false, false
+	for _, h := range page.Hits {
+		if h.AvailableAt == nil {
+			continue
+		}
+		if h.AvailableAt.After(asked) {
+			early = true
+		}
+		if d := h.AvailableAt.Sub(t0); d > -time.Second && d < time.Second {
+			shown = true
+		}
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	switch {
+	case s.issued < col.plan.t0:
+		col.vis.Before++
+		if early {
+			col.vis.Early++
+		}
+	case s.issued >= col.plan.t0+time.Second:
+		col.vis.After++
+		if shown {
+			col.vis.Shown++
+		}
+	}
 }
 
 // progress logs a line every progress interval until done: answers so far,
@@ -224,11 +281,18 @@ func (col *collector) report(cfg Config, offered *Schedule, elapsed time.Duratio
 		rep.ShedRatio = float64(rep.Shed) / float64(rep.Sent)
 	}
 	rep.Goodput = float64(rep.Good) / col.du.Seconds()
+	if col.plan.drop != nil {
+		v := col.vis
+		rep.Visibility = &v
+		if v.Early > 0 {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%d pages before T0 showed a listing not yet available", v.Early))
+		}
+	}
 	rep.Lag = lagOf(rep.Seconds)
-	rep.Pass = rep.Lag <= cfg.LagLimit
-	if !rep.Pass {
+	if rep.Lag > cfg.LagLimit {
 		rep.Failures = append(rep.Failures, "the generator lagged: raise --max-workers, lower the rate, or give the load tool its own core")
 	}
+	rep.Pass = len(rep.Failures) == 0
 	return rep
 }
 

@@ -245,3 +245,42 @@ func TestPartyStartAgainstAPI(t *testing.T) {
 		t.Errorf("probe %+v", rep.Probe)
 	}
 }
+
+// TestDropVisibility: a stub API whose newest-first pages show the drop's
+// listing (available at T0) from T0 on, and, when leaky, before it too:
+// the report counts the pages on each side, and a leak fails the run.
+func TestDropVisibility(t *testing.T) {
+	for _, leaky := range []bool{false, true} {
+		t.Run(fmt.Sprint("leaky=", leaky), func(t *testing.T) {
+			var t0 time.Time
+			var mu sync.Mutex
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				at := t0
+				mu.Unlock()
+				if r.URL.Path == "/v1/search" && (leaky || !time.Now().Before(at)) {
+					fmt.Fprintf(w, `{"hits":[{"id":"d1","available_at":%q},{"id":"a"}]}`, at.Format(time.RFC3339Nano))
+					return
+				}
+				fmt.Fprint(w, `{"hits":[{"id":"a"}]}`)
+			}))
+			defer srv.Close()
+			cat := *testCatalog
+			mu.Lock()
+			t0 = time.Now().Add(time.Second)
+			cat.NextDrop = t0
+			mu.Unlock()
+			rep, err := Run(context.Background(), Config{Target: srv.URL, Scenario: DropScene, Duration: 2500 * time.Millisecond, Rate: 200, Catalog: &cat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := rep.Visibility
+			if v == nil || v.Before == 0 || v.After == 0 || v.Shown != v.After {
+				t.Fatalf("visibility %+v", v)
+			}
+			if leaky != (v.Early > 0) || leaky == rep.Pass {
+				t.Fatalf("leaky %v: %d early of %d, pass %v", leaky, v.Early, v.Before, rep.Pass)
+			}
+		})
+	}
+}

@@ -48,10 +48,12 @@ type Report struct {
 	Kinds map[string]*KindReport `json:"kinds"`
 	// Drop: T0 in seconds from the start, and the shopper count derived
 	// from the peak rate × think time after T0.
-	T0       float64      `json:"t0_s,omitempty"`
-	Shoppers float64      `json:"shoppers,omitempty"`
-	Writes   *WriteStats  `json:"writes,omitempty"`
-	Probe    *ProbeReport `json:"probe,omitempty"`
+	T0       float64     `json:"t0_s,omitempty"`
+	Shoppers float64     `json:"shoppers,omitempty"`
+	Writes   *WriteStats `json:"writes,omitempty"`
+	// Visibility of the drop in its newest-first pages (drop only).
+	Visibility *Visibility  `json:"drop_visibility,omitempty"`
+	Probe      *ProbeReport `json:"probe,omitempty"`
 
 	Pass     bool     `json:"pass"`
 	Failures []string `json:"failures,omitempty"`
@@ -106,6 +108,9 @@ func (r *Report) Print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(r.Kinds)) {
 		kr := r.Kinds[k]
 		fmt.Fprintf(w, "  %-18s %7d requests, %5.1f %% cache hits, admitted %s\n", k, kr.Requests, 100*float64(kr.CacheHits)/float64(max(kr.Requests, 1)), kr.Admitted)
+	}
+	if v := r.Visibility; v != nil {
+		fmt.Fprintf(w, "drop visibility: %d of %d pages before T0 showed a listing early; %d of %d pages from T0 + 1 s showed the drop\n", v.Early, v.Before, v.Shown, v.After)
 	}
 	if r.Writes != nil {
 		fmt.Fprintf(w, "writes: %d shares (of %.0f offered), %d sales, %d errors\n", r.Writes.Shares, r.Writes.SharesOffered, r.Writes.Sales, r.Writes.Errors)

@@ -330,7 +330,7 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 			Shape: loadgen.Constant(rate), Catalog: cat, MaxWorkers: cfg.MaxWorkers, ProbePath: probe, Timeout: 10 * time.Second})
 	}
 	// Warm-up: the first answers open the index's caches.
-	if _, err := run(cfg.StartRate, 2*time.Second, ""); err != nil {
+	if _, err := run(cfg.StartRate, max(2*time.Second, cfg.Step), ""); err != nil {
 		return nil, err
 	}
 	ok := func(r *loadgen.Report) bool {

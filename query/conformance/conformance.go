@@ -156,6 +156,18 @@ func mustLoad(t testing.TB, ctx context.Context, b query.Backend) {
 	}
 }
 
+// loadedWith returns b as the optional capability T, holding the suite's
+// documents, or skips the test (saying why) when b lacks T.
+func loadedWith[T any](t *testing.T, b query.Backend, why string) T {
+	t.Helper()
+	v, ok := b.(T)
+	if !ok {
+		t.Skip(why)
+	}
+	mustLoad(t, context.Background(), b)
+	return v
+}
+
 // mustCases reads the search cases (CasesFile).
 func mustCases(t testing.TB) *caseFile {
 	t.Helper()
@@ -205,12 +217,8 @@ func Run(t *testing.T, open func(t *testing.T) query.Backend) {
 // land on the listing and in the recently_shared order, every other field
 // and the version stay, an unknown id is skipped, and a replay is harmless.
 func RunCounters(t *testing.T, b query.Backend) {
-	cw, ok := b.(query.CounterWriter)
-	if !ok {
-		t.Skip("the backend keeps no counters of its own")
-	}
+	cw := loadedWith[query.CounterWriter](t, b, "the backend keeps no counters of its own")
 	ctx := context.Background()
-	mustLoad(t, ctx, b)
 	docs, err := Listings()
 	if err != nil {
 		t.Fatal(err)
@@ -255,12 +263,8 @@ func RunCounters(t *testing.T, b query.Backend) {
 // RunDrops checks the drops a backend lists (when it lists them): the
 // suite's one future drop, counted with its brand, and none once it is out.
 func RunDrops(t *testing.T, b query.Backend) {
-	dl, ok := b.(query.DropLister)
-	if !ok {
-		t.Skip("the backend lists no drops")
-	}
+	dl := loadedWith[query.DropLister](t, b, "the backend lists no drops")
 	ctx := context.Background()
-	mustLoad(t, ctx, b)
 	cf := mustCases(t)
 	ds, err := dl.Drops(ctx, &query.DropsRequest{From: cf.Now, To: cf.Now.Add(30 * 24 * time.Hour)})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -25,8 +24,19 @@ type feedKeys struct {
 	dense *[]int64
 }
 
-// densePool holds the ordinal-indexed arrays of feedKeys.
-var densePool = sync.Pool{New: func() any { return new([]int64) }}
+// denseFree holds a few ordinal-indexed arrays of feedKeys for reuse (8
+// bytes per listing each). Not a sync.Pool: a collection empties that,
+// and filling a new array costs milliseconds at a million listings.
+var denseFree = make(chan *[]int64, 4)
+
+func getDense() *[]int64 {
+	select {
+	case d := <-denseFree:
+		return d
+	default:
+		return new([]int64)
+	}
+}
 
 // release gives fk's array back, all noTime again.
 func (fk *feedKeys) release() {
@@ -37,7 +47,10 @@ func (fk *feedKeys) release() {
 	for _, o := range fk.ords {
 		d[o] = noTime
 	}
-	densePool.Put(fk.dense)
+	select {
+	case denseFree <- fk.dense:
+	default:
+	}
 	fk.dense = nil
 }
 
@@ -45,7 +58,7 @@ func (fk *feedKeys) release() {
 // included, the larger when both.
 func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {
 	if fk.dense == nil {
-		fk.dense = densePool.Get().(*[]int64)
+		fk.dense = getDense()
 		if n := len(c.rows); len(*fk.dense) < n {
 			d := make([]int64, n+n/8)
 			for i := range d {

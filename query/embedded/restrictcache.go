@@ -3,25 +3,27 @@ package embedded
 import (
 	"slices"
 	"sync"
-	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// A long restriction by ids (a party's shared listings) costs a lookup per
-// id, and a busy party's feed passes the same one again and again: the
-// feed reuses the slices while the party does not change (query.Restriction
-// says they are read-only). resolvedIDs remembers what a list of ids
-// resolved to, keyed by the identity of the caller's slices (which it
-// holds, so that no other list can take their address), as of a write
+// A long restriction by ids (a party's shared listings, a following
+// feed's shared listings) costs a hash lookup per id, and the same one
+// comes again and again: every viewer of a party that did not change, the
+// pages of a following feed (pinned to one instant), a refresh with no new
+// share. resolvedIDs remembers what a list of ids (and keys) resolved to,
+// by content: a list is found by a few of its entries and then compared
+// whole, which costs a pointer comparison per id when the caller passes
+// the same strings again (the signals stores intern them), as of a write
 // generation of the columns; after writes it resolves again from the
 // ordinals it found (a check of their deleted flags, and a lookup of the
 // ids it did not find only), not from the strings.
 
 // resolvedIDs is a restriction's ids resolved to ordinals.
 type resolvedIDs struct {
-	ids  []string // the caller's slices, held
+	ids  []string // the first caller's slices (read-only, query.Restriction)
 	keys []int64
+	sig  [6]uint64
 	gen  uint64
 	at   []uint32 // by index in ids: its ordinal + 1, 0 when the index does not hold it
 
@@ -32,8 +34,9 @@ type resolvedIDs struct {
 	bitmap *roaring.Bitmap
 }
 
-// restrictCacheMin is the shortest list of ids the cache keeps.
-const restrictCacheMin = 2048
+// restrictCacheMin is the shortest list of ids the cache keeps (a
+// variable for the tests).
+var restrictCacheMin = 2048
 
 // restrictCacheIDs bounds the ids the cache holds in all.
 const restrictCacheIDs = 2 << 20
@@ -44,16 +47,29 @@ type restrictCache struct {
 	entries []*resolvedIDs // most recent last
 }
 
-func sameSlices(e *resolvedIDs, ids []string, keys []int64) bool {
-	return len(e.ids) == len(ids) && len(e.keys) == len(keys) &&
-		unsafe.SliceData(e.ids) == unsafe.SliceData(ids) && unsafe.SliceData(e.keys) == unsafe.SliceData(keys)
+// signature is a cheap key of a list: its length and a few entries.
+func signature(ids []string, keys []int64) [6]uint64 {
+	var sig [6]uint64
+	sig[0], sig[1] = uint64(len(ids)), uint64(len(keys))
+	if n := len(ids); n > 0 {
+		sig[2] = uint64(len(ids[0]))<<32 | uint64(len(ids[n/2]))<<16 | uint64(len(ids[n-1]))
+	}
+	if n := len(keys); n > 0 {
+		sig[3], sig[4], sig[5] = uint64(keys[0]), uint64(keys[n/2]), uint64(keys[n-1])
+	}
+	return sig
+}
+
+func (e *resolvedIDs) same(sig [6]uint64, ids []string, keys []int64) bool {
+	return e.sig == sig && slices.Equal(e.ids, ids) && slices.Equal(e.keys, keys)
 }
 
 func (rc *restrictCache) get(ids []string, keys []int64) *resolvedIDs {
+	sig := signature(ids, keys)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for i, e := range rc.entries {
-		if sameSlices(e, ids, keys) {
+		if e.same(sig, ids, keys) {
 			copy(rc.entries[i:], rc.entries[i+1:])
 			rc.entries[len(rc.entries)-1] = e
 			return e
@@ -69,7 +85,7 @@ func (rc *restrictCache) put(r *resolvedIDs) {
 	kept := rc.entries[:0]
 	for i := len(rc.entries) - 1; i >= 0; i-- { // newest first
 		e := rc.entries[i]
-		if sameSlices(e, r.ids, r.keys) || total+len(e.ids) > restrictCacheIDs || len(kept) >= 7 {
+		if e.same(r.sig, r.ids, r.keys) || total+len(e.ids) > restrictCacheIDs || len(kept) >= 7 {
 			continue
 		}
 		total += len(e.ids)
@@ -94,7 +110,10 @@ func (c *columns) resolveIDs(rc *restrictCache, ids []string, keys []int64) *res
 	if prev != nil && prev.gen == gen {
 		return prev
 	}
-	r := c.resolve(&resolvedIDs{ids: ids, keys: keys, gen: gen, at: make([]uint32, len(ids))}, prev)
+	if prev != nil {
+		ids, keys = prev.ids, prev.keys // the same content
+	}
+	r := c.resolve(&resolvedIDs{ids: ids, keys: keys, sig: signature(ids, keys), gen: gen, at: make([]uint32, len(ids))}, prev)
 	rc.put(r)
 	return r
 }
@@ -154,8 +173,9 @@ type sellerEntry struct {
 	bm      *roaring.Bitmap
 }
 
-// sellerCacheMin is the shortest list of sellers the cache keeps.
-const sellerCacheMin = 64
+// sellerCacheMin is the shortest list of sellers the cache keeps (a
+// variable for the tests).
+var sellerCacheMin = 64
 
 // cachedSellerBitmap is sellerBitmap through the cache; the result must
 // not be modified.

@@ -37,7 +37,13 @@ func TestRestrictCache(t *testing.T) {
 	check := func(step string) {
 		t.Helper()
 		cached := retrieve(ids, keys)
+		again := retrieve(slices.Clone(ids), slices.Clone(keys)) // the same content: from the cache too
+		restrictCacheMin = 1 << 30
 		fresh := retrieve(slices.Clone(ids), slices.Clone(keys))
+		restrictCacheMin = 2048
+		if again.Total != cached.Total {
+			t.Fatalf("%s: total %d, %d for the same ids in new slices", step, cached.Total, again.Total)
+		}
 		if cached.Total == 0 || cached.Total != fresh.Total || len(cached.Hits) != len(fresh.Hits) {
 			t.Fatalf("%s: cached total %d, %d hits; fresh %d, %d", step, cached.Total, len(cached.Hits), fresh.Total, len(fresh.Hits))
 		}
@@ -53,8 +59,11 @@ func TestRestrictCache(t *testing.T) {
 	check("first")
 	first := retrieve(ids, keys).Total
 	check("again")
-	if x.restricted.get(ids, keys) == nil {
+	if x.restricted.get(ids, keys) == nil || x.restricted.get(slices.Clone(ids), slices.Clone(keys)) == nil {
 		t.Fatal("the restriction is not cached")
+	}
+	if x.restricted.get(ids[1:], keys[1:]) != nil {
+		t.Fatal("a shorter restriction answers from the cache")
 	}
 	// Delete the newest indexed listings, index the missing ones.
 	var del []query.Change
@@ -104,11 +113,14 @@ func TestSellerCache(t *testing.T) {
 				theirs++
 			}
 		}
+		sellerCacheMin = 1 << 30
+		want := total(query.Restriction{Include: true, Sellers: sellers})
+		sellerCacheMin = 64
 		for range 2 { // the second answers from the cache
 			inc := total(query.Restriction{Include: true, Sellers: sellers})
 			exc := total(query.Restriction{ExcludeSellers: slices.Clone(sellers)})
-			if inc == 0 || inc+exc != all || inc > theirs {
-				t.Fatalf("%s: %d listings of the sellers, %d of the others, %d in all (%d indexed are theirs)", step, inc, exc, all, theirs)
+			if inc != want || inc+exc != all || inc > theirs {
+				t.Fatalf("%s: %d listings of the sellers (%d without the cache), %d of the others, %d in all (%d indexed are theirs)", step, inc, want, exc, all, theirs)
 			}
 		}
 	}

@@ -3,9 +3,11 @@ package admit_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
+	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/serve/admit"
 )
@@ -64,4 +66,36 @@ func TestFrontDoor(t *testing.T) {
 	if _, err := admit.NewFrontDoor(0, 0, nil); err == nil {
 		t.Fatal("a cap of 0 was accepted")
 	}
+}
+
+// BenchmarkFrontDoorShed is the server CPU of one request shed at the
+// front door, the whole way through the API (routing, authorization, the
+// 503 JSON body): the cap full.
+func BenchmarkFrontDoorShed(b *testing.B) {
+	fd, err := admit.NewFrontDoor(1, 0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hold := make(chan struct{})
+	entered := make(chan struct{})
+	s, _ := server(b, &backend{hold: func(context.Context, *query.Retrieval) error { close(entered); <-hold; return nil }}, fd.Middleware)
+	go s.ServeHTTP(httptest.NewRecorder(), authorized("/v1/search?q=held"))
+	<-entered
+	defer close(hold)
+	req := authorized("/v1/search?q=dress&facets=brand")
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != http.StatusServiceUnavailable {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+func authorized(target string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Header.Set("Authorization", "Bearer "+apitest.Shared().Search)
+	return req
 }

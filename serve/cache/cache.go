@@ -22,6 +22,7 @@ const (
 	DefaultTTL         = 60 * time.Second
 	DefaultStale       = 400 * time.Millisecond
 	DefaultCoalesce    = 250 * time.Millisecond
+	DefaultCounterLag  = 4 * time.Second
 	DefaultLoadTimeout = 5 * time.Second
 	DefaultSMaxAge     = 2 * time.Second
 	DefaultSWR         = 2 * time.Second
@@ -49,6 +50,10 @@ type Config struct {
 	// invalidations of one dependency (250 ms): a hot tag is recomputed at
 	// most that often, however many changes hit it.
 	Coalesce time.Duration
+	// CounterLag is how often the gathered counter-only changes
+	// (CounterDep) are applied (4 s: counters may lag 5 s, and a refresh
+	// takes the rest).
+	CounterLag time.Duration
 	// LoadTimeout bounds a fill, detached from the callers waiting on it.
 	LoadTimeout time.Duration
 	// SMaxAge and SWR are the CDN lifetimes of an anonymous answer
@@ -80,6 +85,7 @@ func (c Config) withDefaults() Config {
 	c.TTL = cmp.Or(c.TTL, DefaultTTL)
 	c.Stale = cmp.Or(c.Stale, DefaultStale)
 	c.Coalesce = cmp.Or(c.Coalesce, DefaultCoalesce)
+	c.CounterLag = cmp.Or(c.CounterLag, DefaultCounterLag)
 	c.LoadTimeout = cmp.Or(c.LoadTimeout, DefaultLoadTimeout)
 	c.SMaxAge = cmp.Or(c.SMaxAge, DefaultSMaxAge)
 	c.SWR = cmp.Or(c.SWR, DefaultSWR)
@@ -100,7 +106,7 @@ func (c Config) withDefaults() Config {
 // Validate reports a configuration the cache cannot honour.
 func (c Config) Validate() error {
 	switch {
-	case c.TTL < 0 || c.Stale < 0 || c.Coalesce < 0 || c.LoadTimeout < 0 || c.SMaxAge < 0 || c.SWR < 0:
+	case c.TTL < 0 || c.Stale < 0 || c.Coalesce < 0 || c.CounterLag < 0 || c.LoadTimeout < 0 || c.SMaxAge < 0 || c.SWR < 0:
 		return errors.New("cache: durations must not be negative")
 	case c.Coalesce > 0 && c.Stale > 0 && c.Coalesce >= c.Stale:
 		return fmt.Errorf("cache: coalesce %v must be below the stale bound %v, or invalidated entries would outlive it", c.Coalesce, c.Stale)
@@ -206,8 +212,14 @@ type Cache struct {
 	applied   map[string]applied           // dep → its last application
 	pending   map[string]time.Time         // dep → arrival of its earliest change not applied yet
 	lastPrune time.Time
-	staged    map[string]*staged // key → its answer as of a coming instant (Prewarm)
-	nStaged   atomic.Int64       // len(staged), read without mu on a miss
+	// counters are the counter-only changes gathered (CounterDep) since
+	// countersSince, the arrival of the oldest: applied together
+	// Config.CounterLag after it, so an entry is purged for counters at
+	// most once per CounterLag, and no counter lags longer.
+	counters      map[string]bool
+	countersSince time.Time
+	staged        map[string]*staged // key → its answer as of a coming instant (Prewarm)
+	nStaged       atomic.Int64       // len(staged), read without mu on a miss
 
 	evMu    sync.Mutex
 	evicted []evictedEntry // from the store's callback, unindexed under mu later
@@ -225,7 +237,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Cache{cfg: cfg, m: cfg.Metrics, log: cfg.Logger,
-		byDep: map[string]map[string]*Entry{}, applied: map[string]applied{}, pending: map[string]time.Time{}, staged: map[string]*staged{}}
+		byDep: map[string]map[string]*Entry{}, applied: map[string]applied{}, pending: map[string]time.Time{}, staged: map[string]*staged{}, counters: map[string]bool{}}
 	st, err := NewOtterStore(cfg.MaxBytes, c.removed)
 	if err != nil {
 		return nil, fmt.Errorf("cache: store: %w", err)
@@ -433,6 +445,13 @@ func (c *Cache) InvalidateDeps(deps []string) {
 			c.purge([]string{All})
 			return
 		}
+		if _, ok := counterTarget(d); ok {
+			if len(c.counters) == 0 {
+				c.countersSince = now
+			}
+			c.counters[d] = true
+			continue
+		}
 		if a, ok := c.applied[d]; ok && now.Sub(a.at) < c.cfg.Coalesce {
 			if p, ok := c.pending[d]; !ok || now.Before(p) {
 				c.pending[d] = now
@@ -463,6 +482,14 @@ func (c *Cache) Flush() {
 		arrivals[d] = c.pending[d]
 		delete(c.pending, d)
 	}
+	if len(c.counters) > 0 && now.Sub(c.countersSince) >= c.cfg.CounterLag {
+		// Served stale for Config.Stale from now: they were allowed to lag.
+		for d := range c.counters {
+			arrivals[d] = now
+			due = append(due, d)
+		}
+		c.counters = map[string]bool{}
+	}
 	c.applyLocked(due, now, func(d string) time.Time { return arrivals[d] })
 	if now.Sub(c.lastPrune) >= time.Second {
 		c.pruneLocked(now)
@@ -481,14 +508,17 @@ func (c *Cache) applyLocked(deps []string, now time.Time, arrival func(string) t
 	c.gen++
 	idle := c.inflight.Load() == 0 && len(c.staged) == 0
 	for _, d := range deps {
-		if idle && len(c.byDep[d]) == 0 {
+		target, _ := counterTarget(d)
+		if idle && len(c.byDep[target]) == 0 {
 			// No entry to mark and no fill to check: remembering it would
 			// only cost memory (a snapshot touches every listing).
 			continue
 		}
-		c.applied[d] = applied{gen: c.gen, at: now}
+		// Recorded under the listing dependency: a fill that read the old
+		// counters is discarded like one that read the old row.
+		c.applied[target] = applied{gen: c.gen, at: now}
 		until := arrival(d).Add(c.cfg.Stale).UnixNano()
-		for _, e := range c.byDep[d] {
+		for _, e := range c.byDep[target] {
 			if su := e.staleUntil.Load(); su == 0 || until < su {
 				e.staleUntil.Store(until)
 			}
@@ -527,6 +557,7 @@ func (c *Cache) clearLocked() {
 	c.byDep = map[string]map[string]*Entry{}
 	c.applied = map[string]applied{}
 	c.pending = map[string]time.Time{}
+	c.counters = map[string]bool{}
 	c.staged = map[string]*staged{}
 	c.nStaged.Store(0)
 	c.store.Clear()
@@ -571,6 +602,7 @@ func (c *Cache) Config() Config { return c.cfg }
 // surrogateKey encodes a dependency as one Surrogate-Key token (space
 // separated: spaces and percent signs are escaped).
 func surrogateKey(d string) string {
+	d, _ = counterTarget(d) // pages carry their listings' keys
 	if !strings.ContainsAny(d, " %") {
 		return d
 	}
@@ -586,4 +618,23 @@ func surrogateKeys(deps []string) string {
 		b.WriteString(surrogateKey(d))
 	}
 	return b.String()
+}
+
+// Forget removes every entry of a user (UserTag) at once, with no stale
+// window, and keeps fills that began before from storing theirs (rummage
+// users forget); it returns how many entries went.
+func (c *Cache) Forget(user string) int {
+	dep := UserTag(user)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.applied[dep] = applied{gen: c.gen, at: c.cfg.Now()}
+	n := 0
+	for key, e := range c.byDep[dep] {
+		c.unindex(key, e)
+		c.store.Delete(key)
+		n++
+	}
+	c.drainEvicted()
+	return n
 }

@@ -24,6 +24,28 @@ const (
 // ListingDep is the dependency on one listing.
 func ListingDep(id string) string { return "l:" + id }
 
+// CounterDep is a change of one listing's like and share counters only (a
+// like or a share of it): it purges the entries of ListingDep(id), but
+// late — counters may lag up to 5 s (DESIGN.md "Freshness"), so the cache
+// gathers them and applies them together at most once per
+// Config.CounterLag. Without that, a party's 700 shares/s would purge
+// nearly every page that shows a shared listing several times a second.
+// Orders that a share changes (recently shared, trending, a party's feed)
+// depend on TagEngagement and PartyTag, which are applied at once.
+func CounterDep(id string) string { return counterPrefix + id }
+
+const counterPrefix = "n:"
+
+// counterTarget is the listing dependency a counter dependency purges,
+// and whether d is one.
+func counterTarget(d string) (string, bool) {
+	id, ok := strings.CutPrefix(d, counterPrefix)
+	if !ok {
+		return d, false
+	}
+	return ListingDep(id), true
+}
+
 // BrandTag, CategoryTag, PartyTag, SellerTag and UserTag are the other
 // tags; values are lower-cased as the filters compare them.
 func BrandTag(b string) string       { return "brand:" + strings.ToLower(b) }
@@ -102,9 +124,9 @@ func RowDeps(table string, before, after json.RawMessage) []string {
 		case "blocks":
 			deps = append(deps, UserTag(s("user_id")))
 		case "likes":
-			deps = append(deps, ListingDep(s("listing_id")), TagEngagement)
+			deps = append(deps, CounterDep(s("listing_id")), TagEngagement)
 		case "shares":
-			deps = append(deps, ListingDep(s("listing_id")), SellerTag(s("user_id")), TagEngagement)
+			deps = append(deps, CounterDep(s("listing_id")), SellerTag(s("user_id")), TagEngagement)
 			if p := s("party_id"); p != "" {
 				deps = append(deps, PartyTag(p))
 			}

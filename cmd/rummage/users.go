@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/events/rollup"
+	"github.com/rummage/rummage/serve/cache"
+	"github.com/rummage/rummage/signals"
+)
+
+const usersHelp = `Commands:
+  forget U  remove what Rummage holds of user U: their follows, likes,
+            shares and blocks in the signals store, their affinity profile
+            and experiment assignment, their cached answers and the rollup
+            rows of their pseudonym. It asks the process that holds them
+            (POST /v1/users/U/forget on the API of rummage dev) with an
+            admin key. The marketplace deletes the user's rows from its
+            own tables too: the signals store is their replica.`
+
+func runUsers(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "forget" {
+		fmt.Fprintf(os.Stderr, "Usage: rummage users forget USER [flags]\n\n%s\n", usersHelp)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	return usersForget(ctx, args[1:], os.Stdout)
+}
+
+func usersForget(ctx context.Context, args []string, w io.Writer) error {
+	fs := newFlags("users forget", "USER [flags]", usersHelp)
+	api := fs.String("api-url", "http://127.0.0.1:8080", "base `URL` of the API that holds the user's state")
+	key := fs.String("key", os.Getenv("RUMMAGE_ADMIN_KEY"), "an admin API `key` (default $RUMMAGE_ADMIN_KEY)")
+	user, err := parseFlagsAroundArg(fs, args)
+	if err != nil {
+		return err
+	}
+	if user == "" || *key == "" {
+		fmt.Fprintln(fs.Output(), "a user and --key (or $RUMMAGE_ADMIN_KEY) are required")
+		fs.Usage()
+		return errUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(*api, "/")+"/v1/users/"+url.PathEscape(user)+"/forget", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+*key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("forget %s: %w", user, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("forget %s: %s: %s", user, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var out struct {
+		Forgotten map[string]int `json:"forgotten"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return fmt.Errorf("forget %s: %w", user, err)
+	}
+	fmt.Fprintf(w, "forgot %s:", user)
+	for _, part := range []string{"signals", "cache", "rollups", "personalization"} {
+		if n, ok := out.Forgotten[part]; ok {
+			fmt.Fprintf(w, " %s %d", part, n)
+		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// forgetting is what a process forgets of a user: its signals store, its
+// response cache, its rollups (each may be nil), and more parts (the
+// personalization's profile and assignment) by name.
+func forgetting(p *events.Pseudonymizer, store signals.Store, c *cache.Cache, rollups *rollup.Store, more map[string]events.Forgetter) *events.Forgetting {
+	f := &events.Forgetting{Pseudonymizer: p, Parts: map[string]events.Forgetter{}}
+	if sf, ok := store.(signals.Forgetter); ok {
+		f.Parts["signals"] = events.ForgetFunc(func(ctx context.Context, user, _ string) (int, error) { return sf.Forget(ctx, user) })
+	}
+	if ps, ok := store.(interface {
+		ForgetProfile(ctx context.Context, user string) error
+	}); ok {
+		// Profiles are kept by pseudonym (signals/profile.go). An
+		// experiment assignment is a hash of the user, stored nowhere:
+		// there is nothing of it to forget.
+		f.Parts["personalization"] = events.ForgetFunc(func(ctx context.Context, _, pseudonym string) (int, error) {
+			if err := ps.ForgetProfile(ctx, pseudonym); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		})
+	}
+	if c != nil {
+		f.Parts["cache"] = events.ForgetFunc(func(_ context.Context, user, _ string) (int, error) { return c.Forget(user), nil })
+	}
+	if rollups != nil {
+		f.Parts["rollups"] = events.ForgetFunc(func(ctx context.Context, _, pseudonym string) (int, error) {
+			n, err := rollups.Forget(ctx, pseudonym)
+			return int(n), err
+		})
+	}
+	for name, part := range more {
+		f.Parts[name] = part
+	}
+	return f
+}
