@@ -14,6 +14,7 @@ import (
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/events"
+	"github.com/rummage/rummage/experiments"
 	"github.com/rummage/rummage/query"
 )
 
@@ -183,5 +184,26 @@ func TestImpressions(t *testing.T) {
 	do(t, s, http.MethodGet, "/v1/search?limit=-1")
 	if _, imp := sink.snapshot(); len(imp) != 3 {
 		t.Fatalf("a 400 recorded an impression")
+	}
+}
+
+// TestImpressionsCarryTheExperimentVariant: with Config.Experiments and
+// no WithVariants, an impression carries the user's "<experiment>/<variant>".
+func TestImpressionsCarryTheExperimentVariant(t *testing.T) {
+	ls := []rummage.Listing{{ID: "a", SellerID: "s", Title: "A", Status: rummage.StatusAvailable}}
+	b := &stubBackend{search: func(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
+		return &query.Candidates{Total: 1, Hits: hits(ls...)}, nil
+	}}
+	ex, err := experiments.New(experiments.Config{Experiments: []experiments.Experiment{{Name: "exp", Variants: []experiments.Variant{{Name: "all", Percent: 100}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &fakeSink{}
+	s, _ := newTestServer(t, Config{Experiments: ex}, b, WithEvents(sink, testPseudonymizer(t)))
+	do(t, s, http.MethodGet, "/v1/search?q=dress&user=u1")
+	do(t, s, http.MethodGet, "/v1/search?q=dress")
+	_, imp := sink.snapshot()
+	if len(imp) != 2 || imp[0].Variant != "exp/all" || imp[1].Variant != "" {
+		t.Fatalf("impressions %+v", imp)
 	}
 }

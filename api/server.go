@@ -98,6 +98,10 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 	if s.events != nil && s.pseudo == nil {
 		return nil, errors.New("api: WithEvents needs a pseudonymizer: user ids never leave the API raw")
 	}
+	if ex := s.cfg.Experiments; s.variants == nil && ex != nil {
+		// The configured experiments stamp "<experiment>/<variant>".
+		s.variants = func(_ context.Context, user string, e *events.Event) { e.Variant = ex.Stamp(user) }
+	}
 	s.cursors = s.cfg.Cursors
 	if s.cursors == nil {
 		s.cursors = feed.NewRandomCursors()

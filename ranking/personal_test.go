@@ -43,6 +43,9 @@ func TestUserProfile(t *testing.T) {
 		t.Error("a profile without positive known weights is not empty")
 	}
 	u := NewUserProfile(map[string]float64{"b:Nike": 6, "b:Zara": 3, "c:Women/Shoes": 6, "z:8": 2, "p:3": 1, "s:s1": 1})
+	if u.Weight() != 19 {
+		t.Errorf("weight %v, want 19", u.Weight())
+	}
 	conf := 19.0 / (19 + ProfileConfidence)
 	full := u.Match(Features{"b:Nike", "c:Women/Shoes", "z:8", "p:3", "s:s1"})
 	if math.Abs(full-conf) > 1e-12 {

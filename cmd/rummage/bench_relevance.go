@@ -19,10 +19,11 @@ const benchRelevanceHelp = `Generates a catalog of --listings listings in an emb
 subtrees, a size, a price band) and their click / add-to-cart / purchase
 log (70 % following the preferences, 30 % exploratory; about 38 : 3.3 : 1),
 split by time into a training and a held-out part (fixtures.Shoppers).
-The training part is replayed through the event path: pseudonymized events
-on the events topic of an in-process broker, read by the affinity consumer
-into the signals store's profiles (POST /v1/events is not built yet: the
-events are written to the topic directly). The held-out part is scored on
+The training part is replayed through the event path: POST /v1/events on an
+in-process API (batches of 50, an events key; posted without "at", which the
+API accepts only within a day of its clock, so the server stamps them),
+its producer onto the events topic of an in-process broker, the affinity
+consumer into the signals store's profiles. The held-out part is scored on
 the API (answer cache in front): search (each held-out query, judged by
 what the shopper then clicked 1, carted 2, bought 3) and the home feed
 (each shopper's first page, judged by every held-out listing), anonymous

@@ -241,6 +241,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 	defer idx.Close()
 	o.pipeline.Signals = store
 	serveSignals(&o.api, store)
+	o.signals.personal.keyFile = filepath.Clean(o.backend.indexDir) + ".pseudonym-key" // startEvents' key
 	if err := o.signals.personal.apply(&o.api, store); err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	}
 	defer stopAdmin()
 	tasks := []task{{"indexer", ix.Run}}
-	if *learn {
+	if *learn && store != nil { // --signals none keeps no profiles
 		t, stop, err := affinityTask(ctx, brokerList, *prefix, *partitions, store, idx.Read, log)
 		if err != nil {
 			return err

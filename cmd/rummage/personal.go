@@ -18,12 +18,15 @@ type personalFlags struct {
 	strength     int
 	experiments  string
 	pseudonymKey string
+	// keyFile, when set (dev), is the key file the events producer uses
+	// when no key is given (startEvents): the same pseudonyms.
+	keyFile string
 }
 
 func (f *personalFlags) add(fs *flag.FlagSet) {
 	fs.IntVar(&f.strength, "personalization", experiments.DefaultStrength, "personalization `strength` 0-100 of search and the home feed for a user with an affinity profile (0: off; experiments may override it)")
 	fs.StringVar(&f.experiments, "experiments", "", "JSON `file` of ranking experiments (experiments.Config); empty: none")
-	fs.StringVar(&f.pseudonymKey, "pseudonym-key", os.Getenv("RUMMAGE_PSEUDONYM_KEY"), "HMAC `key` (at least 16 bytes) of the user pseudonyms on the events topic, the same on every replica (default $RUMMAGE_PSEUDONYM_KEY); empty: profiles leave out what events taught")
+	fs.StringVar(&f.pseudonymKey, "pseudonym-key", os.Getenv(pseudonymKeyEnv), "HMAC `key` in hex (at least 32 digits) of the user pseudonyms on the events topic, the events producer's, the same on every replica (default $"+pseudonymKeyEnv+"); empty: profiles leave out what events taught (dev: its key file)")
 }
 
 // apply sets the API's personalization over store.
@@ -46,8 +49,19 @@ func (f *personalFlags) apply(cfg *api.Config, store signals.Store) error {
 	cfg.Experiments = set
 	pc := &cfg.Feeds.Personal
 	pc.Strength = set.Strength
-	if f.pseudonymKey != "" {
-		p, err := events.NewPseudonymizer([]byte(f.pseudonymKey))
+	var key []byte
+	switch {
+	case f.pseudonymKey != "":
+		if key, err = decodeHexKey(f.pseudonymKey); err != nil {
+			return fmt.Errorf("--pseudonym-key: %w", err)
+		}
+	case f.keyFile != "":
+		if key, err = events.LoadOrCreateKey(f.keyFile); err != nil {
+			return fmt.Errorf("pseudonym key: %w", err)
+		}
+	}
+	if key != nil {
+		p, err := events.NewPseudonymizer(key)
 		if err != nil {
 			return fmt.Errorf("--pseudonym-key: %w", err)
 		}

@@ -208,3 +208,22 @@ func (c *Consumer) weight(t events.Type) float64 {
 	}
 	return 0
 }
+
+// Forgetter removes a profile (signals.ProfileStore.ForgetProfile).
+type Forgetter interface {
+	ForgetProfile(ctx context.Context, user string) error
+}
+
+// Forget removes user's affinity profile (kept under their pseudonym)
+// from store: what `rummage users forget` calls. The half of a profile
+// that likes, shares and follows give goes with the user's rows; events
+// still on the topic for user, applied later, start a new profile.
+func Forget(ctx context.Context, store Forgetter, pz *events.Pseudonymizer, user string) error {
+	if user == "" {
+		return errors.New("affinity: forget: empty user")
+	}
+	if err := store.ForgetProfile(ctx, pz.Of(user)); err != nil {
+		return fmt.Errorf("affinity: forget: %w", err)
+	}
+	return nil
+}

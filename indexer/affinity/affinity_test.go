@@ -135,3 +135,28 @@ func TestRunOnKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestForget(t *testing.T) {
+	ctx := context.Background()
+	st, _ := memory.Open("")
+	pz, _ := events.NewPseudonymizer([]byte("0123456789abcdef0123"))
+	c, _ := New(Config{}, nil, st, listings)
+	if err := c.Apply(ctx, []indexer.Message{
+		msg(0, events.Event{Type: events.Click, User: pz.Of("alice"), ListingID: "l1", At: at}),
+		msg(1, events.Event{Type: events.Click, User: pz.Of("bob"), ListingID: "l1", At: at}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Forget(ctx, st, pz, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st.Profile(ctx, pz.Of("alice"), at); len(p) != 0 {
+		t.Errorf("alice's profile after forget: %v", p)
+	}
+	if p, _ := st.Profile(ctx, pz.Of("bob"), at); len(p) == 0 {
+		t.Error("bob's profile went too")
+	}
+	if err := Forget(ctx, st, pz, ""); err == nil {
+		t.Error("an empty user forgotten")
+	}
+}

@@ -1,9 +1,9 @@
 // Package relevancebench measures personalization (rummage bench
 // relevance): shoppers with latent preferences and their interaction log
 // (fixtures.Shoppers) over a generated catalog in the embedded backend; the
-// training part replayed through the event path (events topic on an
-// in-process broker, the affinity consumer into the signals store's
-// profiles); the held-out part scored on search and the home feed, served
+// training part replayed through the event path (POST /v1/events on an
+// in-process API, its producer onto the events topic of an in-process
+// broker, the affinity consumer into the signals store's profiles); the held-out part scored on search and the home feed, served
 // by the real API with the answer cache in front, anonymous vs
 // personalized, beside an oracle ranking by the true preferences and a
 // popularity baseline: NDCG@10, recall@24, MRR. It also measures what

@@ -1,6 +1,7 @@
 package relevancebench
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -17,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/rummage/rummage/api"
@@ -37,7 +37,7 @@ import (
 )
 
 // maxLatencyQueries bounds the distinct queries of the latency runs.
-const maxLatencyQueries = 1000
+const maxLatencyQueries = 400
 
 // Defaults of Config.
 const (
@@ -233,10 +233,14 @@ func (c *Config) index(ctx context.Context, dir string) (*embedded.Index, error)
 	return x, nil
 }
 
-// replay writes the training part to the events topic of an in-process
-// broker, pseudonymized as the API writes them, and runs the affinity
-// consumer until the profiles hold every event. POST /v1/events is not
-// built yet: the events go to the topic directly.
+// replay posts the training part to POST /v1/events of an in-process API
+// (batches of 50, an events key speaking for the shoppers) whose producer
+// writes to the events topic of an in-process broker, and runs the
+// affinity consumer until the profiles hold every accepted event. The
+// API accepts "at" only within a day of its clock, and the log spans
+// weeks before the catalog's instant: the events are posted without it,
+// so the server stamps them now and the profiles decay nothing between
+// them (their relative weights are the event types').
 func (c *Config) replay(ctx context.Context, log *fixtures.ShopperLog, pz *events.Pseudonymizer, store *memory.Store, x *embedded.Index) (time.Duration, error) {
 	const prefix = "relbench"
 	topic := events.Topic(prefix)
@@ -246,32 +250,55 @@ func (c *Config) replay(ctx context.Context, log *fixtures.ShopperLog, pz *event
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond}
-	defer w.Close()
-	start := time.Now()
-	msgs := make([]kafka.Message, 0, 1000)
-	flush := func() error {
-		err := w.WriteMessages(ctx, msgs...)
-		msgs = msgs[:0]
-		return err
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prod, err := events.NewProducer(events.ProducerConfig{Brokers: brokers, TopicPrefix: prefix, Partitions: 4, Logger: quiet}, nil)
+	if err != nil {
+		return 0, err
 	}
-	for _, it := range log.Train {
-		e := events.Event{Type: events.Type(it.Type), User: pz.Of(log.Shoppers[it.Shopper].ID), ListingID: it.Listing, Surface: "search", At: it.At}
-		b, err := json.Marshal(e)
+	defer prod.Close()
+	ring, _, err := benchKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	evKey, _, err := ring.Create(ctx, keys.Events, "relevancebench events")
+	if err != nil {
+		return 0, err
+	}
+	cfg := api.DefaultConfig()
+	cfg.Auth = api.Auth{Keys: ring}
+	srv, err := api.New(cfg, x, quiet, api.WithEvents(prod, pz))
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	accepted := 0
+	const batch = 50
+	for i := 0; i < len(log.Train); i += batch {
+		var body struct {
+			Events []events.Event `json:"events"`
+		}
+		for _, it := range log.Train[i:min(i+batch, len(log.Train))] {
+			body.Events = append(body.Events, events.Event{Type: events.Type(it.Type), User: log.Shoppers[it.Shopper].ID, ListingID: it.Listing, Surface: "search"})
+		}
+		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, err
 		}
-		msgs = append(msgs, kafka.Message{Key: []byte(e.User), Value: b})
-		if len(msgs) == cap(msgs) {
-			if err := flush(); err != nil {
-				return 0, err
-			}
+		req := httptest.NewRequest(http.MethodPost, "/v1/events", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+evKey)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		var ans struct {
+			Accepted int               `json:"accepted"`
+			Rejected []json.RawMessage `json:"rejected"`
 		}
+		if rec.Code != http.StatusAccepted || json.Unmarshal(rec.Body.Bytes(), &ans) != nil || len(ans.Rejected) > 0 {
+			return 0, fmt.Errorf("relevancebench: POST /v1/events: %d %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+		accepted += ans.Accepted
 	}
-	if err := flush(); err != nil {
-		return 0, err
-	}
+	c.logf("posted %d events to /v1/events in %s", accepted, time.Since(start).Round(time.Millisecond))
 	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: prefix + "-affinity", Topics: []string{topic},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -296,11 +323,11 @@ func (c *Config) replay(ctx context.Context, log *fixtures.ShopperLog, pz *event
 		for _, p := range ps {
 			n += int(p.Offset + 1)
 		}
-		if n >= len(log.Train) {
+		if n >= accepted {
 			return time.Since(start), nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("relevancebench: the consumer applied %d of %d events in 5 minutes", n, len(log.Train))
+			return 0, fmt.Errorf("relevancebench: the consumer applied %d of %d events in 5 minutes", n, accepted)
 		}
 		select {
 		case err := <-done:
@@ -450,7 +477,10 @@ func (c *Config) score(ctx context.Context, rep *Report, log *fixtures.ShopperLo
 		servers[st], secret, pers[st] = h, s, &scorer{}
 	}
 	base := servers[c.Strengths[0]]
-	for _, u := range us {
+	for n, u := range us {
+		if n > 0 && n%200 == 0 {
+			c.logf("%d of %d searches scored", n, len(us))
+		}
 		q := url.Values{"q": {u.query}}
 		ids, err := get(base, secret, "/v1/search", q)
 		if err != nil {
@@ -519,6 +549,8 @@ func (c *Config) score(ctx context.Context, rep *Report, log *fixtures.ShopperLo
 		shoppers = append(shoppers, s)
 	}
 	slices.Sort(shoppers)
+	shoppers = shoppers[:min(len(shoppers), c.Units)]
+	c.logf("scored %d searches; scoring %d home feeds", len(us), len(shoppers))
 	for _, s := range shoppers {
 		rel := home[s]
 		hAnon.add(anonHome, rel)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/ranking"
 )
@@ -98,12 +99,16 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return err
 			}
+			defer rec.release()
 			if rec.status != http.StatusOK {
 				return rec.writeTo(ec)
 			}
-			body, err := rerank(rec.b.Bytes(), prof, strength, offset, limit)
+			body, ids, err := rerank(rec.b.Bytes(), prof, strength, offset, limit)
 			if err != nil {
 				return err
+			}
+			if a := events.AnswerFrom(ctx); a != nil {
+				a.IDs = ids // the impression records the page as shown
 			}
 			h := ec.Response().Header()
 			h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
@@ -158,6 +163,7 @@ func cloneValues(q url.Values) url.Values {
 
 // hitFeatures are the fields of a hit the profile scores.
 type hitFeatures struct {
+	ID         string   `json:"id"`
 	Seller     string   `json:"seller_id"`
 	Brand      string   `json:"brand"`
 	Category   []string `json:"category"`
@@ -170,8 +176,8 @@ type hitFeatures struct {
 type window struct {
 	keys  [][]byte // `"name":` of every key but hits and next_cursor, sorted
 	vals  []json.RawMessage
-	next  json.RawMessage // the window's own next_cursor
 	hits  []json.RawMessage
+	ids   []string
 	feats []ranking.Features
 }
 
@@ -180,16 +186,18 @@ func parseWindow(body []byte) (*window, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}
-	w := &window{next: a["next_cursor"]}
+	w := &window{}
 	if err := json.Unmarshal(a["hits"], &w.hits); err != nil {
 		return nil, err
 	}
 	w.feats = make([]ranking.Features, len(w.hits))
+	w.ids = make([]string, len(w.hits))
 	for i, h := range w.hits {
 		var f hitFeatures
 		if err := json.Unmarshal(h, &f); err != nil {
 			return nil, err
 		}
+		w.ids[i] = f.ID
 		w.feats[i] = ranking.FeaturesOf(f.Brand, strings.Join(f.Category, "/"), f.Size, f.PriceCents, f.Seller)
 	}
 	names := make([]string, 0, len(a))
@@ -219,17 +227,48 @@ const maxWindows = 512
 
 var parsed = &windows{seed: maphash.MakeSeed(), m: map[uint64]*window{}}
 
-func (ws *windows) get(body []byte) (*window, error) {
-	h := maphash.Bytes(ws.seed, body)
+func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error) {
+	// The window's bytes but its per-fill and per-request keys: next_cursor
+	// carries the fill's instant, query_id names the request (spliced in
+	// by the cache): two answers of one window differ by them alone, so a
+	// window is parsed once per content. In a string value a key's quotes
+	// would be escaped: an occurrence of `"name":` is the key.
+	own := map[string]json.RawMessage{}
+	var cuts [][2]int
+	for _, key := range []string{"query_id", "next_cursor"} {
+		var span [2]int
+		span, own[key] = keySpan(body, key)
+		if span[1] > span[0] {
+			cuts = append(cuts, span)
+		}
+	}
+	slices.SortFunc(cuts, func(a, b [2]int) int { return a[0] - b[0] })
+	// The hash and, on a miss, the parse see the bytes between the cuts
+	// (hashed in place: no copy of a hot window per request).
+	var mh maphash.Hash
+	mh.SetSeed(ws.seed)
+	at := 0
+	for _, c := range cuts {
+		mh.Write(body[at:c[0]])
+		at = c[1]
+	}
+	mh.Write(body[at:])
+	h := mh.Sum64()
 	ws.mu.Lock()
 	w := ws.m[h]
 	ws.mu.Unlock()
 	if w != nil {
-		return w, nil
+		return w, own, nil
 	}
-	w, err := parseWindow(body)
+	rest := make([]byte, 0, len(body))
+	at = 0
+	for _, c := range cuts {
+		rest = append(rest, body[at:c[0]]...)
+		at = c[1]
+	}
+	w, err := parseWindow(append(rest, body[at:]...))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ws.mu.Lock()
 	if _, ok := ws.m[h]; !ok {
@@ -241,21 +280,45 @@ func (ws *windows) get(body []byte) (*window, error) {
 		}
 	}
 	ws.mu.Unlock()
-	return w, nil
+	return w, own, nil
+}
+
+// keySpan finds the top-level key name, whose value is a string without
+// commas or null (a cursor, a query id): the span to cut (with its comma)
+// and the value (nil when absent).
+func keySpan(body []byte, name string) ([2]int, json.RawMessage) {
+	pat := []byte(`"` + name + `":`)
+	i := bytes.LastIndex(body, pat)
+	if i < 0 {
+		return [2]int{}, nil
+	}
+	j := i + len(pat)
+	k := bytes.IndexAny(body[j:], ",}")
+	if k < 0 {
+		return [2]int{}, nil
+	}
+	k += j
+	val := json.RawMessage(slices.Clone(body[j:k]))
+	if i > 0 && body[i-1] == ',' { // the key's comma goes with it
+		i--
+	} else if k < len(body) && body[k] == ',' {
+		k++
+	}
+	return [2]int{i, k}, val
 }
 
 // rerank personalizes a window answer and cuts the page at offset. Every
 // key but hits and next_cursor is the anonymous answer's, as it is
 // (total, facets, and what the layers below stamp).
-func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, error) {
-	w, err := parsed.get(body)
+func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) ([]byte, []string, error) {
+	w, own, err := parsed.get(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	order := ranking.Personalize(len(w.hits), func(i int) ranking.Features { return w.feats[i] }, prof, strength)
 	end := min(offset+limit, len(order))
 	start := min(offset, end)
-	next := w.next // the window's own: the anonymous walk after it
+	next := own["next_cursor"] // the window's own: the anonymous walk after it
 	if end < len(order) {
 		next, _ = json.Marshal(cursorPrefix + strconv.Itoa(end))
 	}
@@ -268,6 +331,9 @@ func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) 
 	}
 	out := make([]byte, 0, size)
 	out = append(out, '{')
+	if q := own["query_id"]; q != nil {
+		out = append(append(append(out, `"query_id":`...), q...), ',')
+	}
 	for i, k := range w.keys {
 		out = append(append(out, k...), w.vals[i]...)
 		out = append(out, ',')
@@ -284,7 +350,11 @@ func rerank(body []byte, prof ranking.UserProfile, strength, offset, limit int) 
 		next = json.RawMessage("null")
 	}
 	out = append(append(out, `"next_cursor":`...), next...)
-	return append(out, '}'), nil
+	ids := make([]string, 0, end-start)
+	for _, i := range order[start:end] {
+		ids = append(ids, w.ids[i])
+	}
+	return append(out, '}'), ids, nil
 }
 
 // call runs next on a GET of the same route with query q and records its
@@ -295,6 +365,9 @@ func call(ec echo.Context, next echo.HandlerFunc, q url.Values) (*recorder, erro
 	r.URL.RawQuery = q.Encode()
 	r.Header.Del("If-None-Match")
 	rec := &recorder{h: http.Header{}, status: http.StatusOK}
+	if b, ok := bufs.Get().(*bytes.Buffer); ok {
+		rec.b = *b // a window's worth of capacity: no regrowth per request
+	}
 	xc := ec.Echo().NewContext(r, rec)
 	xc.SetPath(ec.Path())
 	xc.SetParamNames(ec.ParamNames()...)
@@ -303,6 +376,17 @@ func call(ec echo.Context, next echo.HandlerFunc, q url.Values) (*recorder, erro
 		return nil, err
 	}
 	return rec, nil
+}
+
+// bufs recycles the recorders' buffers (a window is ~100 KB).
+var bufs sync.Pool
+
+// release returns the recorder's buffer to bufs; the recorder is not
+// used after.
+func (r *recorder) release() {
+	b := r.b
+	b.Reset()
+	bufs.Put(&b)
 }
 
 // recorder is an http.ResponseWriter that keeps the answer.

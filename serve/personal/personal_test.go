@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/rummage/rummage/events"
 	"github.com/rummage/rummage/ranking"
 )
 
@@ -47,6 +48,9 @@ func server(t *testing.T, n int, strength int) (*echo.Echo, *[]url.Values) {
 			hits = append(hits, h)
 		}
 		next := "anon-after-window"
+		if a := events.AnswerFrom(c.Request().Context()); a != nil {
+			a.IDs = []string{"the", "window"}
+		}
 		return c.JSON(http.StatusOK, map[string]any{"total": n, "hits": hits, "facets": map[string]any{}, "next_cursor": next, "query_id": "q1"})
 	})
 	return e, &seen
@@ -119,5 +123,34 @@ func TestWindowWalk(t *testing.T) {
 	slices.Sort(all)
 	if len(all) != 100 || len(slices.Compact(all)) != 100 {
 		t.Errorf("the window walk showed %d listings, want each of 100 once", len(all))
+	}
+}
+
+// TestImpressionIsThePage: the answer noted for the impression (the
+// cache notes the window's ids) is the personalized page, and the query
+// id spliced into the window is the page's.
+func TestImpressionIsThePage(t *testing.T) {
+	e, _ := server(t, 200, 100)
+	req := httptest.NewRequest(http.MethodGet, "/v1/search?q=dress&user=fan&limit=10", nil)
+	a := &events.Answer{QueryID: "q-page"}
+	req = req.WithContext(events.WithAnswer(req.Context(), a))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	var body struct {
+		QueryID string `json:"query_id"`
+		Hits    []struct{ ID string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range body.Hits {
+		ids = append(ids, h.ID)
+	}
+	if !slices.Equal(a.IDs, ids) || len(ids) != 10 {
+		t.Errorf("impression ids %v, page %v", a.IDs, ids)
+	}
+	if body.QueryID != "q1" { // the fake route's own, kept
+		t.Errorf("query_id %q", body.QueryID)
 	}
 }

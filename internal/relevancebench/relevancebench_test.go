@@ -1,0 +1,34 @@
+package relevancebench
+
+import (
+	"context"
+	"testing"
+)
+
+// TestRunSmall runs the whole bench on a small catalog: every ranking is
+// scored on the same units, the oracle beats the shipped blend, and the
+// replay brought every training event into the profiles.
+func TestRunSmall(t *testing.T) {
+	rep, err := Run(context.Background(), Config{Listings: 4000, Shoppers: 60, Units: 80, Strengths: []int{0, 100}, LatencyRounds: 1, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TrainEvents == 0 || rep.HeldOutEvents == 0 || rep.ReplayPerSecond <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	a := rep.Search["anonymous"]
+	for _, name := range []string{"popularity", "oracle", "personalized_0", "personalized_100"} {
+		if m, ok := rep.Search[name]; !ok || m.Units != a.Units {
+			t.Errorf("search %s: %+v (anonymous %d units)", name, m, a.Units)
+		}
+	}
+	if rep.Search["personalized_0"] != a {
+		t.Errorf("strength 0 differs from anonymous: %+v vs %+v", rep.Search["personalized_0"], a)
+	}
+	if rep.Search["oracle"].NDCG10 <= a.NDCG10 {
+		t.Errorf("oracle NDCG %v not above the blend's %v", rep.Search["oracle"].NDCG10, a.NDCG10)
+	}
+	if rep.Latency == nil || rep.Latency.Runs["cached_personalized"].N == 0 {
+		t.Errorf("latency %+v", rep.Latency)
+	}
+}
