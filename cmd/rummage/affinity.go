@@ -34,3 +34,26 @@ func affinityTask(ctx context.Context, brokers []string, prefix string, partitio
 	}
 	return task{"affinity", c.Run}, func() { src.Close() }, nil
 }
+
+// startAffinity runs dev's affinity consumer (what the indexer role runs
+// with --affinity) on its broker: the profiles learn from the clicks,
+// carts and purchases posted to dev's API. A store that keeps no profiles
+// (--signals none) learns nothing. stop ends it.
+func (o *devOptions) startAffinity(ctx context.Context, broker string, store signals.Store, listings query.Loader) (stop func(), err error) {
+	if _, ok := store.(affinity.Profiles); !ok {
+		return func() {}, nil
+	}
+	t, closeSrc, err := affinityTask(ctx, []string{broker}, o.pipeline.TopicPrefix, 0, store, listings, o.log)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := t.run(cctx); err != nil && cctx.Err() == nil {
+			o.log.Error("affinity consumer stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done; closeSrc() }, nil
+}

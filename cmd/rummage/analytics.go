@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -119,37 +118,46 @@ func (a *analytics) options() []api.Option { return (&rollup.Handlers{Store: a.s
 // Close closes the store.
 func (a *analytics) Close() { a.store.Close() }
 
-// startEvents opens the events producer on brokers (creating the topic
-// with its retention) and the pseudonymizer, whose key is $RUMMAGE_PSEUDONYM_KEY
-// or the file at keyPath (created when missing).
-func startEvents(ctx context.Context, brokers []string, prefix, keyPath string, reg prometheus.Registerer, log *slog.Logger) (*events.Producer, *events.Pseudonymizer, error) {
+// pseudonymizer is a process's one pseudonymizer — the events it writes
+// and the profiles it reads must agree: hexKey (--pseudonym-key, default
+// $RUMMAGE_PSEUDONYM_KEY) when given, else the key in keyFile (created
+// when missing), else none (nil).
+func pseudonymizer(hexKey, keyFile string) (*events.Pseudonymizer, error) {
 	var key []byte
 	var err error
-	if hexKey := os.Getenv(pseudonymKeyEnv); hexKey != "" {
+	switch {
+	case hexKey != "":
 		key, err = decodeHexKey(hexKey)
-	} else {
-		key, err = events.LoadOrCreateKey(keyPath)
+	case keyFile != "":
+		key, err = events.LoadOrCreateKey(keyFile)
+	default:
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("pseudonym key: %w", err)
 	}
-	ps, err := events.NewPseudonymizer(key)
-	if err != nil {
-		return nil, nil, err
+	return events.NewPseudonymizer(key)
+}
+
+// startEvents opens the events producer on brokers (creating the topic
+// with its retention); ps pseudonymizes the users of its events.
+func startEvents(ctx context.Context, brokers []string, prefix string, ps *events.Pseudonymizer, reg prometheus.Registerer, log *slog.Logger) (*events.Producer, error) {
+	if ps == nil {
+		return nil, errors.New("events: no pseudonymization key (--pseudonym-key or a key file)")
 	}
 	m := events.NewProducerMetrics()
 	if err := m.Register(reg); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p, err := events.NewProducer(events.ProducerConfig{Brokers: brokers, TopicPrefix: prefix, Logger: log}, m)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := p.EnsureTopic(ctx); err != nil {
 		p.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return p, ps, nil
+	return p, nil
 }
 
 func decodeHexKey(s string) ([]byte, error) {
@@ -165,9 +173,9 @@ func decodeHexKey(s string) ([]byte, error) {
 // forgetting over store, c (nil without a cache) and the rollups, and with
 // consume the rollup consumer too. stop ends the consumer and flushes the
 // producer.
-func eventPath(ctx context.Context, brokers []string, prefix, keyPath string, af *analyticsFlags, dbURL string, consume bool,
+func eventPath(ctx context.Context, brokers []string, prefix string, ps *events.Pseudonymizer, af *analyticsFlags, dbURL string, consume bool,
 	store signals.Store, c *cache.Cache, reg prometheus.Registerer, log *slog.Logger) (opts []api.Option, stop func(), err error) {
-	p, ps, err := startEvents(ctx, brokers, prefix, keyPath, reg, log)
+	p, err := startEvents(ctx, brokers, prefix, ps, reg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -211,5 +219,9 @@ func eventPath(ctx context.Context, brokers []string, prefix, keyPath string, af
 // startAnalytics runs dev's event path on its broker, the rollup consumer
 // included.
 func (o *devOptions) startAnalytics(ctx context.Context, broker string, store signals.Store, c *cache.Cache, reg prometheus.Registerer) ([]api.Option, func(), error) {
-	return eventPath(ctx, []string{broker}, o.pipeline.TopicPrefix, filepath.Clean(o.backend.indexDir)+".pseudonym-key", o.analytics, o.dbURL, true, store, c, reg, o.log)
+	ps, err := o.signals.personal.pseudonymizer() // the key file beside the index (run)
+	if err != nil {
+		return nil, nil, err
+	}
+	return eventPath(ctx, []string{broker}, o.pipeline.TopicPrefix, ps, o.analytics, o.dbURL, true, store, c, reg, o.log)
 }

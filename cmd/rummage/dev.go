@@ -284,6 +284,12 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopEvents()
+	stopAffinity, err := o.startAffinity(ctx, broker, store, idx.Read)
+	if err != nil {
+		dev.Pipeline().Close()
+		return err
+	}
+	defer stopAffinity()
 	srv, err := api.New(o.api, nil, o.log, append(append(admission.options(cacheMW...), evOpts...), api.WithRegistry(reg), api.WithReadiness(readiness(catchUp)), api.WithApp(web.Handler()))...)
 	if err != nil {
 		dev.Pipeline().Close()

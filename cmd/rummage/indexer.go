@@ -78,7 +78,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 	metricsAddr := fs.String("metrics-addr", defaultAdminAddr, "serve Prometheus metrics at http://`addr`/metrics, and (embedded backend) the reindex admin endpoint /admin/reindex used by rummage reindex; keep it on loopback; empty disables both")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "Postgres `URL` a reindex snapshots (default $DATABASE_URL)")
 	eventsOn := fs.Bool("events", false, "with --addr: accept POST /v1/events and record impressions into <prefix>.events on --brokers; with a database, serve the analytics and POST /v1/users/{id}/forget (run rummage analytics for the rollups)")
-	keyFile := fs.String("pseudonym-key-file", "rummage.pseudonym-key", "with --events: the `file` of the key that pseudonymizes user ids (created when missing; every replica needs the same; $RUMMAGE_PSEUDONYM_KEY overrides)")
+	keyFile := fs.String("pseudonym-key-file", "rummage.pseudonym-key", "with --events: the `file` of the key that pseudonymizes user ids (created when missing; every replica needs the same; --pseudonym-key overrides)")
 	anf := addAnalyticsFlags(fs)
 	apiAddr := fs.String("addr", "", "also serve the v1 search API on this `address` (host:port), from the index this process writes (the embedded index is locked to one process); empty: no API")
 	learn := fs.Bool("affinity", true, "also learn affinity profiles from <prefix>.events (clicks, add-to-carts, purchases) into the signals store, as consumer group <prefix>-affinity")
@@ -188,6 +188,9 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		acfg := api.DefaultConfig()
 		acfg.Auth = auth
 		serveSignals(&acfg, store)
+		if *eventsOn {
+			sf.personal.keyFile = *keyFile // the events producer's key
+		}
 		if err := sf.personal.apply(&acfg, store); err != nil {
 			return err
 		}
@@ -203,7 +206,11 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		}
 		opts := []api.Option{api.WithMiddleware(cacheMW...)}
 		if *eventsOn {
-			evOpts, stopEvents, err := eventPath(ctx, brokerList, *prefix, *keyFile, anf, *dbURL, false, store, c, reg, log)
+			ps, err := sf.personal.pseudonymizer()
+			if err != nil {
+				return err
+			}
+			evOpts, stopEvents, err := eventPath(ctx, brokerList, *prefix, ps, anf, *dbURL, false, store, c, reg, log)
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,12 @@ func (f *personalFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.pseudonymKey, "pseudonym-key", os.Getenv(pseudonymKeyEnv), "HMAC `key` in hex (at least 32 digits) of the user pseudonyms on the events topic, the events producer's, the same on every replica (default $"+pseudonymKeyEnv+"); empty: profiles leave out what events taught (dev: its key file)")
 }
 
+// pseudonymizer is the process's pseudonymizer (nil: none), the one its
+// events producer uses too.
+func (f *personalFlags) pseudonymizer() (*events.Pseudonymizer, error) {
+	return pseudonymizer(f.pseudonymKey, f.keyFile)
+}
+
 // apply sets the API's personalization over store.
 func (f *personalFlags) apply(cfg *api.Config, store signals.Store) error {
 	if store == nil || f.strength == 0 && f.experiments == "" {
@@ -49,25 +55,12 @@ func (f *personalFlags) apply(cfg *api.Config, store signals.Store) error {
 	cfg.Experiments = set
 	pc := &cfg.Feeds.Personal
 	pc.Strength = set.Strength
-	var key []byte
-	switch {
-	case f.pseudonymKey != "":
-		if key, err = decodeHexKey(f.pseudonymKey); err != nil {
-			return fmt.Errorf("--pseudonym-key: %w", err)
-		}
-	case f.keyFile != "":
-		if key, err = events.LoadOrCreateKey(f.keyFile); err != nil {
-			return fmt.Errorf("pseudonym key: %w", err)
-		}
+	p, err := f.pseudonymizer()
+	if err != nil {
+		return err
 	}
-	if key != nil {
-		p, err := events.NewPseudonymizer(key)
-		if err != nil {
-			return fmt.Errorf("--pseudonym-key: %w", err)
-		}
-		if ps, ok := store.(signals.ProfileStore); ok {
-			pc.Profiles, pc.Pseudonym = ps, p.Of
-		}
+	if ps, ok := store.(signals.ProfileStore); ok && p != nil {
+		pc.Profiles, pc.Pseudonym = ps, p.Of
 	}
 	return nil
 }
