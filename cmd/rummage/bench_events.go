@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 
+	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/eventbench"
 )
 
@@ -46,9 +46,7 @@ func benchEventsMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return benchkit.WriteJSON(stdout, res)
 	}
 	res.WriteText(stdout)
 	return nil

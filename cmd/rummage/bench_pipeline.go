@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/pipelinebench"
 )
 
@@ -72,9 +72,7 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		return explainCDC(err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := benchkit.WriteJSON(stdout, res); err != nil {
 			return err
 		}
 	} else {

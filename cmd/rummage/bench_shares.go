@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/sharebench"
 )
 
@@ -60,9 +60,7 @@ func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return benchkit.WriteJSON(stdout, res)
 	}
 	res.WriteText(stdout)
 	return nil

@@ -110,44 +110,30 @@ func Aggregate(evs []events.Event, known map[string]string) *Delta {
 	return d
 }
 
-func (d *Delta) query(minute time.Time, q string) *queryRow {
-	k := queryKey{minute, q}
-	r := d.queries[k]
+// rowOf is m's row at k, made by fresh when it has none yet.
+func rowOf[K comparable, R any](m map[K]*R, k K, fresh func() *R) *R {
+	r := m[k]
 	if r == nil {
-		r = &queryRow{}
-		d.queries[k] = r
+		r = fresh()
+		m[k] = r
 	}
 	return r
+}
+
+func (d *Delta) query(minute time.Time, q string) *queryRow {
+	return rowOf(d.queries, queryKey{minute, q}, func() *queryRow { return &queryRow{} })
 }
 
 func (d *Delta) position(minute time.Time, q string, pos int) *positionRow {
-	k := positionKey{minute, q, pos}
-	r := d.positions[k]
-	if r == nil {
-		r = &positionRow{}
-		d.positions[k] = r
-	}
-	return r
+	return rowOf(d.positions, positionKey{minute, q, pos}, func() *positionRow { return &positionRow{} })
 }
 
 func (d *Delta) party(minute time.Time, id string) *partyRow {
-	k := partyKey{minute, id}
-	r := d.parties[k]
-	if r == nil {
-		r = &partyRow{viewers: hyperloglog.New14()}
-		d.parties[k] = r
-	}
-	return r
+	return rowOf(d.parties, partyKey{minute, id}, func() *partyRow { return &partyRow{viewers: hyperloglog.New14()} })
 }
 
 func (d *Delta) drop(second time.Time, listing string) *dropRow {
-	k := dropKey{second, listing}
-	r := d.drops[k]
-	if r == nil {
-		r = &dropRow{}
-		d.drops[k] = r
-	}
-	return r
+	return rowOf(d.drops, dropKey{second, listing}, func() *dropRow { return &dropRow{} })
 }
 
 func (d *Delta) experiment(day time.Time, variant, subject string) *experimentRow {
@@ -155,13 +141,7 @@ func (d *Delta) experiment(day time.Time, variant, subject string) *experimentRo
 	if !ok {
 		v = ""
 	}
-	k := experimentKey{day, exp, v, subject}
-	r := d.experiments[k]
-	if r == nil {
-		r = &experimentRow{}
-		d.experiments[k] = r
-	}
-	return r
+	return rowOf(d.experiments, experimentKey{day, exp, v, subject}, func() *experimentRow { return &experimentRow{} })
 }
 
 func (d *Delta) add(e *events.Event, known map[string]string) {
