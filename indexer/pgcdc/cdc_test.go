@@ -160,7 +160,11 @@ func waitStreaming(t *testing.T, db *pgx.Conn) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var active bool
-		err := db.QueryRow(context.Background(), `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots
+		// A slot is active while it is still being created, before its
+		// consistent point (and the snapshot's) is known: a write then
+		// would land in the snapshot. confirmed_flush_lsn is set once the
+		// point is found; what is written after it comes by the stream.
+		err := db.QueryRow(context.Background(), `SELECT coalesce(bool_or(active AND confirmed_flush_lsn IS NOT NULL), false) FROM pg_replication_slots
 			WHERE slot_name = current_database()`).Scan(&active)
 		if err != nil {
 			t.Fatal(err)
