@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rummage/rummage/internal/filelock"
 	"github.com/rummage/rummage/internal/tick"
 )
 
@@ -94,7 +95,7 @@ func (f *FileStore) update(change func([]Key) ([]Key, error)) error {
 	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	unlock, err := lockFile(f.path + ".lock")
+	unlock, err := filelock.Lock(f.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("keys: lock %s: %w", f.path, err)
 	}

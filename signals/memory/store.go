@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rummage/rummage/internal/filelock"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -56,7 +58,13 @@ type Store struct {
 	recovery Recovery
 
 	prof *profiles // the affinity profiles (profiles.go)
+
+	unlock func() // releases the directory's lock (LockName); nil in memory only
 }
+
+// LockName is the lock file of a store's directory: one process at a time
+// opens a directory (two would interleave their logs).
+const LockName = "LOCK"
 
 var _ signals.Store = (*Store)(nil)
 
@@ -84,15 +92,24 @@ func OpenConfig(cfg Config) (*Store, error) {
 		s.prof, _ = openProfiles("")
 		return s, nil
 	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
+	}
+	unlock, err := filelock.TryLock(filepath.Join(cfg.Dir, LockName))
+	if err != nil {
+		return nil, fmt.Errorf("memory: the signals store %s is open in another process: %w", cfg.Dir, err)
+	}
 	d, st, rec, err := openDisk(cfg.Dir)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	if s.prof, err = openProfiles(cfg.Dir); err != nil {
 		d.close()
+		unlock()
 		return nil, err
 	}
-	s.disk, s.st, s.recovery = d, st, rec
+	s.disk, s.st, s.recovery, s.unlock = d, st, rec, unlock
 	return s, nil
 }
 
@@ -280,7 +297,9 @@ func (s *Store) Close() error {
 	s.snapWG.Wait() // no Apply runs now: closed
 	perr := s.prof.close()
 	if s.disk != nil {
-		return errors.Join(s.disk.close(), perr)
+		err := errors.Join(s.disk.close(), perr)
+		s.unlock()
+		return err
 	}
 	return perr
 }

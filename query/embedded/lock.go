@@ -1,5 +1,3 @@
-//go:build unix
-
 package embedded
 
 import (
@@ -7,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/rummage/rummage/internal/filelock"
 )
 
 // CheckUnlocked returns an error wrapping ErrLocked when another process has
@@ -20,19 +19,16 @@ func CheckUnlocked(dir string) error {
 		return err
 	}
 	path := filepath.Join(active, "store", "root.bolt")
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("embedded: check the index lock: %w", err)
-	}
-	defer f.Close()
-	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); {
-	case errors.Is(err, syscall.EWOULDBLOCK):
+	unlock, err := filelock.TryLock(path)
+	switch {
+	case errors.Is(err, filelock.ErrLocked):
 		return fmt.Errorf("%w (%s is locked by Bleve)", ErrLocked, path)
 	case err != nil:
 		return fmt.Errorf("embedded: check the index lock: %w", err)
 	}
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	unlock()
+	return nil
 }
