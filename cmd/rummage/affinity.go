@@ -22,7 +22,7 @@ func affinityTask(ctx context.Context, brokers []string, prefix string, partitio
 		return task{}, nil, fmt.Errorf("affinity: the signals store %T keeps no profiles", store)
 	}
 	cfg := affinity.Config{Logger: log}.WithDefaults()
-	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: prefix + "-affinity", Topics: []string{events.Topic(prefix)},
+	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: affinity.Group(prefix), Topics: []string{events.Topic(prefix)},
 		CreateTopics: partitions > 0, Partitions: partitions, Logger: log})
 	if err != nil {
 		return task{}, nil, err

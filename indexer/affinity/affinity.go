@@ -25,9 +25,12 @@ type Profiles interface {
 	ProfilePositions(ctx context.Context) ([]signals.Position, error)
 }
 
+// Group is the consumer group of the affinity consumer under a topic
+// prefix: its own, beside the rollups' positions.
+func Group(prefix string) string { return prefix + "-affinity" }
+
 // Defaults of Config.
 const (
-	DefaultGroup          = "rummage-affinity"
 	DefaultBatch          = 1000
 	DefaultWait           = 100 * time.Millisecond
 	DefaultClickWeight    = 1.0
@@ -37,8 +40,6 @@ const (
 
 // Config configures a Consumer. Zero values mean the defaults.
 type Config struct {
-	// Group is the consumer group (its own: the rollups have theirs).
-	Group string
 	// Batch and Wait bound one fetch.
 	Batch int
 	Wait  time.Duration
@@ -50,7 +51,6 @@ type Config struct {
 
 // WithDefaults fills the zero fields.
 func (c Config) WithDefaults() Config {
-	c.Group = cmp.Or(c.Group, DefaultGroup)
 	c.Batch = cmp.Or(c.Batch, DefaultBatch)
 	c.Wait = cmp.Or(c.Wait, DefaultWait)
 	c.ClickWeight = cmp.Or(c.ClickWeight, DefaultClickWeight)
@@ -84,8 +84,9 @@ type partition struct {
 	part  int
 }
 
-// New returns a consumer of src (a kafkabus.Reader of events.Topic with
-// cfg.Group) into store, looking listings up in listings.
+// New returns a consumer of src (a kafkabus.Reader of events.Topic in a
+// consumer group of its own: the rollups have theirs) into store, looking
+// listings up in listings.
 func New(cfg Config, src indexer.Source, store Profiles, listings query.Loader) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

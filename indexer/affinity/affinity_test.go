@@ -109,7 +109,7 @@ func TestRunOnKafka(t *testing.T) {
 	if err := w.WriteMessages(ctx, ms...); err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: DefaultGroup, Topics: []string{events.Topic("t")}})
+	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: Group("t"), Topics: []string{events.Topic("t")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -299,7 +299,7 @@ func (c *Config) replay(ctx context.Context, log *fixtures.ShopperLog, pz *event
 		accepted += ans.Accepted
 	}
 	c.logf("posted %d events to /v1/events in %s", accepted, time.Since(start).Round(time.Millisecond))
-	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: prefix + "-affinity", Topics: []string{topic},
+	src, err := kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: affinity.Group(prefix), Topics: []string{topic},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return 0, err
