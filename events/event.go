@@ -104,6 +104,20 @@ func (e *Event) ValidateClient(now time.Time) error {
 // Topic is the events topic of a Kafka topic prefix.
 func Topic(prefix string) string { return prefix + ".events" }
 
+// TopicErrors are what is wrong with the brokers and topic prefix of a
+// client of the events topic (none when both are set), for the Validate of
+// the producer's and the consumers' configurations.
+func TopicErrors(brokers []string, prefix string) []error {
+	var errs []error
+	if len(brokers) == 0 {
+		errs = append(errs, errors.New("at least one broker is required"))
+	}
+	if prefix == "" {
+		errs = append(errs, errors.New("a topic prefix is required"))
+	}
+	return errs
+}
+
 // Pseudonymizer maps user ids to stable pseudonyms with a keyed HMAC, so
 // the events topic, the rollups and the affinity profiles never hold a raw
 // user id, and nobody without the key can link a pseudonym to a user. The

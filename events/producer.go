@@ -59,13 +59,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 
 // Validate reports a configuration the producer cannot run with.
 func (c ProducerConfig) Validate() error {
-	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("at least one broker is required"))
-	}
-	if c.TopicPrefix == "" {
-		errs = append(errs, errors.New("a topic prefix is required"))
-	}
+	errs := TopicErrors(c.Brokers, c.TopicPrefix)
 	if c.Partitions < 0 || c.Retention < 0 || c.Linger < 0 || c.ImpressionsCap < 0 || c.WriteTimeout < 0 {
 		errs = append(errs, errors.New("partitions, retention, linger, impressions cap and write timeout must not be negative"))
 	}

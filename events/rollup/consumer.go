@@ -61,13 +61,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports a configuration the consumer cannot run with.
 func (c Config) Validate() error {
-	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("at least one broker is required"))
-	}
-	if c.TopicPrefix == "" {
-		errs = append(errs, errors.New("a topic prefix is required"))
-	}
+	errs := events.TopicErrors(c.Brokers, c.TopicPrefix)
 	if c.Flush < 0 || c.MaxBatch < 0 || c.Retention < 0 || c.Retry < 0 {
 		errs = append(errs, errors.New("flush, max batch, retention and retry must not be negative"))
 	}
