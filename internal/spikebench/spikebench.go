@@ -395,12 +395,21 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 	}
 	v.OverloadRate = *overloadRate
 	cfg.logf("protections %s: capacity %.0f/s; offering %.0f/s for %v", name, lo, v.OverloadRate, cfg.Overload)
+	before, err := scrape(ctx, c.base)
+	if err != nil {
+		return nil, err
+	}
 	svc0, load0 := c.cpu(), benchkit.ProcessCPU()
 	r, err := run(v.OverloadRate, cfg.Overload, "/healthz")
 	if err != nil {
 		return nil, err
 	}
 	v.ServiceCPU, v.LoadCPU = (c.cpu() - svc0).Seconds(), (benchkit.ProcessCPU() - load0).Seconds()
+	after, err := scrape(ctx, c.base)
+	if err != nil {
+		return nil, err
+	}
+	v.Server = serverSide(before, after)
 	v.Overload = r
 	v.GoodputVsCapacity = r.Goodput / (*overloadRate / 2)
 	return v, nil

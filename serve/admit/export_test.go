@@ -4,8 +4,10 @@ import "time"
 
 // Observe is one control step of the scheduling shed, for the tests,
 // which script the latencies instead of loading a CPU.
-// peak is the most reads in flight at once during the interval.
-func (s *SchedShed) Observe(p99Nanos int64, peak int) { s.observe(time.Duration(p99Nanos), peak) }
+// arrivals are the interval's reads.
+func (s *SchedShed) Observe(p99Nanos int64, arrivals int) {
+	s.observe(time.Duration(p99Nanos), arrivals)
+}
 
 // Sheds and DeltaQuantile are sheds and deltaQuantile, for the tests.
 var (
@@ -19,5 +21,5 @@ func (s *SchedShed) ReadSchedLatency() (int64, bool) {
 	return int64(d), ok
 }
 
-// Peak is the most reads in flight at once since the last interval.
-func (s *SchedShed) Peak() int64 { return s.peak.Load() }
+// Arrivals are the reads since the last interval.
+func (s *SchedShed) Arrivals() int64 { return s.arrivals.Load() }

@@ -25,8 +25,9 @@ import (
 // Every Interval SchedShed reads that histogram, takes the p99 of the
 // interval's waits and moves a shed level in [0, MaxLevel]: up by Step
 // while the p99 is above Target and the reads are part of the load (at
-// least MinInFlight of them were in flight at once during the interval: a
-// background job alone, an index build, is not shed against), down by
+// least MinArrivals of them arrived during the interval: a background job
+// alone, an index build, is not shed against; the reads that wait are not
+// in flight anywhere a count sees, so arrivals are the measure), down by
 // Step/5 once it is below half of it (a fast rise, a slow release, so that
 // it does not oscillate). A read
 // is shed (503 overloaded, Retry-After) with a probability from the level,
@@ -39,8 +40,7 @@ type SchedShed struct {
 	retryAfter string
 	level      atomic.Uint64 // math.Float64bits
 	p99        atomic.Int64  // the last interval's, nanoseconds
-	inflight   atomic.Int64  // admitted reads inside
-	peak       atomic.Int64  // the most inside at once since the last interval
+	arrivals   atomic.Int64  // /v1 reads since the last interval, shed or not
 	shed       *prometheus.CounterVec
 
 	sample []metrics.Sample // one: schedLatencies
@@ -58,9 +58,9 @@ type SchedShedConfig struct {
 	// MaxLevel bounds the level (0: 0.95): some first pages always get in,
 	// so the latency they see keeps telling whether the spike is over.
 	MaxLevel float64
-	// MinInFlight is how many reads must have been in flight at once in
-	// an interval for a late one to raise the level (0: 8).
-	MinInFlight int
+	// MinArrivals is how many reads must have arrived in an interval for
+	// a late one to raise the level (0: 25, 500 a second at 50 ms).
+	MinArrivals int
 	// RetryAfter is what a shed answer's Retry-After says (0: 1 s).
 	RetryAfter time.Duration
 }
@@ -84,10 +84,10 @@ func NewSchedShed(cfg SchedShedConfig, reg prometheus.Registerer) (*SchedShed, e
 	if cfg.MaxLevel == 0 {
 		cfg.MaxLevel = 0.95
 	}
-	if cfg.MinInFlight == 0 {
-		cfg.MinInFlight = 8
+	if cfg.MinArrivals == 0 {
+		cfg.MinArrivals = 25
 	}
-	if cfg.MinInFlight < 0 || cfg.Interval < 0 || cfg.Step < 0 || cfg.Step > 1 || cfg.MaxLevel < 0 || cfg.MaxLevel > 1 {
+	if cfg.MinArrivals < 0 || cfg.Interval < 0 || cfg.Step < 0 || cfg.Step > 1 || cfg.MaxLevel < 0 || cfg.MaxLevel > 1 {
 		return nil, errors.New("admit: the scheduling shed's interval, step and level must be positive (step and level at most 1)")
 	}
 	s := &SchedShed{cfg: cfg, retryAfter: retryAfterSeconds(cfg.RetryAfter),
@@ -119,7 +119,7 @@ func (s *SchedShed) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			p99, _ := s.read() // none: no goroutine ran, nothing waits
-			s.observe(p99, int(s.peak.Swap(s.inflight.Load())))
+			s.observe(p99, int(s.arrivals.Swap(0)))
 		}
 	}
 }
@@ -167,13 +167,12 @@ func deltaQuantile(buckets []float64, counts, prev []uint64, q float64) (time.Du
 	return 0, false
 }
 
-// observe is one control step on an interval's p99 and the most reads in
-// flight at once during it.
-func (s *SchedShed) observe(p99 time.Duration, peak int) {
+// observe is one control step on an interval's p99 and its arrivals.
+func (s *SchedShed) observe(p99 time.Duration, arrivals int) {
 	s.p99.Store(int64(p99))
 	l := s.Level()
 	switch {
-	case p99 > s.cfg.Target && peak >= s.cfg.MinInFlight:
+	case p99 > s.cfg.Target && arrivals >= s.cfg.MinArrivals:
 		l = min(s.cfg.MaxLevel, l+s.cfg.Step)
 	case p99 < s.cfg.Target/2:
 		l = max(0, l-s.cfg.Step/5)
@@ -196,12 +195,9 @@ func (s *SchedShed) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !guarded(c) {
 			return next(c)
 		}
+		s.arrivals.Add(1)
 		lp := later(c)
 		if l == 0 || !sheds(l, rand.Float64(), lp) {
-			n := s.inflight.Add(1)
-			defer s.inflight.Add(-1)
-			for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
-			}
 			return next(c)
 		}
 		page := "first"

@@ -1,7 +1,6 @@
 package admit_test
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/serve/admit"
 )
 
@@ -52,15 +50,15 @@ func TestSchedShedLevel(t *testing.T) {
 		{2 * ms, 0},     // not below 0
 	}
 	for i, st := range steps {
-		s.Observe(st.p99, 8)
+		s.Observe(st.p99, 25)
 		if got := s.Level(); math.Abs(got-st.want) > 1e-9 {
 			t.Fatalf("step %d (p99 %v): level %.3f, want %.3f", i, time.Duration(st.p99), got, st.want)
 		}
 	}
-	// Late with few reads in flight (a background job's CPU): held.
-	s.Observe(50*ms, 7)
+	// Late with few reads (a background job's CPU): held.
+	s.Observe(50*ms, 24)
 	if s.Level() != 0 {
-		t.Fatalf("late with 7 reads in flight (the minimum is 8): level %.3f", s.Level())
+		t.Fatalf("late with 24 reads (the minimum is 25): level %.3f", s.Level())
 	}
 	if _, err := admit.NewSchedShed(admit.SchedShedConfig{}, nil); err == nil {
 		t.Fatal("a zero target was accepted")
@@ -106,7 +104,7 @@ func TestSchedShedMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, c := server(t, &backend{}, s.Middleware)
-	s.Observe(50*ms, 8)
+	s.Observe(50*ms, 25)
 	for range 20 {
 		r := c.Get(t, "/v1/search?q=dress&cursor=abc")
 		var body struct {
@@ -178,7 +176,7 @@ func BenchmarkSchedShed(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.Observe(50*ms, 8)
+	s.Observe(50*ms, 25)
 	srv, _ := server(b, &backend{}, s.Middleware)
 	req := authorized("/v1/search?q=dress&facets=brand&cursor=abc")
 	b.ReportAllocs()
@@ -192,32 +190,20 @@ func BenchmarkSchedShed(b *testing.B) {
 	}
 }
 
-// TestSchedShedCountsInFlight: the reads it lets in count toward the
-// interval's peak; probes do not.
-func TestSchedShedCountsInFlight(t *testing.T) {
-	s, err := admit.NewSchedShed(admit.SchedShedConfig{Target: 5 * time.Millisecond}, nil)
+// TestSchedShedCountsArrivals: every /v1 read counts toward the
+// interval's arrivals, shed or let in; probes do not.
+func TestSchedShedCountsArrivals(t *testing.T) {
+	s, err := admit.NewSchedShed(admit.SchedShedConfig{Target: 5 * time.Millisecond, Step: 0.5, MaxLevel: 0.5}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entered := make(chan struct{}, 3)
-	release := make(chan struct{})
-	_, c := server(t, &backend{hold: func(context.Context, *query.Retrieval) error {
-		entered <- struct{}{}
-		<-release
-		return nil
-	}}, s.Middleware)
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Get(t, "/v1/search?q=held") }()
-	}
-	for range 3 {
-		<-entered
-	}
+	_, c := server(t, &backend{}, s.Middleware)
+	c.Get(t, "/v1/search?q=dress")
+	s.Observe(50*ms, 25)
+	c.Get(t, "/v1/search?q=dress&cursor=abc") // shed
+	c.Get(t, "/v1/search?q=dress")
 	c.Get(t, "/healthz")
-	close(release)
-	wg.Wait()
-	if p := s.Peak(); p != 3 {
-		t.Fatalf("peak %d, want 3", p)
+	if n := s.Arrivals(); n != 3 {
+		t.Fatalf("arrivals %d, want 3", n)
 	}
 }
