@@ -79,6 +79,7 @@ type serveOptions struct {
 	cursors *cursorFlags
 	admit   *admitFlags
 	cache   *cacheFlags
+	events  *serveEventFlags
 	log     *slog.Logger
 }
 
@@ -112,8 +113,15 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 	logLevel := fs.String("log-level", "info", "log `level`: debug (one line per request), info, warn or error")
 	reqTimeout := fs.Duration("request-timeout", api.DefaultConfig().RequestTimeout, "deadline of one request; past it the answer is 503 timeout")
 	af := addAPIFlags(fs, nil)
+	ef := addServeEventFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	if ef.on() {
+		if sf.personal.pseudonymKey == "" && ef.keyFile == "" {
+			return nil, usageErrorf(w, "serve")("--events-brokers needs --pseudonym-key (or $%s), the same on every replica, or --pseudonym-key-file", pseudonymKeyEnv)
+		}
+		sf.personal.keyFile = ef.keyFile
 	}
 	usageErr := usageErrorf(w, "serve")
 	log, err := newLogger(w, *logLevel)
@@ -143,7 +151,7 @@ func parseServe(args []string, w io.Writer) (*serveOptions, error) {
 		return nil, usageErr("%v", err)
 	}
 	bf.log = log
-	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: af.keys, cursors: af.cursors, admit: af.admit, cache: cacheF, log: log,
+	o := &serveOptions{backend: bf, signals: sf, load: plan, rebuild: *rebuild, api: cfg, addr: *addr, keys: af.keys, cursors: af.cursors, admit: af.admit, cache: cacheF, events: ef, log: log,
 		boot: bootstrap.Config{Dir: bf.indexDir, Source: bootstrap.SeedSource(*seed, *seedCount), Strict: *strict, Logger: log}}
 	if *data != "" {
 		// Described when the load starts: the file may change until then.
@@ -188,7 +196,16 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer stopAdmit()
-	srv, err := api.New(o.api, nil, o.log, append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithApp(web.Handler()))...)
+	opts := append(admission.options(cacheMW...), api.WithRegistry(reg), api.WithApp(web.Handler()))
+	if o.events.on() {
+		evOpts, stopEvents, err := o.events.options(ctx, &o.signals.personal, store, c, reg, o.log)
+		if err != nil {
+			return err
+		}
+		defer stopEvents()
+		opts = append(opts, evOpts...)
+	}
+	srv, err := api.New(o.api, nil, o.log, opts...)
 	if err != nil {
 		return err
 	}
