@@ -1,7 +1,7 @@
 // Package testkit holds the small helpers that tests of several packages
 // need alike: a buffer a running server may log into while the test reads
-// it, polling until a condition holds, and a loop run in the background until
-// the test stops it. Helpers that need Postgres live
+// it, polling until a condition holds, a loop run in the background until
+// the test stops it, and a free loopback port. Helpers that need Postgres live
 // in internal/testpg.
 //
 // Only tests import it. It imports the standard library only, never a

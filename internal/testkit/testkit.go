@@ -3,6 +3,8 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -69,4 +71,22 @@ func Go(ctx context.Context, t testing.TB, what string, run func(context.Context
 			t.Errorf("%s: %v", what, err)
 		}
 	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server the test starts (or a port nothing should answer on).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is FreePort as a host:port on 127.0.0.1.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
