@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/eventbench"
 )
 
@@ -45,9 +44,5 @@ func benchEventsMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, res)
-	}
-	res.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, res, res.WriteText)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/pipelinebench"
 )
 
@@ -71,12 +70,8 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return explainCDC(err)
 	}
-	if *asJSON {
-		if err := benchkit.WriteJSON(stdout, res); err != nil {
-			return err
-		}
-	} else {
-		res.WriteText(stdout)
+	if err := writeResult(stdout, *asJSON, res, res.WriteText); err != nil {
+		return err
 	}
 	return res.Lost()
 }

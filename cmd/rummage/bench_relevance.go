@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/relevancebench"
 	"github.com/rummage/rummage/internal/searchbench"
 )
@@ -72,9 +71,5 @@ func benchRelevanceMain(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, rep)
-	}
-	rep.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, rep, rep.WriteText)
 }

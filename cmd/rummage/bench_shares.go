@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/sharebench"
 )
 
@@ -59,11 +58,7 @@ func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, res)
-	}
-	res.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, res, res.WriteText)
 }
 
 func joinRates(rates []float64) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/internal/benchkit"
 )
 
 // Addresses the roles default to; the knobs of the packages take their
@@ -181,6 +182,16 @@ func (f *benchReportFlags) scenarios() []string {
 		return nil
 	}
 	return strings.Split(*f.only, ",")
+}
+
+// writeResult prints a bench's result as one JSON object with --json,
+// else as its text report.
+func writeResult(stdout io.Writer, asJSON bool, res any, writeText func(io.Writer)) error {
+	if asJSON {
+		return benchkit.WriteJSON(stdout, res)
+	}
+	writeText(stdout)
+	return nil
 }
 
 type benchReport interface {
