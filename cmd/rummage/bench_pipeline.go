@@ -36,10 +36,6 @@ dev keeps it in --kafka-dir. The bench uses its own replication slot
 (--slot) and drops it at the end.
 It changes the rows of the database: use a scratch database.`
 
-func runBenchPipeline(ctx context.Context, args []string) error {
-	return benchPipelineMain(ctx, args, os.Stdout, os.Stderr)
-}
-
 func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench pipeline", "--database-url URL [flags]", benchPipelineHelp)
 	fs.SetOutput(stderr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +31,6 @@ recall@24, MRR@24. Finally search latency anonymous vs personalized, the
 same queries in the same run, on --latency-index-dir (a bench search main
 index of --latency-listings listings, seed and now the same) or the run's
 own index.`
-
-func runBenchRelevance(ctx context.Context, args []string) error {
-	return benchRelevanceMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchRelevanceMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench relevance", "[flags]", benchRelevanceHelp)

@@ -23,10 +23,6 @@ it on a quiet server with wal_level=logical, where REPLICA IDENTITY FULL
 logs the old row too), shares not committed within their step, and the
 hottest listing's fraction of the shares.`
 
-func runBenchShares(ctx context.Context, args []string) error {
-	return benchSharesMain(ctx, args, os.Stdout, os.Stderr)
-}
-
 func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench shares", "--database-url URL [flags]", benchSharesHelp)
 	fs.SetOutput(stderr)
