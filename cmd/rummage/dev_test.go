@@ -135,17 +135,8 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	conn := testpg.Connect(t, db)
+	exec := func(sql string, args ...any) { t.Helper(); testpg.Exec(t, conn, sql, args...) }
 	q := url.Values{"q": {"quixotic zebra"}}
 
 	exec(`INSERT INTO listings (id, seller_id, title, brand, price_cents) VALUES ('devt1', 's0000001', 'Quixotic zebra blazer', 'Zara', 4200)`)
