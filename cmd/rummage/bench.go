@@ -39,7 +39,7 @@ func benchUsage(w io.Writer) {
 }
 
 func benchMain(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		benchUsage(stderr)
 		if len(args) == 0 {
 			return errUsage

@@ -34,7 +34,7 @@ SHA-256 is stored: in rummage.api_keys with --database-url, else in
 const defaultKeysFile = "./data/keys.json"
 
 func runKeys(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintf(os.Stderr, "Usage: rummage keys COMMAND [flags]\n\n%s\n", keysHelp)
 		if len(args) == 0 {
 			return errUsage
