@@ -673,24 +673,14 @@ func TestMissingTables(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"defaults", Config{DatabaseURL: "postgres://x"}, true},
-		{"no url", Config{}, false},
-		{"bad slot", Config{DatabaseURL: "x", Slot: "Bad-Slot"}, false},
-		{"schema table", Config{DatabaseURL: "x", Tables: []string{"shop.listings"}}, true},
-		{"bad table", Config{DatabaseURL: "x", Tables: []string{"a.b.c"}}, false},
-		{"bad prefix", Config{DatabaseURL: "x", TopicPrefix: "a b"}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("Validate = %v", err)
-			}
-		})
-	}
+	testkit.CheckValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "defaults", Cfg: Config{DatabaseURL: "postgres://x"}, OK: true},
+		{Name: "no url", Cfg: Config{}, OK: false},
+		{Name: "bad slot", Cfg: Config{DatabaseURL: "x", Slot: "Bad-Slot"}, OK: false},
+		{Name: "schema table", Cfg: Config{DatabaseURL: "x", Tables: []string{"shop.listings"}}, OK: true},
+		{Name: "bad table", Cfg: Config{DatabaseURL: "x", Tables: []string{"a.b.c"}}, OK: false},
+		{Name: "bad prefix", Cfg: Config{DatabaseURL: "x", TopicPrefix: "a b"}, OK: false},
+	})
 }
 
 func TestSnapshotFunc(t *testing.T) {

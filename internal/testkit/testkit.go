@@ -105,3 +105,24 @@ func Serve(h http.Handler, method, target string, body io.Reader, header ...stri
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// ValidateCase is a named configuration and whether its Validate accepts
+// it.
+type ValidateCase[C interface{ Validate() error }] struct {
+	Name string
+	Cfg  C
+	OK   bool
+}
+
+// CheckValidate runs one subtest per case: Validate accepts the
+// configuration exactly when the case says so.
+func CheckValidate[C interface{ Validate() error }](t *testing.T, cases []ValidateCase[C]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if err := tc.Cfg.Validate(); (err == nil) != tc.OK {
+				t.Errorf("Validate() = %v, want ok %v", err, tc.OK)
+			}
+		})
+	}
+}
