@@ -17,7 +17,8 @@
 //	GET /images/:name      a picture of the demo catalog (fixtures/images,
 //	                       embedded), cached a year, immutable
 //	GET /docs              the OpenAPI document rendered by a vendored RapiDoc
-//	                       (docsui/, embedded; nothing loaded off the host)
+//	                       (docsui/third_party/, embedded; nothing loaded off
+//	                       the host)
 //
 // With Config.CORSOrigins, pages of those origins may call it from a
 // browser: Echo's CORS middleware answers their preflights outside

@@ -20,7 +20,7 @@ import (
 var (
 	//go:embed docsui/index.html
 	docsHTML []byte
-	//go:embed docsui/rapidoc-min.js
+	//go:embed docsui/third_party/rapidoc-min.js
 	docsJS []byte
 )
 

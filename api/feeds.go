@@ -237,11 +237,17 @@ func (s *Server) feedPage(c echo.Context, req *query.Request, what string, get f
 	return page(c, req, res, err, what)
 }
 
-func (s *Server) drops(c echo.Context) error {
+// paramlessFeeds returns the feeds for a route that takes no parameters,
+// refusing a request that names any.
+func (s *Server) paramlessFeeds(c echo.Context, route string) (*feed.Feeds, error) {
 	if c.QueryString() != "" {
-		return bad("unknown_parameter", "", "/v1/drops takes no parameters")
+		return nil, bad("unknown_parameter", "", "%s takes no parameters", route)
 	}
-	f, err := s.feeds()
+	return s.feeds()
+}
+
+func (s *Server) drops(c echo.Context) error {
+	f, err := s.paramlessFeeds(c, "/v1/drops")
 	if err != nil {
 		return err
 	}

@@ -83,16 +83,10 @@ func TestOptions(t *testing.T) {
 
 	// The mounted route is not in the OpenAPI document: raw requests.
 	raw := func(key string, header ...string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "/admin/reindex", nil)
 		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
+			header = append([]string{"Authorization", "Bearer " + key}, header...)
 		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
-		return rec
+		return testkit.Serve(s, "GET", "/admin/reindex", nil, header...)
 	}
 	if rec := raw(""); rec.Code != 401 {
 		t.Errorf("without a key: %d %s", rec.Code, rec.Body)

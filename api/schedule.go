@@ -16,10 +16,7 @@ import (
 // schedule answers GET /v1/schedule: the party starts and drops to come,
 // for autoscalers that pre-scale before each (deploy/k8s).
 func (s *Server) schedule(c echo.Context) error {
-	if c.QueryString() != "" {
-		return bad("unknown_parameter", "", "/v1/schedule takes no parameters")
-	}
-	f, err := s.feeds()
+	f, err := s.paramlessFeeds(c, "/v1/schedule")
 	if err != nil {
 		return err
 	}

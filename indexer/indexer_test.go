@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rummage/rummage"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
@@ -516,22 +517,12 @@ func TestSocialWithoutStoreCountsAndCommits(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"defaults", Config{}, true},
-		{"no listings", Config{Tables: []string{"sellers"}}, false},
-		{"negative batch", Config{BatchSize: -1}, false},
-		{"retry max below min", Config{RetryMin: time.Second, RetryMax: time.Millisecond}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("err = %v", err)
-			}
-		})
-	}
+	testkit.CheckValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "defaults", Cfg: Config{}, OK: true},
+		{Name: "no listings", Cfg: Config{Tables: []string{"sellers"}}, OK: false},
+		{Name: "negative batch", Cfg: Config{BatchSize: -1}, OK: false},
+		{Name: "retry max below min", Cfg: Config{RetryMin: time.Second, RetryMax: time.Millisecond}, OK: false},
+	})
 }
 
 // lostStore is a signals store that lost its data (an emptied Redis).

@@ -154,15 +154,7 @@ func (u UserProfile) Top(n int) Affinities {
 		}
 		out = append(out, Affinity{Field: field, Value: f[2:], Weight: w * featureShare[f[:2]]})
 	}
-	slices.SortFunc(out, func(a, b Affinity) int {
-		if c := cmp.Compare(b.Weight, a.Weight); c != 0 {
-			return c
-		}
-		if c := strings.Compare(string(a.Field), string(b.Field)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
+	out.sort()
 	return out.Top(n)
 }
 

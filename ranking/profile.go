@@ -43,7 +43,13 @@ func Profile(listings []query.Candidate) Affinities {
 		a.Weight = x
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(a, b Affinity) int {
+	out.sort()
+	return out
+}
+
+// sort orders the affinities strongest first, ties by field and value.
+func (p Affinities) sort() {
+	slices.SortFunc(p, func(a, b Affinity) int {
 		if c := cmp.Compare(b.Weight, a.Weight); c != 0 {
 			return c
 		}
@@ -52,7 +58,6 @@ func Profile(listings []query.Candidate) Affinities {
 		}
 		return strings.Compare(a.Value, b.Value)
 	})
-	return out
 }
 
 // Top returns the n strongest affinities.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -16,6 +17,12 @@ import (
 
 //go:embed all:dist
 var dist embed.FS
+
+// The two pages are their sources, one file each: the build names the
+// bundles they load in dist/pages.json, and Handler fills them in.
+//
+//go:embed app/src/index.html app/src/admin.html
+var pages embed.FS
 
 // Cache lifetimes: the hashed bundles never change under their name; the
 // pages that name them must be revalidated so a new build shows at once.
@@ -35,16 +42,31 @@ func Handler() http.Handler {
 	if err != nil {
 		panic(err) // the embed pattern guarantees the folder
 	}
+	var bundles map[string]struct{ CSS, JS string }
+	if err := json.Unmarshal(mustRead(sub, "pages.json"), &bundles); err != nil {
+		panic("web: dist/pages.json: " + err.Error())
+	}
+	page := func(name string) file {
+		b, ok := bundles[name]
+		if !ok {
+			panic("web: dist/pages.json names no bundle of " + name + ": " + rebuild)
+		}
+		src := string(mustRead(pages, "app/src/"+name+".html"))
+		html := strings.NewReplacer("{{css}}", b.CSS, "{{js}}", b.JS).Replace(src)
+		return newFile(name+".html", []byte(html))
+	}
 	h := &handler{assets: map[string]file{}}
-	h.index, h.admin = mustLoad(sub, "index.html"), mustLoad(sub, "admin.html")
+	h.index, h.admin = page("index"), page("admin")
 	entries, _ := fs.ReadDir(sub, "assets")
 	for _, e := range entries {
 		if !e.IsDir() {
-			h.assets[e.Name()] = mustLoad(sub, "assets/"+e.Name())
+			h.assets[e.Name()] = newFile("assets/"+e.Name(), mustRead(sub, "assets/"+e.Name()))
 		}
 	}
 	return h
 }
+
+const rebuild = "run npm ci && npm run build in web/app"
 
 type handler struct {
 	assets       map[string]file
@@ -58,11 +80,15 @@ type file struct {
 	body, gz          []byte
 }
 
-func mustLoad(f fs.FS, name string) file {
+func mustRead(f fs.FS, name string) []byte {
 	b, err := fs.ReadFile(f, name)
 	if err != nil {
-		panic("web: the embedded bundle lacks " + name + ": run npm ci && npm run build in web/app")
+		panic("web: the embedded bundle lacks " + name + ": " + rebuild)
 	}
+	return b
+}
+
+func newFile(name string, b []byte) file {
 	sum := sha256.Sum256(b)
 	out := file{name: name, body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: mime.TypeByExtension(path.Ext(name))}
 	var buf bytes.Buffer

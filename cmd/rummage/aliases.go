@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,14 +20,7 @@ const aliasesHelp = `Commands:
             alias file (--aliases of serve and dev).`
 
 func runAliases(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "suggest" {
-		fmt.Fprintf(os.Stderr, "Usage: rummage aliases suggest [flags]\n\n%s\n", aliasesHelp)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return flag.ErrHelp
-		}
-		return errUsage
-	}
-	return aliasesSuggest(ctx, args[1:], os.Stdout)
+	return oneSubcommand(ctx, args, "aliases suggest [flags]", aliasesHelp, aliasesSuggest)
 }
 
 func aliasesSuggest(ctx context.Context, args []string, w io.Writer) error {

@@ -17,13 +17,13 @@ import (
 // benchCommands are the benchmarks of "rummage bench <name>": add one line
 // per benchmark; its run gets the arguments after the name.
 var benchCommands = []command{
-	{"search", "search latency and throughput against the Bleve-facets baseline, build rate, memory", runBenchSearch},
-	{"feeds", "party, following and home feeds against the same answers in Postgres SQL, signals memory", runBenchFeeds},
-	{"pipeline", "commit → searchable latency at a steady change rate, and snapshot rate, through the dev pipeline", runBenchPipeline},
-	{"events", "event ingest into Kafka through POST /v1/events (events/s, CPU-µs per event) and the rollup lag", runBenchEvents},
-	{"relevance", "personalization's lift on held-out interactions (NDCG@10, recall@24, MRR) and its search latency", runBenchRelevance},
-	{"spike", "a party start at twice the capacity with the serving protections on and off: status mix, p99, goodput, /healthz", runBenchSpike},
-	{"shares", "a party's share burst on Postgres with and without the share counter trigger: rate, commit latency, WAL per share", runBenchShares},
+	{"search", "search latency and throughput against the Bleve-facets baseline, build rate, memory", withStdio(benchSearchMain)},
+	{"feeds", "party, following and home feeds against the same answers in Postgres SQL, signals memory", withStdio(benchFeedsMain)},
+	{"pipeline", "commit → searchable latency at a steady change rate, and snapshot rate, through the dev pipeline", withStdio(benchPipelineMain)},
+	{"events", "event ingest into Kafka through POST /v1/events (events/s, CPU-µs per event) and the rollup lag", withStdio(benchEventsMain)},
+	{"relevance", "personalization's lift on held-out interactions (NDCG@10, recall@24, MRR) and its search latency", withStdio(benchRelevanceMain)},
+	{"spike", "a party start at twice the capacity with the serving protections on and off: status mix, p99, goodput, /healthz", withStdio(benchSpikeMain)},
+	{"shares", "a party's share burst on Postgres with and without the share counter trigger: rate, commit latency, WAL per share", withStdio(benchSharesMain)},
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -39,7 +39,7 @@ func benchUsage(w io.Writer) {
 }
 
 func benchMain(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		benchUsage(stderr)
 		if len(args) == 0 {
 			return errUsage
@@ -74,10 +74,6 @@ and --now is reused; --rebuild deletes and rebuilds both.
 
 Progress goes to stderr; the report (tables, or one JSON object with
 --json) to stdout.`
-
-func runBenchSearch(ctx context.Context, args []string) error {
-	return benchSearchMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchSearchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench search", "[flags]", benchSearchHelp)

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/eventbench"
 )
 
@@ -18,10 +16,6 @@ disk) with acks=all before each 202. Printed: events/s, CPU-µs per event
 latency, and the Kafka/discard ratio. With --database-url the rollup
 consumer then catches up and runs beside a load paced at --lag-rate
 events/s: the lag from an event to its rollup commit (p50/p99/max).`
-
-func runBenchEvents(ctx context.Context, args []string) error {
-	return benchEventsMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchEventsMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench events", "[flags]", benchEventsHelp)
@@ -45,9 +39,5 @@ func benchEventsMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, res)
-	}
-	res.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, res, res.WriteText)
 }

@@ -45,10 +45,6 @@ cross-check is reported. Targets (p99, at 1,000,000 listings): party 20k
 Progress goes to stderr; the report (tables, or one JSON object with --json)
 to stdout.`
 
-func runBenchFeeds(ctx context.Context, args []string) error {
-	return benchFeedsMain(ctx, args, os.Stdout, os.Stderr)
-}
-
 func benchFeedsMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench feeds", "[flags]", benchFeedsHelp)
 	fs.SetOutput(stderr)

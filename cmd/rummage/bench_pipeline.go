@@ -10,7 +10,6 @@ import (
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/pipelinebench"
 )
 
@@ -36,10 +35,6 @@ The in-process broker keeps its log in a temporary directory, as rummage
 dev keeps it in --kafka-dir. The bench uses its own replication slot
 (--slot) and drops it at the end.
 It changes the rows of the database: use a scratch database.`
-
-func runBenchPipeline(ctx context.Context, args []string) error {
-	return benchPipelineMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench pipeline", "--database-url URL [flags]", benchPipelineHelp)
@@ -71,12 +66,8 @@ func benchPipelineMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return explainCDC(err)
 	}
-	if *asJSON {
-		if err := benchkit.WriteJSON(stdout, res); err != nil {
-			return err
-		}
-	} else {
-		res.WriteText(stdout)
+	if err := writeResult(stdout, *asJSON, res, res.WriteText); err != nil {
+		return err
 	}
 	return res.Lost()
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/relevancebench"
 	"github.com/rummage/rummage/internal/searchbench"
 )
@@ -33,10 +31,6 @@ recall@24, MRR@24. Finally search latency anonymous vs personalized, the
 same queries in the same run, on --latency-index-dir (a bench search main
 index of --latency-listings listings, seed and now the same) or the run's
 own index.`
-
-func runBenchRelevance(ctx context.Context, args []string) error {
-	return benchRelevanceMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchRelevanceMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench relevance", "[flags]", benchRelevanceHelp)
@@ -72,9 +66,5 @@ func benchRelevanceMain(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, rep)
-	}
-	rep.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, rep, rep.WriteText)
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/internal/sharebench"
 )
 
@@ -23,10 +22,6 @@ the WAL bytes per share (pg_current_wal_lsn: the whole server's WAL, so run
 it on a quiet server with wal_level=logical, where REPLICA IDENTITY FULL
 logs the old row too), shares not committed within their step, and the
 hottest listing's fraction of the shares.`
-
-func runBenchShares(ctx context.Context, args []string) error {
-	return benchSharesMain(ctx, args, os.Stdout, os.Stderr)
-}
 
 func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench shares", "--database-url URL [flags]", benchSharesHelp)
@@ -59,11 +54,7 @@ func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return benchkit.WriteJSON(stdout, res)
-	}
-	res.WriteText(stdout)
-	return nil
+	return writeResult(stdout, *asJSON, res, res.WriteText)
 }
 
 func joinRates(rates []float64) string {

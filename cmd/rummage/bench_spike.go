@@ -32,10 +32,6 @@ party in the memory signals store; it runs as a child process so that,
 with taskset installed and two cores, it is pinned to core 0 and the load
 (this process) to core 1. Progress goes to stderr; the report to stdout.`
 
-func runBenchSpike(ctx context.Context, args []string) error {
-	return benchSpikeMain(ctx, args, os.Stdout, os.Stderr)
-}
-
 func benchSpikeMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench spike", "[flags]", benchSpikeHelp)
 	fs.SetOutput(stderr)

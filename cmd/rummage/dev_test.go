@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,7 +122,7 @@ func TestDevEndToEnd(t *testing.T) {
 	db := testpg.New(t, testpg.Options{Logical: true})
 	dir := t.TempDir()
 	slot := fmt.Sprintf("rummage_devtest_%08x", rand.Uint32())
-	adminAddr := freeAddr(t)
+	adminAddr := testkit.FreeAddr(t)
 	args := []string{"--database-url", db, "--index-dir", filepath.Join(dir, "index"), "--addr", "127.0.0.1:0",
 		"--kafka-addr", "127.0.0.1:0", "--admin-addr", adminAddr, "--seed-count", "300", "--slot", slot, "--partitions", "2", "--log-level", "warn"}
 	d := startDev(t, args...)
@@ -136,17 +135,8 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	conn := testpg.Connect(t, db)
+	exec := func(sql string, args ...any) { t.Helper(); testpg.Exec(t, conn, sql, args...) }
 	q := url.Values{"q": {"quixotic zebra"}}
 
 	exec(`INSERT INTO listings (id, seller_id, title, brand, price_cents) VALUES ('devt1', 's0000001', 'Quixotic zebra blazer', 'Zara', 4200)`)
@@ -436,15 +426,4 @@ func printedKeys(out string) map[string]string {
 		printed[m[1]] = m[2]
 	}
 	return printed
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

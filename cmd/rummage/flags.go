@@ -3,15 +3,18 @@ package main
 // The flag and logging conventions every subcommand shares.
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/rummage/rummage/api"
+	"github.com/rummage/rummage/internal/benchkit"
 )
 
 // Addresses the roles default to; the knobs of the packages take their
@@ -44,6 +47,25 @@ func newFlags(name, usageLine, description string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// isHelp reports whether a command's first argument asks for its help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
+
+// oneSubcommand runs the only subcommand of a command ("aliases suggest",
+// "users forget") with the arguments after it; anything else prints the
+// usage line ("aliases suggest [flags]") and help, and fails (flag.ErrHelp
+// when help was asked for).
+func oneSubcommand(ctx context.Context, args []string, usage, help string, run func(context.Context, []string, io.Writer) error) error {
+	sub := strings.Fields(usage)[1]
+	if len(args) == 0 || args[0] != sub {
+		fmt.Fprintf(os.Stderr, "Usage: rummage %s\n\n%s\n", usage, help)
+		if len(args) > 0 && isHelp(args[0]) {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	return run(ctx, args[1:], os.Stdout)
 }
 
 // requireDatabaseURL fails with errUsage, saying why and printing the
@@ -181,6 +203,16 @@ func (f *benchReportFlags) scenarios() []string {
 		return nil
 	}
 	return strings.Split(*f.only, ",")
+}
+
+// writeResult prints a bench's result as one JSON object with --json,
+// else as its text report.
+func writeResult(stdout io.Writer, asJSON bool, res any, writeText func(io.Writer)) error {
+	if asJSON {
+		return benchkit.WriteJSON(stdout, res)
+	}
+	writeText(stdout)
+	return nil
 }
 
 type benchReport interface {

@@ -34,7 +34,7 @@ SHA-256 is stored: in rummage.api_keys with --database-url, else in
 const defaultKeysFile = "./data/keys.json"
 
 func runKeys(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintf(os.Stderr, "Usage: rummage keys COMMAND [flags]\n\n%s\n", keysHelp)
 		if len(args) == 0 {
 			return errUsage
@@ -79,6 +79,16 @@ func (k *keyFlags) where() string {
 		return "postgres table rummage.api_keys"
 	}
 	return "file " + k.file
+}
+
+// openToChange opens the store for a change the audit log attributes to
+// the person at this command line (the returned context says who).
+func (k *keyFlags) openToChange(ctx context.Context) (context.Context, keys.Store, func(), error) {
+	store, closeStore, err := k.open(ctx, slog.Default())
+	if err != nil {
+		return ctx, nil, nil, err
+	}
+	return cliActor(ctx), store, closeStore, nil
 }
 
 func (k *keyFlags) open(ctx context.Context, log *slog.Logger) (keys.Store, func(), error) {
@@ -133,12 +143,11 @@ if it is lost).`)
 		fmt.Fprintln(fs.Output(), err)
 		return errUsage
 	}
-	store, closeStore, err := kf.open(ctx, slog.Default())
+	ctx, store, closeStore, err := kf.openToChange(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	ctx = cliActor(ctx)
 	secret, rec, err := keys.Create(ctx, store, k, *name)
 	if err != nil {
 		return err
@@ -189,12 +198,11 @@ the file; the user tokens it signed stop with it.`)
 		fmt.Fprintln(fs.Output(), "rummage keys revoke: the key's ID is required (rummage keys list shows them)")
 		return errUsage
 	}
-	store, closeStore, err := kf.open(ctx, slog.Default())
+	ctx, store, closeStore, err := kf.openToChange(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	ctx = cliActor(ctx)
 	k, err := store.Revoke(ctx, id, time.Now())
 	if err != nil {
 		return err

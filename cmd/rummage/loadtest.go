@@ -47,10 +47,6 @@ prober. Discovery first reads /v1/search, /v1/parties and /v1/drops of the
 target for ids, brands, sizes and the party. A progress line goes to stderr
 every 2 s (--quiet: none); the report to stdout (--json: one object).`
 
-func runLoadtest(ctx context.Context, args []string) error {
-	return loadtestMain(ctx, args, os.Stdout, os.Stderr)
-}
-
 func loadtestMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("loadtest", "--target URL [flags]", loadtestHelp)
 	fs.SetOutput(stderr)

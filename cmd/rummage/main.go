@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,6 +18,12 @@ import (
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string) error
+}
+
+// withStdio runs main, which writes to the streams it is given (its tests
+// pass buffers), on the process's stdout and stderr.
+func withStdio(main func(ctx context.Context, args []string, stdout, stderr io.Writer) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error { return main(ctx, args, os.Stdout, os.Stderr) }
 }
 
 var commands = []command{
@@ -33,7 +40,7 @@ var commands = []command{
 	{"aliases", "suggest brand aliases from zero-result queries (aliases suggest)", runAliases},
 	{"users", "forget a user's signals, profile, cached answers and rollups (users forget U)", runUsers},
 	{"keys", "create, list and revoke API keys; sign user tokens", runKeys},
-	{"loadtest", "offer open-loop load shaped like a party start, a drop or a search mix to a running API", runLoadtest},
+	{"loadtest", "offer open-loop load shaped like a party start, a drop or a search mix to a running API", withStdio(loadtestMain)},
 }
 
 func usage() {

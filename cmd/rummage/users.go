@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,14 +27,7 @@ const usersHelp = `Commands:
             own tables too: the signals store is their replica.`
 
 func runUsers(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "forget" {
-		fmt.Fprintf(os.Stderr, "Usage: rummage users forget USER [flags]\n\n%s\n", usersHelp)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return flag.ErrHelp
-		}
-		return errUsage
-	}
-	return usersForget(ctx, args[1:], os.Stdout)
+	return oneSubcommand(ctx, args, "users forget USER [flags]", usersHelp, usersForget)
 }
 
 func usersForget(ctx context.Context, args []string, w io.Writer) error {

@@ -110,17 +110,8 @@ func TestBrowser(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	sql := func(q string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	conn := testpg.Connect(t, db)
+	sql := func(q string, args ...any) { t.Helper(); testpg.Exec(t, conn, q, args...) }
 
 	// A listing with pictures of its own, in a closet a test shopper follows.
 	pic := func(w int) map[string]any {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,16 +18,6 @@ import (
 	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // startBroker starts the in-process broker on port with its log in dir.
 func startBroker(t *testing.T, port int, dir string) *kfake.Cluster {
@@ -82,7 +71,7 @@ func arrivals(t *testing.T, st *Store) map[string]int64 {
 // twice, whatever was replayed.
 func TestAcknowledgedEventsCountOnceAcrossCrashes(t *testing.T) {
 	st := migrated(t)
-	port, dir := freePort(t), t.TempDir()
+	port, dir := testkit.FreePort(t), t.TempDir()
 	broker := startBroker(t, port, dir)
 	defer func() { broker.Close() }()
 	brokers := []string{fmt.Sprintf("127.0.0.1:%d", port)}

@@ -205,19 +205,11 @@ func (s *Store) Drops(ctx context.Context, w Window) ([]DropStats, error) {
 	}
 	if !has {
 		d := DropStats{PerSecond: []DropSecond{}}
-		rows, err := s.pool.Query(ctx, `SELECT second, sum(arrivals)::bigint FROM rummage.analytics_drops WHERE second >= $1 AND second < $2 GROUP BY 1 ORDER BY 1`, w.From, w.To)
+		err := s.addArrivals(ctx, &d, "drops", `SELECT second, sum(arrivals)::bigint FROM rummage.analytics_drops WHERE second >= $1 AND second < $2 GROUP BY 1 ORDER BY 1`, w.From, w.To)
 		if err != nil {
-			return nil, fmt.Errorf("analytics: drops: %w", err)
+			return nil, err
 		}
-		for rows.Next() {
-			var x DropSecond
-			if err := rows.Scan(&x.Second, &x.Arrivals); err != nil {
-				return nil, err
-			}
-			d.Arrivals += x.Arrivals
-			d.PerSecond = append(d.PerSecond, x)
-		}
-		return []DropStats{d}, rows.Err()
+		return []DropStats{d}, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT available_at, count(*), count(*) FILTER (WHERE status = 'sold'),
 			extract(epoch FROM max(updated_at) FILTER (WHERE status = 'sold') - available_at)::float8
@@ -244,21 +236,9 @@ func (s *Store) Drops(ctx context.Context, w Window) ([]DropStats, error) {
 		return nil, err
 	}
 	for i := range out {
-		rows, err := s.pool.Query(ctx, `SELECT a.second, sum(a.arrivals)::bigint FROM rummage.analytics_drops a
+		err := s.addArrivals(ctx, &out[i], "drop arrivals", `SELECT a.second, sum(a.arrivals)::bigint FROM rummage.analytics_drops a
 			JOIN public.listings l ON l.id = a.listing_id WHERE l.available_at = $1 GROUP BY 1 ORDER BY 1`, out[i].At)
 		if err != nil {
-			return nil, fmt.Errorf("analytics: drop arrivals: %w", err)
-		}
-		for rows.Next() {
-			var x DropSecond
-			if err := rows.Scan(&x.Second, &x.Arrivals); err != nil {
-				return nil, err
-			}
-			x.Second = x.Second.UTC()
-			out[i].Arrivals += x.Arrivals
-			out[i].PerSecond = append(out[i].PerSecond, x)
-		}
-		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
@@ -266,6 +246,25 @@ func (s *Store) Drops(ctx context.Context, w Window) ([]DropStats, error) {
 		out = []DropStats{}
 	}
 	return out, nil
+}
+
+// addArrivals adds the (second, arrivals) rows of sql to d, seconds in UTC.
+func (s *Store) addArrivals(ctx context.Context, d *DropStats, what, sql string, args ...any) error {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("analytics: %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var x DropSecond
+		if err := rows.Scan(&x.Second, &x.Arrivals); err != nil {
+			return err
+		}
+		x.Second = x.Second.UTC()
+		d.Arrivals += x.Arrivals
+		d.PerSecond = append(d.PerSecond, x)
+	}
+	return rows.Err()
 }
 
 // Interval is a bootstrap confidence interval.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/kafkabus"
+	"github.com/rummage/rummage/internal/testkit"
 )
 
 // readPartitions reads every message of topic's partitions from the start.
@@ -203,23 +204,13 @@ func splitHostPort(a string) (string, string, error) {
 }
 
 func TestWriterConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  kafkabus.WriterConfig
-		ok   bool
-	}{
-		{"ok", kafkabus.WriterConfig{Brokers: []string{"127.0.0.1:9092"}}, true},
-		{"no brokers", kafkabus.WriterConfig{}, false},
-		{"no port", kafkabus.WriterConfig{Brokers: []string{"localhost"}}, false},
-		{"bad codec", kafkabus.WriterConfig{Brokers: []string{"h:1"}, Compression: "brotli"}, false},
-		{"lz4", kafkabus.WriterConfig{Brokers: []string{"h:1"}, Compression: "lz4"}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("Validate = %v", err)
-			}
-		})
-	}
+	testkit.CheckValidate(t, []testkit.ValidateCase[kafkabus.WriterConfig]{
+		{Name: "ok", Cfg: kafkabus.WriterConfig{Brokers: []string{"127.0.0.1:9092"}}, OK: true},
+		{Name: "no brokers", Cfg: kafkabus.WriterConfig{}, OK: false},
+		{Name: "no port", Cfg: kafkabus.WriterConfig{Brokers: []string{"localhost"}}, OK: false},
+		{Name: "bad codec", Cfg: kafkabus.WriterConfig{Brokers: []string{"h:1"}, Compression: "brotli"}, OK: false},
+		{Name: "lz4", Cfg: kafkabus.WriterConfig{Brokers: []string{"h:1"}, Compression: "lz4"}, OK: true},
+	})
 }
 
 // A Write larger than Kafka's default message.max.bytes (1 MB) is split into

@@ -102,13 +102,6 @@ func migrations(t testing.TB) []string {
 	return out
 }
 
-func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 // running is a CDC started in the background.
 type running struct {
 	cdc    *CDC
@@ -222,11 +215,11 @@ func field(t *testing.T, row json.RawMessage, name string) string {
 
 func TestSnapshotThenStream(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO sellers (id, username) VALUES ('s1', 'ann'), ('s2', 'bob')`)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, category, price_cents, images, created_at)
+	testpg.Exec(t, db, `INSERT INTO sellers (id, username) VALUES ('s1', 'ann'), ('s2', 'bob')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, category, price_cents, images, created_at)
 		VALUES ('l1', 's1', 'Red dress', '{Women,Dresses}', 4800, '[{"url":"u","width":1,"height":2}]', '2024-03-01T12:00:00Z'),
 		       ('l2', 's2', 'Boots', '{Women,Shoes}', 9000, '[]', '2024-03-02T12:00:00Z')`)
-	exec(t, db, `INSERT INTO likes (user_id, listing_id) VALUES ('u1', 'l1')`)
+	testpg.Exec(t, db, `INSERT INTO likes (user_id, listing_id) VALUES ('u1', 'l1')`)
 
 	sink := &memSink{}
 	start(t, Config{DatabaseURL: dsn}, sink)
@@ -261,12 +254,12 @@ func TestSnapshotThenStream(t *testing.T) {
 	// The stream: insert, update, deletes under FULL and DEFAULT, a
 	// multi-row transaction (a like and a listing update in one simple
 	// query: one implicit transaction), and a truncate.
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('l3', 's1', 'Hat', 1500)`)
-	exec(t, db, `UPDATE listings SET price_cents = 4000, status = 'sold' WHERE id = 'l1'`)
-	exec(t, db, `DELETE FROM listings WHERE id = 'l2'`)
-	exec(t, db, `DELETE FROM sellers WHERE id = 's2'`)
-	exec(t, db, `INSERT INTO likes (user_id, listing_id) VALUES ('u2', 'l1'); UPDATE listings SET description = 'liked twice' WHERE id = 'l1'`)
-	exec(t, db, `TRUNCATE parties`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents) VALUES ('l3', 's1', 'Hat', 1500)`)
+	testpg.Exec(t, db, `UPDATE listings SET price_cents = 4000, status = 'sold' WHERE id = 'l1'`)
+	testpg.Exec(t, db, `DELETE FROM listings WHERE id = 'l2'`)
+	testpg.Exec(t, db, `DELETE FROM sellers WHERE id = 's2'`)
+	testpg.Exec(t, db, `INSERT INTO likes (user_id, listing_id) VALUES ('u2', 'l1'); UPDATE listings SET description = 'liked twice' WHERE id = 'l1'`)
+	testpg.Exec(t, db, `TRUNCATE parties`)
 	evs = sink.waitFor(t, "stream", func(evs []change.Event) bool { return count(evs, "parties", change.OpTruncate) == 1 })
 
 	c := find(evs, "listings", change.OpCreate, `{"id":"l3"}`)
@@ -321,7 +314,7 @@ func TestSnapshotThenStream(t *testing.T) {
 func TestSnapshotDuringWrites(t *testing.T) {
 	dsn, db := newDB(t)
 	ctx := context.Background()
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
 		SELECT 'l' || g, 's1', 'item ' || g, g FROM generate_series(1, 3000) g`)
 
 	writerCtx, stopWriter := context.WithCancel(ctx)
@@ -449,10 +442,10 @@ func TestToastUnchangedKept(t *testing.T) {
 	for i := 0; len(big) < 20000; i++ {
 		big += fmt.Sprintf("%08x", uint32(i*2654435761))
 	}
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, description) VALUES ('big', 's1', 'Big', $1)`, big)
-	exec(t, db, `INSERT INTO sellers (id, username, display_name) VALUES ('sbig', 'bigshop', $1)`, big)
-	exec(t, db, `UPDATE listings SET price_cents = 1 WHERE id = 'big'`)
-	exec(t, db, `UPDATE sellers SET username = 'bigshop2' WHERE id = 'sbig'`) // REPLICA IDENTITY DEFAULT: no old row
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, description) VALUES ('big', 's1', 'Big', $1)`, big)
+	testpg.Exec(t, db, `INSERT INTO sellers (id, username, display_name) VALUES ('sbig', 'bigshop', $1)`, big)
+	testpg.Exec(t, db, `UPDATE listings SET price_cents = 1 WHERE id = 'big'`)
+	testpg.Exec(t, db, `UPDATE sellers SET username = 'bigshop2' WHERE id = 'sbig'`) // REPLICA IDENTITY DEFAULT: no old row
 	evs := sink.waitFor(t, "updates", func(evs []change.Event) bool {
 		return count(evs, "listings", change.OpUpdate) == 1 && count(evs, "sellers", change.OpUpdate) == 1
 	})
@@ -471,14 +464,14 @@ func TestToastUnchangedKept(t *testing.T) {
 
 func TestAddColumnWhileRunning(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
 	sink := &memSink{}
 	start(t, Config{DatabaseURL: dsn}, sink)
 	sink.waitFor(t, "snapshot", func(evs []change.Event) bool { return len(evs) == 1 })
-	exec(t, db, `UPDATE listings SET price_cents = 5 WHERE id = 'a'`)
-	exec(t, db, `ALTER TABLE listings ADD COLUMN badge text NOT NULL DEFAULT 'new'`)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, badge) VALUES ('b', 's1', 'B', 'hot')`)
-	exec(t, db, `UPDATE listings SET price_cents = 6 WHERE id = 'a'`)
+	testpg.Exec(t, db, `UPDATE listings SET price_cents = 5 WHERE id = 'a'`)
+	testpg.Exec(t, db, `ALTER TABLE listings ADD COLUMN badge text NOT NULL DEFAULT 'new'`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, badge) VALUES ('b', 's1', 'B', 'hot')`)
+	testpg.Exec(t, db, `UPDATE listings SET price_cents = 6 WHERE id = 'a'`)
 	evs := sink.waitFor(t, "events after ALTER", func(evs []change.Event) bool { return len(evs) == 4 })
 	if got := field(t, evs[1].After, "badge"); got != "<absent>" {
 		t.Errorf("before ALTER: badge = %s", got)
@@ -512,7 +505,7 @@ func waitCrash(t *testing.T, r *running) {
 // it again — duplicates, never loss — and takes no second snapshot.
 func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
 	sink := &memSink{}
 	var armed sync.Mutex
 	crash := false
@@ -532,12 +525,12 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 	armed.Lock()
 	crash = true
 	armed.Unlock()
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
 	waitCrash(t, r)
 	if n := count(sink.snapshot(), "listings", change.OpCreate); n != 1 {
 		t.Fatalf("before restart: %d creates acked, want 1", n)
 	}
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
 
 	cfg.Hooks = Hooks{}
 	start(t, cfg, sink)
@@ -565,7 +558,7 @@ func TestCrashBetweenAckAndConfirm(t *testing.T) {
 // whose snapshot no longer holds those rows (they would linger downstream).
 func TestCrashAfterSnapshotAck(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A'), ('b', 's1', 'B')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A'), ('b', 's1', 'B')`)
 	sink := &memSink{}
 	cfg := Config{DatabaseURL: dsn, Hooks: Hooks{AfterAck: func(uint64) error { return errCrash }}}
 	r := start(t, cfg, sink)
@@ -574,8 +567,8 @@ func TestCrashAfterSnapshotAck(t *testing.T) {
 	if n := count(first, "listings", change.OpRead); n != 2 {
 		t.Fatalf("first snapshot acked %d rows, want 2", n)
 	}
-	exec(t, db, `DELETE FROM listings WHERE id = 'a'`)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
+	testpg.Exec(t, db, `DELETE FROM listings WHERE id = 'a'`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
 
 	cfg.Hooks = Hooks{}
 	start(t, cfg, sink)
@@ -602,7 +595,7 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 	sink := &memSink{}
 	r := start(t, Config{DatabaseURL: dsn}, sink)
 	waitStreaming(t, db)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
 	sink.waitFor(t, "a", func(evs []change.Event) bool { return len(evs) == 1 })
 	// The sink has a; the CDC confirms it on its next status round (under
 	// load that can come after the sink's write): wait for it, the premise
@@ -619,7 +612,7 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 	if err != nil || st.confirmed == 0 {
 		t.Fatalf("state %+v %v", st, err)
 	}
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
 	start(t, Config{DatabaseURL: dsn}, sink)
 	evs := sink.waitFor(t, "b", func(evs []change.Event) bool { return len(evs) >= 2 })
 	time.Sleep(300 * time.Millisecond)
@@ -634,7 +627,7 @@ func TestResumeSkipsConfirmed(t *testing.T) {
 // confirmed position forward.
 func TestIdleAdvancesSlot(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `CREATE TABLE unrelated (id serial PRIMARY KEY, v text)`)
+	testpg.Exec(t, db, `CREATE TABLE unrelated (id serial PRIMARY KEY, v text)`)
 	sink := &memSink{}
 	start(t, Config{DatabaseURL: dsn}, sink)
 	waitStreaming(t, db)
@@ -642,7 +635,7 @@ func TestIdleAdvancesSlot(t *testing.T) {
 	var target string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		exec(t, db, `INSERT INTO unrelated (v) SELECT 'x' FROM generate_series(1, 100)`)
+		testpg.Exec(t, db, `INSERT INTO unrelated (v) SELECT 'x' FROM generate_series(1, 100)`)
 		if target == "" {
 			if err := db.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target); err != nil {
 				t.Fatal(err)
@@ -680,29 +673,19 @@ func TestMissingTables(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"defaults", Config{DatabaseURL: "postgres://x"}, true},
-		{"no url", Config{}, false},
-		{"bad slot", Config{DatabaseURL: "x", Slot: "Bad-Slot"}, false},
-		{"schema table", Config{DatabaseURL: "x", Tables: []string{"shop.listings"}}, true},
-		{"bad table", Config{DatabaseURL: "x", Tables: []string{"a.b.c"}}, false},
-		{"bad prefix", Config{DatabaseURL: "x", TopicPrefix: "a b"}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("Validate = %v", err)
-			}
-		})
-	}
+	testkit.CheckValidate(t, []testkit.ValidateCase[Config]{
+		{Name: "defaults", Cfg: Config{DatabaseURL: "postgres://x"}, OK: true},
+		{Name: "no url", Cfg: Config{}, OK: false},
+		{Name: "bad slot", Cfg: Config{DatabaseURL: "x", Slot: "Bad-Slot"}, OK: false},
+		{Name: "schema table", Cfg: Config{DatabaseURL: "x", Tables: []string{"shop.listings"}}, OK: true},
+		{Name: "bad table", Cfg: Config{DatabaseURL: "x", Tables: []string{"a.b.c"}}, OK: false},
+		{Name: "bad prefix", Cfg: Config{DatabaseURL: "x", TopicPrefix: "a b"}, OK: false},
+	})
 }
 
 func TestSnapshotFunc(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) SELECT 'l' || g, 's', 't' FROM generate_series(1, 250) g`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) SELECT 'l' || g, 's', 't' FROM generate_series(1, 250) g`)
 	var n int
 	var last change.Event
 	lsn, err := Snapshot(context.Background(), dsn, SnapshotOptions{Tables: []string{"listings", "sellers"}, BatchSize: 100}, func(_ context.Context, evs []change.Event) error {

@@ -74,7 +74,7 @@ func topicKeys(t *testing.T, brokers []string, topic string) map[change.Op]map[s
 
 func TestKafkaEndToEndWithOutage(t *testing.T) {
 	dsn, db := newDB(t)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('a', 's1', 'A')`)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 	}
 	defer testkit.Go(context.Background(), t, "Run", c.Run)()
 	waitStreaming(t, db)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
-	exec(t, db, `UPDATE listings SET price_cents = 7 WHERE id = 'a'`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('b', 's1', 'B')`)
+	testpg.Exec(t, db, `UPDATE listings SET price_cents = 7 WHERE id = 'a'`)
 	topic := change.Topic("e2e", "public", "listings")
 	testkit.EventuallyEvery(t, "first events in Kafka", 45*time.Second, topicPoll, func() bool {
 		k := topicKeys(t, brokers, topic)
@@ -109,7 +109,7 @@ func TestKafkaEndToEndWithOutage(t *testing.T) {
 	// Kafka goes away; a row written meanwhile must arrive once a broker is
 	// back (the CDC reconnects and resends from its confirmed LSN).
 	closeOnce.Do(cluster.Close)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('c', 's1', 'C')`)
 	time.Sleep(300 * time.Millisecond)
 	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
 	if err != nil {

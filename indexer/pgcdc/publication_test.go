@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/internal/testpg"
 )
 
 // TestPublicationHoldsMarketplaceTablesOnly: with every migration applied
@@ -42,9 +43,9 @@ func TestPublicationHoldsMarketplaceTablesOnly(t *testing.T) {
 		t.Errorf("publication FOR ALL TABLES = %v (%v)", all, err)
 	}
 
-	exec(t, db, `INSERT INTO rummage.api_keys (id, name, kind, prefix, hash, token_key)
+	testpg.Exec(t, db, `INSERT INTO rummage.api_keys (id, name, kind, prefix, hash, token_key)
 		VALUES ('0123456789ab', 'k', 'search', 'rk_search_abcd', decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))`)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('after-key', 's1', 'Marker')`)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title) VALUES ('after-key', 's1', 'Marker')`)
 	// The slot is active while it is still being created, so the marker may
 	// land in the snapshot (a read) rather than the stream (a create): either
 	// way it comes after the key's insert, which must have left no event.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 )
 
@@ -26,13 +27,7 @@ func (b *blockingTarget) Finish(context.Context) error { return nil }
 func (b *blockingTarget) Abort(context.Context) error  { b.aborted.Store(true); return nil }
 
 func post(h http.Handler, body string, header ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, AdminPath, strings.NewReader(body))
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return testkit.Serve(h, http.MethodPost, AdminPath, strings.NewReader(body), header...)
 }
 
 // TestAdminNeverTakesADatabaseURL: the reindex snapshots the process's own

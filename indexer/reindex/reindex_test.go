@@ -78,13 +78,6 @@ func newDB(t *testing.T) (string, *pgx.Conn) {
 	return dsn, testpg.Connect(t, dsn)
 }
 
-func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 // TestReindexMidStream runs a reindex of the embedded index while Postgres
 // takes continuous inserts, updates and deletes that a real CDC streams into
 // the live backend, and a reader searches all along: no search may miss a
@@ -94,9 +87,9 @@ func TestReindexMidStream(t *testing.T) {
 	dsn, db := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
 		SELECT 'k' || g, 's1', 'keepsake jacket ' || g, 1000 FROM generate_series(1, $1::int) g`, stable)
-	exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
+	testpg.Exec(t, db, `INSERT INTO listings (id, seller_id, title, price_cents)
 		SELECT 'c' || g, 's1', 'churn shirt ' || g, 500 FROM generate_series(1, 300) g`)
 
 	cfg := embedded.Config{Dir: filepath.Join(t.TempDir(), "index"), RefreshInterval: time.Hour}

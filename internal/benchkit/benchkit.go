@@ -1,7 +1,7 @@
 // Package benchkit is the measuring plumbing of the rummage bench commands:
 // a closed-loop load runner that records the latency of every operation,
-// percentiles and throughput, and readings of the process's memory and the
-// machine's load average from /proc.
+// percentiles and throughput, readings of the process's memory and the
+// machine's load average from /proc, and a bench's working directory.
 //
 // It knows nothing of search or indexing; it imports only the standard
 // library.
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -272,4 +273,18 @@ func WriteJSON(w io.Writer, report any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(report)
+}
+
+// WorkDir is a bench's working directory: dir when given (cleanup does
+// nothing), else a new temporary one named after pattern (as
+// os.MkdirTemp's) that cleanup removes.
+func WorkDir(dir, pattern string) (_ string, cleanup func(), _ error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }

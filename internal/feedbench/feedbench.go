@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rummage/rummage/fixtures"
@@ -155,13 +154,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer x.Close()
 	rep.Index = build
 
-	dir := c.SignalsDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "rummage-feedbench-signals-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchkit.WorkDir(c.SignalsDir, "rummage-feedbench-signals-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	st, ds, mem, err := loadSignals(ctx, c, dir)
 	if err != nil {
 		return nil, err

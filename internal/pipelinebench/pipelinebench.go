@@ -95,13 +95,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 
-	dir := c.IndexDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "rummage-bench-pipeline-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchkit.WorkDir(c.IndexDir, "rummage-bench-pipeline-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	idx, err := embedded.Open(ctx, embedded.Config{Dir: dir})
 	if err != nil {
 		return nil, err

@@ -144,15 +144,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	// 1. The catalog and the shoppers.
-	dir := c.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "relevancebench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := benchkit.WorkDir(c.Dir, "relevancebench-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	x, err := c.index(ctx, dir)
 	if err != nil {
 		return nil, err

@@ -150,15 +150,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "rummage-spike-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchkit.WorkDir(cfg.Dir, "rummage-spike-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	rep := &Report{Listings: cfg.Listings, PartyShares: cfg.PartyShares, P99LimitMS: float64(cfg.P99Limit.Milliseconds()), Cores: runtime.NumCPU()}
 	sigDir := filepath.Join(dir, "signals")
 	if err := writeSignals(ctx, &cfg, sigDir); err != nil {

@@ -3,6 +3,11 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +73,56 @@ func Go(ctx context.Context, t testing.TB, what string, run func(context.Context
 		if err := <-done; err != nil {
 			t.Errorf("%s: %v", what, err)
 		}
+	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server the test starts (or a port nothing should answer on).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is FreePort as a host:port on 127.0.0.1.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+}
+
+// Serve runs one request through h and returns the recorded answer; header
+// is name, value pairs.
+func Serve(h http.Handler, method, target string, body io.Reader, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, body)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// ValidateCase is a named configuration and whether its Validate accepts
+// it.
+type ValidateCase[C interface{ Validate() error }] struct {
+	Name string
+	Cfg  C
+	OK   bool
+}
+
+// CheckValidate runs one subtest per case: Validate accepts the
+// configuration exactly when the case says so.
+func CheckValidate[C interface{ Validate() error }](t *testing.T, cases []ValidateCase[C]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if err := tc.Cfg.Validate(); (err == nil) != tc.OK {
+				t.Errorf("Validate() = %v, want ok %v", err, tc.OK)
+			}
+		})
 	}
 }

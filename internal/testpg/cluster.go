@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rummage/rummage/internal/testkit"
 )
 
 // BinDir holds the Postgres 15 server binaries (initdb, pg_ctl):
@@ -84,7 +85,7 @@ func NewCluster(t testing.TB) *Cluster {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	for attempt := 0; ; attempt++ {
-		c.port = freePort(t)
+		c.port = testkit.FreePort(t)
 		conf := fmt.Sprintf(`
 listen_addresses = '127.0.0.1'
 port = %d
@@ -195,17 +196,6 @@ func (c *Cluster) waitReady(t testing.TB) {
 func (c *Cluster) Log() string {
 	b, _ := os.ReadFile(c.logFile())
 	return string(b)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // OpenDir returns a fresh directory that every OS user can enter (0755,

@@ -95,6 +95,15 @@ func Connect(t testing.TB, url string) *pgx.Conn {
 	return conn
 }
 
+// Exec runs sql on conn and fails the test, naming the statement, if it
+// fails.
+func Exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
 // connectAdmin connects to AdminURL, or skips the test (fails it under
 // CI=true) when Postgres cannot be reached.
 func connectAdmin(ctx context.Context, t testing.TB) *pgx.Conn {

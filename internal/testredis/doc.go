@@ -8,5 +8,6 @@
 // Start runs a private redis-server instead, for a test that must restart
 // (empty) the Redis under a running store.
 //
-// It is test plumbing only and imports no Rummage package but testpg.
+// It is test plumbing only and imports no Rummage package but testpg and
+// testkit.
 package testredis

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
@@ -33,13 +34,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		testpg.Unavailable(t, "no redis-server on PATH to start a private Redis: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{bin: bin, port: port, dir: t.TempDir()}
+	s := &Server{bin: bin, port: testkit.FreePort(t), dir: t.TempDir()}
 	t.Cleanup(s.stop)
 	if err := s.start(); err != nil {
 		t.Fatal(err)

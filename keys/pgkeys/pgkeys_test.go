@@ -30,20 +30,28 @@ func open(t *testing.T, url string) *Store {
 	return s
 }
 
+// withKey opens a store on a migrated database and creates one key in it,
+// which must then refuse to be added again.
+func withKey(ctx context.Context, t *testing.T, kind keys.Kind, name string) (url string, s *Store, secret string, k keys.Key) {
+	t.Helper()
+	url = testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
+	s = open(t, url)
+	secret, k, err := keys.Create(ctx, s, kind, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, k); !errors.Is(err, keys.ErrDuplicate) {
+		t.Fatalf("adding twice: %v, want ErrDuplicate", err)
+	}
+	return url, s, secret, k
+}
+
 // TestStore: keys round-trip through rummage.api_keys with only their hash
 // stored, and a revocation made by another process reaches a running ring
 // through the notification alone (its periodic refresh is an hour away).
 func TestStore(t *testing.T) {
 	ctx := context.Background()
-	url := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
-	s := open(t, url)
-	secret, k, err := keys.Create(ctx, s, keys.Public, "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Add(ctx, k); !errors.Is(err, keys.ErrDuplicate) {
-		t.Errorf("adding twice: %v, want ErrDuplicate", err)
-	}
+	url, s, secret, k := withKey(ctx, t, keys.Public, "web")
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List = %v, %v", list, err)
@@ -98,15 +106,7 @@ func TestStore(t *testing.T) {
 // change that fails leaves no row.
 func TestKeyChangesAreAudited(t *testing.T) {
 	ctx := audit.WithActor(context.Background(), "cli:ops")
-	url := testpg.New(t, testpg.Options{Setup: fixtures.Migrate})
-	s := open(t, url)
-	_, k, err := keys.Create(ctx, s, keys.Admin, "ops laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Add(ctx, k); !errors.Is(err, keys.ErrDuplicate) {
-		t.Fatalf("adding twice: %v", err)
-	}
+	url, s, _, k := withKey(ctx, t, keys.Admin, "ops laptop")
 	if _, err := s.Revoke(audit.WithActor(context.Background(), "key:"+k.ID), k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -56,14 +56,7 @@ func Load(ctx context.Context, b query.Backend) error {
 // Request is a retrieval as the test data spells it: the parameters of
 // GET /v1/search, and the restriction the feeds use.
 type Request struct {
-	Q          string       `json:"q,omitempty"`
-	Brand      []string     `json:"brand,omitempty"`
-	Size       []string     `json:"size,omitempty"`
-	Condition  []string     `json:"condition,omitempty"`
-	Color      []string     `json:"color,omitempty"`
-	Category   string       `json:"category,omitempty"`
-	PriceMin   *int64       `json:"price_min,omitempty"`
-	PriceMax   *int64       `json:"price_max,omitempty"`
+	query.Params
 	Sort       string       `json:"sort,omitempty"`
 	Limit      int          `json:"limit,omitempty"`
 	Facets     []string     `json:"facets,omitempty"`
@@ -322,11 +315,8 @@ func (r *Request) Build(t testing.TB, now time.Time) *query.Retrieval {
 		limit = DefaultLimit
 	}
 	req := &query.Retrieval{
-		Query: r.Q,
-		Filters: query.Filters{
-			Brands: r.Brand, Sizes: r.Size, Conditions: r.Condition, Colors: r.Color,
-			PriceMin: r.PriceMin, PriceMax: r.PriceMax,
-		},
+		Query:      r.Q,
+		Filters:    r.Params.Filters(),
 		Sort:       query.Sort(r.Sort),
 		N:          limit,
 		Docs:       limit,
@@ -342,9 +332,6 @@ func (r *Request) Build(t testing.TB, now time.Time) *query.Retrieval {
 		if sc.Category != "" {
 			req.Scope.Filters.Category = strings.Split(sc.Category, "/")
 		}
-	}
-	if r.Category != "" {
-		req.Filters.Category = strings.Split(r.Category, "/")
 	}
 	for _, f := range r.Facets {
 		req.Facets = append(req.Facets, query.Facet(f))

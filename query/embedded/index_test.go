@@ -15,6 +15,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/conformance"
 	"github.com/rummage/rummage/query/embedded"
@@ -60,23 +61,12 @@ func hitIDs(res *feed.Page) []string {
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  embedded.Config
-		ok   bool
-	}{
-		{"ok", embedded.Config{Dir: "x"}, true},
-		{"no dir", embedded.Config{}, false},
-		{"negative refresh", embedded.Config{Dir: "x", RefreshInterval: -1}, false},
-		{"negative batch", embedded.Config{Dir: "x", BulkBatch: -1}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.cfg.Validate(); (err == nil) != tt.ok {
-				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
-			}
-		})
-	}
+	testkit.CheckValidate(t, []testkit.ValidateCase[*embedded.Config]{
+		{Name: "ok", Cfg: &embedded.Config{Dir: "x"}, OK: true},
+		{Name: "no dir", Cfg: &embedded.Config{}, OK: false},
+		{Name: "negative refresh", Cfg: &embedded.Config{Dir: "x", RefreshInterval: -1}, OK: false},
+		{Name: "negative batch", Cfg: &embedded.Config{Dir: "x", BulkBatch: -1}, OK: false},
+	})
 }
 
 func TestOpenErrors(t *testing.T) {

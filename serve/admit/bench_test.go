@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/internal/benchkit"
 	"github.com/rummage/rummage/serve/admit"
 )
@@ -23,17 +22,7 @@ func BenchmarkShed(b *testing.B) {
 		b.Fatal(err)
 	}
 	s, _ := server(b, &backend{}, a.Middleware)
-	req := httptest.NewRequest(http.MethodGet, "/v1/search?q=dress&facets=brand", nil)
-	req.Header.Set("Authorization", "Bearer "+apitest.Shared().Search)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
-		if w.Code != http.StatusServiceUnavailable {
-			b.Fatal(w.Code)
-		}
-	}
+	benchServe(b, s, authorized("/v1/search?q=dress&facets=brand"), http.StatusServiceUnavailable)
 }
 
 // BenchmarkShedDecision is the admission middleware's own part of a shed.
@@ -82,6 +71,20 @@ func BenchmarkLocalAllow(b *testing.B) { benchStore(b, admit.NewLocal(nil)) }
 func BenchmarkRedisAllow(b *testing.B) {
 	c, prefix := testRedis(b)
 	benchStore(b, admit.NewRedis(c, prefix))
+}
+
+// benchServe measures s answering req, which must answer want, with the
+// server CPU per request.
+func benchServe(b *testing.B, s http.Handler, req *http.Request, want int) {
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Fatal(w.Code)
+		}
+	}
 }
 
 // reportCPU reports this process's CPU per operation (cpu-ns/op) when the

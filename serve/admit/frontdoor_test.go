@@ -82,16 +82,7 @@ func BenchmarkFrontDoorShed(b *testing.B) {
 	go s.ServeHTTP(httptest.NewRecorder(), authorized("/v1/search?q=held"))
 	<-entered
 	defer close(hold)
-	req := authorized("/v1/search?q=dress&facets=brand")
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
-		if w.Code != http.StatusServiceUnavailable {
-			b.Fatal(w.Code)
-		}
-	}
+	benchServe(b, s, authorized("/v1/search?q=dress&facets=brand"), http.StatusServiceUnavailable)
 }
 
 func authorized(target string) *http.Request {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/indexer"
+	"github.com/rummage/rummage/internal/testkit"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
@@ -186,12 +187,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) get(target string, hdr ...string) *httptest.ResponseRecorder {
 	f.t.Helper()
-	req := httptest.NewRequest(http.MethodGet, target, nil)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, req)
+	rec := testkit.Serve(f.h, http.MethodGet, target, nil, hdr...)
 	if rec.Code != http.StatusOK && rec.Code != http.StatusNotModified {
 		f.t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
 	}

@@ -63,7 +63,7 @@ func FuzzLogFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		st := newState()
 		_ = applyFrame(st, p)
-		st.positionList()
+		positionList(st.positions)
 		st.topEngaged(0, 1<<50, 1000, 10)
 	})
 }

@@ -211,7 +211,7 @@ func (p *profiles) compactLocked() error {
 		return fmt.Errorf("memory: profiles: %w", err)
 	}
 	p.mu.RLock()
-	snap := profileSnapshot{Gen: gen, Users: p.users, Positions: p.positionList()}
+	snap := profileSnapshot{Gen: gen, Users: p.users, Positions: positionList(p.pos)}
 	err = atomicfile.WriteJSON(filepath.Join(p.dir, profileSnapshotName), &snap)
 	p.mu.RUnlock()
 	if err != nil {
@@ -223,15 +223,6 @@ func (p *profiles) compactLocked() error {
 	old.Close()
 	_ = os.Remove(filepath.Join(p.dir, profileLogName(gen-1)))
 	return nil
-}
-
-func (p *profiles) positionList() []signals.Position {
-	out := make([]signals.Position, 0, len(p.pos))
-	for k, off := range p.pos {
-		out = append(out, signals.Position{Topic: k.topic, Partition: k.partition, Offset: off})
-	}
-	signals.SortPositions(out)
-	return out
 }
 
 func (p *profiles) close() error {
@@ -274,7 +265,7 @@ func (s *Store) ApplyProfiles(ctx context.Context, b signals.ProfileBatch) error
 func (s *Store) ProfilePositions(ctx context.Context) ([]signals.Position, error) {
 	s.prof.mu.RLock()
 	defer s.prof.mu.RUnlock()
-	return s.prof.positionList(), nil
+	return positionList(s.prof.pos), nil
 }
 
 // Profile implements signals.ProfileStore.

@@ -140,6 +140,16 @@ type posKey struct {
 	partition int
 }
 
+// positionList returns the positions of m in (topic, partition) order.
+func positionList(m map[posKey]int64) []signals.Position {
+	out := make([]signals.Position, 0, len(m))
+	for k, off := range m {
+		out = append(out, signals.Position{Topic: k.topic, Partition: k.partition, Offset: off})
+	}
+	signals.SortPositions(out)
+	return out
+}
+
 const (
 	blockBits = 8
 	blockSize = 1 << blockBits

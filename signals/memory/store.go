@@ -273,16 +273,7 @@ func (s *Store) Snapshot() error {
 func (s *Store) Positions(ctx context.Context) ([]signals.Position, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.st.positionList(), nil
-}
-
-func (s *state) positionList() []signals.Position {
-	out := make([]signals.Position, 0, len(s.positions))
-	for k, off := range s.positions {
-		out = append(out, signals.Position{Topic: k.topic, Partition: k.partition, Offset: off})
-	}
-	signals.SortPositions(out)
-	return out
+	return positionList(s.st.positions), nil
 }
 
 // Close closes the log. Reads keep answering from memory; Apply fails.

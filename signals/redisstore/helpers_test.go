@@ -2,69 +2,34 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"net"
-	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/signals"
 )
 
-// testURL is the shared Redis of every machine, or $RUMMAGE_REDIS_URL.
-func testURL() string {
-	if u := os.Getenv("RUMMAGE_REDIS_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
-
-// requireRedis skips (fails under CI=true) when Redis does not answer.
-func requireRedis(t testing.TB) {
-	t.Helper()
-	opt, err := redis.ParseURL(testURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", opt.Addr, time.Second)
-	if err != nil {
-		testpg.Unavailable(t, "no Redis at %s: %v", opt.Addr, err)
-		return
-	}
-	c.Close()
-}
-
-func randomPrefix() string { return "redisstore-test-" + strings.ToLower(rand.Text()[:12]) }
-
-// openTest opens a Store on a fresh random prefix and deletes its keys
+// openTest opens a Store on a fresh random prefix whose keys are deleted
 // when the test ends (never a FLUSH: the Redis is shared).
 func openTest(t testing.TB) *Store {
 	t.Helper()
-	requireRedis(t)
-	prefix := randomPrefix()
-	s, err := Open(context.Background(), Config{URL: testURL(), Prefix: prefix})
+	prefix := testredis.Prefix(t, "redisstore-test")
+	s, err := Open(context.Background(), Config{URL: testredis.URL(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Its own client: the suite may close the Store before this runs.
-	admin := redis.NewClient(s.c.Options())
-	t.Cleanup(func() {
-		deletePrefix(t, admin, prefix)
-		admin.Close()
-		s.Close()
-	})
+	// Closed before testredis deletes the prefix with its own client.
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // reopen opens a second Store on s's Redis and prefix.
 func reopen(t testing.TB, s *Store) *Store {
 	t.Helper()
-	r, err := Open(context.Background(), Config{URL: testURL(), Prefix: s.prefix})
+	r, err := Open(context.Background(), Config{URL: testredis.URL(), Prefix: s.prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,19 +48,6 @@ func prefixKeys(t testing.TB, c *redis.Client, prefix string) []string {
 		t.Fatal(err)
 	}
 	return keys
-}
-
-func deletePrefix(t testing.TB, c *redis.Client, prefix string) {
-	t.Helper()
-	keys := prefixKeys(t, c, prefix)
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		if err := c.Unlink(context.Background(), keys[:n]...).Err(); err != nil {
-			t.Error(err)
-			return
-		}
-		keys = keys[n:]
-	}
 }
 
 // counter counts round trips: one per command sent alone, one per

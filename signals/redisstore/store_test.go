@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -419,7 +420,7 @@ func TestPositionsAndEpoch(t *testing.T) {
 
 	// Redis emptied under the running applier: Apply refuses, Positions
 	// answers none, then applying works again.
-	deletePrefix(t, s.c, s.prefix)
+	testredis.Delete(t, s.prefix)
 	err = s.Apply(ctx, signals.Batch{Changes: cs[:1], Positions: []signals.Position{{Topic: "t", Offset: 99}}})
 	if !errors.Is(err, ErrEmptied) {
 		t.Fatalf("apply on an emptied Redis: %v, want ErrEmptied", err)

@@ -1,6 +1,7 @@
 // Builds the shopper app and the dashboard into ../dist, which the Go
 // package web embeds: hashed bundles under assets/ (served immutable) and
-// the two HTML pages that load them (served no-cache). Deterministic: CI
+// pages.json, the bundles each HTML page (src/*.html, served no-cache)
+// loads. Deterministic: CI
 // rebuilds and fails when the committed dist differs.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,10 +49,10 @@ if (js > 200 * 1024) {
   process.exit(1);
 }
 
-for (const page of ['index', 'admin']) {
-  const entry = page === 'index' ? 'shop' : 'admin';
-  const html = readFileSync(join(here, 'src', `${page}.html`), 'utf8')
-    .replaceAll('{{css}}', '/assets/' + outputs[entry + '.css'])
-    .replaceAll('{{js}}', '/assets/' + outputs[entry + '.js']);
-  writeFileSync(join(dist, `${page}.html`), html);
+// The pages stay one file each (src/*.html, which package web embeds and
+// fills in); the build names their bundles in pages.json.
+const pages = {};
+for (const [page, entry] of [['admin', 'admin'], ['index', 'shop']]) {
+  pages[page] = { css: '/assets/' + outputs[entry + '.css'], js: '/assets/' + outputs[entry + '.js'] };
 }
+writeFileSync(join(dist, 'pages.json'), JSON.stringify(pages, null, 2) + '\n');
