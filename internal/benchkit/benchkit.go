@@ -1,7 +1,7 @@
 // Package benchkit is the measuring plumbing of the rummage bench commands:
 // a closed-loop load runner that records the latency of every operation,
-// percentiles and throughput, and readings of the process's memory and the
-// machine's load average from /proc.
+// percentiles and throughput, readings of the process's memory and the
+// machine's load average from /proc, and a served child process (Child).
 //
 // It knows nothing of search or indexing; it imports only the standard
 // library.
