@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/rummage/rummage/internal/purgebench"
 )
@@ -73,6 +74,7 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&cfg.Workers, "workers", d.Workers, "writer connections")
 	fs.StringVar(&cfg.Slot, "slot", d.Slot, "dev's replication slot `name`")
 	fs.BoolVar(&cfg.Pin, "pin", false, "run dev on core 0 with taskset")
+	devArgs := fs.String("dev-args", "", "more flags for rummage dev, space-separated (e.g. \"--linger 50ms\"), to compare settings")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
@@ -83,6 +85,7 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	cfg.Exe = exe
+	cfg.DevArgs = strings.Fields(*devArgs)
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf(stderr, "bench purge")("%v", err)
 	}

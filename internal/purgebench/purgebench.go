@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,9 @@ type Config struct {
 	Slot string
 	// Pin runs dev on core 0 (taskset) and leaves the rest unpinned.
 	Pin bool
+	// DevArgs are more flags for dev (e.g. --linger 50ms), to compare
+	// settings.
+	DevArgs []string
 	// Log gets progress (nil: none).
 	Log *slog.Logger
 }
@@ -154,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	rep := &Report{Rate: cfg.Rate, SaleRate: cfg.SaleRate, PartyShareRate: cfg.PartyShareRate, Mix: mixString(),
+	rep := &Report{DevArgs: strings.Join(cfg.DevArgs, " "), Rate: cfg.Rate, SaleRate: cfg.SaleRate, PartyShareRate: cfg.PartyShareRate, Mix: mixString(),
 		DurationS: cfg.Duration.Seconds(), Cores: runtime.NumCPU(), LoadAvgStart: benchkit.LoadAvg()}
 	dbURL, pg, err := database(ctx, &cfg, dir)
 	if err != nil {
@@ -283,6 +287,7 @@ func startDev(ctx context.Context, cfg *Config, dir, dbURL string) (*service, er
 	args := []string{"dev", "--database-url", dbURL, "--index-dir", filepath.Join(dir, "index"), "--addr", addr, "--admin-addr", admin,
 		"--kafka-addr", "127.0.0.1:0", "--seed-count", strconv.Itoa(cfg.Listings), "--seed", strconv.FormatUint(cfg.Seed, 10),
 		"--simulate=false", "--slot", cfg.Slot, "--log-level", "warn"}
+	args = append(args, cfg.DevArgs...)
 	base := "http://" + addr
 	cfg.logf("starting rummage dev on %s (seeds %d listings into an empty database, then snapshots them)", base, cfg.Listings)
 	start := time.Now()
@@ -367,7 +372,7 @@ func (b *bench) measure(ctx context.Context, svc *service, pg *devpg.Cluster, re
 			case <-loadDone:
 				return nil, fmt.Errorf("purgebench: the writes stopped: %v", loadErr)
 			case <-progress.C:
-				b.progress(start, i)
+				b.progress(ctx, start, i)
 			case <-time.After(wait):
 			}
 		}
@@ -393,11 +398,26 @@ func (b *bench) measure(ctx context.Context, svc *service, pg *devpg.Cluster, re
 	return rep, nil
 }
 
-func (b *bench) progress(start time.Time, sales int) {
-	done, purged := 0, 0
+func (b *bench) progress(ctx context.Context, start time.Time, sales int) {
 	b.mu.Lock()
-	done, purged = b.done, b.purged
+	done, purged := b.done, b.purged
 	b.mu.Unlock()
-	b.cfg.logf("%4.0f s: %d sales started, %d measured (%d purged within the timeout), %d polls; load %.2f",
-		time.Since(start).Seconds(), sales, done, purged, b.polls.Load(), benchkit.LoadAvg()[0])
+	lag := "?"
+	if m, err := b.metrics(ctx); err == nil {
+		lag = fmt.Sprintf("%.0f events behind in Kafka, CDC %.0f KiB and %.1f s behind the WAL", sumSeries(m, "rummage_indexer_consumer_lag"),
+			m["rummage_cdc_replication_lag_bytes"]/1024, m["rummage_cdc_replication_lag_seconds"])
+	}
+	b.cfg.logf("%4.0f s: %d sales started, %d measured (%d purged within the timeout), %d polls; indexer %s; load %.2f",
+		time.Since(start).Seconds(), sales, done, purged, b.polls.Load(), lag, benchkit.LoadAvg()[0])
+}
+
+// sumSeries sums every series of the metric name (over its labels).
+func sumSeries(m map[string]float64, name string) float64 {
+	var t float64
+	for s, v := range m {
+		if s == name || strings.HasPrefix(s, name+"{") {
+			t += v
+		}
+	}
+	return t
 }

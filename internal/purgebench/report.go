@@ -27,6 +27,7 @@ type Report struct {
 	SaleRate       float64 `json:"sales_per_s"`
 	PartyShareRate float64 `json:"party_shares_per_s"`
 	Mix            string  `json:"mix"`
+	DevArgs        string  `json:"dev_args,omitempty"`
 	DurationS      float64 `json:"sales_duration_s"`
 	Cores          int     `json:"cores"`
 	// Window is the measured time (writes start to the last sale's end);
@@ -54,8 +55,10 @@ type Report struct {
 	// the same (rummage_cache_purged_total{changed="false"}).
 	Cache     map[string]float64 `json:"cache"`
 	OverPurge float64            `json:"over_purge"`
-	// Stages are the means over the window of the pipeline's histograms.
-	Stages map[string]float64 `json:"stages"`
+	// Stages are the means over the window of the pipeline's histograms;
+	// Counters the deltas of its counters (summed over their labels).
+	Stages   map[string]float64 `json:"stages"`
+	Counters map[string]float64 `json:"pipeline_counters"`
 	// CPU seconds over the window: the service (dev, a child process; 0 in
 	// process), the private Postgres (0 for --database-url) and the bench.
 	ServiceCPU   float64    `json:"service_cpu_s"`
@@ -146,7 +149,13 @@ func (r *Report) fill(load pipeline.LoadResult, extra func() (int64, int64), sal
 	if same+changed > 0 {
 		r.OverPurge = same / (same + changed)
 	}
-	r.Stages = map[string]float64{}
+	r.Stages, r.Counters = map[string]float64{}, map[string]float64{}
+	for s, v := range m1 {
+		name, _, _ := strings.Cut(s, "{")
+		if strings.HasSuffix(name, "_total") && (strings.HasPrefix(name, "rummage_cdc_") || strings.HasPrefix(name, "rummage_indexer_")) {
+			r.Counters[name] += v - m0[s]
+		}
+	}
 	for s := range m1 {
 		name, ok := strings.CutSuffix(s, "_sum")
 		if !ok || !(strings.HasPrefix(name, "rummage_cdc_") || strings.HasPrefix(name, "rummage_indexer_")) {
@@ -165,6 +174,9 @@ func (r *Report) WriteJSON(w io.Writer) error { return benchkit.WriteJSON(w, r) 
 func (r *Report) WriteText(w io.Writer) error {
 	la := func(l [3]float64) string { return fmt.Sprintf("%.2f %.2f %.2f", l[0], l[1], l[2]) }
 	fmt.Fprintf(w, "bench purge: %d listings in Postgres, rummage dev (CDC → Kafka → indexer → embedded index, API with cache), %d cores\n", r.Listings, r.Cores)
+	if r.DevArgs != "" {
+		fmt.Fprintf(w, "dev flags  %s\n", r.DevArgs)
+	}
 	fmt.Fprintf(w, "writes     offered %.0f changes/s (%s; %.0f/s shares into the party; %.0f sales/s, each after a share into the party)\n", r.Rate, r.Mix, r.PartyShareRate, r.SaleRate)
 	fmt.Fprintf(w, "           achieved %.0f changes/s: %d changes over %.1f s, %d failed transactions, %d failed sale writes\n", r.Achieved, r.Changes, r.Window, r.FailedTx, r.WriteErrors)
 	skipped := ""
@@ -197,6 +209,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, k := range slices.Sorted(maps.Keys(r.Stages)) {
 		fmt.Fprintf(w, "stage      %-58s %.4g\n", k, r.Stages[k])
 	}
+	var cs []string
+	for _, k := range slices.Sorted(maps.Keys(r.Counters)) {
+		if r.Counters[k] != 0 {
+			cs = append(cs, fmt.Sprintf("%s %.0f", strings.TrimSuffix(k, "_total"), r.Counters[k]))
+		}
+	}
+	fmt.Fprintf(w, "counters   %s\n", strings.Join(cs, ", "))
 	svc := fmt.Sprintf("%.1f s (%.2f cores)", r.ServiceCPU, r.ServiceCPU/max(r.Window, 1))
 	if r.InProcess {
 		svc = "in the bench's process"

@@ -31,6 +31,7 @@ type bench struct {
 	shares    atomic.Int64 // the sold listings' shares into the party
 	sold      atomic.Int64
 	writeErrs atomic.Int64
+	diagnosed atomic.Int64 // sales whose listing page never said sold, logged
 
 	mu           sync.Mutex
 	used         map[string]bool // listings picked for a sale
@@ -280,6 +281,14 @@ func (b *bench) sale(ctx context.Context, i int) *Sale {
 	})
 	wg.Wait()
 	s.ListingPage = &lp
+	if lp.TimedOut && b.diagnosed.Add(1) <= 3 {
+		var status string
+		var updated time.Time
+		_ = b.pool.QueryRow(ctx, `SELECT status, updated_at FROM listings WHERE id = $1`, h.ID).Scan(&status, &updated)
+		st, _, body, _ := b.get(ctx, "/v1/listings/"+url.PathEscape(h.ID))
+		b.cfg.logf("sale of %s still not seen %v after its commit at %s: Postgres says %s (updated %s); the listing page answers %d %.300s",
+			h.ID, b.cfg.Timeout, committed.Format(time.RFC3339Nano), status, updated.Format(time.RFC3339Nano), st, body)
+	}
 	for _, r := range s.Pages {
 		s.Latency, s.Strict = max(s.Latency, r.Latency), max(s.Strict, r.Strict)
 		s.TimedOut = s.TimedOut || r.TimedOut
