@@ -47,9 +47,12 @@ type Report struct {
 	Strict       Dist            `json:"strict_latency"`
 	ByKind       map[string]Dist `json:"purge_by_kind"`
 	ListingPage  Dist            `json:"listing_page_sold"`
-	StaleShowing int             `json:"stale_hits_showing"`
-	Polls        int64           `json:"polls"`
-	Pass         bool            `json:"pass"`
+	// CacheShare is, per sale, its latency minus its listing page's (the
+	// pipeline's commit → visible), at least 0: what the cache added.
+	CacheShare   Dist  `json:"cache_share"`
+	StaleShowing int   `json:"stale_hits_showing"`
+	Polls        int64 `json:"polls"`
+	Pass         bool  `json:"pass"`
 	// Cache is the deltas of the cache's counters over the window;
 	// OverPurge the share of invalidated entries whose next fill answered
 	// the same (rummage_cache_purged_total{changed="false"}).
@@ -100,7 +103,7 @@ func (r *Report) fill(load pipeline.LoadResult, extra func() (int64, int64), sal
 	r.FailedTx, r.WriteErrors = load.Failed, errs
 	r.Polls = 0
 	r.PagesByKind, r.ByKind, r.Skipped = map[string]int{}, map[string]Dist{}, map[string]int{}
-	var lat, strict, listing []time.Duration
+	var lat, strict, listing, share []time.Duration
 	byKind := map[string][]time.Duration{}
 	pages := 0
 	for _, s := range sales {
@@ -120,6 +123,7 @@ func (r *Report) fill(load pipeline.LoadResult, extra func() (int64, int64), sal
 		lat, strict = append(lat, s.Latency), append(strict, s.Strict)
 		if s.ListingPage != nil {
 			listing = append(listing, s.ListingPage.Latency)
+			share = append(share, max(0, s.Latency-s.ListingPage.Latency))
 			r.Polls += int64(s.ListingPage.Polls)
 		}
 		for _, p := range s.Pages {
@@ -133,7 +137,7 @@ func (r *Report) fill(load pipeline.LoadResult, extra func() (int64, int64), sal
 	if r.Sales > 0 {
 		r.PagesPerSale = float64(pages) / float64(r.Sales)
 	}
-	r.Purge, r.Strict, r.ListingPage = dist(lat), dist(strict), dist(listing)
+	r.Purge, r.Strict, r.ListingPage, r.CacheShare = dist(lat), dist(strict), dist(listing), dist(share)
 	for k, ds := range byKind {
 		r.ByKind[k] = dist(ds)
 	}
@@ -200,6 +204,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  %-15s %4d pages  p50 %5.0f ms  p99 %5.0f ms  max %5.0f ms\n", k, d.N, d.P50, d.P99, d.Max)
 	}
 	fmt.Fprintf(w, "listing    /v1/listings/{id} (not cached) says sold: p50 %.0f ms  p99 %.0f ms  max %.0f ms\n", r.ListingPage.P50, r.ListingPage.P99, r.ListingPage.Max)
+	fmt.Fprintf(w, "cache share  a sale's latency minus its listing page's (what the cache added): p50 %.0f ms  p99 %.0f ms  max %.0f ms\n", r.CacheShare.P50, r.CacheShare.P99, r.CacheShare.Max)
 	fmt.Fprintf(w, "polls      %d reads (%.0f/s); %d stale hits still showing a sold listing\n", r.Polls, float64(r.Polls)/max(r.Window, 1), r.StaleShowing)
 	c := r.Cache
 	fmt.Fprintf(w, "cache      requests hit %.0f, stale %.0f, miss %.0f; invalidations %.0f, entries marked stale %.0f, fills %.0f (%.0f discarded)\n",
