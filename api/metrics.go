@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rummage/rummage/internal/metric"
@@ -56,7 +55,7 @@ func newMetrics(reg Registry, documents func() (float64, bool)) (*metrics, error
 	}
 	// The process collectors may be there already (a role registered them
 	// on the shared registry): one copy is enough.
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	for _, c := range metric.ProcessCollectors() {
 		var are prometheus.AlreadyRegisteredError
 		if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type admitFlags struct {
 	floor, ceiling, maxInFlight                         int
 	degradeAt, laterShare                               float64
 	budgets                                             string
+	schedLatency                                        time.Duration
 }
 
 func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
@@ -36,6 +38,7 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	fs.IntVar(&f.floor, "admission-floor", admit.DefaultFloor, "lowest `n` the adaptive concurrency limit may fall to")
 	fs.IntVar(&f.ceiling, "admission-ceiling", admit.DefaultCeiling, "highest `n` the adaptive concurrency limit may rise to")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "shed /v1 reads past `n` in flight through the whole chain, cache hits included (503 at once; 0: no cap). Admission guards computation only: this caps a spike of cached answers that alone saturates the CPU")
+	fs.DurationVar(&f.schedLatency, "shed-sched-latency", 0, "shed /v1 reads, later pages first, while the Go scheduler's p99 latency (runnable to running) is above `d`, e.g. 5ms (0: off). A saturated CPU queues requests before any counter sees them; the scheduler's latency is that queue, and /healthz waits in it too")
 	fs.Float64Var(&f.degradeAt, "degrade-at", admit.DefaultDegradeAt, "`fraction` of the concurrency limit past which answers drop facets and cap N (1: never)")
 	fs.Float64Var(&f.laterShare, "later-page-share", admit.DefaultLaterShare, "`fraction` of the concurrency limit later pages (with a cursor) may fill")
 	fs.StringVar(&f.budgets, "time-budget", "", "time budgets per route (`route=duration,...`, e.g. /v1/search=2s), inside --request-timeout")
@@ -44,28 +47,23 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 
 // admitChain is the rate limit and the admission the flags configure.
 type admitChain struct {
-	rate, admission echo.MiddlewareFunc // admission nil with --admission=false
-	front           echo.MiddlewareFunc // nil without --max-in-flight
+	rate, admission echo.MiddlewareFunc   // admission nil with --admission=false
+	front           []echo.MiddlewareFunc // the scheduling shed and the in-flight cap, when set
 }
 
-// options is the chain as API options: the in-flight cap outermost, the
-// rate limit, then
-// inner (the response cache and the coalescing of misses, when there are
-// any), then admission in front of computation.
+// options is the chain as API options: the scheduling shed and the
+// in-flight cap outermost, the rate limit, then inner (the response cache
+// and the coalescing of misses, when there are any), then admission in
+// front of computation.
 func (c admitChain) options(inner ...echo.MiddlewareFunc) []api.Option {
-	var mw []echo.MiddlewareFunc
-	if c.front != nil {
-		mw = append(mw, c.front)
-	}
-	mw = append(append(mw, c.rate), inner...)
+	mw := append(slices.Clone(c.front), c.rate)
+	mw = append(mw, inner...)
 	if c.admission != nil {
 		mw = append(mw, c.admission)
 	}
 	return []api.Option{api.WithMiddleware(mw...)}
 }
 
-// chain builds the rate limit and the admission of the flags; stop closes
-// the Redis client of shared rate limits.
 // admitConfig is what the flags say.
 type admitConfig struct {
 	rate      admit.RateConfig
@@ -109,6 +107,8 @@ func (f *admitFlags) config() (admitConfig, error) {
 	return cfg, nil
 }
 
+// chain builds the rate limit and the admission of the flags; stop closes
+// the Redis client of shared rate limits and stops the scheduling shed.
 func (f *admitFlags) chain(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (c admitChain, stop func(), err error) {
 	cfg, err := f.config()
 	if err != nil {
@@ -145,7 +145,23 @@ func (f *admitFlags) chain(ctx context.Context, reg prometheus.Registerer, log *
 			stop()
 			return admitChain{}, nil, err
 		}
-		c.front = fd.Middleware
+		c.front = append(c.front, fd.Middleware)
+	}
+	if f.schedLatency < 0 {
+		stop()
+		return admitChain{}, nil, fmt.Errorf("--shed-sched-latency must not be negative")
+	}
+	if f.schedLatency > 0 {
+		ss, err := admit.NewSchedShed(admit.SchedShedConfig{Target: f.schedLatency, RetryAfter: cfg.admission.RetryAfter}, reg)
+		if err != nil {
+			stop()
+			return admitChain{}, nil, err
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		go ss.Run(sctx)
+		prev := stop
+		stop = func() { cancel(); prev() }
+		c.front = append([]echo.MiddlewareFunc{ss.Middleware}, c.front...)
 	}
 	if f.admission {
 		a, err := admit.New(cfg.admission, admit.NewLimiter(cfg.admission), reg)

@@ -5,13 +5,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/rummage/rummage/internal/spikebench"
 )
 
 const benchSpikeHelp = `Serves one catalog with the serving protections on (response cache,
 coalescing, adaptive admission with degradation and shedding, and the
-front-door in-flight cap --max-in-flight) and off
+front-door in-flight cap --max-in-flight, the scheduling shed
+--shed-sched-latency) and off
 (--cache=false --admission=false), one after the other in one run, and
 compares them under the party-start mix (party feed pages, "My Size"
 filters, searches, listing pages; see rummage loadtest):
@@ -51,6 +53,7 @@ func benchSpikeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&cfg.Pin, "pin", true, "pin the service to core 0 and the load to core 1 with taskset")
 	fs.StringVar(&cfg.Only, "only", "", "run one variant: on or off (default both)")
 	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 128, "the protected serve's --max-in-flight (negative: none)")
+	fs.DurationVar(&cfg.SchedLatency, "shed-sched-latency", 5*time.Millisecond, "the protected serve's --shed-sched-latency (negative: none)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {

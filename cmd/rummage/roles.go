@@ -10,18 +10,18 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/indexer"
 	"github.com/rummage/rummage/indexer/reindex"
+	"github.com/rummage/rummage/internal/metric"
 )
 
 // newRegistry is the one metrics registry of a process: every role
 // registers on it, and its /metrics serves it whole.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(metric.ProcessCollectors()...)
 	return reg
 }
 

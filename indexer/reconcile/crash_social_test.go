@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rummage/rummage"
 	"github.com/rummage/rummage/feed"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/indexer/reconcile"
@@ -290,7 +291,7 @@ func compareFeeds(ctx context.Context, db *pgx.Conn, index feed.Retriever, store
 		}
 		compared = append(compared, fmt.Sprintf("%s %d", what, len(want)))
 		if !slices.Equal(want, got) {
-			diffs = append(diffs, fmt.Sprintf("%s: %s", what, reconcile.FirstDiff(want, got, "feed")))
+			diffs = append(diffs, fmt.Sprintf("%s: %s%s", what, reconcile.FirstDiff(want, got, "feed"), describeDiff(ctx, db, index, want, got)))
 		}
 		return nil
 	}
@@ -348,4 +349,43 @@ func walk(page func(req *query.Request) (*feed.Page, error), now time.Time) ([]s
 		next.Cursor = p.NextCursor
 		req = &next
 	}
+}
+
+// describeDiff tells, for each listing in one answer and not the other,
+// what Postgres and the index hold of it: enough to tell a stale index
+// from a stale signals store from a wrong feed.
+func describeDiff(ctx context.Context, db *pgx.Conn, index feed.Retriever, want, got []string) string {
+	var b strings.Builder
+	describe := func(side, id string) {
+		var brand, status, seller, sellerStatus, shares string
+		var availableAt *time.Time
+		err := db.QueryRow(ctx, `SELECT l.brand, l.status, l.available_at, l.seller_id, s.status,
+				(SELECT string_agg(coalesce(party_id, '-') || '@' || to_char(created_at, 'HH24:MI:SS.MS'), ' ' ORDER BY created_at) FROM shares WHERE listing_id = l.id)
+			FROM listings l JOIN sellers s ON s.id = l.seller_id WHERE l.id = $1`, id).Scan(&brand, &status, &availableAt, &seller, &sellerStatus, &shares)
+		if err != nil {
+			fmt.Fprintf(&b, "\n    %s only in %s: postgres: %v", id, side, err)
+			return
+		}
+		fmt.Fprintf(&b, "\n    %s only in %s: postgres brand %q status %s available_at %v seller %s (%s) shares [%s]", id, side, brand, status, availableAt, seller, sellerStatus, shares)
+		if g, ok := index.(interface {
+			Get(context.Context, string) (*rummage.Listing, error)
+		}); ok {
+			if l, err := g.Get(ctx, id); err != nil {
+				fmt.Fprintf(&b, "; index: %v", err)
+			} else {
+				fmt.Fprintf(&b, "; index brand %q status %s available_at %v seller %s", l.Brand, l.Status, l.AvailableAt, l.SellerID)
+			}
+		}
+	}
+	for _, id := range want {
+		if !slices.Contains(got, id) {
+			describe("postgres", id)
+		}
+	}
+	for _, id := range got {
+		if !slices.Contains(want, id) {
+			describe("the feed", id)
+		}
+	}
+	return b.String()
 }

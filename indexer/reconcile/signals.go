@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -57,14 +58,23 @@ func Signals(ctx context.Context, db Querier, store signals.Reader, now time.Tim
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func compareParties(ctx context.Context, db Querier, store signals.Reader, now time.Time, rep *SignalsReport) error {
-	type window struct{ start, end time.Time }
+	type window struct {
+		start, end time.Time
+		theme      signals.Theme
+	}
 	want := map[string]window{}
-	if err := scan(ctx, db, `SELECT id, starts_at, ends_at FROM parties`, func(rows pgx.Rows) error {
+	if err := scan(ctx, db, `SELECT id, starts_at, ends_at, theme FROM parties`, func(rows pgx.Rows) error {
 		var id string
 		var w window
-		if err := rows.Scan(&id, &w.start, &w.end); err != nil {
+		var theme []byte
+		if err := rows.Scan(&id, &w.start, &w.end, &theme); err != nil {
 			return err
 		}
+		th, err := signals.ParseTheme(theme)
+		if err != nil {
+			return fmt.Errorf("party %s: %w", id, err)
+		}
+		w.theme = th
 		want[id] = w
 		return nil
 	}); err != nil {
@@ -83,6 +93,8 @@ func compareParties(ctx context.Context, db Querier, store signals.Reader, now t
 			rep.differ("party %s: in signals, not in postgres", p.ID)
 		case ms(w.start) != ms(p.StartsAt) || ms(w.end) != ms(p.EndsAt):
 			rep.differ("party %s: window postgres [%s, %s) signals [%s, %s)", p.ID, w.start, w.end, p.StartsAt, p.EndsAt)
+		case !reflect.DeepEqual(w.theme, p.Theme):
+			rep.differ("party %s: theme postgres %+v signals %+v", p.ID, w.theme, p.Theme)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {

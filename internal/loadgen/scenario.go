@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,29 +47,22 @@ type Catalog struct {
 }
 
 // Discover reads the catalog of the target through its API (search,
-// parties, drops). party, when set, names the party to use.
+// parties, drops). party, when set, names the party to use. A target that
+// sheds (503) or limits (429) is asked again after its Retry-After, up to
+// discoverAttempts times: a service still warming up may shed.
 func Discover(ctx context.Context, cl *http.Client, base, key, party string) (*Catalog, error) {
 	get := func(path string, v any) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-		if err != nil {
-			return err
+		for attempt := 1; ; attempt++ {
+			wait, err := getJSON(ctx, cl, base, key, path, v)
+			if wait == 0 || attempt == discoverAttempts {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
 		}
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := cl.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, truncate(string(b), 200))
-		}
-		return json.Unmarshal(b, v)
 	}
 	var page struct {
 		Hits []struct {
@@ -126,6 +120,41 @@ func Discover(ctx context.Context, cl *http.Client, base, key, party string) (*C
 		c.NextDrop = drops.Drops[0].At
 	}
 	return c, nil
+}
+
+// discoverAttempts is how many times Discover asks a shedding target.
+const discoverAttempts = 10
+
+// getJSON reads path into v; wait is how long to wait before asking again
+// when the target shed or limited the request (0: do not).
+func getJSON(ctx context.Context, cl *http.Client, base, key, path string, v any) (wait time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, truncate(string(b), 200))
+		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+			wait = time.Second
+			if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n > 0 {
+				wait = time.Duration(n) * time.Second
+			}
+		}
+		return wait, err
+	}
+	return 0, json.Unmarshal(b, v)
 }
 
 func add(list *[]string, v string) {

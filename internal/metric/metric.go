@@ -1,6 +1,11 @@
 package metric
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"regexp"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
 
 // Namespace prefixes every metric of Rummage.
 const Namespace = "rummage"
@@ -84,3 +89,15 @@ func (s *Set) MustRegister(reg prometheus.Registerer) {
 // SecondsBuckets are the buckets of a duration in seconds: 1 ms to 8 s,
 // doubling (a batch write, a fetch, a commit).
 func SecondsBuckets() []float64 { return prometheus.ExponentialBuckets(0.001, 2, 14) }
+
+// ProcessCollectors are the Go runtime's and the process's collectors, one
+// set a registry. The Go collector adds the scheduler's latencies
+// (go_sched_latencies_seconds, runnable to running): the wait every request
+// pays before its handler runs, which a request histogram cannot see.
+func ProcessCollectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+}

@@ -42,6 +42,8 @@ type Variant struct {
 	// process) and by the load tool (this process).
 	ServiceCPU float64 `json:"service_cpu_s"`
 	LoadCPU    float64 `json:"load_cpu_s"`
+	// Server is the service's own account of the overload run.
+	Server *ServerSide `json:"server"`
 }
 
 // Step is one rate of the capacity search.
@@ -107,6 +109,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		return fmt.Sprintf("%.1f ms (max %.1f)", v.Overload.Probe.Latency.P99, v.Overload.Probe.Latency.Max)
 	})
+	row("server: admitted p99 (handler)", func(v *Variant) string { return fmt.Sprintf("%.1f ms", v.Server.AdmittedP99MS) })
+	row("server: /healthz p99 (handler)", func(v *Variant) string { return fmt.Sprintf("%.2f ms", v.Server.HealthzP99MS) })
+	row("server: scheduler wait p99", func(v *Variant) string { return fmt.Sprintf("%.1f ms", v.Server.SchedP99MS) })
+	row("server: shed (503)", func(v *Variant) string { return fmt.Sprintf("%.0f", v.Server.Shed) })
 	row("generator lag", func(v *Variant) string { return fmt.Sprintf("%.1f %%", 100*v.Overload.Lag) })
 	row("CPU service / load", func(v *Variant) string { return fmt.Sprintf("%.1f s / %.1f s", v.ServiceCPU, v.LoadCPU) })
 	row("service CPU per good answer", func(v *Variant) string {

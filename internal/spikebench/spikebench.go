@@ -53,6 +53,9 @@ type Config struct {
 	// MaxInFlight is the "on" variant's --max-in-flight (128; negative:
 	// none, the cache and admission only).
 	MaxInFlight int
+	// SchedLatency is the "on" variant's --shed-sched-latency (5 ms;
+	// negative: none).
+	SchedLatency time.Duration
 	// Log gets progress (nil: none).
 	Log *slog.Logger
 }
@@ -88,6 +91,9 @@ func (c *Config) withDefaults() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 128
 	}
+	if c.SchedLatency == 0 {
+		c.SchedLatency = 5 * time.Millisecond
+	}
 }
 
 // Validate checks the configuration.
@@ -116,16 +122,20 @@ const (
 )
 
 // variantFlags are serve's flags for each: the cache and admission are on
-// by default, the in-flight cap is added (rate limits stay off: one
-// client address).
+// by default, the in-flight cap and the scheduling shed are added (rate
+// limits stay off: one client address).
 func variantFlags(cfg *Config, name string) []string {
 	if name == VariantOff {
 		return []string{"--cache=false", "--admission=false"}
 	}
+	var flags []string
 	if cfg.MaxInFlight > 0 {
-		return []string{"--max-in-flight", strconv.Itoa(cfg.MaxInFlight)}
+		flags = append(flags, "--max-in-flight", strconv.Itoa(cfg.MaxInFlight))
 	}
-	return nil
+	if cfg.SchedLatency > 0 {
+		flags = append(flags, "--shed-sched-latency", cfg.SchedLatency.String())
+	}
+	return flags
 }
 
 // PartyID is the bench's live party.
@@ -326,12 +336,21 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 	}
 	v.OverloadRate = *overloadRate
 	cfg.logf("protections %s: capacity %.0f/s; offering %.0f/s for %v", name, lo, v.OverloadRate, cfg.Overload)
+	before, err := scrape(ctx, c.base)
+	if err != nil {
+		return nil, err
+	}
 	svc0, load0 := c.CPU(), benchkit.ProcessCPU()
 	r, err := run(v.OverloadRate, cfg.Overload, "/healthz")
 	if err != nil {
 		return nil, err
 	}
 	v.ServiceCPU, v.LoadCPU = (c.CPU() - svc0).Seconds(), (benchkit.ProcessCPU() - load0).Seconds()
+	after, err := scrape(ctx, c.base)
+	if err != nil {
+		return nil, err
+	}
+	v.Server = serverSide(before, after)
 	v.Overload = r
 	v.GoodputVsCapacity = r.Goodput / (*overloadRate / 2)
 	return v, nil
