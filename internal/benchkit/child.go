@@ -14,8 +14,9 @@ import (
 // Child is a service a bench runs as a child process (a "rummage serve" or
 // "rummage dev"), so that its CPU is its own and it can be pinned to a core.
 type Child struct {
-	cmd    *exec.Cmd
-	exited chan error
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the child exited; err is then its Wait's
+	err  error
 }
 
 // ChildConfig says how to start a child.
@@ -49,7 +50,7 @@ func StartChild(ctx context.Context, cfg ChildConfig) (*Child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &Child{cmd: cmd, exited: make(chan error, 1)}
+	c := &Child{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -57,13 +58,19 @@ func StartChild(ctx context.Context, cfg ChildConfig) (*Child, error) {
 				cfg.Line(sc.Text())
 			}
 		}
-		c.exited <- cmd.Wait()
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	exited := make(chan error, 1)
+	go func() {
+		<-c.done
+		exited <- c.err
 	}()
 	within := cfg.ReadyWithin
 	if within == 0 {
 		within = 10 * time.Minute
 	}
-	if err := WaitReady(ctx, cfg.ReadyURL, within, c.exited); err != nil {
+	if err := WaitReady(ctx, cfg.ReadyURL, within, exited); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -103,14 +110,15 @@ func (c *Child) CPU() time.Duration {
 	return d
 }
 
-// Stop sends SIGTERM and waits (SIGKILL after 30 s).
+// Stop sends SIGTERM and waits (SIGKILL after 30 s); a child that exited
+// already is no matter.
 func (c *Child) Stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.exited:
+	case <-c.done:
 	case <-time.After(30 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-c.exited
+		<-c.done
 	}
 }
 
