@@ -23,6 +23,7 @@ var benchCommands = []command{
 	{"events", "event ingest into Kafka through POST /v1/events (events/s, CPU-µs per event) and the rollup lag", withStdio(benchEventsMain)},
 	{"relevance", "personalization's lift on held-out interactions (NDCG@10, recall@24, MRR) and its search latency", withStdio(benchRelevanceMain)},
 	{"spike", "a party start at twice the capacity with the serving protections on and off: status mix, p99, goodput, /healthz", withStdio(benchSpikeMain)},
+	{"purge", "a sold listing's time on the cached pages that showed it, at 2,000 changes/s through rummage dev: p50/p99/max, over-purge, CPU", withStdio(benchPurgeMain)},
 	{"shares", "a party's share burst on Postgres with and without the share counter trigger: rate, commit latency, WAL per share", withStdio(benchSharesMain)},
 }
 

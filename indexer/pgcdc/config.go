@@ -65,7 +65,8 @@ type Config struct {
 	MaxBatch int
 	// Linger is how long events wait for more before they are written
 	// (default DefaultLinger); the stream is also flushed whenever it goes
-	// quiet.
+	// quiet. While writes take longer, a batch waits as long as the last
+	// write took (at most 100 ms), so that the stream keeps up.
 	Linger time.Duration
 	// StatusInterval is the period of standby status updates (default 5s).
 	StatusInterval time.Duration

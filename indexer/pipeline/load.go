@@ -25,6 +25,11 @@ type LoadConfig struct {
 	IDs []string
 	// Recorder, when set, is told of every change (Expect, Committed).
 	Recorder *Recorder
+	// Change, when set, queues every change instead of the built-in price
+	// updates and inserts (rng is the worker's own, worker its number):
+	// another mix of writes on the same schedule. Nothing is recorded
+	// (Recorder is ignored).
+	Change func(rng *rand.Rand, worker int, b *pgx.Batch)
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
@@ -43,7 +48,9 @@ func (c LoadConfig) withDefaults() LoadConfig {
 	if c.InsertShare < 0 || c.InsertShare > 1 || (c.InsertShare == 0 && len(c.IDs) > 0) {
 		c.InsertShare = 0.2
 	}
-	if len(c.IDs) == 0 {
+	if c.Change != nil {
+		c.Recorder = nil
+	} else if len(c.IDs) == 0 {
 		c.InsertShare = 1
 	} else {
 		c.Workers = min(c.Workers, len(c.IDs))
@@ -97,6 +104,11 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 				markers = markers[:0]
 				batch := &pgx.Batch{}
 				for range cfg.TxSize {
+					if cfg.Change != nil {
+						cfg.Change(rng, w, batch)
+						markers = append(markers, 0)
+						continue
+					}
 					m := marker.Add(1)
 					markers = append(markers, m)
 					if rng.Float64() < cfg.InsertShare {

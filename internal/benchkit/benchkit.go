@@ -1,7 +1,8 @@
 // Package benchkit is the measuring plumbing of the rummage bench commands:
 // a closed-loop load runner that records the latency of every operation,
 // percentiles and throughput, readings of the process's memory and the
-// machine's load average from /proc, and a bench's working directory.
+// machine's load average from /proc, a bench's working directory, and a
+// served child process (Child).
 //
 // It knows nothing of search or indexing; it imports only the standard
 // library.

@@ -1,12 +1,10 @@
 package spikebench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rummage/rummage/fixtures"
@@ -161,10 +158,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	pin := ""
-	if cfg.Pin && runtime.NumCPU() >= 2 {
-		if p, err := exec.LookPath("taskset"); err == nil {
-			pin = p
-		}
+	if cfg.Pin {
+		pin = benchkit.Taskset(runtime.NumCPU())
 	}
 	if pin != "" {
 		// The load (this process, every thread) on core 1.
@@ -240,80 +235,26 @@ func writeSignals(ctx context.Context, cfg *Config, dir string) error {
 	return nil
 }
 
-// child is a running "rummage serve".
-type child struct {
-	cmd    *exec.Cmd
-	base   string
-	exited chan error
-}
-
 func startServe(ctx context.Context, cfg *Config, name, dir, sigDir, pin string) (*child, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	args := []string{"serve", "--addr", addr, "--index-dir", filepath.Join(dir, "index"), "--seed-count", strconv.Itoa(cfg.Listings),
 		"--seed", strconv.FormatUint(cfg.Seed, 10), "--signals", "memory", "--signals-dir", sigDir, "--public-reads", "--log-level", "warn"}
 	args = append(args, variantFlags(cfg, name)...)
-	exe := cfg.Exe
-	if pin != "" {
-		args = append([]string{"-c", "0", exe}, args...)
-		exe = pin
-	}
-	cmd := exec.CommandContext(ctx, exe, args...)
-	stderr, err := cmd.StderrPipe()
+	c, err := benchkit.StartChild(ctx, benchkit.ChildConfig{Exe: cfg.Exe, Args: args, Pin: pin, Core: 0, ReadyURL: "http://" + addr + "/readyz",
+		Line: func(l string) { cfg.logf("serve (%s): %s", name, l) }})
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, base: "http://" + addr, exited: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			cfg.logf("serve (%s): %s", name, sc.Text())
-		}
-		c.exited <- cmd.Wait()
-	}()
-	deadline := time.Now().Add(10 * time.Minute) // the first start builds the index
-	for {
-		select {
-		case err := <-c.exited:
-			return nil, fmt.Errorf("serve exited before it was ready: %v", err)
-		case <-ctx.Done():
-			c.stop()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		if resp, err := http.Get(c.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			c.stop()
-			return nil, errors.New("serve was not ready within 10 minutes")
-		}
-	}
+	return &child{Child: c, base: "http://" + addr}, nil
 }
 
-func (c *child) cpu() time.Duration {
-	d, _ := benchkit.ProcCPU(c.cmd.Process.Pid)
-	return d
-}
-
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
+// child is a running "rummage serve".
+type child struct {
+	*benchkit.Child
+	base string
 }
 
 // runVariant serves with the variant's flags, searches its capacity, then
@@ -325,7 +266,7 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	cat, err := loadgen.Discover(ctx, http.DefaultClient, c.base, "", PartyID)
 	if err != nil {
 		return nil, err
@@ -395,12 +336,12 @@ func runVariant(ctx context.Context, cfg *Config, name, dir, sigDir, pin string,
 	if err != nil {
 		return nil, err
 	}
-	svc0, load0 := c.cpu(), benchkit.ProcessCPU()
+	svc0, load0 := c.CPU(), benchkit.ProcessCPU()
 	r, err := run(v.OverloadRate, cfg.Overload, "/healthz")
 	if err != nil {
 		return nil, err
 	}
-	v.ServiceCPU, v.LoadCPU = (c.cpu() - svc0).Seconds(), (benchkit.ProcessCPU() - load0).Seconds()
+	v.ServiceCPU, v.LoadCPU = (c.CPU() - svc0).Seconds(), (benchkit.ProcessCPU() - load0).Seconds()
 	after, err := scrape(ctx, c.base)
 	if err != nil {
 		return nil, err

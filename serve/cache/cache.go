@@ -192,6 +192,10 @@ const (
 type applied struct {
 	gen uint64
 	at  time.Time
+	// counters: only counter-only changes (CounterDep) were applied in the
+	// window from at: they open no coalescing window for the listing's
+	// own changes.
+	counters bool
 }
 
 // Cache is the response cache: entries, their dependencies, invalidation
@@ -452,7 +456,7 @@ func (c *Cache) InvalidateDeps(deps []string) {
 			c.counters[d] = true
 			continue
 		}
-		if a, ok := c.applied[d]; ok && now.Sub(a.at) < c.cfg.Coalesce {
+		if a, ok := c.applied[d]; ok && !a.counters && now.Sub(a.at) < c.cfg.Coalesce {
 			if p, ok := c.pending[d]; !ok || now.Before(p) {
 				c.pending[d] = now
 			}
@@ -508,15 +512,24 @@ func (c *Cache) applyLocked(deps []string, now time.Time, arrival func(string) t
 	c.gen++
 	idle := c.inflight.Load() == 0 && len(c.staged) == 0
 	for _, d := range deps {
-		target, _ := counterTarget(d)
+		target, counters := counterTarget(d)
 		if idle && len(c.byDep[target]) == 0 {
 			// No entry to mark and no fill to check: remembering it would
 			// only cost memory (a snapshot touches every listing).
 			continue
 		}
 		// Recorded under the listing dependency: a fill that read the old
-		// counters is discarded like one that read the old row.
-		c.applied[target] = applied{gen: c.gen, at: now}
+		// counters is discarded like one that read the old row. Counters
+		// do not delay the listing's next own change (a sale right after
+		// the counters were applied is applied at once, not coalesced):
+		// they keep the window of an earlier own change, if any.
+		a := applied{gen: c.gen, at: now}
+		if prev, ok := c.applied[target]; counters && ok && !prev.counters {
+			a.at = prev.at
+		} else {
+			a.counters = counters
+		}
+		c.applied[target] = a
 		until := arrival(d).Add(c.cfg.Stale).UnixNano()
 		for _, e := range c.byDep[target] {
 			if su := e.staleUntil.Load(); su == 0 || until < su {

@@ -372,6 +372,28 @@ func TestInvalidationPurgesDependents(t *testing.T) {
 	}
 }
 
+// TestCountersDoNotDelayAListingChange: applying a listing's counter-only
+// changes opens no coalescing window for the listing itself: a sale just
+// after them is applied at once; a second change within Coalesce of that
+// one still waits.
+func TestCountersDoNotDelayAListingChange(t *testing.T) {
+	f := newFixture(t)
+	f.get("/v1/search?brand=zara") // shows l3 and l4
+	f.c.InvalidateDeps([]string{CounterDep("l4")})
+	f.clk.Add(DefaultCounterLag)
+	f.c.Flush() // the counters are applied
+	f.clk.Add(10 * time.Millisecond)
+	f.c.Invalidate([]string{"l4"}, nil) // a sale
+	if _, pending := f.c.Len(); pending != 0 {
+		t.Fatalf("the sale waits (%d pending) for the window the counters opened", pending)
+	}
+	f.clk.Add(10 * time.Millisecond)
+	f.c.Invalidate([]string{"l4"}, nil)
+	if _, pending := f.c.Len(); pending != 1 {
+		t.Fatalf("a second change within Coalesce of the sale: %d pending, want 1", pending)
+	}
+}
+
 // TestStaleBound: an invalidated entry is served while one refresh runs,
 // never later than Stale after the change; a second change of the same tag
 // within Coalesce waits for the window, and its entries still end within
