@@ -208,6 +208,25 @@ func (s *state) upTo(es []uint32, at int64) int {
 	return sort.Search(len(es), func(i int) bool { return s.ev[es[i]].at > at })
 }
 
+// window is the events of es (sorted by at) in (since, at]. A timeline
+// most often ends before at (a feed of now) and begins after since (a
+// closet's shares of the window): each end is checked before it is
+// searched for, which spares most of two searches per followed closet,
+// each a cache miss per step.
+func (s *state) window(es []uint32, since, at int64) []uint32 {
+	if len(es) == 0 {
+		return nil
+	}
+	lo, hi := 0, len(es)
+	if s.ev[es[0]].at <= since {
+		lo = s.upTo(es, since)
+	}
+	if s.ev[es[hi-1]].at > at {
+		hi = s.upTo(es, at)
+	}
+	return es[lo:max(lo, hi)]
+}
+
 // cursor walks one user's timeline backwards: es are the events left (the
 // next one last), at the next one's instant (kept here so that the heap
 // compares without chasing the arena).
@@ -295,8 +314,7 @@ func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at i
 	total := 0
 	for _, u := range users {
 		for _, line := range lines {
-			tl := line[u]
-			if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+			if w := s.window(line[u], since, at); len(w) > 0 {
 				wins = append(wins, w)
 				total += len(w)
 			}
