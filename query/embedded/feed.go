@@ -22,6 +22,11 @@ type feedKeys struct {
 	// included by id), once feedKey needs it: an array from a pool (no
 	// hashing per candidate), given back all noTime by release.
 	dense *[]int64
+	// keyed: keyAtLeast wrote the final key of each ordinal it kept (those
+	// of kept) into dense, so that feedKey reads it there, with no lookup
+	// in sellers.
+	keyed bool
+	kept  []uint32
 }
 
 // denseFree holds a few ordinal-indexed arrays of feedKeys for reuse (8
@@ -47,16 +52,19 @@ func (fk *feedKeys) release() {
 	for _, o := range fk.ords {
 		d[o] = noTime
 	}
+	for _, o := range fk.kept {
+		d[o] = noTime
+	}
 	select {
 	case denseFree <- fk.dense:
 	default:
 	}
-	fk.dense = nil
+	fk.dense, fk.keyed, fk.kept = nil, false, nil
 }
 
-// key is ordinal o's key: its id key, or listed_at when its seller is
-// included, the larger when both.
-func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {
+// denseKeys is fk's array by ordinal, filled with the keys of its ids on
+// first use.
+func (c *columns) denseKeys(fk *feedKeys) []int64 {
 	if fk.dense == nil {
 		fk.dense = getDense()
 		if n := len(c.rows); len(*fk.dense) < n {
@@ -71,25 +79,65 @@ func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {
 			d[x] = fk.keys[i]
 		}
 	}
-	k := (*fk.dense)[o]
+	return *fk.dense
+}
+
+// key is ordinal o's key: its id key, or listed_at when its seller is
+// included, the larger when both.
+func (c *columns) feedKey(fk *feedKeys, o uint32) int64 {
+	d := c.denseKeys(fk)
+	if fk.keyed {
+		return d[o]
+	}
+	k := d[o]
 	if fk.sellers != nil && fk.sellers.Contains(o) {
 		k = max(k, c.listedCol[o])
 	}
 	return k
 }
 
-// keyAtLeast keeps the ordinals of set whose key is at least min.
+// keyAtLeast keeps the ordinals of set whose key is at least min, and
+// writes their keys into fk's array for feedKey (which is then asked only
+// about those: the result narrows every later set). It walks set and its
+// listings of included sellers side by side, both ascending, instead of
+// looking each ordinal up in sellers.
 func (c *columns) keyAtLeast(set *roaring.Bitmap, fk *feedKeys, min int64) *roaring.Bitmap {
+	d := c.denseKeys(fk)
 	out := make([]uint32, 0, 1024)
+	var sel roaring.ManyIntIterable
+	var sbuf []uint32
+	next := uint32(0)
+	more := false
+	if fk.sellers != nil {
+		sel = roaring.And(set, fk.sellers).ManyIterator()
+		sbuf = make([]uint32, 4096)
+	}
+	var pending []uint32 // of sbuf, not reached yet
+	advance := func() {
+		if len(pending) == 0 && sel != nil {
+			pending = sbuf[:sel.NextMany(sbuf)]
+		}
+		if more = len(pending) > 0; more {
+			next, pending = pending[0], pending[1:]
+		}
+	}
+	advance()
 	buf := make([]uint32, 4096)
 	it := set.ManyIterator()
 	for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
 		for _, o := range buf[:n] {
-			if c.feedKey(fk, o) >= min {
+			k := d[o]
+			if more && next == o { // the included sellers' listings are a subset of set
+				k = max(k, c.listedCol[o])
+				advance()
+			}
+			if k >= min {
 				out = append(out, o)
+				d[o] = k
 			}
 		}
 	}
+	fk.keyed, fk.kept = true, out
 	b := roaring.New()
 	b.AddMany(out)
 	return b

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 	"sort"
@@ -155,16 +156,75 @@ func (s *state) sortHits(hs []hit) {
 		for j < len(hs) && hs[j].at == hs[i].at {
 			j++
 		}
-		if j-i > 1 {
+		switch {
+		case j-i >= 16:
+			s.sortByListing(hs[i:j])
+		case j-i > 1:
 			slices.SortFunc(hs[i:j], byListing)
 		}
 		i = j
 	}
 }
 
+// sortByListing orders hits by listing id. It compares the ids' first 16
+// bytes, loaded once per hit, as integers, and the strings themselves only
+// when those are equal: comparing the strings each time missed the cache
+// twice per comparison (the hits of one instant are many when shares come
+// in bursts).
+func (s *state) sortByListing(hs []hit) {
+	type keyed struct {
+		hi, lo uint64
+		h      hit
+	}
+	ks := make([]keyed, len(hs))
+	for i, h := range hs {
+		hi, lo := prefix16(s.strs[h.lst])
+		ks[i] = keyed{hi, lo, h}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.lo, b.lo); c != 0 {
+			return c
+		}
+		return strings.Compare(s.strs[a.h.lst], s.strs[b.h.lst])
+	})
+	for i := range ks {
+		hs[i] = ks[i].h
+	}
+}
+
+// prefix16 is the first 16 bytes of id, big-endian, zero-padded: two ids
+// whose prefixes differ compare as their prefixes do.
+func prefix16(id string) (hi, lo uint64) {
+	var b [16]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
 // upTo is the number of events of es (sorted by at) at or before at.
 func (s *state) upTo(es []uint32, at int64) int {
 	return sort.Search(len(es), func(i int) bool { return s.ev[es[i]].at > at })
+}
+
+// window is the events of es (sorted by at) in (since, at]. A timeline
+// most often ends before at (a feed of now) and begins after since (a
+// closet's shares of the window): each end is checked before it is
+// searched for, which spares most of two searches per followed closet,
+// each a cache miss per step.
+func (s *state) window(es []uint32, since, at int64) []uint32 {
+	if len(es) == 0 {
+		return nil
+	}
+	lo, hi := 0, len(es)
+	if s.ev[es[0]].at <= since {
+		lo = s.upTo(es, since)
+	}
+	if s.ev[es[hi-1]].at > at {
+		hi = s.upTo(es, at)
+	}
+	return es[lo:max(lo, hi)]
 }
 
 // cursor walks one user's timeline backwards: es are the events left (the
@@ -206,15 +266,15 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
-	// Each listing once: marks in a pooled array by listing id (a map's
-	// hashing was a fifth of a following feed), cleared on the way out.
+	// Each listing once: marks in a pooled bitset by listing id (a map's
+	// hashing was a fifth of a following feed, and an array of counters
+	// missed the cache on most marks), cleared on the way out.
 	sc := scratchPool.Get().(*scratch)
-	sc.grow(len(s.strs) + 1)
-	seen := sc.cnt // zero: not seen
+	seen := sc.marks(len(s.strs) + 1)
 	var marked []uint32
 	defer func() {
 		for _, l := range marked {
-			seen[l] = 0
+			seen.clear(l)
 		}
 		scratchPool.Put(sc)
 	}()
@@ -232,10 +292,9 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 			continue
 		}
 		l := s.ev[e].lst
-		if seen[l] != 0 {
+		if !seen.mark(l) {
 			continue
 		}
-		seen[l] = 1
 		marked = append(marked, l)
 		if !f(e) {
 			return
@@ -255,8 +314,7 @@ func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at i
 	total := 0
 	for _, u := range users {
 		for _, line := range lines {
-			tl := line[u]
-			if w := tl[s.upTo(tl, since):s.upTo(tl, at)]; len(w) > 0 {
+			if w := s.window(line[u], since, at); len(w) > 0 {
 				wins = append(wins, w)
 				total += len(w)
 			}
@@ -304,19 +362,17 @@ func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []h
 		}
 		return out
 	}
-	// Many: marks in a pooled array by listing id beat a map's hashing.
+	// Many: marks in a pooled bitset by listing id beat a map's hashing.
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	sc.grow(len(s.strs) + 1)
-	seen := sc.cnt // zero: not seen
+	seen := sc.marks(len(s.strs) + 1)
 	for _, h := range hs {
-		if seen[h.lst] == 0 {
-			seen[h.lst] = 1
+		if seen.mark(h.lst) {
 			out = append(out, h)
 		}
 	}
 	for _, h := range out {
-		seen[h.lst] = 0
+		seen.clear(h.lst)
 	}
 	return out
 }
@@ -568,13 +624,38 @@ func (s *state) topEngaged(since, at int64, halfLife time.Duration, k int) []sig
 }
 
 // scratch is a reader's working arrays, one entry per interned id (by
-// listing: TopEngaged's counting sort, or gather's seen marks; by user:
-// their latest instant, offset, 0 for none):
+// listing: TopEngaged's counting sort; by user: their latest instant,
+// offset, 0 for none; merged's and gather's seen marks, a bit per id):
 // readers run at once, so each takes its own from the pool, and leaves it
 // zeroed.
 type scratch struct {
 	cnt    []uint32
 	latest []uint64 // offset(at)
+	seen   bitset   // merged's and gather's marks by listing
+}
+
+// bitset is a set of interned ids, one bit each: a mark of a million ids
+// fits in the cache where an array of counters does not.
+type bitset []uint64
+
+// mark adds id and says whether it was not there yet.
+func (b bitset) mark(id uint32) bool {
+	w, bit := id>>6, uint64(1)<<(id&63)
+	if b[w]&bit != 0 {
+		return false
+	}
+	b[w] |= bit
+	return true
+}
+
+func (b bitset) clear(id uint32) { b[id>>6] &^= 1 << (id & 63) }
+
+// marks is sc's bitset for n ids, all clear.
+func (sc *scratch) marks(n int) bitset {
+	if w := (n + 63) / 64; len(sc.seen) < w {
+		sc.seen = make(bitset, w)
+	}
+	return sc.seen
 }
 
 func (sc *scratch) grow(n int) {

@@ -14,16 +14,20 @@ import (
 )
 
 // TestSortHits: the packed-key sort orders as the plain comparison does,
-// ties (many: instants drawn from a few) by listing id.
+// ties (many: instants drawn from a few) by listing id, among them ids
+// longer than the 16 bytes sortByListing compares as integers, ids that
+// are a prefix of others and ids with zero bytes (its padding).
 func TestSortHits(t *testing.T) {
 	st := newState()
 	r := rand.New(rand.NewPCG(1, 1))
+	forms := []string{"l%d", "listing-long-prefix-%d", "listing-long-pre%d", "l\x00%d", "%d"}
 	for _, n := range []int{5, 63, 64, 1000, 20_000, -1000, -20_000} {
 		merged := n < 0 // newest first already, ties in any order (a merge's output)
 		n = max(n, -n)
 		hs := make([]hit, n)
 		for i := range hs {
-			hs[i] = hit{at: 1_700_000_000_000 + r.Int64N(int64(n/4+1)), lst: st.intern(fmt.Sprintf("l%d", r.IntN(10*n)))}
+			id := fmt.Sprintf(forms[r.IntN(len(forms))], r.IntN(10*n))
+			hs[i] = hit{at: 1_700_000_000_000 + r.Int64N(int64(n/32+1)), lst: st.intern(id)}
 		}
 		if merged {
 			slices.SortStableFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
