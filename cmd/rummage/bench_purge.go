@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -71,8 +70,7 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cfg.Slot, "slot", d.Slot, "dev's replication slot `name`")
 	fs.BoolVar(&cfg.Pin, "pin", false, "run dev on core 0 with taskset")
 	devArgs := fs.String("dev-args", "", "more flags for rummage dev, space-separated (e.g. \"--linger 50ms\"), to compare settings")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	out := addBenchOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,15 +83,10 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf(stderr, "bench purge")("%v", err)
 	}
-	if !*quiet {
-		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
-	}
+	cfg.Log = out.logger(stderr)
 	rep, err := purgebench.Run(ctx, cfg)
 	if err != nil {
 		return explainCDC(err)
 	}
-	if *asJSON {
-		return rep.WriteJSON(stdout)
-	}
-	return rep.WriteText(stdout)
+	return out.write(stdout, rep)
 }

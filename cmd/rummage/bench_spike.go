@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/rummage/rummage/internal/spikebench"
 )
@@ -48,10 +46,9 @@ func benchSpikeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 1024, "most requests in flight from the load tool")
 	fs.BoolVar(&cfg.Pin, "pin", true, "pin the service to core 0 and the load to core 1 with taskset")
 	fs.StringVar(&cfg.Only, "only", "", "run one variant: on or off (default both)")
-	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 128, "the protected serve's --max-in-flight (negative: none)")
-	fs.DurationVar(&cfg.SchedLatency, "shed-sched-latency", 5*time.Millisecond, "the protected serve's --shed-sched-latency (negative: none)")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", spikeDefaults.MaxInFlight, "the protected serve's --max-in-flight (negative: none)")
+	fs.DurationVar(&cfg.SchedLatency, "shed-sched-latency", spikeDefaults.SchedLatency, "the protected serve's --shed-sched-latency (negative: none)")
+	out := addBenchOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,18 +60,13 @@ func benchSpikeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf(stderr, "bench spike")("%v", err)
 	}
-	if !*quiet {
-		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
-	}
+	cfg.Log = out.logger(stderr)
 	rep, err := spikebench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return rep.WriteJSON(stdout)
-	}
-	return rep.WriteText(stdout)
+	return out.write(stdout, rep)
 }
 
-// spikeDefaults are the bench's defaults that are durations.
+// spikeDefaults are the bench's defaults.
 var spikeDefaults = spikebench.Defaults()

@@ -182,11 +182,26 @@ type benchReportFlags struct {
 }
 
 func addBenchReportFlags(fs *flag.FlagSet, scenarios string) *benchReportFlags {
+	f := addBenchOutputFlags(fs)
+	f.only = fs.String("scenarios", "", "comma list of scenarios to run (default all): "+scenarios)
+	return f
+}
+
+// addBenchOutputFlags are --json and --quiet alone, for the benches
+// without scenarios.
+func addBenchOutputFlags(fs *flag.FlagSet) *benchReportFlags {
 	return &benchReportFlags{
 		asJSON: fs.Bool("json", false, "print the report as one JSON object"),
 		quiet:  fs.Bool("quiet", false, "no progress on stderr"),
-		only:   fs.String("scenarios", "", "comma list of scenarios to run (default all): "+scenarios),
 	}
+}
+
+// logger is a bench's progress log on stderr, nil with --quiet.
+func (f *benchReportFlags) logger(stderr io.Writer) *slog.Logger {
+	if *f.quiet {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
 }
 
 // progress is where a bench logs: stderr, or nowhere with --quiet.
@@ -199,7 +214,7 @@ func (f *benchReportFlags) progress(stderr io.Writer) io.Writer {
 
 // scenarios is the --scenarios list; nil runs them all.
 func (f *benchReportFlags) scenarios() []string {
-	if *f.only == "" {
+	if f.only == nil || *f.only == "" {
 		return nil
 	}
 	return strings.Split(*f.only, ",")
