@@ -17,7 +17,7 @@ func SetFollowingTopFactor(t interface{ Cleanup(func()) }, v int) {
 // FollowingTop exposes followingTop, and FollowingAll the same first n
 // candidates read from every share (FollowingMaxShares), for the tests.
 func (f *Feeds) FollowingTop(ctx context.Context, user string, now time.Time, n int) ([]query.Candidate, error) {
-	closets, err := f.s.Following(ctx, user, 0)
+	closets, err := f.s.Following(ctx, user, now, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (f *Feeds) FollowingTop(ctx context.Context, user string, now time.Time, n 
 }
 
 func (f *Feeds) FollowingAll(ctx context.Context, user string, now time.Time, n int) ([]query.Candidate, error) {
-	closets, err := f.s.Following(ctx, user, 0)
+	closets, err := f.s.Following(ctx, user, now, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,7 @@
 package feed
 
 import (
-	"cmp"
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/rummage/rummage/query"
@@ -26,7 +23,7 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 		return nil, err
 	}
 	now := f.instant(req, cur)
-	closets, err := f.s.Following(ctx, req.User, 0)
+	closets, err := f.s.Following(ctx, req.User, now, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -39,53 +36,58 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 	if cur != nil {
 		r.After = &query.Position{Key: cur.Key, ID: cur.ID}
 	}
-	return f.keyedPage(ctx, r, surfaceFollowing, fp, now, followingReason(shared))
+	return f.keyedPage(ctx, r, surfaceFollowing, fp, now, func(cands []query.Candidate) func(c *query.Candidate, h *Hit) {
+		return followingReason(cands, closets, shared)
+	})
 }
 
 // followingRetrieval is the following feed of user as a SortFeed
 // retrieval at now, with the newest maxShares of the followed closets'
 // shared listings (the feed's are FollowingMaxShares), and those shares.
-func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time, maxShares int) (*query.Retrieval, []signals.ListingAt, error) {
+// The shares are handed to the backend as SharedBy answered them, in no
+// order: the backend keys every candidate and keeps the best anyway.
+func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time, maxShares int) (*query.Retrieval, signals.Shared, error) {
 	since := now.Add(-f.cfg.FollowingWindow)
 	ex, err := f.exclude(ctx, req.User, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, signals.Shared{}, err
 	}
-	var shares []signals.ListingAt
+	var shared signals.Shared
 	if len(closets) > 0 {
-		if shares, err = f.s.SharedBy(ctx, closets, since, now, maxShares); err != nil {
-			return nil, nil, err
+		if shared, err = f.s.SharedBy(ctx, closets, since, now, maxShares); err != nil {
+			return nil, signals.Shared{}, err
 		}
-	}
-	ids := make([]string, len(shares))
-	keys := make([]int64, len(shares))
-	for i, s := range shares {
-		ids[i], keys[i] = s.Listing, s.At.UnixMilli()
 	}
 	return &query.Retrieval{
 		Now:  now,
 		Sort: query.SortFeed,
-		Restrict: query.Restriction{Include: true, Sellers: closets, IDs: ids, IDKeys: keys,
-			MinKey: since.UnixMilli(), ExcludeSellers: ex},
-	}, shares, nil
+		Restrict: query.Restriction{Include: true, Sellers: closets, IDs: shared.Listings, IDKeys: shared.At,
+			Unordered: true, MinKey: since.UnixMilli(), ExcludeSellers: ex},
+	}, shared, nil
 }
 
-// followingReason says why a listing is in the following feed: shared by
-// a followed closet when its key is that share's time, else listed by its
-// closet. shares are SharedBy's answer, newest first, ties by listing id:
-// a candidate keyed by its share is found there by (key, id), in
-// O(log n), with no map over every share.
-func followingReason(shares []signals.ListingAt) func(c *query.Candidate, h *Hit) {
+// followingReason says why each of cands is in the following feed: shared
+// by a followed closet when its key is that share's time, else listed by
+// its closet. The shares of cands are found in one pass over the shares'
+// instants (an integer looked up per share, an id compared only when the
+// instant is a candidate's key), with no index over every share.
+func followingReason(cands []query.Candidate, closets []string, shared signals.Shared) func(c *query.Candidate, h *Hit) {
+	byKey := make(map[int64][]int, len(cands)) // key → indexes in cands
+	for i := range cands {
+		byKey[cands[i].Key] = append(byKey[cands[i].Key], i)
+	}
+	sharer := make(map[string]string, len(cands)) // candidate → the closet its key is the share of
+	for i, at := range shared.At {
+		for _, j := range byKey[at] {
+			if cands[j].ID == shared.Listings[i] {
+				sharer[cands[j].ID] = closets[shared.By[i]]
+			}
+		}
+	}
 	return func(c *query.Candidate, h *Hit) {
 		h.FeedAt = msTime(c.Key)
-		i, ok := slices.BinarySearchFunc(shares, c, func(s signals.ListingAt, c *query.Candidate) int {
-			if k := s.At.UnixMilli(); k != c.Key {
-				return cmp.Compare(c.Key, k) // newest first
-			}
-			return strings.Compare(s.Listing, c.ID)
-		})
-		if ok {
-			h.FeedReason = &Reason{Type: ReasonShared, By: shares[i].By}
+		if by, ok := sharer[c.ID]; ok {
+			h.FeedReason = &Reason{Type: ReasonShared, By: by}
 			return
 		}
 		h.FeedReason = &Reason{Type: ReasonListed, By: c.Seller}

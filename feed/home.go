@@ -188,7 +188,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 		}
 	}
 	if user != "" {
-		closets, err := f.s.Following(ctx, user, 0)
+		closets, err := f.s.Following(ctx, user, now, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +197,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 			if err != nil {
 				return nil, err
 			}
-			why := followingReason(shared)
+			why := followingReason(cands.Hits, closets, shared)
 			for i := range cands.Hits {
 				c := &cands.Hits[i]
 				var h Hit
@@ -253,22 +253,22 @@ var followingTopFactor = 4
 // when the answer could depend on the ones left out: when fewer than n
 // candidates came back, or the n-th is not strictly newer than the last
 // share read (a share left out is at most as new as that one).
-func (f *Feeds) followingTop(ctx context.Context, user string, closets []string, now time.Time, n int) (*query.Candidates, []signals.ListingAt, error) {
+func (f *Feeds) followingTop(ctx context.Context, user string, closets []string, now time.Time, n int) (*query.Candidates, signals.Shared, error) {
 	limit := f.cfg.FollowingMaxShares
 	read := min(max(1, followingTopFactor*n), limit)
 	for {
-		r, shares, err := f.followingRetrieval(ctx, &query.Request{User: user}, closets, now, read)
+		r, shared, err := f.followingRetrieval(ctx, &query.Request{User: user}, closets, now, read)
 		if err != nil {
-			return nil, nil, err
+			return nil, signals.Shared{}, err
 		}
 		r.N = n
 		cands, err := f.r.Retrieve(ctx, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, signals.Shared{}, err
 		}
-		if len(shares) < read || read >= limit ||
-			(len(cands.Hits) == n && cands.Hits[n-1].Key > shares[len(shares)-1].At.UnixMilli()) {
-			return cands, shares, nil
+		if shared.Len() < read || read >= limit ||
+			(len(cands.Hits) == n && cands.Hits[n-1].Key > slices.Min(shared.At)) {
+			return cands, shared, nil
 		}
 		read = min(read*4, limit)
 	}

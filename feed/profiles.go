@@ -83,7 +83,7 @@ func (f *Feeds) Profile(ctx context.Context, user string, now time.Time) (rankin
 			}
 		}
 	}
-	closets, err := f.s.Following(ctx, user, profileFollows)
+	closets, err := f.s.Following(ctx, user, now, profileFollows)
 	if err != nil {
 		return ranking.UserProfile{}, err
 	}

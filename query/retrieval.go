@@ -1,9 +1,11 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage"
@@ -61,7 +63,11 @@ type Retrieval struct {
 // its seller, the larger when both; candidates are ordered by key desc,
 // then id asc, and those whose key is below MinKey are not in the result
 // at all (nor in Total or the facets). With SortFeed, IDKeys has one key
-// per id and IDs, each given once, are ordered by key desc, then id asc.
+// per id and IDs, each given once, are ordered by key desc, then id asc,
+// unless Unordered says they are in no order (a following feed's shares:
+// the backend keys every candidate of sellers and ids alike anyway, and
+// ordering tens of thousands of shares only to hand them over was most of
+// such a feed's cost).
 //
 // The slices are read-only once passed: a backend may keep them, and
 // recognize the same slices passed again (the embedded index caches what
@@ -71,6 +77,7 @@ type Restriction struct {
 	Sellers        []string
 	IDs            []string // up to MaxRestrictIDs
 	IDKeys         []int64
+	Unordered      bool
 	MinKey         int64
 	ExcludeSellers []string
 }
@@ -85,6 +92,31 @@ type Scope struct {
 // SortFeed orders a retrieval by its restriction's keys. It is not a sort a
 // client asks for: the feed surfaces use it.
 const SortFeed Sort = "feed"
+
+// InKeyOrder returns r with its ids in key order (key desc, then id asc):
+// r itself unless Unordered, else a copy with sorted copies of IDs and
+// IDKeys (the caller's slices are read-only).
+func (r Restriction) InKeyOrder() Restriction {
+	if !r.Unordered {
+		return r
+	}
+	order := make([]int, len(r.IDs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(r.IDKeys[b], r.IDKeys[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(r.IDs[a], r.IDs[b])
+	})
+	ids, keys := make([]string, len(order)), make([]int64, len(order))
+	for i, j := range order {
+		ids[i], keys[i] = r.IDs[j], r.IDKeys[j]
+	}
+	r.IDs, r.IDKeys, r.Unordered = ids, keys, false
+	return r
+}
 
 // Active reports whether r narrows anything.
 func (r *Restriction) Active() bool { return r.Include || len(r.ExcludeSellers) > 0 }
@@ -280,6 +312,8 @@ func (rs *Restriction) validateKeys() error {
 		return fmt.Errorf("query: SortFeed without an included set")
 	case len(rs.IDKeys) != len(rs.IDs):
 		return fmt.Errorf("query: %d keys for %d ids", len(rs.IDKeys), len(rs.IDs))
+	case rs.Unordered:
+		return nil // each id once is the caller's promise: checking it would cost a set
 	}
 	for i := 1; i < len(rs.IDs); i++ {
 		if k, p := rs.IDKeys[i], rs.IDKeys[i-1]; k > p || (k == p && rs.IDs[i] <= rs.IDs[i-1]) {

@@ -3,6 +3,8 @@ package signals
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rummage/rummage/query"
@@ -154,6 +156,42 @@ type ListingAt struct {
 	By      string // the user whose event it is, when the call says so
 }
 
+// Shared is SharedBy's answer, as parallel slices (no pointer per share
+// but the listing id's, which a store interns): Listings[i] was last shared
+// at At[i] (Unix ms) by the closet closets[By[i]] of the call. When several
+// of the closets shared a listing at that instant, By is one of them (the
+// embedded store: the first in the order of closets).
+type Shared struct {
+	Listings []string
+	At       []int64
+	By       []int32
+}
+
+// Len is the number of listings.
+func (s Shared) Len() int { return len(s.Listings) }
+
+// Append adds listing l, last shared at ms by closet number by.
+func (s *Shared) Append(l string, ms int64, by int32) {
+	s.Listings, s.At, s.By = append(s.Listings, l), append(s.At, ms), append(s.By, by)
+}
+
+// Sorted is s newest first, ties by listing id, with each By the closet
+// of closets it numbers (what a test compares, or a caller that wants an
+// order).
+func (s Shared) Sorted(closets []string) []ListingAt {
+	out := make([]ListingAt, s.Len())
+	for i, l := range s.Listings {
+		out[i] = ListingAt{Listing: l, At: time.UnixMilli(s.At[i]).UTC(), By: closets[s.By[i]]}
+	}
+	slices.SortFunc(out, func(a, b ListingAt) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Listing, b.Listing)
+	})
+	return out
+}
+
 // Engaged is a listing with its engagement score.
 type Engaged struct {
 	Listing string
@@ -193,17 +231,22 @@ type Reader interface {
 	Blocked(ctx context.Context, user string) ([]string, error)
 
 	// Following returns the closets user follows, most recently followed
-	// first, at most limit (0: all).
-	Following(ctx context.Context, user string, limit int) ([]string, error)
+	// first, at most limit (0: all): those followed at or before at (a
+	// walk through a following feed's pages keeps the closets of its
+	// first page's instant), all of them for the zero at. An unfollow
+	// takes effect at once (a store keeps no time of it).
+	Following(ctx context.Context, user string, at time.Time, limit int) ([]string, error)
 	// Followers returns how many users follow each closet.
 	Followers(ctx context.Context, closets []string) (map[string]int, error)
 
 	// SharedBy merges the share timelines of closets: each listing once, at
-	// its latest share by any of them in (since, at], By that closet,
-	// newest first (ties by listing id), at most limit. It costs no fan-out
-	// on write: a closet with 100k followers writes one timeline entry per
-	// share.
-	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]ListingAt, error)
+	// its latest share by any of them in (since, at], By that closet, in no
+	// particular order (the feed orders its candidates itself; not sorting
+	// tens of thousands of shares is most of what a following feed saves).
+	// With limit > 0 only the latest limit listings are kept (at the cut,
+	// ties by listing id). It costs no fan-out on write: a closet with 100k
+	// followers writes one timeline entry per share.
+	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) (Shared, error)
 	// Activity returns user's own likes and shares, newest first (ties by
 	// listing id; each listing once, at its latest), in (since, at], at most
 	// limit: the input of their affinity profile.

@@ -99,7 +99,7 @@ func TestUsersForget(t *testing.T) {
 		t.Errorf("a search key: %v, want 403", err)
 	}
 
-	if f, _ := store.Following(ctx, "u1", 0); len(f) != 0 {
+	if f, _ := store.Following(ctx, "u1", time.Time{}, 0); len(f) != 0 {
 		t.Errorf("u1 still follows %v", f)
 	}
 	if a, _ := store.Activity(ctx, "u1", time.Time{}, now.Add(time.Hour), 10); len(a) != 0 {

@@ -166,7 +166,7 @@ func partyHas(ctx context.Context, s signals.Reader, party, listing string) bool
 // check reads back what the changes made of the store.
 func check(t *testing.T, ctx context.Context, s signals.Reader) {
 	t.Helper()
-	if got, err := s.Following(ctx, "u1", 0); err != nil || !slices.Equal(got, []string{"s1"}) {
+	if got, err := s.Following(ctx, "u1", time.Time{}, 0); err != nil || !slices.Equal(got, []string{"s1"}) {
 		t.Errorf("u1 follows %v, %v; want [s1]", got, err)
 	}
 	shares, n, err := s.PartyShares(ctx, "p1", time.Time{}, time.Now().Add(time.Hour))

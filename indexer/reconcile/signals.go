@@ -175,7 +175,7 @@ func compareSets(ctx context.Context, db Querier, sql, what string, got func(key
 
 func compareFollows(ctx context.Context, db Querier, store signals.Reader, _ time.Time, rep *SignalsReport) (err error) {
 	rep.Followers, err = compareSets(ctx, db, `SELECT follower_id, seller_id FROM follows`, "follows",
-		func(u string) ([]string, error) { return store.Following(ctx, u, 0) }, rep)
+		func(u string) ([]string, error) { return store.Following(ctx, u, time.Time{}, 0) }, rep)
 	return err
 }
 

@@ -16,18 +16,24 @@ import (
 func TestFeedRequestsGolden(t *testing.T) {
 	day := int64(24 * 3600 * 1000)
 	base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	// file is the golden file, when not the case's name: ids handed over
+	// in no order (a following feed's shares) make the same requests.
 	cases := []struct {
 		name string
 		r    *query.Retrieval
 		want []string
+		file string
 	}{
 		{"party", ret(query.Retrieval{Sort: query.SortFeed, N: 2, Facets: []query.Facet{query.FacetBrand},
 			Scope: &query.Scope{Filters: query.Filters{Brands: []string{"Nike"}}},
 			Restrict: query.Restriction{Include: true, IDs: []string{"l-3", "l-9", "l-2"}, IDKeys: []int64{base - day, base - 2*day, base - 3*day},
-				ExcludeSellers: []string{"s-x"}}}), []string{"l-3", "l-9"}},
+				ExcludeSellers: []string{"s-x"}}}), []string{"l-3", "l-9"}, ""},
 		{"following", ret(query.Retrieval{Sort: query.SortFeed, N: 3, Filters: query.Filters{Sizes: []string{"M"}},
 			Restrict: query.Restriction{Include: true, Sellers: []string{"s-1", "s-9"}, IDs: []string{"l-3", "l-2"}, IDKeys: []int64{base - day, base - 3*day + 12*3600*1000},
-				MinKey: base - 30*day, ExcludeSellers: []string{"u-1"}}}), []string{"l-3", "l-9", "l-2"}},
+				MinKey: base - 30*day, ExcludeSellers: []string{"u-1"}}}), []string{"l-3", "l-9", "l-2"}, ""},
+		{"following_unordered", ret(query.Retrieval{Sort: query.SortFeed, N: 3, Filters: query.Filters{Sizes: []string{"M"}},
+			Restrict: query.Restriction{Include: true, Sellers: []string{"s-1", "s-9"}, IDs: []string{"l-2", "l-3"}, IDKeys: []int64{base - 3*day + 12*3600*1000, base - day},
+				Unordered: true, MinKey: base - 30*day, ExcludeSellers: []string{"u-1"}}}), []string{"l-3", "l-9", "l-2"}, "following"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +58,11 @@ func TestFeedRequestsGolden(t *testing.T) {
 				all = append(all, b)
 			}
 			out, _ := json.MarshalIndent(all, "", "  ")
-			golden(t, "requests/feed_"+c.name+".json", append(out, '\n'))
+			file := c.name
+			if c.file != "" {
+				file = c.file
+			}
+			golden(t, "requests/feed_"+file+".json", append(out, '\n'))
 			if got := IDsOf(res.Hits); !equal(got, c.want) || res.Total != 3 {
 				t.Errorf("hits %v total %d, want %v total 3", got, res.Total, c.want)
 			}

@@ -36,6 +36,11 @@ const (
 // ranked orders to query.MaxCandidates at most); Total stays exact.
 func (b *Backend) Retrieve(ctx context.Context, r *query.Retrieval) (*query.Candidates, error) {
 	if r.EffectiveSort() == query.SortFeed {
+		if r.Restrict.Unordered { // the feed walks the ids in key order
+			ordered := *r
+			ordered.Restrict = r.Restrict.InKeyOrder()
+			r = &ordered
+		}
 		return b.retrieveFeed(ctx, r)
 	}
 	return b.retrieve(ctx, r)

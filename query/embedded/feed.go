@@ -27,6 +27,8 @@ type feedKeys struct {
 	// in sellers.
 	keyed bool
 	kept  []uint32
+	// unordered: ords are in no order (query.Restriction.Unordered).
+	unordered bool
 }
 
 // denseFree holds a few ordinal-indexed arrays of feedKeys for reuse (8
@@ -146,9 +148,10 @@ func (c *columns) keyAtLeast(set *roaring.Bitmap, fk *feedKeys, min int64) *roar
 // topKFeed returns the first k candidates of all in feed order after the
 // position. Without included sellers the ids are walked in their given
 // order (a party feed: a page costs its length over the density, not the
-// party's size); with them every candidate is keyed and the best k kept.
+// party's size); with them, or ids in no order, every candidate is keyed
+// and the best k kept.
 func (c *columns) topKFeed(st *budget, fk *feedKeys, all *roaring.Bitmap, after *query.Position, k int) ([]entry, bool) {
-	if fk.sellers != nil {
+	if fk.sellers != nil || fk.unordered {
 		return c.topK(func(yield func(entry)) {
 			buf := make([]uint32, 4096)
 			it := all.ManyIterator()

@@ -195,7 +195,7 @@ func (c *columns) restrict(x *Index, base *roaring.Bitmap, rs *query.Restriction
 			parts = append(parts, sellers)
 		}
 		if feed {
-			fk = &feedKeys{sellers: sellers}
+			fk = &feedKeys{sellers: sellers, unordered: rs.Unordered}
 		}
 		if len(rs.IDs) > 0 {
 			var keys []int64

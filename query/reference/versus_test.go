@@ -53,8 +53,8 @@ func TestVersus(t *testing.T) {
 		}
 		v.one(i)
 	}
-	t.Logf("compared %d retrievals (%d pages): %d with text (%d matching something, %d by relevance with the whole set compared), %d with facets, %d restricted, %d walked past page 1",
-		v.stats.requests, v.stats.pages, v.stats.text, v.stats.textHits, v.stats.wholeSet, v.stats.facets, v.stats.restricted, v.stats.walked)
+	t.Logf("compared %d retrievals (%d pages): %d with text (%d matching something, %d by relevance with the whole set compared), %d with facets, %d restricted (%d of them feeds), %d walked past page 1",
+		v.stats.requests, v.stats.pages, v.stats.text, v.stats.textHits, v.stats.wholeSet, v.stats.facets, v.stats.restricted, v.stats.feed, v.stats.walked)
 	t.Logf("text queries matching something, by kind: %v", v.matched)
 	if v.failures > 0 {
 		t.Fatalf("%d disagreements; seed %d (rerun with go test ./query/reference -run TestVersus -versus.seed=%d)", v.failures, seed, seed)
@@ -75,7 +75,7 @@ type versus struct {
 	catalog   []rummage.Listing
 	drops     []time.Time
 	failures  int
-	stats     struct{ requests, pages, text, textHits, wholeSet, facets, restricted, walked int }
+	stats     struct{ requests, pages, text, textHits, wholeSet, facets, restricted, feed, walked int }
 	kind      string         // of the last text: "typo", "alias" or ""
 	matched   map[string]int // text kinds that matched something
 
@@ -568,6 +568,9 @@ func (v *versus) request() *query.Retrieval {
 		if r.IntN(2) == 0 {
 			rs.ExcludeSellers = v.pick(v.sellers, 1+r.IntN(5))
 		}
+		if rs.Include && r.IntN(2) == 0 {
+			v.feed(req)
+		}
 	}
 	if err := req.Validate(); err != nil {
 		v.t.Fatalf("random request is invalid: %v (%s)", err, describe(req))
@@ -687,6 +690,33 @@ func (v *versus) values(list []string, oneIn int) []string {
 		out = append(out, "No Such Value")
 	}
 	return out
+}
+
+// feed makes req a feed retrieval (sort "feed"): each included id once,
+// with a key (a share time, often tied) around the request's instant,
+// sometimes a MinKey, and the ids in key order or, as a following feed
+// hands them over, in no order.
+func (v *versus) feed(req *query.Retrieval) {
+	r, rs := v.r, &req.Restrict
+	req.Sort, req.Query, req.Score = query.SortFeed, "", nil
+	rs.IDs = slices.Compact(slices.Sorted(slices.Values(rs.IDs)))
+	rs.IDKeys = make([]int64, len(rs.IDs))
+	for i := range rs.IDKeys {
+		rs.IDKeys[i] = req.Now.UnixMilli() - int64(r.IntN(20))*int64(time.Hour/time.Millisecond)
+	}
+	if r.IntN(2) == 0 {
+		rs.MinKey = req.Now.Add(-time.Duration(r.IntN(20*24)) * time.Hour).UnixMilli()
+	}
+	if rs.Unordered = r.IntN(2) == 0; rs.Unordered {
+		r.Shuffle(len(rs.IDs), func(i, j int) {
+			rs.IDs[i], rs.IDs[j] = rs.IDs[j], rs.IDs[i]
+			rs.IDKeys[i], rs.IDKeys[j] = rs.IDKeys[j], rs.IDKeys[i]
+		})
+	} else {
+		rs.Unordered = true
+		*rs = rs.InKeyOrder() // ordered, Unordered false
+	}
+	v.stats.feed++
 }
 
 func (v *versus) pick(list []string, n int) []string {

@@ -46,7 +46,7 @@ type fakeSocial struct {
 }
 
 func (f *fakeSocial) Blocked(_ context.Context, u string) ([]string, error) { return f.blocked[u], nil }
-func (f *fakeSocial) Following(_ context.Context, u string, _ int) ([]string, error) {
+func (f *fakeSocial) Following(_ context.Context, u string, _ time.Time, _ int) ([]string, error) {
 	return f.following[u], nil
 }
 func (f *fakeSocial) Party(_ context.Context, id string) (*signals.Party, error) {

@@ -24,7 +24,7 @@ import (
 // (the party feed's tags). signals.Reader satisfies it.
 type Social interface {
 	Blocked(ctx context.Context, user string) ([]string, error)
-	Following(ctx context.Context, user string, limit int) ([]string, error)
+	Following(ctx context.Context, user string, at time.Time, limit int) ([]string, error)
 	Party(ctx context.Context, id string) (*signals.Party, error)
 }
 
@@ -286,7 +286,7 @@ func (c *Cache) deps(ctx context.Context, k kind, q url.Values, party, user stri
 			deps = append(deps, TagAll)
 			break
 		}
-		closets, err := cfg.Social.Following(ctx, user, maxFollowTags+1)
+		closets, err := cfg.Social.Following(ctx, user, time.Time{}, maxFollowTags+1)
 		if err != nil {
 			return nil, nil, err
 		}

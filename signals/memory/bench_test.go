@@ -197,7 +197,7 @@ func BenchmarkSharedBy(b *testing.B) {
 	ctx := context.Background()
 	for _, fan := range []string{"fan-1000", "fan-5000"} {
 		b.Run(fan, func(b *testing.B) {
-			closets, err := s.Following(ctx, fan, 0)
+			closets, err := s.Following(ctx, fan, time.Time{}, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -207,7 +207,7 @@ func BenchmarkSharedBy(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				n = len(l)
+				n = l.Len()
 			})
 			b.ReportMetric(float64(n), "listings")
 		})
@@ -231,7 +231,7 @@ func BenchmarkFollowing(b *testing.B) {
 	s, _ := loadedStore(b)
 	ctx := context.Background()
 	cpuLoop(b, func() {
-		if _, err := s.Following(ctx, "fan-5000", 0); err != nil {
+		if _, err := s.Following(ctx, "fan-5000", time.Time{}, 0); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -52,10 +52,10 @@ func (s *state) blockedBy(user string) []string {
 	return out
 }
 
-func (s *state) following(user string, limit int) []string {
+func (s *state) following(user string, at int64, limit int) []string {
 	var live []edge
 	for _, e := range s.edges(s.follows, user) {
-		if !e.dead {
+		if !e.dead && e.at <= at {
 			live = append(live, e)
 		}
 	}
@@ -204,6 +204,9 @@ type scratch struct {
 	cnt    []uint32
 	latest []uint64 // offset(at)
 	seen   bitset   // merged's and gather's marks by listing
+	// newestFirst's working slices, kept for the next reader.
+	keys  []uint64
+	order []uint32
 }
 
 // bitset is a set of interned ids, one bit each: a mark of a million ids

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,33 +49,93 @@ func TestSortHits(t *testing.T) {
 	}
 }
 
-// TestCollectWaysAgree: SharedBy gathering and sorting (with marks in the
-// pooled array, past 8192 events) and merging through the heap answer the
-// same.
-func TestCollectWaysAgree(t *testing.T) {
+// TestSharedByAgreesWithMerge: SharedBy, gathering and sorting integers
+// or merging through the heap, with no tie order but at the limit's cut,
+// answers what Activity's way (the heap, then every instant's listings by
+// id) answers, limits cutting inside an instant's listings included, over
+// a catalog shared about 4 times per listing at a steady rate, one whose
+// hot listings are re-shared ever more sparsely, and one whose newest
+// shares are of a few hot listings. By is any closet that shared the
+// listing at its instant; both answers are compared with the first of them.
+func TestSharedByAgreesWithMerge(t *testing.T) {
 	defer func(f int) { gatherFactor = f }(gatherFactor)
-	s, _ := Open("")
-	r := rand.New(rand.NewPCG(2, 2))
-	var cs []signals.Change
-	for i := 0; i < 30_000; i++ {
-		cs = append(cs, signals.Change{Version: 1, Share: &signals.Share{ID: int64(i + 1), User: fmt.Sprintf("c%d", r.IntN(60)),
-			Listing: fmt.Sprintf("l%d", r.IntN(8000)), At: time.UnixMilli(1_700_000_000_000 + int64(i)*7)}})
+	catalogs := []struct {
+		name      string
+		listing   func(r *rand.Rand, i int) int
+		ms        func(i int) int64
+		since, at int64
+	}{
+		{"steady", func(_ *rand.Rand, i int) int { return i % 8000 }, func(i int) int64 { return int64(i/4) * 7 }, 5_000, 45_000},
+		{"sparser", func(r *rand.Rand, _ int) int { return r.IntN(r.IntN(3000) + 1) }, func(i int) int64 { return int64(i) * int64(i) / 4000 }, 5_000, 200_000},
+		{"hot then wide", func(r *rand.Rand, i int) int {
+			if i > 21_000 {
+				return r.IntN(20)
+			}
+			return 20 + r.IntN(5000)
+		}, func(i int) int64 { return int64(i/4) * 7 }, 5_000, 52_000},
 	}
-	if err := s.Apply(context.Background(), signals.Batch{Changes: cs}); err != nil {
-		t.Fatal(err)
+	for _, cat := range catalogs {
+		for _, factor := range []int{0, 1 << 20} { // merge; gather
+			gatherFactor = factor
+			sharedByAgrees(t, cat.name, cat.listing, cat.ms, cat.since, cat.at)
+		}
 	}
-	closets := make([]string, 50)
-	for i := range closets {
-		closets[i] = fmt.Sprintf("c%d", i)
-	}
-	since, at := time.UnixMilli(1_700_000_000_000+20_000), time.UnixMilli(1_700_000_000_000+190_000)
-	for _, limit := range []int{10, 5000, 20_000} {
-		gatherFactor = 1 << 20
-		g, _ := s.SharedBy(context.Background(), closets, since, at, limit)
-		gatherFactor = 0
-		h, _ := s.SharedBy(context.Background(), closets, since, at, limit)
-		if len(g) == 0 || !slices.EqualFunc(g, h, func(a, b signals.ListingAt) bool { return a == b }) {
-			t.Errorf("limit %d: gathered %d listings, merged %d, or they differ", limit, len(g), len(h))
+}
+
+func sharedByAgrees(t *testing.T, name string, listing func(r *rand.Rand, i int) int, ms func(i int) int64, from, to int64) {
+	t.Helper()
+	const base = 1_700_000_000_000
+	{
+		s, _ := Open("")
+		r := rand.New(rand.NewPCG(2, 2))
+		var cs []signals.Change
+		for i := 0; i < 30_000; i++ {
+			cs = append(cs, signals.Change{Version: 1, Share: &signals.Share{ID: int64(i + 1), User: fmt.Sprintf("c%d", r.IntN(60)),
+				Listing: fmt.Sprintf("l%d", listing(r, i)), At: time.UnixMilli(base + ms(i))}})
+		}
+		if err := s.Apply(context.Background(), signals.Batch{Changes: cs}); err != nil {
+			t.Fatal(err)
+		}
+		closets := make([]string, 50)
+		for i := range closets {
+			closets[i] = fmt.Sprintf("c%d", i)
+		}
+		first := map[string]string{} // listing@instant → the first closet that shared it then
+		sharedThen := map[string]bool{}
+		for _, c := range cs {
+			k := fmt.Sprint(c.Share.Listing, c.Share.At.UnixMilli())
+			sharedThen[k+c.Share.User] = true
+			if f, ok := first[k]; !ok || closetIndex(c.Share.User) < closetIndex(f) {
+				first[k] = c.Share.User
+			}
+		}
+		norm := func(las []signals.ListingAt) []signals.ListingAt {
+			for i := range las {
+				k := fmt.Sprint(las[i].Listing, las[i].At.UnixMilli())
+				if !sharedThen[k+las[i].By] {
+					t.Fatalf("%s: %v: %s did not share it then", name, las[i], las[i].By)
+				}
+				las[i].By = first[k]
+			}
+			return las
+		}
+		since, at := time.UnixMilli(base+from), time.UnixMilli(base+to)
+		for _, limit := range []int{0, 10, 299, 500, 1500, 4999, 5000, 5001, 20_000} {
+			f := gatherFactor
+			gatherFactor = 0
+			want := norm(s.st.finish(s.st.collect([]map[uint32][]uint32{s.st.timeline}, s.st.ids(closets), since.UnixMilli(), at.UnixMilli(), limit, all), limit, true))
+			gatherFactor = f
+			sh, _ := s.SharedBy(context.Background(), closets, since, at, limit)
+			got := norm(sh.Sorted(closets))
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("%s catalog, gather factor %d, limit %d: SharedBy gave %d listings, the merge %d, or they differ", name, f, limit, len(got), len(want))
+				for i, g := range got {
+					if i < len(want) && g != want[i] {
+						t.Logf("first difference at %d: %v, want %v", i, g, want[i])
+						break
+					}
+				}
+			}
 		}
 	}
 }
@@ -159,11 +220,11 @@ func TestOutOfOrderApply(t *testing.T) {
 	closets := []string{"c1", "c2", "c3", "c5", "c8", "c13", "c21", "c34"}
 	for _, w := range [][2]int64{{0, 500_000}, {100_000, 300_000}} {
 		since, at := time.UnixMilli(base+w[0]), time.UnixMilli(base+w[1])
-		a, _ := want.SharedBy(ctx, closets, since, at, 0)
-		b, _ := got.SharedBy(ctx, closets, since, at, 0)
-		same("SharedBy", a, b)
-		a, _ = want.Activity(ctx, "c7", since, at, 0)
-		b, _ = got.Activity(ctx, "c7", since, at, 0)
+		sa, _ := want.SharedBy(ctx, closets, since, at, 0)
+		sb, _ := got.SharedBy(ctx, closets, since, at, 0)
+		same("SharedBy", sa.Sorted(closets), sb.Sorted(closets))
+		a, _ := want.Activity(ctx, "c7", since, at, 0)
+		b, _ := got.Activity(ctx, "c7", since, at, 0)
 		same("Activity", a, b)
 		for _, p := range []string{"p0", "p1", "p2"} {
 			a, n, _ := want.PartyShares(ctx, p, since, at)
@@ -174,6 +235,12 @@ func TestOutOfOrderApply(t *testing.T) {
 			}
 		}
 	}
+}
+
+// closetIndex is the number of closet "c<n>".
+func closetIndex(c string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(c, "c"))
+	return n
 }
 
 // TestEventVersions: an event's version reads back whole, whether its high

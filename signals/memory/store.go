@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,8 +319,12 @@ func (s *Store) Blocked(ctx context.Context, user string) ([]string, error) {
 }
 
 // Following is signals.Reader.Following.
-func (s *Store) Following(ctx context.Context, user string, limit int) ([]string, error) {
-	return read(s, func(st *state) []string { return st.following(user, limit) })
+func (s *Store) Following(ctx context.Context, user string, at time.Time, limit int) ([]string, error) {
+	upTo := int64(math.MaxInt64)
+	if !at.IsZero() {
+		upTo = at.UnixMilli()
+	}
+	return read(s, func(st *state) []string { return st.following(user, upTo, limit) })
 }
 
 // Followers is signals.Reader.Followers.
@@ -328,8 +333,8 @@ func (s *Store) Followers(ctx context.Context, closets []string) (map[string]int
 }
 
 // SharedBy is signals.Reader.SharedBy.
-func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
-	return read(s, func(st *state) []signals.ListingAt {
+func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) (signals.Shared, error) {
+	return read(s, func(st *state) signals.Shared {
 		return st.sharedBy(closets, since.UnixMilli(), at.UnixMilli(), limit)
 	})
 }

@@ -267,7 +267,8 @@ func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at i
 var gatherFactor = 4
 
 // gather is every live event keep accepts of the users' timelines in
-// (since, at], newest first (ties by listing id), each listing once.
+// (since, at], newest first (ties in no order: finish orders them), each
+// listing once, at its latest event.
 func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []hit {
 	hs := make([]hit, 0, total)
 	for _, w := range wins {
@@ -278,24 +279,16 @@ func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []h
 			}
 		}
 	}
-	s.sortHits(hs)
-	out := hs[:0]
-	if len(hs) < 8192 {
-		seen := make(map[uint32]struct{}, len(hs))
-		for _, h := range hs {
-			if _, ok := seen[h.lst]; !ok {
-				seen[h.lst] = struct{}{}
-				out = append(out, h)
-			}
-		}
-		return out
+	if len(hs) == 0 {
+		return hs
 	}
-	// Many: marks in a pooled bitset by listing id beat a map's hashing.
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	order := s.newestFirst(sc, hs)
+	out := make([]hit, 0, len(hs))
 	seen := sc.marks(len(s.strs) + 1)
-	for _, h := range hs {
-		if seen.mark(h.lst) {
+	for _, i := range order {
+		if h := hs[i]; seen.mark(h.lst) {
 			out = append(out, h)
 		}
 	}
@@ -317,10 +310,77 @@ func (s *state) ids(names []string) []uint32 {
 
 func all(uint32) bool { return true }
 
-// sharedBy merges the closets' share timelines (their likes are apart).
-func (s *state) sharedBy(closets []string, since, at int64, limit int) []signals.ListingAt {
-	lines := []map[uint32][]uint32{s.timeline}
-	return s.finish(s.collect(lines, s.ids(closets), since, at, limit, all), limit, true)
+// sharedBy is SharedBy: collect's hits of the closets' share timelines
+// (their likes are apart), newest first, each listing at its latest share,
+// handed over in that order with no tie order made but at the limit's cut
+// (ordering every instant's listings by id, and making a ListingAt of
+// each, was most of what a following feed cost).
+func (s *state) sharedBy(closets []string, since, at int64, limit int) signals.Shared {
+	users := make([]uint32, 0, len(closets))
+	index := make(map[uint32]int32, len(closets)) // closet → its first place in closets
+	for i, c := range closets {
+		if u := s.lookup(c); u != 0 {
+			if _, ok := index[u]; !ok {
+				index[u] = int32(i)
+				users = append(users, u)
+			}
+		}
+	}
+	hs := s.collect([]map[uint32][]uint32{s.timeline}, users, since, at, limit, all)
+	if limit > 0 && len(hs) > limit {
+		// The listings of the cut's instant: the smallest ids stay.
+		cut := hs[limit-1].at
+		first, last := limit-1, limit
+		for first > 0 && hs[first-1].at == cut {
+			first--
+		}
+		for last < len(hs) && hs[last].at == cut {
+			last++
+		}
+		s.sortByListing(hs[first:last])
+		hs = hs[:limit]
+	}
+	out := signals.Shared{
+		Listings: make([]string, len(hs)),
+		At:       make([]int64, len(hs)),
+		By:       make([]int32, len(hs)),
+	}
+	for i, h := range hs {
+		out.Listings[i], out.At[i], out.By[i] = s.strs[h.lst], h.at, index[h.by]
+	}
+	return out
+}
+
+// newestFirst returns the indexes of hs newest first, equal instants in
+// the order of hs (so that a listing shared by several closets at once is
+// by the first of them). It sorts packed keys (how much older than the
+// newest, then the index) as plain integers, several times quicker than a
+// comparison function.
+func (s *state) newestFirst(sc *scratch, hs []hit) []uint32 {
+	const idxBits = 24
+	order := sc.order[:0]
+	newest, oldest := hs[0].at, hs[0].at
+	for _, h := range hs {
+		newest, oldest = max(newest, h.at), min(oldest, h.at)
+	}
+	if len(hs) >= 1<<idxBits || uint64(newest-oldest) >= 1<<(64-idxBits) {
+		for i := range hs {
+			order = append(order, uint32(i))
+		}
+		slices.SortStableFunc(order, func(a, b uint32) int { return cmp.Compare(hs[b].at, hs[a].at) })
+		sc.order = order
+		return order
+	}
+	keys := sc.keys[:0]
+	for i, h := range hs {
+		keys = append(keys, uint64(newest-h.at)<<idxBits|uint64(i))
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		order = append(order, uint32(k&(1<<idxBits-1)))
+	}
+	sc.keys, sc.order = keys, order
+	return order
 }
 
 func (s *state) activity(user string, since, at int64, limit int) []signals.ListingAt {

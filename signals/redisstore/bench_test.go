@@ -104,7 +104,7 @@ func BenchmarkSharedBy(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				got = len(out)
+				got = out.Len()
 			}
 			reportCPU(b, s, r0, c0)
 			b.ReportMetric(float64(got), "listings")

@@ -61,8 +61,12 @@ func (s *Store) members(ctx context.Context, key string) ([]string, error) {
 }
 
 // Following implements signals.Reader: one ZREVRANGE (ties by closet id).
-func (s *Store) Following(ctx context.Context, user string, limit int) ([]string, error) {
-	z, err := s.c.ZRevRangeWithScores(ctx, s.user(user, "fo"), 0, -1).Result()
+func (s *Store) Following(ctx context.Context, user string, at time.Time, limit int) ([]string, error) {
+	upTo := "+inf"
+	if !at.IsZero() {
+		upTo = strconv.FormatInt(at.UnixMilli(), 10)
+	}
+	z, err := s.c.ZRevRangeByScoreWithScores(ctx, s.user(user, "fo"), &redis.ZRangeBy{Min: "-inf", Max: upTo}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: following: %w", err)
 	}
@@ -435,16 +439,27 @@ func histTime(m, l string) (int64, bool) {
 // SharedBy implements signals.Reader: the closets' share timelines merged
 // at read time, in one pipeline whatever their number (two when some
 // listing was re-shared after at).
-func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) ([]signals.ListingAt, error) {
+func (s *Store) SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) (signals.Shared, error) {
 	if len(closets) == 0 || !at.After(since) {
-		return nil, nil
+		return signals.Shared{}, nil
 	}
 	tls := make([]timeline, len(closets))
+	index := make(map[string]int32, len(closets))
 	for i, c := range closets {
 		tls[i] = timeline{latest: s.user(c, "sl"), hist: s.user(c, "sh"), by: c}
+		if _, ok := index[c]; !ok {
+			index[c] = int32(i)
+		}
 	}
-	out, _, err := s.merge(ctx, tls, upTo(since, at), limit, "")
-	return out, err
+	las, _, err := s.merge(ctx, tls, upTo(since, at), limit, "")
+	if err != nil {
+		return signals.Shared{}, err
+	}
+	var out signals.Shared
+	for _, la := range las {
+		out.Append(la.Listing, la.At.UnixMilli(), index[la.By])
+	}
+	return out, nil
 }
 
 // Activity implements signals.Reader: the user's likes and shares, merged

@@ -51,7 +51,7 @@ func TestRoundTrips(t *testing.T) {
 		// 200 of 1,000 likes of one instant: the cut goes through it.
 		{"Activity, now, limit cutting an instant", 2, func() error { _, err := s.Activity(ctx, "u", at(0), at(100), 200); return err }},
 		{"Activity, as of an earlier instant", 2, func() error { _, err := s.Activity(ctx, "u", at(0), at(60), 200); return err }},
-		{"Following", 1, func() error { _, err := s.Following(ctx, "u", 0); return err }},
+		{"Following", 1, func() error { _, err := s.Following(ctx, "u", time.Time{}, 0); return err }},
 		{"Followers 1000 closets", 1, func() error { _, err := s.Followers(ctx, ids); return err }},
 		{"Sellers", 1, func() error { _, err := s.Sellers(ctx, ids); return err }},
 		{"Suspended", 1, func() error { _, err := s.Suspended(ctx); return err }},

@@ -134,10 +134,10 @@ func TestVersionRule(t *testing.T) {
 		return signals.Change{Version: v, Delete: d, Follow: &signals.Follow{Follower: "u", Seller: "c", At: at(1)}}
 	}
 	apply(t, s, f(3, false), f(4, true), f(3, false))
-	fo, _ := s.Following(ctx, "u", 0)
+	fo, _ := s.Following(ctx, "u", time.Time{}, 0)
 	check(t, "follow tombstone", len(fo), 0)
 	apply(t, s, f(4, false))
-	fo, _ = s.Following(ctx, "u", 0)
+	fo, _ = s.Following(ctx, "u", time.Time{}, 0)
 	check(t, "follow equal", fo, []string{"c"})
 
 	sel := func(v uint64, status string) signals.Change {
@@ -160,16 +160,20 @@ func TestSharedByMergesAsOf(t *testing.T) {
 		share(7, 7, "c1", "E", "", 2), // tie with B at 2 as of 5: by listing id
 	)
 	closets := []string{"c1", "c2"}
-	got, err := s.SharedBy(ctx, closets, at(0), at(10), 0)
+	sh, err := s.SharedBy(ctx, closets, at(0), at(10), 0)
+	got := sh.Sorted(closets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, "now", got, []signals.ListingAt{la("B", 6, "c1"), la("D", 5, "c2"), la("A", 3, "c2"), la("E", 2, "c1")})
-	got, _ = s.SharedBy(ctx, closets, at(0), at(5), 0)
+	sh, _ = s.SharedBy(ctx, closets, at(0), at(5), 0)
+	got = sh.Sorted(closets)
 	check(t, "as of 5", got, []signals.ListingAt{la("D", 5, "c2"), la("A", 3, "c2"), la("B", 2, "c1"), la("E", 2, "c1")})
-	got, _ = s.SharedBy(ctx, closets, at(2), at(5), 2)
+	sh, _ = s.SharedBy(ctx, closets, at(2), at(5), 2)
+	got = sh.Sorted(closets)
 	check(t, "(2,5] limit 2", got, []signals.ListingAt{la("D", 5, "c2"), la("A", 3, "c2")})
-	got, _ = s.SharedBy(ctx, closets, at(1), at(2), 0)
+	sh, _ = s.SharedBy(ctx, closets, at(1), at(2), 0)
+	got = sh.Sorted(closets)
 	check(t, "(1,2]", got, []signals.ListingAt{la("B", 2, "c1"), la("E", 2, "c1")})
 }
 
@@ -180,12 +184,14 @@ func TestSharedByMergesAsOf(t *testing.T) {
 func TestSharedByLimitWithReshares(t *testing.T) {
 	s := openTest(t)
 	apply(t, s, share(1, 1, "c", "C", "", 1), share(2, 2, "c", "A", "", 2), share(3, 3, "c", "B", "", 3), share(4, 4, "c", "C", "", 10))
-	got, err := s.SharedBy(ctx, []string{"c"}, at(0), at(5), 2)
+	sh, err := s.SharedBy(ctx, []string{"c"}, at(0), at(5), 2)
+	got := sh.Sorted([]string{"c"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, "limit 2 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c")})
-	got, _ = s.SharedBy(ctx, []string{"c"}, at(0), at(5), 3)
+	sh, _ = s.SharedBy(ctx, []string{"c"}, at(0), at(5), 3)
+	got = sh.Sorted([]string{"c"})
 	check(t, "limit 3 as of 5", got, []signals.ListingAt{la("B", 3, "c"), la("A", 2, "c"), la("C", 1, "c")})
 }
 
@@ -199,7 +205,8 @@ func TestTiesAtTheCut(t *testing.T) {
 			signals.Change{Version: uint64(10 + i), Like: &signals.Like{User: "u", Listing: l, At: at(5)}})
 	}
 	apply(t, s, cs...)
-	got, _ := s.SharedBy(ctx, []string{"c"}, at(0), at(10), 2)
+	sh, _ := s.SharedBy(ctx, []string{"c"}, at(0), at(10), 2)
+	got := sh.Sorted([]string{"c"})
 	check(t, "shared by, limit 2", got, []signals.ListingAt{la("A", 5, "c"), la("AB", 5, "c")})
 	got, _ = s.Activity(ctx, "u", at(0), at(10), 3)
 	check(t, "activity, limit 3", got, []signals.ListingAt{la("A", 5, "u"), la("AB", 5, "u"), la("B", 5, "u")})
@@ -316,9 +323,9 @@ func TestFollowsBothWays(t *testing.T) {
 		return signals.Change{Version: v, Follow: &signals.Follow{Follower: u, Seller: c, At: at(min)}}
 	}
 	apply(t, s, f(1, "u1", "c1", 1), f(2, "u1", "c2", 3), f(3, "u1", "c3", 2), f(4, "u2", "c1", 1), f(5, "u1", "c0", 3))
-	got, _ := s.Following(ctx, "u1", 0)
+	got, _ := s.Following(ctx, "u1", time.Time{}, 0)
 	check(t, "following", got, []string{"c0", "c2", "c3", "c1"})
-	got, _ = s.Following(ctx, "u1", 2)
+	got, _ = s.Following(ctx, "u1", time.Time{}, 2)
 	check(t, "following limit", got, []string{"c0", "c2"})
 	n, _ := s.Followers(ctx, []string{"c1", "c2", "nobody"})
 	check(t, "followers", n, map[string]int{"c1": 2, "c2": 1})
@@ -385,7 +392,7 @@ func TestTruncate(t *testing.T) {
 	got, n, _ := s.PartyShares(ctx, "p", at(0), at(10))
 	check(t, "shares truncated", got, []signals.ListingAt{la("B", 2, "")})
 	check(t, "count", n, 1)
-	fo, _ := s.Following(ctx, "u", 0)
+	fo, _ := s.Following(ctx, "u", time.Time{}, 0)
 	check(t, "follows truncated", fo, []string{"d"})
 	sus, _ := s.Suspended(ctx)
 	check(t, "sellers truncated", len(sus), 0)

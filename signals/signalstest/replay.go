@@ -185,7 +185,7 @@ func Dump(ctx context.Context, s signals.Reader) (string, error) {
 		if err := w("blocked "+u, bl, err); err != nil {
 			return "", err
 		}
-		f, err := s.Following(ctx, u, 0)
+		f, err := s.Following(ctx, u, time.Time{}, 0)
 		if err := w("following "+u, f, err); err != nil {
 			return "", err
 		}
@@ -207,7 +207,7 @@ func Dump(ctx context.Context, s signals.Reader) (string, error) {
 			}
 		}
 		sb, err := s.SharedBy(ctx, users[:5], since, at, 7)
-		if err := w(fmt.Sprintf("shared by %v", at.Sub(T0)), las(sb, true), err); err != nil {
+		if err := w(fmt.Sprintf("shared by %v", at.Sub(T0)), las(sb.Sorted(users[:5]), true), err); err != nil {
 			return "", err
 		}
 		for _, p := range ps {

@@ -166,17 +166,18 @@ func (c forget) run(ctx context.Context, t *testing.T, s signals.Store) error {
 
 type following struct {
 	user  string
+	at    time.Time
 	limit int
 	want  []string
 }
 
 func (c following) run(ctx context.Context, t *testing.T, s signals.Store) error {
-	got, err := s.Following(ctx, c.user, c.limit)
+	got, err := s.Following(ctx, c.user, c.at, c.limit)
 	if err != nil {
 		return err
 	}
 	if !equalStrings(got, c.want) {
-		return fmt.Errorf("Following(%s, %d) = %q, want %q", c.user, c.limit, got, c.want)
+		return fmt.Errorf("Following(%s, %v, %d) = %q, want %q", c.user, rel(c.at), c.limit, got, c.want)
 	}
 	return nil
 }
@@ -299,7 +300,7 @@ func (c sharedBy) run(ctx context.Context, t *testing.T, s signals.Store) error 
 	if err != nil {
 		return err
 	}
-	if g := las(got, true); !equalLAs(g, c.want) {
+	if g := las(got.Sorted(c.closets), true); !equalLAs(g, c.want) {
 		return fmt.Errorf("SharedBy(%q, %v, %v, %d) = %v, want %v", c.closets, rel(c.since), rel(c.at), c.limit, g, c.want)
 	}
 	return nil
@@ -559,7 +560,7 @@ func testPositions(t *testing.T, h Harness) {
 	}
 	c.reopen(t)
 	check("reopened", want...)
-	if err := (following{"u1", 0, []string{"c1"}}).run(ctx, t, c.s); err != nil {
+	if err := (following{"u1", time.Time{}, 0, []string{"c1"}}).run(ctx, t, c.s); err != nil {
 		t.Errorf("reopened: %v", err)
 	}
 	if err := (activity{"u1", time.Time{}, M(10), 10, []LA{{Listing: "l1", At: M(2)}}}).run(ctx, t, c.s); err != nil {
@@ -571,7 +572,7 @@ func testPositions(t *testing.T, h Harness) {
 	want[1] = p("rummage.follows", 1, 4)
 	c.reopen(t)
 	check("reopened after a batch on the reopened store", want...)
-	if err := (following{"u1", 0, []string{"c2", "c1"}}).run(ctx, t, c.s); err != nil {
+	if err := (following{"u1", time.Time{}, 0, []string{"c2", "c1"}}).run(ctx, t, c.s); err != nil {
 		t.Errorf("reopened twice: %v", err)
 	}
 }
