@@ -7,7 +7,8 @@ import (
 
 // TestRunSmall runs the whole bench on a small catalog: every ranking is
 // scored on the same units, the oracle beats the shipped blend, and the
-// replay brought every training event into the profiles.
+// replay brought every training event into the profiles and the training
+// part's likes and shares into trending.
 func TestRunSmall(t *testing.T) {
 	rep, err := Run(context.Background(), Config{Listings: 4000, Shoppers: 60, Units: 80, Strengths: []int{0, 100}, LatencyRounds: 1, Dir: t.TempDir()})
 	if err != nil {
@@ -15,6 +16,11 @@ func TestRunSmall(t *testing.T) {
 	}
 	if rep.TrainEvents == 0 || rep.HeldOutEvents == 0 || rep.ReplayPerSecond <= 0 {
 		t.Fatalf("report %+v", rep)
+	}
+	// The training part's likes and shares reached the signals store, and
+	// trending shows them on the anonymous home feed.
+	if rep.TrainLikes == 0 || rep.TrainShares == 0 || rep.TrendingListings == 0 || rep.AnonymousHome["trending"] == 0 {
+		t.Errorf("likes %d, shares %d, trending listings %d, anonymous home %v", rep.TrainLikes, rep.TrainShares, rep.TrendingListings, rep.AnonymousHome)
 	}
 	a := rep.Search["anonymous"]
 	for _, name := range []string{"popularity", "oracle", "personalized_0", "personalized_100"} {
