@@ -84,7 +84,7 @@ type Delta struct {
 	queryIDs     map[string]queryID // the search and party impressions of the batch
 	views        map[string]int64   // views per known query id in the batch
 	Events       int
-	Unattributed int // clicks, carts and purchases whose query_id is unknown
+	Unattributed int // clicks, carts and purchases whose query_id names no known answer
 	// Served is the views counted as an answer a CDN served (a search or
 	// party answer's views after its first); UnknownViews the views whose
 	// query_id names no known answer (counted on their party alone).

@@ -265,7 +265,7 @@ func applySocial(ctx context.Context, log *fixtures.ShopperLog, store signals.Wr
 			return nil
 		}
 		err := store.Apply(ctx, b)
-		b.Changes = b.Changes[:0]
+		b.Changes = nil // the store may keep the slice it applied
 		return err
 	}
 	for _, it := range log.Social {
