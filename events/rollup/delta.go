@@ -240,9 +240,12 @@ func (d *Delta) add(e *events.Event, known map[string]Known) {
 			}
 		}
 	case events.View:
-		if found {
+		switch {
+		case found:
 			d.served(minute, e.QueryID, a)
-		} else if e.QueryID != "" {
+		case e.QueryID != "" && (e.Surface == "" || e.Surface == "search" || e.Surface == "party"):
+			// Only these answers are kept: the per-user feeds' are never
+			// served by a CDN, and their views are not unknown ones.
 			d.UnknownViews++
 		}
 	case events.Click, events.AddToCart, events.Purchase:

@@ -94,6 +94,8 @@ func TestAggregateServedViews(t *testing.T) {
 		{Type: events.View, QueryID: "q4", User: "h_1", At: at},
 		{Type: events.View, QueryID: "q4", User: "h_2", At: at},
 		view("nobody"),
+		// A home feed answer is per user: no CDN serves it, nothing counts.
+		{Type: events.View, Surface: "home", QueryID: "qh", At: at},
 	}
 	d := Aggregate(evs, nil)
 	if r := d.queries[queryKey{minute, "red dress"}]; r == nil || *r != (queryRow{searches: 4}) {

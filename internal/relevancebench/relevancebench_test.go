@@ -34,6 +34,9 @@ func TestRunSmall(t *testing.T) {
 	if rep.Search["oracle"].NDCG10 <= a.NDCG10 {
 		t.Errorf("oracle NDCG %v not above the blend's %v", rep.Search["oracle"].NDCG10, a.NDCG10)
 	}
+	if _, ok := rep.Lift["search"]["personalized_100"]; a.NDCG10 > 0 && !ok {
+		t.Errorf("no search lift: %+v", rep.Lift)
+	}
 	if rep.Latency == nil || rep.Latency.Runs["cached_personalized"].N == 0 {
 		t.Errorf("latency %+v", rep.Latency)
 	}
