@@ -6,7 +6,8 @@
 // broker, the affinity consumer into the signals store's profiles); the held-out part scored on search and the home feed, served
 // by the real API with the answer cache in front, anonymous vs
 // personalized, beside an oracle ranking by the true preferences and a
-// popularity baseline: NDCG@10, recall@24, MRR. It also measures what
+// popularity baseline: NDCG@10, recall@24, MRR, and each NDCG@10 lift
+// with an interval bootstrapped over the units. It also measures what
 // personalization adds to search latency, on the same queries in the same
 // run, optionally on a larger prebuilt index.
 package relevancebench
