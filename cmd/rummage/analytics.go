@@ -22,7 +22,9 @@ import (
 
 const analyticsHelp = `Rolls the events topic (<prefix>.events: POST /v1/events and the API's
 impressions) up per minute into the analytics tables of schema rummage
-(migration 0005; run rummage migrate on --analytics-database-url first).
+(migrations 0005 and 0007; run rummage migrate on --analytics-database-url
+first). Answers a CDN served count from the views of their query_id after
+the first (docs/cdn.md).
 The consumer's offsets commit in the same transaction as the rows: each
 event counts once, whatever stops the process. Rows older than
 --retention are deleted hourly. Metrics (rummage_analytics_*) are served

@@ -19,12 +19,33 @@ import (
 
 const usersHelp = `Commands:
   forget U  remove what Rummage holds of user U: their follows, likes,
-            shares and blocks in the signals store, their affinity profile
-            and experiment assignment, their cached answers and the rollup
-            rows of their pseudonym. It asks the process that holds them
-            (POST /v1/users/U/forget on the API of rummage dev) with an
-            admin key. The marketplace deletes the user's rows from its
-            own tables too: the signals store is their replica.`
+            shares and blocks in the signals store, their affinity profile,
+            their cached per-user answers and the rollup rows of their
+            pseudonym (the per-user experiment rows: an experiment
+            assignment is a hash of U, stored nowhere else). It asks the
+            process that holds them (POST /v1/users/U/forget on the API of
+            rummage dev, or rummage serve --events-brokers) with an admin
+            key, and prints how many records each part removed.
+
+What it cannot remove (docs/privacy.md):
+  - events already in the events topic: Kafka's log is append-only; they
+    carry U's pseudonym, not U's id, and go with the topic's retention
+    (7 days). A consumer reading the topic again from an earlier offset
+    relearns them: forget U again after such a rebuild.
+  - events in flight: accepted before the call, consumed after it (about
+    a second); run it once the consumers' lag is 0, or again later.
+  - aggregate rollups (per-query and per-party counts, drop arrivals, the
+    party viewer sketches): sums that hold no user; they go with the rollup
+    retention (90 days).
+  - a CDN's cached copies: a CDN holds anonymous answers only (per-user
+    answers are private, no-store), unless the front end lets it cache
+    user= requests; those end with their s-maxage.
+  - other API replicas' caches: U's per-user entries there end with their
+    lifetime (60 s at most).
+  - the marketplace's own tables: the signals store is their replica; the
+    marketplace deletes U's rows there too, or a re-snapshot brings them
+    back.
+  - request logs: debug-level request logs carry the URI, user= included.`
 
 func runUsers(ctx context.Context, args []string) error {
 	return oneSubcommand(ctx, args, "users forget USER [flags]", usersHelp, usersForget)
@@ -72,8 +93,13 @@ func usersForget(ctx context.Context, args []string, w io.Writer) error {
 		}
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, forgetKept)
 	return nil
 }
+
+// forgetKept is what users forget says it did not remove (its help's
+// limits, in one line).
+const forgetKept = "kept: the events topic's pseudonymous events until its retention, aggregate rollups, other replicas' and CDNs' cached copies until they expire (rummage help users)"
 
 // forgetting is what a process forgets of a user: its signals store, its
 // response cache, its rollups (each may be nil), and more parts (the

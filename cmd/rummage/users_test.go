@@ -16,24 +16,61 @@ import (
 	"github.com/rummage/rummage/events/rollup"
 	"github.com/rummage/rummage/fixtures"
 	"github.com/rummage/rummage/internal/testpg"
+	"github.com/rummage/rummage/internal/testredis"
 	"github.com/rummage/rummage/serve/cache"
 	"github.com/rummage/rummage/signals"
 	"github.com/rummage/rummage/signals/memory"
+	"github.com/rummage/rummage/signals/redisstore"
 )
 
+// forgetStore is a signals store with profiles: both implementations.
+type forgetStore interface {
+	signals.Store
+	signals.ProfileStore
+}
+
 // TestUsersForget: rummage users forget U, through the API of the process
-// holding the state, removes U's signals, cached per-user answers and
-// rollup rows and affinity profile, and leaves another user's alone.
+// holding the state, removes U's signals, affinity profile, experiment
+// rows (the only stored trace of an assignment) and cached per-user
+// answers, on either signals store, and leaves another user's alone; the
+// limits it documents hold: the aggregate rollups keep U's searches, and
+// the command says what it kept.
 func TestUsersForget(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		dir := t.TempDir()
+		store, err := memory.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := testForget(t, store)
+		// Reopened from disk, the store still has forgotten u1.
+		store.Close()
+		again, err := memory.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		if a, _ := again.Activity(context.Background(), "u1", time.Time{}, now.Add(time.Hour), 10); len(a) != 0 {
+			t.Errorf("after a reopen u1 has activity %v", a)
+		}
+	})
+	t.Run("redis", func(t *testing.T) {
+		store, err := redisstore.Open(context.Background(), redisstore.Config{URL: testredis.URL(), Prefix: testredis.Prefix(t, "forget")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		testForget(t, store)
+	})
+}
+
+// testForget runs the forgetting on store and returns the instant its
+// rows were written at.
+func testForget(t *testing.T, store forgetStore) time.Time {
+	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	dir := t.TempDir()
-	store, err := memory.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	err = store.Apply(ctx, signals.Batch{Changes: []signals.Change{
+	err := store.Apply(ctx, signals.Batch{Changes: []signals.Change{
 		{Version: 1, Follow: &signals.Follow{Follower: "u1", Seller: "c1", At: now}},
 		{Version: 2, Like: &signals.Like{User: "u1", Listing: "l1", At: now}},
 		{Version: 3, Share: &signals.Share{ID: 1, User: "u1", Listing: "l2", At: now}},
@@ -57,7 +94,7 @@ func TestUsersForget(t *testing.T) {
 	defer rs.Close()
 	var evs []events.Event
 	for _, u := range []string{"u1", "u2"} {
-		evs = append(evs, events.Event{Type: events.Impression, Surface: "search", QueryID: "q" + u, User: ps.Of(u), Variant: "exp/a", At: now})
+		evs = append(evs, events.Event{Type: events.Impression, Surface: "search", QueryID: "q" + u, Query: "red dress", User: ps.Of(u), Variant: "exp/a", At: now})
 	}
 	if _, err := rs.Apply(ctx, "t", evs, map[int]int64{0: 2}); err != nil {
 		t.Fatal(err)
@@ -90,6 +127,9 @@ func TestUsersForget(t *testing.T) {
 	if got := out.String(); !strings.Contains(got, "signals 3") || !strings.Contains(got, "cache 1") || !strings.Contains(got, "rollups 1") || !strings.Contains(got, "personalization 1") {
 		t.Errorf("output %q: want 3 signals, 1 cache entry, 1 rollup row and the profile forgotten", got)
 	}
+	if got := out.String(); !strings.Contains(got, forgetKept) {
+		t.Errorf("output %q does not say what was kept", got)
+	}
 	for u, want := range map[string]int{"u1": 0, "u2": 1} {
 		if p, err := store.Profile(ctx, ps.Of(u), now); err != nil || len(p) != want {
 			t.Errorf("%s's profile after forgetting u1: %v (%v), want %d features", u, p, err, want)
@@ -121,14 +161,14 @@ func TestUsersForget(t *testing.T) {
 	if len(x.Variants) != 1 || x.Variants[0].Users != 1 {
 		t.Errorf("experiment rows after forgetting u1: %+v, want u2's alone", x.Variants)
 	}
-	// Reopened from disk, the store still has forgotten u1.
-	store.Close()
-	again, err := memory.Open(dir)
+	// A limit: the aggregate rollups are sums over everybody and keep
+	// u1's search.
+	qs, err := rs.Searches(ctx, rollup.Window{From: now.Add(-time.Hour), To: now.Add(time.Hour)}, 10, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
-	if a, _ := again.Activity(ctx, "u1", time.Time{}, now.Add(time.Hour), 10); len(a) != 0 {
-		t.Errorf("after a reopen u1 has activity %v", a)
+	if len(qs) != 1 || qs[0].Searches != 2 {
+		t.Errorf("aggregate searches after forgetting u1: %+v, want both users' 2", qs)
 	}
+	return now
 }

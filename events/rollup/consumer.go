@@ -78,6 +78,8 @@ type Metrics struct {
 	Batches      prometheus.Counter
 	Malformed    prometheus.Counter
 	Unattributed prometheus.Counter
+	Served       prometheus.Counter
+	UnknownViews prometheus.Counter
 	Lag          prometheus.Gauge
 }
 
@@ -88,7 +90,9 @@ func NewMetrics() *Metrics {
 		Events:       s.Counter("events_rolled_up_total", "Events of the events topic added to the rollups."),
 		Batches:      s.Counter("batches_total", "Rollup transactions committed (rows and offsets together)."),
 		Malformed:    s.Counter("malformed_events_total", "Messages of the events topic that are not an event (skipped)."),
-		Unattributed: s.Counter("unattributed_total", "Clicks, carts and purchases whose query_id names no known search answer."),
+		Unattributed: s.Counter("unattributed_total", "Clicks, carts and purchases whose query_id names no known search or party answer."),
+		Served:       s.Counter("served_views_total", "View events counted as a search or party answer a CDN served (the views of a query id after its first)."),
+		UnknownViews: s.Counter("unknown_views_total", "View events whose query_id names no known search or party answer (counted on their party alone)."),
 		Lag:          s.Gauge("rollup_lag_seconds", "Age of the newest event of the last committed batch when it committed."),
 	}
 }
@@ -256,6 +260,8 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		c.cfg.Metrics.Events.Add(float64(len(batch)))
 		c.cfg.Metrics.Batches.Inc()
 		c.cfg.Metrics.Unattributed.Add(float64(d.Unattributed))
+		c.cfg.Metrics.Served.Add(float64(d.Served))
+		c.cfg.Metrics.UnknownViews.Add(float64(d.UnknownViews))
 		c.mu.Lock()
 		for p, o := range next {
 			c.committed[p] = o

@@ -51,9 +51,27 @@ type experimentKey struct {
 
 type experimentRow struct{ impressions, clicks, purchases int64 }
 
+// Known is what the rollups keep of an answer's query id (table
+// analytics_query_ids): its query, surface and party, its total and how
+// many listings it showed, and how many view events named it so far.
+type Known struct {
+	Query   string
+	Surface string
+	PartyID string
+	Total   int // -1: unknown (recorded before migration 0007)
+	Shown   int
+	Views   int64
+}
+
 type queryID struct {
-	query string
-	at    time.Time
+	Known
+	at time.Time
+}
+
+// keepsQueryID reports whether e is an impression whose query id the
+// rollups keep: a search or party answer, the ones a CDN may serve again.
+func keepsQueryID(e *events.Event) bool {
+	return e.Type == events.Impression && e.QueryID != "" && (e.Surface == "search" || e.Surface == "party")
 }
 
 // Delta is what a batch of events adds to the rollups.
@@ -63,14 +81,21 @@ type Delta struct {
 	parties      map[partyKey]*partyRow
 	drops        map[dropKey]*dropRow
 	experiments  map[experimentKey]*experimentRow
-	queryIDs     map[string]queryID // the search impressions of the batch
+	queryIDs     map[string]queryID // the search and party impressions of the batch
+	views        map[string]int64   // views per known query id in the batch
 	Events       int
-	Unattributed int // clicks, carts and purchases whose query_id is unknown
+	Unattributed int // clicks, carts and purchases whose query_id names no known answer
+	// Served is the views counted as an answer a CDN served (a search or
+	// party answer's views after its first); UnknownViews the views whose
+	// query_id names no known answer (counted on their party alone).
+	Served       int
+	UnknownViews int
 }
 
 func newDelta() *Delta {
 	return &Delta{queries: map[queryKey]*queryRow{}, positions: map[positionKey]*positionRow{}, parties: map[partyKey]*partyRow{},
-		drops: map[dropKey]*dropRow{}, experiments: map[experimentKey]*experimentRow{}, queryIDs: map[string]queryID{}}
+		drops: map[dropKey]*dropRow{}, experiments: map[experimentKey]*experimentRow{}, queryIDs: map[string]queryID{},
+		views: map[string]int64{}}
 }
 
 // NeedQueryIDs returns the query ids the non-impression events of evs
@@ -95,12 +120,24 @@ func NeedQueryIDs(evs []events.Event) []string {
 }
 
 // Aggregate rolls evs up; known maps the query ids of earlier batches to
-// their queries (NeedQueryIDs says which to look up).
-func Aggregate(evs []events.Event, known map[string]string) *Delta {
+// their answers (NeedQueryIDs says which to look up).
+//
+// A view event naming a search or party answer's query id stands for one
+// showing of that answer. The origin recorded an impression for the answer
+// it served; a CDN that kept the answer's bytes serves them, query id
+// included, to later shoppers, and only their views reach Rummage. So the
+// first view of a query id is the origin's answer (already counted by its
+// impression), and every later one counts as the answer it stands for: a
+// search of its query (a zero result when it found nothing, an impression
+// of each position it showed), or an impression of its party, at the
+// view's minute. Each front end posts one view per answer shown, whoever
+// served it; a view whose query id is not known yet (its impression not
+// rolled up) counts on its party alone.
+func Aggregate(evs []events.Event, known map[string]Known) *Delta {
 	d := newDelta()
 	for i := range evs {
-		if e := &evs[i]; e.Type == events.Impression && e.Surface == "search" && e.QueryID != "" {
-			d.queryIDs[e.QueryID] = queryID{query: e.Query, at: e.At.UTC()}
+		if e := &evs[i]; keepsQueryID(e) {
+			d.queryIDs[e.QueryID] = queryID{Known: Known{Query: e.Query, Surface: e.Surface, PartyID: e.PartyID, Total: e.Total, Shown: len(e.IDs)}, at: e.At.UTC()}
 		}
 	}
 	for i := range evs {
@@ -144,11 +181,54 @@ func (d *Delta) experiment(day time.Time, variant, subject string) *experimentRo
 	return rowOf(d.experiments, experimentKey{day, exp, v, subject}, func() *experimentRow { return &experimentRow{} })
 }
 
-func (d *Delta) add(e *events.Event, known map[string]string) {
+// answer is the known answer of a query id: this batch's or an earlier
+// one's.
+func (d *Delta) answer(id string, known map[string]Known) (Known, bool) {
+	if qi, in := d.queryIDs[id]; in {
+		return qi.Known, true
+	}
+	k, in := known[id]
+	return k, in
+}
+
+// served counts a view of a known answer: after the answer's first view,
+// as the search or party answer a CDN served.
+func (d *Delta) served(minute time.Time, id string, a Known) {
+	before := a.Views + d.views[id] // a.Views is 0 for this batch's own answers
+	d.views[id]++
+	if before == 0 {
+		return // the origin's answer: its impression counted it
+	}
+	d.Served++
+	switch a.Surface {
+	case "search":
+		r := d.query(minute, a.Query)
+		r.searches++
+		if a.Total == 0 {
+			r.zero++
+		}
+		for p := 1; p <= min(a.Shown, MaxPosition); p++ {
+			d.position(minute, a.Query, p).impressions++
+		}
+	case "party":
+		d.party(minute, a.PartyID).impressions++
+	}
+}
+
+func (d *Delta) add(e *events.Event, known map[string]Known) {
 	at := e.At.UTC()
 	minute := at.Truncate(time.Minute)
-	// The query this event answers to.
-	if e.Type == events.Impression {
+	partyID, surface := e.PartyID, e.Surface
+	// The answer this event is about: its query, its party.
+	var a Known
+	found := false
+	if e.Type != events.Impression && e.QueryID != "" {
+		if a, found = d.answer(e.QueryID, known); found && a.Surface == "party" && partyID == "" {
+			partyID, surface = a.PartyID, "party"
+		}
+	}
+	switch e.Type {
+	case events.Impression:
 		if e.Surface == "search" {
 			r := d.query(minute, e.Query)
 			r.searches++
@@ -159,34 +239,37 @@ func (d *Delta) add(e *events.Event, known map[string]string) {
 				d.position(minute, e.Query, p).impressions++
 			}
 		}
-	} else if e.Type == events.Click || e.Type == events.AddToCart || e.Type == events.Purchase {
-		q, ok := "", false
-		if qi, in := d.queryIDs[e.QueryID]; in {
-			q, ok = qi.query, true
-		} else if kq, in := known[e.QueryID]; in {
-			q, ok = kq, true
-		}
+	case events.View:
 		switch {
-		case ok:
-			r := d.query(minute, q)
+		case found:
+			d.served(minute, e.QueryID, a)
+		case e.QueryID != "" && (e.Surface == "" || e.Surface == "search" || e.Surface == "party"):
+			// Only these answers are kept: the per-user feeds' are never
+			// served by a CDN, and their views are not unknown ones.
+			d.UnknownViews++
+		}
+	case events.Click, events.AddToCart, events.Purchase:
+		switch {
+		case found && a.Surface == "search":
+			r := d.query(minute, a.Query)
 			switch e.Type {
 			case events.Click:
 				r.clicks++
 				if e.Position >= 1 && e.Position <= MaxPosition {
-					d.position(minute, q, e.Position).clicks++
+					d.position(minute, a.Query, e.Position).clicks++
 				}
 			case events.AddToCart:
 				r.carts++
 			case events.Purchase:
 				r.purchases++
 			}
-		case e.QueryID != "":
+		case !found && e.QueryID != "":
 			d.Unattributed++
 		}
 	}
 	// The party.
-	if e.PartyID != "" && (e.Surface == "party" || e.Surface == "" || e.Type == events.Impression) {
-		r := d.party(minute, e.PartyID)
+	if partyID != "" && (surface == "party" || surface == "" || e.Type == events.Impression) {
+		r := d.party(minute, partyID)
 		switch e.Type {
 		case events.View:
 			r.views++

@@ -1,5 +1,5 @@
 // Package rollup rolls the events topic up into Rummage's analytics
-// tables (schema rummage, migration 0005): per normalized query per
+// tables (schema rummage, migrations 0005 and 0007): per normalized query per
 // minute (searches, zero results, clicks, CTR by position, carts,
 // purchases), per party per minute (views, clicks, carts, purchases,
 // unique viewers as a HyperLogLog sketch), drop arrivals per second, and
@@ -18,4 +18,8 @@
 // that query_id is known (this batch or an earlier one, table
 // analytics_query_ids); an unknown query_id counts on the party, drop and
 // experiment rollups but on no query.
+//
+// Answers a CDN served are counted from view events (Aggregate): the views
+// of a search or party answer's query_id after its first count as the
+// search or party impression they stand for (docs/cdn.md).
 package rollup

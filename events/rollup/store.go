@@ -13,7 +13,7 @@ import (
 	"github.com/rummage/rummage/events"
 )
 
-// Store is the analytics tables of migration 0005.
+// Store is the analytics tables of migrations 0005 and 0007.
 type Store struct {
 	pool *pgxpool.Pool
 	// beforeCommit, in tests, runs after a batch's rows are written and
@@ -22,7 +22,7 @@ type Store struct {
 	beforeCommit func() error
 }
 
-// OpenStore connects to the analytics database (migrated to 0005).
+// OpenStore connects to the analytics database (migrated to 0007).
 func OpenStore(ctx context.Context, databaseURL string) (*Store, error) {
 	pool, err := pgxpool.New(ctx, databaseURL)
 	if err != nil {
@@ -69,18 +69,23 @@ func (s *Store) Apply(ctx context.Context, topic string, evs []events.Event, nex
 		return nil, fmt.Errorf("rollup: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	known := map[string]string{}
+	known := map[string]Known{}
 	if need := NeedQueryIDs(evs); len(need) > 0 {
-		rows, err := tx.Query(ctx, `SELECT query_id, query FROM rummage.analytics_query_ids WHERE query_id = ANY($1)`, need)
+		// Locked in key order: the views counted so far decide whether a
+		// view is an answer a CDN served, and a concurrent batch must not
+		// read the same count.
+		rows, err := tx.Query(ctx, `SELECT query_id, query, surface, party_id, total, shown, views FROM rummage.analytics_query_ids
+			WHERE query_id = ANY($1) ORDER BY query_id FOR UPDATE`, need)
 		if err != nil {
 			return nil, fmt.Errorf("rollup: query ids: %w", err)
 		}
 		for rows.Next() {
-			var id, q string
-			if err := rows.Scan(&id, &q); err != nil {
+			var id string
+			var k Known
+			if err := rows.Scan(&id, &k.Query, &k.Surface, &k.PartyID, &k.Total, &k.Shown, &k.Views); err != nil {
 				return nil, err
 			}
-			known[id] = q
+			known[id] = k
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
@@ -112,14 +117,33 @@ func (s *Store) Apply(ctx context.Context, topic string, evs []events.Event, nex
 
 func write(ctx context.Context, tx pgx.Tx, d *Delta) error {
 	if len(d.queryIDs) > 0 {
-		var ids, qs []string
+		var ids, qs, surfaces, parties []string
 		var ats []time.Time
+		var totals, shown []int32
+		var views []int64
 		for id, q := range d.queryIDs {
-			ids, qs, ats = append(ids, id), append(qs, q.query), append(ats, q.at)
+			ids, qs, ats = append(ids, id), append(qs, q.Query), append(ats, q.at)
+			surfaces, parties = append(surfaces, q.Surface), append(parties, q.PartyID)
+			totals, shown, views = append(totals, int32(q.Total)), append(shown, int32(q.Shown)), append(views, d.views[id])
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO rummage.analytics_query_ids (query_id, query, at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING`, ids, qs, ats); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO rummage.analytics_query_ids (query_id, query, at, surface, party_id, total, shown, views)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::int[], $8::bigint[])
+			ON CONFLICT DO NOTHING`, ids, qs, ats, surfaces, parties, totals, shown, views); err != nil {
 			return fmt.Errorf("rollup: query ids: %w", err)
+		}
+	}
+	// The views of earlier batches' answers.
+	var vids []string
+	var vn []int64
+	for id, n := range d.views {
+		if _, own := d.queryIDs[id]; !own {
+			vids, vn = append(vids, id), append(vn, n)
+		}
+	}
+	if len(vids) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE rummage.analytics_query_ids AS t SET views = t.views + u.n
+			FROM unnest($1::text[], $2::bigint[]) AS u(id, n) WHERE t.query_id = u.id`, vids, vn); err != nil {
+			return fmt.Errorf("rollup: query id views: %w", err)
 		}
 	}
 	if len(d.queries) > 0 {

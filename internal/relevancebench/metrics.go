@@ -2,6 +2,7 @@ package relevancebench
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -13,12 +14,18 @@ type Metrics struct {
 	Units    int     `json:"units"`
 }
 
-// scorer accumulates metrics of ranked lists against graded judgments.
-type scorer struct{ sum Metrics }
+// scorer accumulates metrics of ranked lists against graded judgments,
+// and each unit's NDCG@10 for the lift's interval.
+type scorer struct {
+	sum   Metrics
+	ndcgs []float64
+}
 
 // add scores ranked (ids, best first) against rel (id → grade > 0).
 func (s *scorer) add(ranked []string, rel map[string]int) {
-	s.sum.NDCG10 += ndcg(ranked, rel, 10)
+	n := ndcg(ranked, rel, 10)
+	s.ndcgs = append(s.ndcgs, n)
+	s.sum.NDCG10 += n
 	s.sum.Recall24 += recall(ranked, rel, 24)
 	s.sum.MRR += mrr(ranked, rel, 24)
 	s.sum.Units++
@@ -78,4 +85,49 @@ func mrr(ranked []string, rel map[string]int, k int) float64 {
 		}
 	}
 	return 0
+}
+
+// Interval is a 95 % confidence interval.
+type Interval struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// liftResamples is how many bootstrap resamples a lift's interval takes.
+const liftResamples = 1000
+
+// liftInterval is the 95 % interval of the NDCG@10 lift of p over a
+// (scored on the same units, in the same order), bootstrapped over units:
+// each resample draws units with replacement and takes the ratio of the
+// two means on them (paired, so the units' own difficulty cancels). ok is
+// false when the units differ or a resample's baseline is 0 too often to
+// state one (more than 2.5 %). Seeded: the same scores give the same
+// interval.
+func liftInterval(p, a *scorer, seed uint64) (Interval, bool) {
+	n := len(a.ndcgs)
+	if n == 0 || len(p.ndcgs) != n {
+		return Interval{}, false
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x11f7))
+	lifts := make([]float64, 0, liftResamples)
+	zero := 0
+	for range liftResamples {
+		var sp, sa float64
+		for range n {
+			i := rng.IntN(n)
+			sp, sa = sp+p.ndcgs[i], sa+a.ndcgs[i]
+		}
+		if sa == 0 {
+			zero++
+			lifts = append(lifts, math.Inf(1))
+			continue
+		}
+		lifts = append(lifts, sp/sa-1)
+	}
+	if zero > liftResamples/40 {
+		return Interval{}, false
+	}
+	slices.Sort(lifts)
+	at := func(q float64) float64 { return lifts[min(len(lifts)-1, int(q*float64(len(lifts))))] }
+	return Interval{Low: at(0.025), High: at(0.975)}, true
 }

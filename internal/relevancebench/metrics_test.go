@@ -34,3 +34,38 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("mean %+v", m)
 	}
 }
+
+// TestLiftInterval: the paired interval holds the observed lift, is
+// narrow when every unit gains alike, and is refused without a baseline.
+func TestLiftInterval(t *testing.T) {
+	var a, p, zero scorer
+	for i := range 200 {
+		x := float64(i%10+1) / 20
+		a.ndcgs, p.ndcgs = append(a.ndcgs, x), append(p.ndcgs, 1.5*x)
+		zero.ndcgs = append(zero.ndcgs, 0)
+	}
+	iv, ok := liftInterval(&p, &a, 1)
+	if !ok || math.Abs(iv.Low-0.5) > 1e-9 || math.Abs(iv.High-0.5) > 1e-9 {
+		t.Errorf("uniform +50 %%: %+v %v", iv, ok)
+	}
+	// Noise: half the units gain, half lose; the interval straddles the
+	// mean lift.
+	var q scorer
+	for i, x := range a.ndcgs {
+		q.ndcgs = append(q.ndcgs, x*float64(1+2*(i%2)))
+	}
+	var sp, sa float64
+	for i := range a.ndcgs {
+		sp, sa = sp+q.ndcgs[i], sa+a.ndcgs[i]
+	}
+	iv, ok = liftInterval(&q, &a, 1)
+	if lift := sp/sa - 1; !ok || iv.Low >= lift || iv.High <= lift || iv.High-iv.Low < 0.1 {
+		t.Errorf("noisy lift %.3f: %+v %v", lift, iv, ok)
+	}
+	if _, ok := liftInterval(&p, &zero, 1); ok {
+		t.Error("an interval over a baseline of 0")
+	}
+	if _, ok := liftInterval(&p, &scorer{ndcgs: a.ndcgs[:10]}, 1); ok {
+		t.Error("an interval over different units")
+	}
+}

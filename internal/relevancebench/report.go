@@ -1,6 +1,7 @@
 package relevancebench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -14,6 +15,14 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "catalog %d listings, %d shoppers; %d training and %d held-out events (%.1f clicks and %.2f carts per order)\n",
 		r.Listings, r.Shoppers, r.TrainEvents, r.HeldOutEvents, r.ClicksPerBuy, r.CartsPerBuy)
 	fmt.Fprintf(w, "replay through the events topic into profiles: %.1f s, %.0f events/s\n", r.ReplaySeconds, r.ReplayPerSecond)
+	fmt.Fprintf(w, "training likes and shares applied to the signals store as the change stream would: %d likes, %d shares; %d listings engaged for trending\n",
+		r.TrainLikes, r.TrainShares, r.TrendingListings)
+	reasons := make([]string, 0, len(r.AnonymousHome))
+	for k, n := range r.AnonymousHome {
+		reasons = append(reasons, fmt.Sprintf("%s %d", cmp.Or(k, "none"), n))
+	}
+	slices.Sort(reasons)
+	fmt.Fprintf(w, "anonymous home feed's first page: %s\n", strings.Join(reasons, ", "))
 	fmt.Fprintf(w, "held-out listings the shopper had already interacted with in training: %.1f %%\n\n", 100*r.SeenInTraining)
 	for _, part := range []struct {
 		name string
@@ -34,7 +43,28 @@ func (r *Report) WriteText(w io.Writer) {
 			}
 			fmt.Fprintf(w, "%-10s %-18s %8d %8.4f %8.4f %8.4f %9s\n", "", n, m.Units, m.NDCG10, m.Recall24, m.MRR, lift)
 		}
-		fmt.Fprintln(w)
+		var met []string
+		for _, n := range names {
+			key := map[string]string{"search": "search", "home feed": "home"}[part.name]
+			if lift, ok := r.Lift[key][n]; ok {
+				verdict := "missed"
+				if lift >= TargetLift {
+					verdict = "met"
+				}
+				ci := "no interval"
+				if iv, ok := r.LiftCI[key][n]; ok {
+					ci = fmt.Sprintf("95 %% CI %+.1f..%+.1f %%", 100*iv.Low, 100*iv.High)
+					if lift >= TargetLift && iv.Low < TargetLift {
+						verdict = "met, but not by the whole interval"
+					}
+				}
+				met = append(met, fmt.Sprintf("%s %+.1f %%, %s (%s)", n, 100*lift, ci, verdict))
+			}
+		}
+		if len(met) == 0 {
+			met = append(met, "no lift can be stated: the anonymous NDCG@10 is 0")
+		}
+		fmt.Fprintf(w, "%-10s target NDCG@10 lift ≥ %.0f %%: %s\n\n", "", 100*TargetLift, strings.Join(met, "; "))
 	}
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "search latency at %d listings, strength %d, same queries in the same run (in-process HTTP, one client):\n", l.Listings, l.Strength)
