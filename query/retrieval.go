@@ -123,8 +123,11 @@ func (r *Restriction) Active() bool { return r.Include || len(r.ExcludeSellers) 
 
 // Limits of a retrieval.
 const (
-	MaxCandidates  = 1000
-	MaxRestrictIDs = 250000 // a busy party's shared listings
+	MaxCandidates = 1000
+	// MaxRestrictIDs bounds a restriction's ids: a busy party's shared
+	// listings (DESIGN.md sizes one at ≥ 200k; a party of 5M shares at the
+	// generator's shape reaches ~300k), with room to spare.
+	MaxRestrictIDs = 1_000_000
 )
 
 // Position is a place in a candidate order: the sort key (Key for key

@@ -251,7 +251,7 @@ func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at i
 	if limit <= 0 || total <= gatherFactor*limit {
 		return s.gather(wins, total, keep)
 	}
-	var hs []hit
+	hs := make([]hit, 0, min(total, limit+limit/8)) // the limit and the cut's instant, mostly
 	s.merged(wins, keep, func(e uint32) bool {
 		if limit > 0 && len(hs) >= limit && s.ev[e].at < hs[len(hs)-1].at {
 			return false
