@@ -307,7 +307,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAudit()
-	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), o.log)
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), profileHandler(ring), o.log)
 	if err != nil {
 		ln.Close()
 		dev.Pipeline().Close()
