@@ -19,6 +19,7 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/internal/stagecpu"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
@@ -278,13 +279,19 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, store, c, reg)
+	// The event path (impressions of every answer, the rollups, the
+	// affinity consumer) runs in goroutines started here: its own stage
+	// in a CPU profile.
+	var evOpts []api.Option
+	var stopEvents func()
+	stagecpu.Do(ctx, stagecpu.Events, func(ctx context.Context) { evOpts, stopEvents, err = o.startAnalytics(ctx, broker, store, c, reg) })
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
 	}
 	defer stopEvents()
-	stopAffinity, err := o.startAffinity(ctx, broker, store, idx.Read)
+	var stopAffinity func()
+	stagecpu.Do(ctx, stagecpu.Events, func(ctx context.Context) { stopAffinity, err = o.startAffinity(ctx, broker, store, idx.Read) })
 	if err != nil {
 		dev.Pipeline().Close()
 		return err

@@ -34,7 +34,7 @@ const (
 // Columns is the order of the CPU columns.
 func Columns() []string {
 	return []string{PGBackends, PGWalsender, PGOther, stagecpu.CDC, stagecpu.Kafka, stagecpu.Indexer, stagecpu.Signals,
-		stagecpu.API, stagecpu.Other, Total, Bench}
+		stagecpu.API, stagecpu.Events, stagecpu.Other, Total, Bench}
 }
 
 // Dist is a latency distribution in milliseconds (-1: beyond the

@@ -147,6 +147,7 @@ type bench struct {
 	theme   string
 	ids     []string // the party's listings, in Zipf rank order
 	clients []*pgx.Conn
+	lastMs  int64 // the newest share's created_at
 }
 
 // Run runs the bench.
@@ -335,10 +336,12 @@ type share struct {
 func (b *bench) offer(ctx context.Context, rate float64, d time.Duration, seed uint64) (shares []share, errs int, firstErr error) {
 	cfg := b.cfg
 	n := max(1, int(rate*d.Seconds()))
-	ctx, cancel := context.WithTimeout(ctx, d+cfg.Tail)
+	// New shares stop at the end of the tail; those in flight finish (a
+	// cancelled statement would close its connection).
+	octx, cancel := context.WithTimeout(ctx, d+cfg.Tail)
 	defer cancel()
 	start := time.Now().Add(20 * time.Millisecond)
-	due := benchkit.Offer(ctx, start, rate, n)
+	due := benchkit.Offer(octx, start, rate, n)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w, cl := range b.clients {
@@ -349,7 +352,7 @@ func (b *bench) offer(ctx context.Context, rate float64, d time.Duration, seed u
 			myErrs := 0
 			var myFirst error
 			for k := range due {
-				if ctx.Err() != nil {
+				if octx.Err() != nil {
 					continue
 				}
 				rank := int32(zipf.Uint64())
@@ -372,6 +375,9 @@ func (b *bench) offer(ctx context.Context, rate float64, d time.Duration, seed u
 			}
 			mu.Lock()
 			shares, errs = append(shares, mine...), errs+myErrs
+			for _, sh := range mine {
+				b.lastMs = max(b.lastMs, sh.createdMs)
+			}
 			if firstErr == nil {
 				firstErr = myFirst
 			}
@@ -394,18 +400,42 @@ func (b *bench) setTrigger(ctx context.Context, on bool) error {
 	return nil
 }
 
-// drain waits (at most limit) until the indexer has consumed everything
-// the broker holds and the CDC is not behind the WAL.
+// drain waits (at most limit) until the party feed's first listing is
+// the newest share's (the pipeline applied every share offered so far),
+// the indexer has consumed what the broker holds and the CDC is not
+// behind the WAL.
 func (b *bench) drain(ctx context.Context, limit time.Duration) time.Duration {
 	start := time.Now()
+	path := "/v1/parties/" + url.PathEscape(b.party) + "/feed?limit=1"
 	for time.Since(start) < limit && ctx.Err() == nil {
-		m, err := b.svc.Metrics(ctx)
-		if err == nil && devbench.SumSeries(m, "rummage_indexer_consumer_lag") == 0 && m["rummage_cdc_replication_lag_bytes"] < 64<<10 {
-			break
+		var page feedPage
+		st, _, body, err := b.svc.API.Get(ctx, path)
+		if err == nil && st == http.StatusOK && json.Unmarshal(body, &page) == nil &&
+			len(page.Hits) > 0 && page.Hits[0].PartySharedAt != nil && page.Hits[0].PartySharedAt.UnixMilli() >= b.lastMs {
+			m, err := b.svc.Metrics(ctx)
+			if err == nil && devbench.SumSeries(m, "rummage_indexer_consumer_lag") == 0 && m["rummage_cdc_replication_lag_bytes"] < 64<<10 {
+				break
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// reconnect replaces the share connections a failure closed.
+func (b *bench) reconnect(ctx context.Context) error {
+	for k, c := range b.clients {
+		if !c.IsClosed() {
+			continue
+		}
+		pcfg := c.Config()
+		nc, err := pgx.ConnectConfig(ctx, pcfg)
+		if err != nil {
+			return fmt.Errorf("shareratebench: reconnect: %w", err)
+		}
+		b.clients[k] = nc
+	}
+	return nil
 }
 
 // step measures one rate in one mode.
@@ -413,6 +443,9 @@ func (b *bench) step(ctx context.Context, rate float64, trigger bool, seed uint6
 	cfg := b.cfg
 	st := &Step{Trigger: trigger, Offered: rate}
 	if err := b.setTrigger(ctx, trigger); err != nil {
+		return nil, err
+	}
+	if err := b.reconnect(ctx); err != nil {
 		return nil, err
 	}
 	b.drain(ctx, time.Minute)

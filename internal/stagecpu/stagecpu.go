@@ -23,6 +23,7 @@ const (
 	Indexer = "indexer" // fetch, decode, the listing applier, counters, invalidation
 	Signals = "signals" // the signals store's applier
 	API     = "api"     // the HTTP server
+	Events  = "events"  // the event path: impressions, rollups, affinities
 	// Other is CPU without a stage label: the garbage collector's
 	// background workers, the runtime, goroutines started outside a stage.
 	Other = "other"
