@@ -150,7 +150,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
 	cacheF := addCacheFlags(fs)
-	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
+	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex; /debug/pprof/profile, the CPU profile by pipeline stage; both take the admin key) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	af := addAPIFlags(fs, dbURL)
