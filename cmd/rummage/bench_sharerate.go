@@ -29,10 +29,11 @@ root; its listings are that root's visible ones.
      every --poll-interval, until --tail after the step. A share is at the
      top of the feed at the first read that shows its listing with a
      party_shared_at at or after the share's created_at (the feed is in
-     latest-share order, so that is the share putting it first); a share
-     pushed off the first page by a burst before any read saw it counts
-     at the first read entirely newer than it ("displaced"); one never
-     seen counts as lost (beyond every percentile it falls in).
+     latest-share order, so that is the share putting it first), or at
+     the first read whose full page is entirely newer than the share if
+     that comes first ("displaced": a burst pushed it off the first page
+     before a read saw it); one never seen counts as lost (beyond every
+     percentile it falls in).
   3. CPU over the step and its tail, per committed share: the private
      Postgres's processes from /proc, split by pg_stat_activity into the
      shares' backends, the walsender (the CDC's logical decoding) and the

@@ -18,11 +18,11 @@
 // millisecond the signals store keeps): the feed's order is by latest
 // share, so that is when the share put its listing first. Pollers read
 // the feed's first page (limit 100) every few milliseconds; the latency
-// of a share is from its COMMIT to the first read that showed it so. A
-// share whose listing a burst pushed below the first page before any read
-// saw it counts at the first read whose page was entirely newer than it
-// ("displaced"); one never seen by the end of the step's tail counts as
-// not visible (an infinite latency).
+// of a share is from its COMMIT to the first read that showed it so, or to
+// the first read whose full page was entirely newer than the share when
+// that came first ("displaced": a burst pushed its listing below the
+// first page before a read saw it there); one never seen by the end of
+// the step's tail counts as not visible (an infinite latency).
 //
 // CPU per share: dev is one process, so its CPU (/proc) is split by the
 // pprof stage labels of a CPU profile taken over each step

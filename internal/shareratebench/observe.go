@@ -135,25 +135,27 @@ func cacheKind(cs string) string {
 }
 
 // visible is when a share of listing id created at createdMs and
-// committed at committed was first at the top of the feed: the first
-// read that showed the listing at or after createdMs (at the commit when
-// a read before it did: another share of the listing, created no
-// earlier, was already shown); else the first read after the commit
-// whose full page was entirely newer (displaced). ok is false when
+// committed at committed was first at the top of the feed, the earlier of
+// two reads: the first that showed the listing at or after createdMs (at
+// the commit when a read before it did: another share of the listing,
+// created no earlier, was already shown), and the first after the commit
+// whose full page was entirely newer (displaced: a burst pushed the
+// listing below the first page before a read saw it there, or a later
+// share of it is shown only after it came back up). ok is false when
 // neither happened.
 func (o *observer) visible(id string, createdMs int64, committed time.Time) (at time.Time, displaced, ok bool) {
 	s := o.seen[id]
 	if i := sort.Search(len(s), func(i int) bool { return s[i].sharedMs >= createdMs }); i < len(s) {
-		if s[i].at.Before(committed) {
+		at, ok = s[i].at, true
+		if at.Before(committed) {
 			return committed, false, true
 		}
-		return s[i].at, false, true
 	}
 	j := sort.Search(len(o.reads), func(i int) bool { return !o.reads[i].at.Before(committed) })
-	for ; j < len(o.reads); j++ {
+	for ; j < len(o.reads) && (!ok || o.reads[j].at.Before(at)); j++ {
 		if r := o.reads[j]; r.full && r.minMs > createdMs {
 			return r.at, true, true
 		}
 	}
-	return time.Time{}, false, false
+	return at, false, ok
 }

@@ -7,15 +7,16 @@ import (
 )
 
 // TestVisible: a share is at the top at the first read that shows its
-// listing at or after its created_at; at its commit when a read before
-// showed it so; else at the first full page entirely newer (displaced);
-// else not at all.
+// listing at or after its created_at (at its commit when a read before
+// showed it so), or at the first full page entirely newer (displaced) if
+// that came first; else not at all.
 func TestVisible(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	o := &observer{seen: map[string][]sighting{
 		"a": {{at(10), 100}, {at(50), 200}},
 		"b": {{at(5), 300}},
+		"d": {{at(200), 350}}, // came back up long after the pages moved past its share
 	}, reads: []pageRead{{at(10), true, 50}, {at(50), true, 150}, {at(90), true, 400}, {at(120), false, 500}}}
 	for _, c := range []struct {
 		name          string
@@ -30,6 +31,7 @@ func TestVisible(t *testing.T) {
 		{"shown before its commit", "b", 250, at(30), at(30), false, true},
 		{"displaced", "c", 300, at(20), at(90), true, true},
 		{"never", "c", 450, at(20), time.Time{}, false, false}, // the page newer than it was not full
+		{"displaced before seen", "d", 300, at(20), at(90), true, true},
 	} {
 		got, displaced, ok := o.visible(c.id, c.created, c.committed)
 		if !got.Equal(c.want) || displaced != c.displaced || ok != c.ok {
