@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -110,6 +111,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			defer cancel()
 			if err := pg.Stop(sctx); err != nil {
 				cfg.logf("stopping the private Postgres: %v", err)
+				return
+			}
+			// As root, devpg keeps the cluster in the postgres user's home
+			// when it cannot reach the temporary directory: removing that
+			// directory does not remove it.
+			if cfg.Dir == "" && !strings.HasPrefix(pg.Dir(), dir+string(filepath.Separator)) {
+				if err := os.RemoveAll(pg.Dir()); err != nil {
+					cfg.logf("removing the private Postgres: %v", err)
+				}
 			}
 		})
 	}
