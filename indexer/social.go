@@ -11,6 +11,7 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/rummage/rummage/indexer/change"
+	"github.com/rummage/rummage/internal/stagecpu"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -275,7 +276,7 @@ func (ix *Indexer) applySignals(ctx context.Context, d decoded) <-chan error {
 		done <- nil
 		return done
 	}
-	go func() {
+	go stagecpu.Do(ctx, stagecpu.Signals, func(ctx context.Context) {
 		start := time.Now()
 		err := ix.retryUnless(ctx, "signals apply", func() error { return ix.cfg.Signals.Apply(ctx, b) },
 			func(err error) bool { return errors.Is(err, ErrSignalsLost) })
@@ -284,7 +285,7 @@ func (ix *Indexer) applySignals(ctx context.Context, d decoded) <-chan error {
 			count()
 		}
 		done <- err
-	}()
+	})
 	return done
 }
 

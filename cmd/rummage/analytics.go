@@ -58,7 +58,7 @@ func runAnalytics(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	stop, err := startAdmin(*metricsAddr, reg, nil, log)
+	stop, err := startAdmin(*metricsAddr, reg, nil, nil, log)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ var benchCommands = []command{
 	{"spike", "a party start at twice the capacity with the serving protections on and off: status mix, p99, goodput, /healthz", withStdio(benchSpikeMain)},
 	{"purge", "a sold listing's time on the cached pages that showed it, at 2,000 changes/s through rummage dev: p50/p99/max, over-purge, CPU", withStdio(benchPurgeMain)},
 	{"shares", "a party's share burst on Postgres with and without the share counter trigger: rate, commit latency, WAL per share", withStdio(benchSharesMain)},
+	{"sharerate", "share → top of its party feed through rummage dev, trigger and no trigger: highest sustained rate, p50/p99, CPU-µs per share by stage", withStdio(benchSharerateMain)},
 }
 
 func runBench(ctx context.Context, args []string) error {

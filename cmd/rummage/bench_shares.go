@@ -39,12 +39,9 @@ func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	usageErr := usageErrorf(stderr, "bench shares")
-	for _, f := range strings.Split(*rates, ",") {
-		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
-			return usageErr("--rates: %v", err)
-		}
-		c.Rates = append(c.Rates, r)
+	var err error
+	if c.Rates, err = parseRates(*rates); err != nil {
+		return usageErr("--rates: %v", err)
 	}
 	if err := c.Validate(); err != nil {
 		return usageErr("%v", err)
@@ -55,6 +52,19 @@ func benchSharesMain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	return writeResult(stdout, *asJSON, res, res.WriteText)
+}
+
+// parseRates reads a --rates list: numbers, comma-separated.
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func joinRates(rates []float64) string {

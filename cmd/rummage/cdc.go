@@ -77,7 +77,7 @@ func runCDC(ctx context.Context, args []string) error {
 	if err := w.EnsureTopics(ctx, kafkabus.TableTopics(*prefix, tableList)...); err != nil {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, *brokers)
 	}
-	stop, err := startAdmin(*metricsAddr, reg, nil, log)
+	stop, err := startAdmin(*metricsAddr, reg, nil, nil, log)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/rummage/rummage/indexer/change"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/indexer/pipeline"
+	"github.com/rummage/rummage/internal/stagecpu"
 	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/query/embedded"
 	"github.com/rummage/rummage/serve/cache"
@@ -149,7 +150,7 @@ func parseDev(args []string, w io.Writer) (*devOptions, error) {
 	linger := fs.Duration("linger", pgcdc.DefaultLinger, "how long the CDC holds events for more before writing them to Kafka")
 	maxLag := fs.Int64("ready-max-lag", 0, "after a restart, /readyz is ready once the indexer is within `N` events of the log end (0: once it applied what the broker held at start)")
 	cacheF := addCacheFlags(fs)
-	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex) and of /metrics; empty disables")
+	adminAddr := fs.String("admin-addr", defaultAdminAddr, "loopback `address` of the admin endpoint (/admin/reindex, used by rummage reindex; /debug/pprof/profile, the CPU profile by pipeline stage; both take the admin key) and of /metrics; empty disables")
 	rebuild := fs.Bool("rebuild", false, "delete the index, the broker's log and the memory signals store, and take a new snapshot")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	af := addAPIFlags(fs, dbURL)
@@ -278,13 +279,19 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAdmit()
-	evOpts, stopEvents, err := o.startAnalytics(ctx, broker, store, c, reg)
+	// The event path (impressions of every answer, the rollups, the
+	// affinity consumer) runs in goroutines started here: its own stage
+	// in a CPU profile.
+	var evOpts []api.Option
+	var stopEvents func()
+	stagecpu.Do(ctx, stagecpu.Events, func(ctx context.Context) { evOpts, stopEvents, err = o.startAnalytics(ctx, broker, store, c, reg) })
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
 	}
 	defer stopEvents()
-	stopAffinity, err := o.startAffinity(ctx, broker, store, idx.Read)
+	var stopAffinity func()
+	stagecpu.Do(ctx, stagecpu.Events, func(ctx context.Context) { stopAffinity, err = o.startAffinity(ctx, broker, store, idx.Read) })
 	if err != nil {
 		dev.Pipeline().Close()
 		return err
@@ -307,7 +314,7 @@ func (o *devOptions) run(ctx context.Context, w io.Writer, hooks devHooks) (err 
 		return err
 	}
 	defer stopAudit()
-	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), o.log)
+	stopAdmin, err := startAdmin(o.adminAddr, reg, api.Auth{Keys: ring}.Protect(auditedAdmin(idx.Admin, rec, o.log)), profileHandler(ring), o.log)
 	if err != nil {
 		ln.Close()
 		dev.Pipeline().Close()

@@ -164,7 +164,7 @@ func indexerMain(ctx context.Context, args []string, hooks indexerHooks) error {
 		return err
 	}
 	defer stopKeys()
-	stopAdmin, err := startAdmin(*metricsAddr, reg, idx.Admin, log)
+	stopAdmin, err := startAdmin(*metricsAddr, reg, idx.Admin, nil, log)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,10 +26,12 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// startAdmin serves reg at /metrics and admin (when not nil) at
-// reindex.AdminPath on addr, a loopback listener, until stop is called.
-// An empty addr serves nothing.
-func startAdmin(addr string, reg *prometheus.Registry, admin http.Handler, log *slog.Logger) (stop func(), err error) {
+// startAdmin serves reg at /metrics, admin (when not nil) at
+// reindex.AdminPath and profile (when not nil) at ProfilePath on addr, a
+// loopback listener, until stop is called (a path api.Auth.Protect does
+// not know, such as ProfilePath, needs an admin key). An empty addr serves
+// nothing.
+func startAdmin(addr string, reg *prometheus.Registry, admin, profile http.Handler, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -41,6 +44,9 @@ func startAdmin(addr string, reg *prometheus.Registry, admin http.Handler, log *
 	if admin != nil {
 		mux.Handle(reindex.AdminPath, admin)
 	}
+	if profile != nil {
+		mux.Handle(ProfilePath, profile)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -51,6 +57,16 @@ func startAdmin(addr string, reg *prometheus.Registry, admin http.Handler, log *
 	}()
 	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	return func() { cancel(); <-done }, nil
+}
+
+// ProfilePath is the admin listener's CPU profile of the process
+// (net/http/pprof's: ?seconds=N, default 30), with each pipeline stage's
+// samples labelled (internal/stagecpu; bench sharerate splits by them).
+const ProfilePath = "/debug/pprof/profile"
+
+// profileHandler is the CPU profile behind the admin key.
+func profileHandler(ring api.Keyring) http.Handler {
+	return api.Auth{Keys: ring}.Protect(http.HandlerFunc(pprof.Profile))
 }
 
 // readiness turns an indexer's catch-up into the API's readiness.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rummage/rummage/internal/atomicfile"
+	"github.com/rummage/rummage/internal/stagecpu"
 )
 
 // The lifecycle of `rummage dev` around a Pipeline: a marker beside the
@@ -125,7 +126,7 @@ func (d *Dev) Run(ctx context.Context, serve func(context.Context) error, ready 
 	defer stopServe()
 	pipeDone, serveDone := make(chan error, 1), make(chan error, 1)
 	go func() { pipeDone <- d.p.Run(runCtx) }()
-	go func() { serveDone <- serve(serveCtx) }()
+	go stagecpu.Do(serveCtx, stagecpu.API, func(ctx context.Context) { serveDone <- serve(ctx) })
 
 	snapshot := d.p.SnapshotApplied()
 	if d.servable {

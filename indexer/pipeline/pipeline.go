@@ -20,6 +20,7 @@ import (
 	"github.com/rummage/rummage/indexer/kafkabus"
 	"github.com/rummage/rummage/indexer/pgcdc"
 	"github.com/rummage/rummage/internal/metric"
+	"github.com/rummage/rummage/internal/stagecpu"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -209,7 +210,10 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if cfg.KafkaDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.KafkaDir))
 	}
-	cluster, err := kfake.NewCluster(opts...)
+	// The broker's goroutines (started here) carry its stage label, for
+	// a CPU profile's split by stage (bench sharerate).
+	var cluster *kfake.Cluster
+	stagecpu.Do(ctx, stagecpu.Kafka, func(context.Context) { cluster, err = kfake.NewCluster(opts...) })
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: start kafka on %s: %w", cfg.KafkaAddr, err)
 	}
@@ -245,14 +249,17 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.reader, err = kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: cfg.Group, Topics: p.topics,
-		FromStart: fromStart, CreateTopics: true, Partitions: cfg.Partitions,
-		// A fetch returns as soon as there is data, so a long poll costs no
-		// latency; a short one makes kafka-go's read deadline (MaxWait, the
-		// broker waiting MaxWait*3/4) expire on a loaded machine, and each
-		// expiry is a reconnect.
-		MaxWait:    2 * time.Second,
-		Registerer: cfg.Registerer, Logger: log})
+	// The reader's goroutines fetch for the indexer: its stage.
+	stagecpu.Do(ctx, stagecpu.Indexer, func(ctx context.Context) {
+		p.reader, err = kafkabus.NewReader(ctx, kafkabus.ReaderConfig{Brokers: brokers, GroupID: cfg.Group, Topics: p.topics,
+			FromStart: fromStart, CreateTopics: true, Partitions: cfg.Partitions,
+			// A fetch returns as soon as there is data, so a long poll costs no
+			// latency; a short one makes kafka-go's read deadline (MaxWait, the
+			// broker waiting MaxWait*3/4) expire on a loaded machine, and each
+			// expiry is a reconnect.
+			MaxWait:    2 * time.Second,
+			Registerer: cfg.Registerer, Logger: log})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -318,8 +325,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopIx()
 	cdcDone := make(chan error, 1)
 	ixDone := make(chan error, 1)
-	go func() { cdcDone <- p.cdc.Run(cdcCtx) }()
-	go func() { ixDone <- p.ix.Run(ixCtx) }()
+	go stagecpu.Do(cdcCtx, stagecpu.CDC, func(ctx context.Context) { cdcDone <- p.cdc.Run(ctx) })
+	go stagecpu.Do(ixCtx, stagecpu.Indexer, func(ctx context.Context) { ixDone <- p.ix.Run(ctx) })
 	go p.watchSnapshot(ixCtx)
 
 	var errs []error

@@ -1,5 +1,6 @@
 // Package benchkit is the measuring plumbing of the rummage bench commands:
 // a closed-loop load runner that records the latency of every operation,
+// the schedule of an open-loop rate sweep (Offer),
 // percentiles and throughput, readings of the process's memory and the
 // machine's load average from /proc, a bench's working directory, and a
 // served child process (Child).

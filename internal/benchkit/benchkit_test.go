@@ -116,3 +116,35 @@ func TestParseStatCPU(t *testing.T) {
 		t.Fatal("no error on garbage")
 	}
 }
+
+// TestOffer: every arrival comes, none before its instant, and the last
+// about when the schedule says.
+func TestOffer(t *testing.T) {
+	start := time.Now().Add(10 * time.Millisecond)
+	n, rate := 50, 1000.0
+	got := 0
+	for k := range Offer(context.Background(), start, rate, n) {
+		if now := time.Now(); now.Before(Due(start, rate, k)) {
+			t.Fatalf("arrival %d at %v, before its instant %v", k, now, Due(start, rate, k))
+		}
+		if k != got {
+			t.Fatalf("arrival %d, want %d", k, got)
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("%d arrivals, want %d", got, n)
+	}
+	if late := time.Since(Due(start, rate, n-1)); late > time.Second {
+		t.Errorf("the last arrival came %v after its instant", late)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	left := 0
+	for range Offer(ctx, time.Now().Add(time.Hour), rate, 10) {
+		left++
+	}
+	if left != 0 {
+		t.Errorf("%d arrivals after the context ended", left)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rummage/rummage/internal/devbench"
 )
 
 // scripted answers a page from a script of (Cache-Status, shows the
@@ -48,8 +50,8 @@ func pollScript(t *testing.T, seq []answer) (PageResult, *scripted) {
 	s := &scripted{seq: seq}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	b := &bench{cfg: &Config{Settle: time.Millisecond, Timeout: 10 * time.Second}, base: srv.URL, secret: "k",
-		client: srv.Client(), sem: make(chan struct{}, 1)}
+	b := &bench{cfg: &Config{Settle: time.Millisecond, Timeout: 10 * time.Second}, api: &devbench.Client{Base: srv.URL, Key: "k", HTTP: srv.Client()},
+		sem: make(chan struct{}, 1)}
 	r := b.poll(context.Background(), page{KindBrand, "/v1/search?brand=x"}, []byte(`"id":"l1"`), time.Now(), false)
 	return r, s
 }
@@ -80,17 +82,10 @@ func TestPollTimesOut(t *testing.T) {
 	s := &scripted{seq: []answer{{hitS, true}}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	b := &bench{cfg: &Config{Settle: time.Millisecond, Timeout: 50 * time.Millisecond, PollInterval: 5 * time.Millisecond}, base: srv.URL,
-		client: srv.Client(), sem: make(chan struct{}, 1)}
+	b := &bench{cfg: &Config{Settle: time.Millisecond, Timeout: 50 * time.Millisecond, PollInterval: 5 * time.Millisecond},
+		api: &devbench.Client{Base: srv.URL, HTTP: srv.Client()}, sem: make(chan struct{}, 1)}
 	r := b.poll(context.Background(), page{KindBrand, "/p"}, []byte(`"id":"l1"`), time.Now(), false)
 	if !r.TimedOut || r.Latency != b.cfg.Timeout || r.Strict != b.cfg.Timeout {
 		t.Errorf("%+v", r)
-	}
-}
-
-func TestParseMetrics(t *testing.T) {
-	m := parseMetrics([]byte("# HELP x y\nrummage_cache_purged_total{changed=\"false\"} 3\nrummage_indexer_consumer_lag{topic=\"a\",partition=\"0\"} 2\nrummage_indexer_consumer_lag{topic=\"a\",partition=\"1\"} 5\n"))
-	if m[`rummage_cache_purged_total{changed="false"}`] != 3 || sumSeries(m, "rummage_indexer_consumer_lag") != 7 {
-		t.Errorf("%v", m)
 	}
 }

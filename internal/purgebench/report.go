@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rummage/rummage/indexer/pipeline"
 	"github.com/rummage/rummage/internal/benchkit"
-	"github.com/rummage/rummage/internal/devpg"
 )
 
 // TargetP99 is the target: a sold listing leaves every cached page that
@@ -228,36 +224,4 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "cpu        service %s, Postgres %.1f s (%.2f cores), bench %.1f s (%.2f cores)\n", svc, r.PostgresCPU, r.PostgresCPU/max(r.Window, 1), r.BenchCPU, r.BenchCPU/max(r.Window, 1))
 	fmt.Fprintf(w, "loadavg    start %s  end %s\n", la(r.LoadAvgStart), la(r.LoadAvgEnd))
 	return nil
-}
-
-// clusterCPU is the CPU time of the private Postgres: its postmaster and
-// every process whose parent it is (zero without one).
-func clusterCPU(pg *devpg.Cluster) time.Duration {
-	if pg == nil {
-		return 0
-	}
-	pid, err := pg.PID()
-	if err != nil {
-		return 0
-	}
-	total, _ := benchkit.ProcCPU(pid)
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "stat"))
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
-			continue
-		}
-		n, _ := strconv.Atoi(filepath.Base(d))
-		c, _ := benchkit.ProcCPU(n)
-		total += c
-	}
-	return total
 }

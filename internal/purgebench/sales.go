@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,18 +13,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rummage/rummage/internal/devbench"
 )
 
 // bench is one run's state.
 type bench struct {
-	cfg    *Config
-	base   string
-	secret string
-	client *http.Client
-	pool   *pgxpool.Pool
-	party  string
-	roots  []string
-	sem    chan struct{} // the pollers: reads in flight
+	cfg   *Config
+	svc   *devbench.Stack
+	api   *devbench.Client
+	pool  *pgxpool.Pool
+	party string
+	roots []string
+	sem   chan struct{} // the pollers: reads in flight
 
 	polls     atomic.Int64
 	shares    atomic.Int64 // the sold listings' shares into the party
@@ -38,22 +38,9 @@ type bench struct {
 	done, purged int
 }
 
-func (b *bench) dbURL() string { return b.pool.Config().ConnString() }
-
 // get reads path with the bench's search key; cache is the Cache-Status.
 func (b *bench) get(ctx context.Context, path string) (status int, cache string, body []byte, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+path, nil)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.secret)
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Cache-Status"), body, err
+	return b.api.Get(ctx, path)
 }
 
 // isHit: answered from the cache (fresh, or stale while one refresh runs).
@@ -380,33 +367,4 @@ func (b *bench) poll(ctx context.Context, p page, needle []byte, committed time.
 	}
 	r.Latency, r.Strict = clear.Sub(committed), strictClear.Sub(committed)
 	return r
-}
-
-// metrics reads the service's /metrics as series → value.
-func (b *bench) metrics(ctx context.Context) (map[string]float64, error) {
-	st, _, body, err := b.get(ctx, "/metrics")
-	if err != nil || st != http.StatusOK {
-		return nil, fmt.Errorf("purgebench: /metrics: HTTP %d, %v", st, err)
-	}
-	return parseMetrics(body), nil
-}
-
-// parseMetrics reads Prometheus text lines "series value" (comments
-// skipped).
-func parseMetrics(body []byte) map[string]float64 {
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[i+1:], &v); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
 }

@@ -307,26 +307,10 @@ func runStep(ctx context.Context, conn *pgx.Conn, clients []*pgx.Conn, c Config,
 	}
 	stepCtx, cancel := context.WithTimeout(ctx, 2*c.Step+5*time.Second)
 	defer cancel()
-	due := make(chan int, total)
 	start := time.Now().Add(20 * time.Millisecond)
 	end := start.Add(c.Step)
-	at := func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
-	go func() {
-		defer close(due)
-		for k := 0; k < total; {
-			now := time.Now()
-			for ; k < total && !at(k).After(now); k++ {
-				due <- k
-			}
-			if k < total {
-				select {
-				case <-stepCtx.Done():
-					return
-				case <-time.After(time.Until(at(k))):
-				}
-			}
-		}
-	}()
+	at := func(k int) time.Time { return benchkit.Due(start, rate, k) }
+	due := benchkit.Offer(stepCtx, start, rate, total)
 	var (
 		mu                sync.Mutex
 		commit, sched     []time.Duration
