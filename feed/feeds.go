@@ -172,15 +172,14 @@ func (f *Feeds) decodeCursor(req *query.Request, surface, fp string) (*cursorSta
 	return f.cursors().decode(req.Cursor, surface, fp, req.Now)
 }
 
-// keyedPage runs a retrieval that pages by keyset, dresses its hits with
-// what dressFor returns for the page's candidates, and signs the next
+// keyedPage runs a retrieval that pages by keyset, and signs the next
 // cursor.
-func (f *Feeds) keyedPage(ctx context.Context, r *query.Retrieval, surface, fp string, now time.Time, dressFor func(cands []query.Candidate) func(c *query.Candidate, h *Hit)) (*Page, error) {
+func (f *Feeds) keyedPage(ctx context.Context, r *query.Retrieval, surface, fp string, now time.Time, dress func(c *query.Candidate, h *Hit)) (*Page, error) {
 	cands, err := f.r.Retrieve(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{Total: cands.Total, Facets: cands.Facets, Hits: hits(cands.Hits, dressFor(cands.Hits))}
+	page := &Page{Total: cands.Total, Facets: cands.Facets, Hits: hits(cands.Hits, dress)}
 	if n := len(cands.Hits); n > 0 && cands.More {
 		last := &cands.Hits[n-1]
 		page.NextCursor = f.cursors().encode(&cursorState{Surface: surface, Sort: r.EffectiveSort(), At: now.UnixMilli(), Req: fp, Key: last.Key, ID: last.ID})

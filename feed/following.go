@@ -1,7 +1,9 @@
 package feed
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rummage/rummage/query"
@@ -36,16 +38,15 @@ func (f *Feeds) Following(ctx context.Context, req *query.Request) (*Page, error
 	if cur != nil {
 		r.After = &query.Position{Key: cur.Key, ID: cur.ID}
 	}
-	return f.keyedPage(ctx, r, surfaceFollowing, fp, now, func(cands []query.Candidate) func(c *query.Candidate, h *Hit) {
-		return followingReason(cands, closets, shared)
-	})
+	return f.keyedPage(ctx, r, surfaceFollowing, fp, now, followingReason(closets, shared))
 }
 
 // followingRetrieval is the following feed of user as a SortFeed
 // retrieval at now, with the newest maxShares of the followed closets'
 // shared listings (the feed's are FollowingMaxShares), and those shares.
-// The shares are handed to the backend as SharedBy answered them, in no
-// order: the backend keys every candidate and keeps the best anyway.
+// The shares are handed to the backend as SharedBy answered them, the
+// listings of an instant in no order: the backend keys every candidate
+// and keeps the best anyway.
 func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, closets []string, now time.Time, maxShares int) (*query.Retrieval, signals.Shared, error) {
 	since := now.Add(-f.cfg.FollowingWindow)
 	ex, err := f.exclude(ctx, req.User, true)
@@ -66,29 +67,20 @@ func (f *Feeds) followingRetrieval(ctx context.Context, req *query.Request, clos
 	}, shared, nil
 }
 
-// followingReason says why each of cands is in the following feed: shared
-// by a followed closet when its key is that share's time, else listed by
-// its closet. The shares of cands are found in one pass over the shares'
-// instants (an integer looked up per share, an id compared only when the
-// instant is a candidate's key), with no index over every share.
-func followingReason(cands []query.Candidate, closets []string, shared signals.Shared) func(c *query.Candidate, h *Hit) {
-	byKey := make(map[int64][]int, len(cands)) // key → indexes in cands
-	for i := range cands {
-		byKey[cands[i].Key] = append(byKey[cands[i].Key], i)
-	}
-	sharer := make(map[string]string, len(cands)) // candidate → the closet its key is the share of
-	for i, at := range shared.At {
-		for _, j := range byKey[at] {
-			if cands[j].ID == shared.Listings[i] {
-				sharer[cands[j].ID] = closets[shared.By[i]]
-			}
-		}
-	}
+// followingReason says why a listing is in the following feed: shared by
+// a followed closet when its key is that share's time, else listed by its
+// closet. The shares are SharedBy's answer, newest first: a candidate
+// keyed by its share is found among the shares of its instant, in
+// O(log n), with no index over every share.
+func followingReason(closets []string, shared signals.Shared) func(c *query.Candidate, h *Hit) {
 	return func(c *query.Candidate, h *Hit) {
 		h.FeedAt = msTime(c.Key)
-		if by, ok := sharer[c.ID]; ok {
-			h.FeedReason = &Reason{Type: ReasonShared, By: by}
-			return
+		i, _ := slices.BinarySearchFunc(shared.At, c.Key, func(at, key int64) int { return cmp.Compare(key, at) }) // newest first
+		for ; i < shared.Len() && shared.At[i] == c.Key; i++ {
+			if shared.Listings[i] == c.ID {
+				h.FeedReason = &Reason{Type: ReasonShared, By: closets[shared.By[i]]}
+				return
+			}
 		}
 		h.FeedReason = &Reason{Type: ReasonListed, By: c.Seller}
 	}

@@ -197,7 +197,7 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 			if err != nil {
 				return nil, err
 			}
-			why := followingReason(cands.Hits, closets, shared)
+			why := followingReason(closets, shared)
 			for i := range cands.Hits {
 				c := &cands.Hits[i]
 				var h Hit
@@ -267,7 +267,7 @@ func (f *Feeds) followingTop(ctx context.Context, user string, closets []string,
 			return nil, signals.Shared{}, err
 		}
 		if shared.Len() < read || read >= limit ||
-			(len(cands.Hits) == n && cands.Hits[n-1].Key > slices.Min(shared.At)) {
+			(len(cands.Hits) == n && cands.Hits[n-1].Key > shared.At[shared.Len()-1]) {
 			return cands, shared, nil
 		}
 		read = min(read*4, limit)

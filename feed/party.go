@@ -268,20 +268,18 @@ func (f *Feeds) PartyFeed(ctx context.Context, id string, req *query.Request) (*
 		r.After = &query.Position{Key: cur.Key, ID: cur.ID}
 	}
 	var sharedAt map[string]int64
-	return f.keyedPage(ctx, r, surfaceParty, fp, now, func([]query.Candidate) func(c *query.Candidate, h *Hit) {
-		return func(c *query.Candidate, h *Hit) {
-			if sort == SortParty {
-				h.PartySharedAt = msTime(c.Key)
-				return
-			}
-			if sharedAt == nil {
-				sharedAt = make(map[string]int64, len(shares))
-				for _, s := range shares {
-					sharedAt[s.Listing] = s.At.UnixMilli()
-				}
-			}
-			h.PartySharedAt = msTime(sharedAt[c.ID])
+	return f.keyedPage(ctx, r, surfaceParty, fp, now, func(c *query.Candidate, h *Hit) {
+		if sort == SortParty {
+			h.PartySharedAt = msTime(c.Key)
+			return
 		}
+		if sharedAt == nil {
+			sharedAt = make(map[string]int64, len(shares))
+			for _, s := range shares {
+				sharedAt[s.Listing] = s.At.UnixMilli()
+			}
+		}
+		h.PartySharedAt = msTime(sharedAt[c.ID])
 	})
 }
 

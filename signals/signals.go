@@ -240,12 +240,13 @@ type Reader interface {
 	Followers(ctx context.Context, closets []string) (map[string]int, error)
 
 	// SharedBy merges the share timelines of closets: each listing once, at
-	// its latest share by any of them in (since, at], By that closet, in no
-	// particular order (the feed orders its candidates itself; not sorting
-	// tens of thousands of shares is most of what a following feed saves).
-	// With limit > 0 only the latest limit listings are kept (at the cut,
-	// ties by listing id). It costs no fan-out on write: a closet with 100k
-	// followers writes one timeline entry per share.
+	// its latest share by any of them in (since, at], By that closet,
+	// newest first, the listings of one instant in no particular order (the
+	// feed orders its candidates itself; ordering every instant's listings
+	// by id, tens of thousands of them, was most of a following feed's
+	// cost). With limit > 0 only the latest limit listings are kept (at the
+	// cut, ties by listing id). It costs no fan-out on write: a closet with
+	// 100k followers writes one timeline entry per share.
 	SharedBy(ctx context.Context, closets []string, since, at time.Time, limit int) (Shared, error)
 	// Activity returns user's own likes and shares, newest first (ties by
 	// listing id; each listing once, at its latest), in (since, at], at most

@@ -126,6 +126,9 @@ func sharedByAgrees(t *testing.T, name string, listing func(r *rand.Rand, i int)
 			want := norm(s.st.finish(s.st.collect([]map[uint32][]uint32{s.st.timeline}, s.st.ids(closets), since.UnixMilli(), at.UnixMilli(), limit, all), limit, true))
 			gatherFactor = f
 			sh, _ := s.SharedBy(context.Background(), closets, since, at, limit)
+			if !slices.IsSortedFunc(sh.At, func(a, b int64) int { return cmp.Compare(b, a) }) {
+				t.Errorf("%s catalog, gather factor %d, limit %d: not newest first", name, f, limit)
+			}
 			got := norm(sh.Sorted(closets))
 			if len(want) == 0 || !slices.Equal(got, want) {
 				t.Errorf("%s catalog, gather factor %d, limit %d: SharedBy gave %d listings, the merge %d, or they differ", name, f, limit, len(got), len(want))

@@ -1,6 +1,7 @@
 package signalstest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -299,6 +300,9 @@ func (c sharedBy) run(ctx context.Context, t *testing.T, s signals.Store) error 
 	got, err := s.SharedBy(ctx, c.closets, c.since, c.at, c.limit)
 	if err != nil {
 		return err
+	}
+	if !slices.IsSortedFunc(got.At, func(a, b int64) int { return cmp.Compare(b, a) }) {
+		return fmt.Errorf("SharedBy(%q, %v, %v, %d): instants %v not newest first", c.closets, rel(c.since), rel(c.at), c.limit, got.At)
 	}
 	if g := las(got.Sorted(c.closets), true); !equalLAs(g, c.want) {
 		return fmt.Errorf("SharedBy(%q, %v, %v, %d) = %v, want %v", c.closets, rel(c.since), rel(c.at), c.limit, g, c.want)
