@@ -219,7 +219,7 @@ func New(cfg Config, lim Limiter, reg prometheus.Registerer) (*Admission, error)
 	}
 	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rummage_admission_degraded_total",
-		Help: "Requests that took a degradation step because the concurrency limit was filling, by step: personalization (re-ranking skipped), limit (page size capped), facets (dropped).",
+		Help: "Requests admitted with a degradation step on because the concurrency limit was filling, by step: personalization (re-ranking skipped), limit (page size capped), facets (dropped); a request that asked for nothing the step gives up is answered whole.",
 	}, []string{"step"})
 	for i, n := range stepNames {
 		a.degraded[i] = degraded.WithLabelValues(n)

@@ -257,3 +257,24 @@ func TestAdmissionReleasesThePermitOfAPanic(t *testing.T) {
 		t.Errorf("after panics: %d in flight, %d dropped", lim.Inflight(), lim.dropped)
 	}
 }
+
+func TestParseSteps(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want admit.Steps
+	}{
+		{"", admit.DefaultSteps},
+		{"0.7", admit.Steps{Personalization: 0.7, Limit: 0.7, Facets: 0.7, MaxLimit: admit.DefaultSteps.MaxLimit}},
+		{"facets=1, limit=0.6", admit.Steps{Personalization: admit.DefaultSteps.Personalization, Limit: 0.6, Facets: 1, MaxLimit: admit.DefaultSteps.MaxLimit}},
+	} {
+		got, err := admit.ParseSteps(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("%q: %+v %v, want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"1.5", "-0.1", "facets", "stale=0.5", "limit=x", "NaN"} {
+		if _, err := admit.ParseSteps(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
