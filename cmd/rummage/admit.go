@@ -39,7 +39,7 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	fs.IntVar(&f.ceiling, "admission-ceiling", admit.DefaultCeiling, "highest `n` the adaptive concurrency limit may rise to")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "shed /v1 reads past `n` in flight through the whole chain, cache hits included (503 at once; 0: no cap). Admission guards computation only: this caps a spike of cached answers that alone saturates the CPU")
 	fs.DurationVar(&f.schedLatency, "shed-sched-latency", 0, "shed /v1 reads, later pages first, while the Go scheduler's p99 latency (runnable to running) is above `d`, e.g. 5ms (0: off). A saturated CPU queues requests before any counter sees them; the scheduler's latency is that queue, and /healthz waits in it too")
-	fs.StringVar(&f.degradeAt, "degrade-at", "personalization=0.5,limit=0.65,facets=0.8", "`steps`: the fraction of the concurrency limit past which each degradation step switches on, as step=fraction pairs (personalization: skip a personalized search's re-ranking; limit: cap the page at 24; facets: drop them), or one fraction for all (1: never)")
+	fs.StringVar(&f.degradeAt, "degrade-at", admit.DefaultSteps.String(), "`steps`: the fraction of the concurrency limit past which each degradation step switches on, as step=fraction pairs (personalization: skip a personalized search's re-ranking; limit: cap the page at 24; facets: drop them), or one fraction for all (1: never)")
 	fs.Float64Var(&f.laterShare, "later-page-share", admit.DefaultLaterShare, "`fraction` of the concurrency limit later pages (with a cursor) may fill")
 	fs.StringVar(&f.budgets, "time-budget", "", "time budgets per route (`route=duration,...`, e.g. /v1/search=2s), inside --request-timeout")
 	return f

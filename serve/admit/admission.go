@@ -84,6 +84,15 @@ var DefaultSteps = Steps{Personalization: 0.5, Limit: 0.65, Facets: 0.8, MaxLimi
 // label.
 var stepNames = [...]string{query.DegradedPersonalization, query.DegradedLimit, query.DegradedFacets}
 
+// String is s's thresholds as ParseSteps reads them.
+func (s Steps) String() string {
+	parts := make([]string, len(stepNames))
+	for i, t := range s.thresholds() {
+		parts[i] = stepNames[i] + "=" + strconv.FormatFloat(t, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
 func (s Steps) thresholds() [3]float64 { return [3]float64{s.Personalization, s.Limit, s.Facets} }
 
 // ParseSteps reads the thresholds of --degrade-at: one fraction for every
