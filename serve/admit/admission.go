@@ -40,7 +40,8 @@ type Config struct {
 	// cursor) may fill; the rest is kept for first pages. 0 means 0.75.
 	LaterShare float64
 	// Steps are the degradation steps' thresholds: the parts of the limit
-	// past which each switches on. The zero value means DefaultSteps.
+	// past which each switches on. The zero value means DefaultSteps;
+	// any other is taken as it is (a threshold of 0 is always on).
 	Steps Steps
 	// RetryAfter is what a shed answer's Retry-After says (rounded up to
 	// seconds). 0 means 1 s.
@@ -80,9 +81,15 @@ type Steps struct {
 // DefaultSteps are the measured order's thresholds.
 var DefaultSteps = Steps{Personalization: 0.5, Limit: 0.65, Facets: 0.8, MaxLimit: query.DefaultLimit}
 
-// Step names, as in the answers' "degraded" lists and the metrics' step
-// label.
-var stepNames = [...]string{query.DegradedPersonalization, query.DegradedLimit, query.DegradedFacets}
+// The steps, in their default order, and their names, as in the answers'
+// "degraded" lists and the metrics' step label.
+const (
+	stepPersonalization = iota
+	stepLimit
+	stepFacets
+)
+
+var stepNames = [...]string{stepPersonalization: query.DegradedPersonalization, stepLimit: query.DegradedLimit, stepFacets: query.DegradedFacets}
 
 // String is s's thresholds as ParseSteps reads them.
 func (s Steps) String() string {
@@ -93,7 +100,9 @@ func (s Steps) String() string {
 	return strings.Join(parts, ",")
 }
 
-func (s Steps) thresholds() [3]float64 { return [3]float64{s.Personalization, s.Limit, s.Facets} }
+func (s Steps) thresholds() [len(stepNames)]float64 {
+	return [...]float64{stepPersonalization: s.Personalization, stepLimit: s.Limit, stepFacets: s.Facets}
+}
 
 // ParseSteps reads the thresholds of --degrade-at: one fraction for every
 // step ("0.5"), or step=fraction pairs ("personalization=0.5,limit=0.65,
@@ -321,11 +330,11 @@ func (a *Admission) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *Admission) degradation(inflight, limit int) (d query.Degradation, ok bool) {
 	if a.on(a.cfg.Steps.Limit, inflight, limit) {
 		d.MaxLimit = a.cfg.Steps.MaxLimit
-		a.degraded[1].Inc()
+		a.degraded[stepLimit].Inc()
 	}
 	if a.on(a.cfg.Steps.Facets, inflight, limit) {
 		d.DropFacets = true
-		a.degraded[2].Inc()
+		a.degraded[stepFacets].Inc()
 	}
 	return d, d != (query.Degradation{})
 }
@@ -344,7 +353,7 @@ func (a *Admission) SkipPersonalization() bool {
 	if !a.on(a.cfg.Steps.Personalization, a.lim.Inflight()+1, a.lim.Limit()) {
 		return false
 	}
-	a.degraded[0].Inc()
+	a.degraded[stepPersonalization].Inc()
 	return true
 }
 
