@@ -51,9 +51,9 @@ func queryOf(c echo.Context, set *paramSet) (*query.Request, error) {
 }
 
 // HeaderDegraded names, on an answer, what it gave up under load
-// ("facets, limit"; see query.Degradation). A cache must not store an
+// ("personalization, limit, facets"; see query.Degradation). A cache must not store an
 // answer that carries it; the answer's body lists the same in "degraded".
-const HeaderDegraded = "Rummage-Degraded"
+const HeaderDegraded = query.HeaderDegraded
 
 const degradedKey = "rummage.degraded"
 

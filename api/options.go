@@ -24,6 +24,7 @@ type options struct {
 	pseudo     *events.Pseudonymizer
 	variants   VariantFunc
 	forget     *events.Forgetting
+	skipPers   func() bool
 }
 
 // mounted is a route another package adds.
@@ -39,6 +40,14 @@ type mounted struct {
 // it returns is answered in the API's JSON error shape.
 func WithMiddleware(mw ...echo.MiddlewareFunc) Option {
 	return func(o *options) { o.middleware = append(o.middleware, mw...) }
+}
+
+// WithPersonalizationSkip makes search personalization (package
+// serve/personal) answer a personalized search with the anonymous page,
+// reported as degraded "personalization", while skip says so (admission's
+// first degradation step, admit.Admission.SkipPersonalization).
+func WithPersonalizationSkip(skip func() bool) Option {
+	return func(o *options) { o.skipPers = skip }
 }
 
 // WithRoute mounts h at method and path (an Echo pattern such as

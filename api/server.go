@@ -127,7 +127,7 @@ func New(cfg Config, b Backend, logger *slog.Logger, opts ...Option) (*Server, e
 		// Search personalization re-ranks the cached anonymous window, so
 		// it runs outside the given middleware (the cache among them), and
 		// inside the impressions, which record the page as shown.
-		mw, err := personal.Middleware(personal.Config{Profile: s.profile, Strength: pc.Strength})
+		mw, err := personal.Middleware(personal.Config{Profile: s.profile, Strength: pc.Strength, Skip: o.skipPers})
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,15 @@ type Degradation struct {
 const (
 	DegradedFacets = "facets"
 	DegradedLimit  = "limit"
+	// DegradedPersonalization: a personalized search answered with the
+	// anonymous order (package serve/personal skips its re-ranking).
+	DegradedPersonalization = "personalization"
 )
+
+// HeaderDegraded is the response header naming, on an answer, what it gave
+// up under load ("limit, facets"): a cache must not store an answer that
+// carries it (api.HeaderDegraded).
+const HeaderDegraded = "Rummage-Degraded"
 
 type degradationKey struct{}
 
@@ -35,20 +43,21 @@ func DegradationFrom(ctx context.Context) Degradation {
 	return d
 }
 
-// Apply changes req as d allows and returns what it gave up (DegradedFacets,
-// DegradedLimit, in that order), nil when the request was already within d:
-// a request that asked for no facets loses nothing by DropFacets.
+// Apply changes req as d allows and returns what it gave up (DegradedLimit,
+// DegradedFacets, in that order: the order of the serving layer's steps),
+// nil when the request was already within d: a request that asked for no
+// facets loses nothing by DropFacets.
 func (d Degradation) Apply(req *Request) []string {
 	var gave []string
-	if d.DropFacets && len(req.Facets) > 0 {
-		req.Facets = nil
-		gave = append(gave, DegradedFacets)
-	}
 	if d.MaxLimit > 0 {
 		if req.EffectiveLimit() > d.MaxLimit {
 			req.Limit = d.MaxLimit
 			gave = append(gave, DegradedLimit)
 		}
+	}
+	if d.DropFacets && len(req.Facets) > 0 {
+		req.Facets = nil
+		gave = append(gave, DegradedFacets)
 	}
 	return gave
 }

@@ -23,7 +23,7 @@ func TestDegradationApply(t *testing.T) {
 		{"cap", query.Degradation{MaxLimit: 24}, query.Request{Limit: 100}, []string{"limit"}, 0, 24},
 		{"under the cap", query.Degradation{MaxLimit: 24}, query.Request{Limit: 10}, nil, 0, 10},
 		{"default limit over a smaller cap", query.Degradation{MaxLimit: 10}, query.Request{}, []string{"limit"}, 0, 10},
-		{"both", query.Degradation{DropFacets: true, MaxLimit: 24}, query.Request{Facets: query.Facets(), Limit: 50}, []string{"facets", "limit"}, 0, 24},
+		{"both", query.Degradation{DropFacets: true, MaxLimit: 24}, query.Request{Facets: query.Facets(), Limit: 50}, []string{"limit", "facets"}, 0, 24},
 	} {
 		req := c.req
 		got := c.d.Apply(&req)

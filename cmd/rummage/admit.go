@@ -22,8 +22,8 @@ type admitFlags struct {
 	kindRates, addrRate, trusted, redisURL, redisPrefix string
 	admission                                           bool
 	floor, ceiling, maxInFlight                         int
-	degradeAt, laterShare                               float64
-	budgets                                             string
+	laterShare                                          float64
+	degradeAt, budgets                                  string
 	schedLatency                                        time.Duration
 }
 
@@ -39,7 +39,7 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 	fs.IntVar(&f.ceiling, "admission-ceiling", admit.DefaultCeiling, "highest `n` the adaptive concurrency limit may rise to")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "shed /v1 reads past `n` in flight through the whole chain, cache hits included (503 at once; 0: no cap). Admission guards computation only: this caps a spike of cached answers that alone saturates the CPU")
 	fs.DurationVar(&f.schedLatency, "shed-sched-latency", 0, "shed /v1 reads, later pages first, while the Go scheduler's p99 latency (runnable to running) is above `d`, e.g. 5ms (0: off). A saturated CPU queues requests before any counter sees them; the scheduler's latency is that queue, and /healthz waits in it too")
-	fs.Float64Var(&f.degradeAt, "degrade-at", admit.DefaultDegradeAt, "`fraction` of the concurrency limit past which answers drop facets and cap N (1: never)")
+	fs.StringVar(&f.degradeAt, "degrade-at", admit.DefaultSteps.String(), "`steps`: the fraction of the concurrency limit past which each degradation step switches on, as step=fraction pairs (personalization: skip a personalized search's re-ranking; limit: cap the page at 24; facets: drop them), or one fraction for all (1: never)")
 	fs.Float64Var(&f.laterShare, "later-page-share", admit.DefaultLaterShare, "`fraction` of the concurrency limit later pages (with a cursor) may fill")
 	fs.StringVar(&f.budgets, "time-budget", "", "time budgets per route (`route=duration,...`, e.g. /v1/search=2s), inside --request-timeout")
 	return f
@@ -48,6 +48,7 @@ func addAdmitFlags(fs *flag.FlagSet) *admitFlags {
 // admitChain is the rate limit and the admission the flags configure.
 type admitChain struct {
 	rate, admission echo.MiddlewareFunc   // admission nil with --admission=false
+	skipPersonal    func() bool           // admission's personalization step (nil without admission)
 	front           []echo.MiddlewareFunc // the scheduling shed and the in-flight cap, when set
 }
 
@@ -61,7 +62,11 @@ func (c admitChain) options(inner ...echo.MiddlewareFunc) []api.Option {
 	if c.admission != nil {
 		mw = append(mw, c.admission)
 	}
-	return []api.Option{api.WithMiddleware(mw...)}
+	opts := []api.Option{api.WithMiddleware(mw...)}
+	if c.skipPersonal != nil {
+		opts = append(opts, api.WithPersonalizationSkip(c.skipPersonal))
+	}
+	return opts
 }
 
 // admitConfig is what the flags say.
@@ -84,6 +89,10 @@ func (f *admitFlags) config() (admitConfig, error) {
 	if err != nil {
 		return admitConfig{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	steps, err := admit.ParseSteps(f.degradeAt)
+	if err != nil {
+		return admitConfig{}, fmt.Errorf("--degrade-at: %w", err)
+	}
 	budgets := map[string]time.Duration{}
 	for part := range strings.SplitSeq(f.budgets, ",") {
 		if part = strings.TrimSpace(part); part == "" {
@@ -97,7 +106,7 @@ func (f *admitFlags) config() (admitConfig, error) {
 		budgets[route] = d
 	}
 	cfg := admitConfig{rate: admit.RateConfig{Kinds: kinds, Address: addr, TrustedProxies: trusted},
-		admission: admit.Config{Floor: f.floor, Ceiling: f.ceiling, DegradeAt: f.degradeAt, LaterShare: f.laterShare, Budgets: budgets}}
+		admission: admit.Config{Floor: f.floor, Ceiling: f.ceiling, Steps: steps, LaterShare: f.laterShare, Budgets: budgets}}
 	if !f.admission && len(budgets) > 0 {
 		return admitConfig{}, fmt.Errorf("--time-budget needs --admission")
 	}
@@ -169,7 +178,7 @@ func (f *admitFlags) chain(ctx context.Context, reg prometheus.Registerer, log *
 			stop()
 			return admitChain{}, nil, err
 		}
-		c.admission = a.Middleware
+		c.admission, c.skipPersonal = a.Middleware, a.SkipPersonalization
 	}
 	return c, stop, nil
 }

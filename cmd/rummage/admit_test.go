@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rummage/rummage/serve/admit"
 )
 
 func parseAdmit(t *testing.T, args ...string) (admitConfig, error) {
@@ -36,9 +38,30 @@ func TestAdmitFlags(t *testing.T) {
 		{"--time-budget", "/v1/search=-1s"},
 		{"--admission=false", "--time-budget", "/v1/search=1s"},
 		{"--admission-floor", "10", "--admission-ceiling", "5"},
+		{"--degrade-at", "2"},
+		{"--degrade-at", "stale=0.5"},
 	} {
 		if _, err := parseAdmit(t, bad...); err == nil {
 			t.Errorf("%s: accepted", strings.Join(bad, " "))
 		}
+	}
+}
+
+// --degrade-at: the default is admit.DefaultSteps; step=fraction pairs
+// move the steps named.
+func TestDegradeAtFlag(t *testing.T) {
+	cfg, err := parseAdmit(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.admission.Steps != admit.DefaultSteps {
+		t.Errorf("default steps %+v, want %+v", cfg.admission.Steps, admit.DefaultSteps)
+	}
+	cfg, err = parseAdmit(t, "--degrade-at", "facets=0.9,personalization=0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.admission.Steps; s.Personalization != 0.3 || s.Limit != admit.DefaultSteps.Limit || s.Facets != 0.9 {
+		t.Errorf("steps %+v", s)
 	}
 }

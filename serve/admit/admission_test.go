@@ -71,7 +71,7 @@ type answer struct {
 
 func TestAdmissionDegradesThenShedsLaterPagesThenFirstPages(t *testing.T) {
 	lim := &scripted{limit: 4}
-	a, err := admit.New(admit.Config{Floor: 1, Ceiling: 8, LaterShare: 0.75, DegradeAt: 0.5}, lim, nil)
+	a, err := admit.New(admit.Config{Floor: 1, Ceiling: 8, LaterShare: 0.75, Steps: admit.Steps{Personalization: 0.5, Limit: 0.5, Facets: 0.5}}, lim, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,16 +123,16 @@ func TestAdmissionDegradesThenShedsLaterPagesThenFirstPages(t *testing.T) {
 		target   string
 		want     answer
 	}{
-		// 1 in flight, 2 with the probe: at DegradeAt (0.5×4), still whole.
+		// 1 in flight, 2 with the probe: at the steps' 0.5×4, still whole.
 		{1, first, answer{Status: 200}},
-		// 3 with the probe: past DegradeAt: facets dropped, N capped.
-		{2, first, answer{Status: 200, Degraded: []string{query.DegradedFacets, query.DegradedLimit}}},
+		// 3 with the probe: past them: N capped, facets dropped.
+		{2, first, answer{Status: 200, Degraded: []string{query.DegradedLimit, query.DegradedFacets}}},
 		// A later page is still admitted below LaterShare (3 of 4): its
 		// cursor is bogus, so a 400 — but not shed.
 		{2, later, answer{Status: 400, Code: "invalid_cursor"}},
 		// 3 in flight: later pages are shed, first pages still admitted.
 		{3, later, answer{Status: 503, Code: admit.CodeOverloaded}},
-		{3, first, answer{Status: 200, Degraded: []string{query.DegradedFacets, query.DegradedLimit}}},
+		{3, first, answer{Status: 200, Degraded: []string{query.DegradedLimit, query.DegradedFacets}}},
 		// A degraded request that asked for nothing to give up is whole.
 		{3, "/v1/search?q=dress", answer{Status: 200}},
 		// 4 in flight: everything is shed.
@@ -224,7 +224,9 @@ func TestConfigValidate(t *testing.T) {
 		{Floor: 5, Ceiling: 2},
 		{Floor: 2, Ceiling: 4, Initial: 8},
 		{LaterShare: 1.5},
-		{DegradeAt: -1},
+		{Steps: admit.Steps{Facets: -1}},
+		{Steps: admit.Steps{Limit: 1.5}},
+		{Steps: admit.Steps{Personalization: 0.5, MaxLimit: 500}},
 		{Budgets: map[string]time.Duration{"/v1/search": -time.Second}},
 	} {
 		if c.Validate() == nil {
@@ -253,5 +255,26 @@ func TestAdmissionReleasesThePermitOfAPanic(t *testing.T) {
 	}
 	if lim.Inflight() != 0 || lim.dropped != 2 {
 		t.Errorf("after panics: %d in flight, %d dropped", lim.Inflight(), lim.dropped)
+	}
+}
+
+func TestParseSteps(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want admit.Steps
+	}{
+		{"", admit.DefaultSteps},
+		{"0.7", admit.Steps{Personalization: 0.7, Limit: 0.7, Facets: 0.7, MaxLimit: admit.DefaultSteps.MaxLimit}},
+		{"facets=1, limit=0.6", admit.Steps{Personalization: admit.DefaultSteps.Personalization, Limit: 0.6, Facets: 1, MaxLimit: admit.DefaultSteps.MaxLimit}},
+	} {
+		got, err := admit.ParseSteps(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("%q: %+v %v, want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"1.5", "-0.1", "facets", "stale=0.5", "limit=x", "NaN"} {
+		if _, err := admit.ParseSteps(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
 	}
 }

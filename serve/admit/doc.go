@@ -12,12 +12,16 @@
 //   - a later page (the request carries a cursor) is admitted only while the
 //     in-flight count is below LaterShare of the adaptive limit: first pages
 //     keep the last part of the capacity to themselves;
-//   - past DegradeAt of the limit, the request is admitted degraded: its
-//     context carries Config.Degrade (query.WithDegradation: drop facets,
-//     cap N); the API applies it, lists what it gave up in the answer's
-//     "degraded" and marks the answer with the api.HeaderDegraded header and
+//   - as the requests in flight fill the limit, degradation steps switch
+//     on, each past its own part of it (Config.Steps, ordered by the CPU
+//     each saves per quality it loses, docs/admission.md): personalization
+//     (serve/personal asks SkipPersonalization above the cache and answers
+//     the anonymous page), then the page size, then facets (the request's
+//     context carries query.WithDegradation: cap N, drop facets). The API
+//     applies them, lists what it gave up in the answer's "degraded" and
+//     marks the answer with the api.HeaderDegraded header and
 //     Cache-Control: no-store. A cache must not store an answer carrying
-//     that header (IsDegraded tells);
+//     that header (IsDegraded tells; serve/cache passes it on unstored);
 //   - past the limit, it is shed: 503 {"error":{"code":"overloaded"}} with
 //     Retry-After, decided without touching the backend;
 //   - an admitted request runs under its route's time budget (Config.Budgets)

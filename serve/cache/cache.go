@@ -141,6 +141,10 @@ type Entry struct {
 	Expires time.Time
 	// Surrogate is the Surrogate-Key header (the deps, encoded).
 	Surrogate string
+	// Degraded is what a fill admitted degraded gave up (its
+	// query.HeaderDegraded header): such an entry is passed to its
+	// callers, never stored.
+	Degraded string
 	// drops marks /v1/drops: server_time is spliced in per request.
 	drops bool
 	// list is a listing list's total and ids: its query id is spliced in

@@ -209,7 +209,8 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 		if err := next(xc); err != nil {
 			return nil, false, err
 		}
-		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser, refill: fill}
+		ent := &Entry{Body: rec.b.Bytes(), ContentType: rec.h.Get(echo.HeaderContentType), Status: rec.status, Private: perUser, refill: fill,
+			Degraded: rec.h.Get(query.HeaderDegraded)}
 		if rec.status != http.StatusOK {
 			return ent, false, nil
 		}
@@ -238,6 +239,9 @@ func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc, k kind, q url.Val
 		}
 		if q.Get("facets") != "" {
 			ent.Expires = earliest(ent.Expires, start.Add(countsTTL))
+		}
+		if ent.Degraded != "" {
+			return ent, false, nil // answered under load: never stored
 		}
 		return ent, true, nil
 	}
@@ -383,9 +387,15 @@ func (c *Cache) write(ec echo.Context, e *Entry, now time.Time) error {
 		_, err := resp.Write(e.Body)
 		return err
 	}
-	h.Set("ETag", e.ETag)
-	h.Set("Cache-Control", c.cacheControl(e, now))
-	if !e.Private && e.Surrogate != "" {
+	if e.Degraded != "" {
+		// Not stored, so no content version; no cache in front keeps it.
+		h.Set(query.HeaderDegraded, e.Degraded)
+		h.Set("Cache-Control", "no-store")
+	} else {
+		h.Set("ETag", e.ETag)
+		h.Set("Cache-Control", c.cacheControl(e, now))
+	}
+	if !e.Private && e.Surrogate != "" && e.Degraded == "" {
 		h.Set("Surrogate-Key", e.Surrogate)
 	}
 	if inm := ec.Request().Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.ETag) {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/rummage/rummage/api"
 	"github.com/rummage/rummage/api/apitest"
 	"github.com/rummage/rummage/feed"
+	"github.com/rummage/rummage/query"
 	"github.com/rummage/rummage/signals"
 )
 
@@ -112,5 +115,76 @@ func TestPersonalizedSearchSharesTheWindow(t *testing.T) {
 	get(srv, "/v1/search?q=jacket&user=deep")
 	if misses() != before+1 {
 		t.Errorf("a variant that changes retrieval shared the entry")
+	}
+}
+
+// TestSkippedPersonalizationIsTheCachedAnonymousPage: while the serving
+// layer says to skip re-ranking (admission's first degradation step), a
+// personalized search is answered with the cached anonymous page (no fill
+// of its own), its hits in the anonymous order, marked degraded
+// "personalization" in body and header and no-store; the shared entry it
+// read is not changed: the next anonymous answer is whole and public.
+func TestSkippedPersonalizationIsTheCachedAnonymousPage(t *testing.T) {
+	ctx := context.Background()
+	st, x := partyData(t, 600, 0)
+	if err := st.ApplyProfiles(ctx, signals.ProfileBatch{Deltas: []signals.AffinityDelta{{User: "h_fan", Feature: "b:Zara", Weight: 30, At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics()
+	c, err := New(Config{Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skip atomic.Bool
+	cfg := api.Config{Signals: st, Auth: api.Auth{Keys: apitest.Shared().Ring},
+		Feeds: feed.Config{Personal: feed.PersonalConfig{Profiles: st, Pseudonym: func(u string) string { return "h_" + u }, Strength: func(string) int { return 100 }}}}
+	srv, err := api.New(cfg, x, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		api.WithMiddleware(c.Middleware(HTTPConfig{Social: st})), api.WithPersonalizationSkip(skip.Load))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := apitest.NewClient(t, srv, apitest.Shared().Search)
+	type page struct {
+		Hits     []struct{ ID string }
+		Degraded []string
+	}
+	get := func(target string) (*apitest.Response, page) {
+		t.Helper()
+		r := client.Get(t, target)
+		var p page
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &p) != nil {
+			t.Fatalf("%s: %d %s", target, r.Status, r.Body)
+		}
+		return r, p
+	}
+	ids := func(p page) (out []string) {
+		for _, h := range p.Hits {
+			out = append(out, h.ID)
+		}
+		return out
+	}
+	const anon, pers = "/v1/search?q=jacket&facets=brand", "/v1/search?q=jacket&facets=brand&user=fan"
+	_, whole := get(anon) // fills the anonymous page
+	_, personalized := get(pers)
+	if slices.Equal(ids(whole), ids(personalized)) {
+		t.Fatal("the fan's page is the anonymous one: nothing to skip")
+	}
+	skip.Store(true)
+	misses := testutil.ToFloat64(m.Requests.WithLabelValues("miss"))
+	r, skipped := get(pers)
+	if !slices.Equal(ids(skipped), ids(whole)) || !slices.Equal(skipped.Degraded, []string{query.DegradedPersonalization}) ||
+		r.Header.Get(api.HeaderDegraded) != query.DegradedPersonalization || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("ETag") != "" {
+		t.Errorf("skipped: hits %v (anonymous %v), degraded %v, headers %v", ids(skipped), ids(whole), skipped.Degraded, r.Header)
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("miss")); got != misses {
+		t.Errorf("the skipped answer was computed (%v misses), not the cached anonymous page", got-misses)
+	}
+	skip.Store(false)
+	r, again := get(anon)
+	if again.Degraded != nil || r.Header.Get(api.HeaderDegraded) != "" || r.Header.Get("ETag") == "" || !slices.Equal(ids(again), ids(whole)) {
+		t.Errorf("the shared entry after a skip: degraded %v, headers %v", again.Degraded, r.Header)
+	}
+	if _, p := get(pers); !slices.Equal(ids(p), ids(personalized)) || p.Degraded != nil {
+		t.Errorf("personalized again: %v, degraded %v", ids(p), p.Degraded)
 	}
 }

@@ -32,6 +32,12 @@ type Config struct {
 	Window int
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Skip, when set and true, answers a personalized first page with the
+	// anonymous page instead, marked degraded "personalization" (the
+	// serving layer's first degradation step under load,
+	// admit.Admission.SkipPersonalization). A walk through the window
+	// (a pz1 cursor) keeps to it.
+	Skip func() bool
 }
 
 // Validate reports a configuration the middleware cannot run.
@@ -87,6 +93,9 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			if prof.Empty() && offset == 0 {
 				return next(ec) // a walk's later pages keep to the window
 			}
+			if offset == 0 && cfg.Skip != nil && cfg.Skip() {
+				return anonymous(ec, next, q)
+			}
 			limit := query.DefaultLimit
 			if s := q.Get("limit"); s != "" {
 				limit, _ = strconv.Atoi(s) // plan checked it
@@ -113,6 +122,9 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			h := ec.Response().Header()
 			h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 			h.Set("Cache-Control", "private, no-store")
+			if d := rec.h.Get(query.HeaderDegraded); d != "" {
+				h.Set(query.HeaderDegraded, d) // the window was degraded
+			}
 			if r.Method == http.MethodHead {
 				ec.Response().WriteHeader(http.StatusOK)
 				return nil
@@ -120,6 +132,62 @@ func Middleware(cfg Config) (echo.MiddlewareFunc, error) {
 			return ec.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 		}
 	}, nil
+}
+
+// anonymous answers a personalized first page degraded: the anonymous
+// answer of the same request, its "degraded" list and the api's
+// Rummage-Degraded header naming personalization too, private and not
+// to be stored.
+func anonymous(ec echo.Context, next echo.HandlerFunc, q url.Values) error {
+	rec, err := call(ec, next, q)
+	if err != nil {
+		return err
+	}
+	defer rec.release()
+	if rec.status != http.StatusOK {
+		return rec.writeTo(ec)
+	}
+	body, gave, err := markDegraded(rec.b.Bytes(), query.DegradedPersonalization)
+	if err != nil {
+		return err
+	}
+	h := ec.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set("Cache-Control", "no-store")
+	h.Set(query.HeaderDegraded, strings.Join(gave, ", "))
+	if ec.Request().Method == http.MethodHead {
+		ec.Response().WriteHeader(http.StatusOK)
+		return nil
+	}
+	return ec.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
+}
+
+// markDegraded adds what to body's top-level "degraded" list (first: it
+// is the first step) and returns the body and the list. In a string value
+// a key's quotes are escaped: an occurrence of `"degraded":` is the key.
+func markDegraded(body []byte, what string) ([]byte, []string, error) {
+	if !bytes.Contains(body, []byte(`"degraded":`)) {
+		if len(body) < 2 || body[0] != '{' {
+			return nil, nil, errors.New("personal: the anonymous answer is not a JSON object")
+		}
+		lead := `{"degraded":["` + what + `"]`
+		if body[1] != '}' {
+			lead += ","
+		}
+		return append([]byte(lead), body[1:]...), []string{what}, nil
+	}
+	var a map[string]json.RawMessage
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, nil, err
+	}
+	var gave []string
+	if err := json.Unmarshal(a["degraded"], &gave); err != nil {
+		return nil, nil, err
+	}
+	gave = append([]string{what}, gave...)
+	a["degraded"], _ = json.Marshal(gave)
+	out, err := json.Marshal(a)
+	return out, gave, err
 }
 
 // plan says whether q is a request to personalize and where in the window
@@ -237,7 +305,7 @@ func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error)
 	var cuts [][2]int
 	for _, key := range []string{"query_id", "next_cursor"} {
 		var span [2]int
-		span, own[key] = keySpan(body, key)
+		span, own[key] = keySpan(body, key, key == "query_id")
 		if span[1] > span[0] {
 			cuts = append(cuts, span)
 		}
@@ -285,10 +353,18 @@ func (ws *windows) get(body []byte) (*window, map[string]json.RawMessage, error)
 
 // keySpan finds the top-level key name, whose value is a string without
 // commas or null (a cursor, a query id): the span to cut (with its comma)
-// and the value (nil when absent).
-func keySpan(body []byte, name string) ([2]int, json.RawMessage) {
+// and the value (nil when absent). first looks from the start (query_id is
+// the answer's first key), else from the end (next_cursor is among its
+// last): a window is ~100 KB, and a search from the wrong end (LastIndex
+// is Rabin-Karp, no SIMD) was most of a cached re-ranking's CPU.
+func keySpan(body []byte, name string, first bool) ([2]int, json.RawMessage) {
 	pat := []byte(`"` + name + `":`)
-	i := bytes.LastIndex(body, pat)
+	var i int
+	if first {
+		i = bytes.Index(body, pat)
+	} else {
+		i = bytes.LastIndex(body, pat)
+	}
 	if i < 0 {
 		return [2]int{}, nil
 	}
