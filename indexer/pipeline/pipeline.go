@@ -218,9 +218,10 @@ func New(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		return nil, fmt.Errorf("pipeline: start kafka on %s: %w", cfg.KafkaAddr, err)
 	}
 	p = &Pipeline{cfg: cfg, log: log, cluster: cluster, applied: make(chan struct{}), target: make(chan offsets, 1)}
+	built := p // a failed return sets p to nil before this runs
 	defer func() {
 		if err != nil {
-			p.Close()
+			built.Close()
 		}
 	}()
 	p.addr = cluster.ListenAddrs()[0]
