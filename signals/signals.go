@@ -159,8 +159,7 @@ type ListingAt struct {
 // Shared is SharedBy's answer, as parallel slices (no pointer per share
 // but the listing id's, which a store interns): Listings[i] was last shared
 // at At[i] (Unix ms) by the closet closets[By[i]] of the call. When several
-// of the closets shared a listing at that instant, By is one of them (the
-// embedded store: the first in the order of closets).
+// of the closets shared a listing at that instant, By is one of them.
 type Shared struct {
 	Listings []string
 	At       []int64

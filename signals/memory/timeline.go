@@ -352,8 +352,7 @@ func (s *state) sharedBy(closets []string, since, at int64, limit int) signals.S
 }
 
 // newestFirst returns the indexes of hs newest first, equal instants in
-// the order of hs (so that a listing shared by several closets at once is
-// by the first of them). It sorts packed keys (how much older than the
+// the order of hs. It sorts packed keys (how much older than the
 // newest, then the index) as plain integers, several times quicker than a
 // comparison function.
 func (s *state) newestFirst(sc *scratch, hs []hit) []uint32 {
