@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rummage/rummage/internal/devpg"
 	"github.com/rummage/rummage/internal/purgebench"
-	"github.com/rummage/rummage/internal/testpg"
 )
 
 // TestBenchPurgeTiny runs rummage bench purge scaled down, with dev in
@@ -21,20 +17,11 @@ import (
 // that showed it, and none of them still shows it when polling ends. The
 // latencies are printed, not asserted.
 func TestBenchPurgeTiny(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole dev stack")
-	}
-	if _, err := devpg.FindBinDir(context.Background()); err != nil {
-		testpg.Unavailable(t, "%v", err)
-	}
-	t.Setenv("DATABASE_URL", "")
-	dir := testpg.OpenDir(t) // the postgres user must reach it when the test runs as root
+	dir := devBenchDir(t)
 	cfg := purgebench.Config{
-		Dir: filepath.Join(dir, "bench"), Listings: 1500, Rate: 200, SaleRate: 2, PartyShareRate: 2,
+		Dir: dir, Listings: 1500, Rate: 200, SaleRate: 2, PartyShareRate: 2,
 		Warmup: 2 * time.Second, Duration: 3 * time.Second, Timeout: 20 * time.Second,
-		Serve: func(ctx context.Context, args []string) error {
-			return devMain(ctx, append(args, "--partitions", "1"), io.Discard, devHooks{})
-		},
+		Serve: devInProcess,
 	}
 	rep, err := purgebench.Run(context.Background(), cfg)
 	if err != nil {

@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rummage/rummage/internal/devpg"
 	"github.com/rummage/rummage/internal/shareratebench"
-	"github.com/rummage/rummage/internal/testpg"
 )
 
 // TestBenchSharerateTiny runs rummage bench sharerate scaled down, with
@@ -23,20 +19,11 @@ import (
 // party's share_count equals SQL's. The latencies are printed, not
 // asserted.
 func TestBenchSharerateTiny(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole dev stack")
-	}
-	if _, err := devpg.FindBinDir(context.Background()); err != nil {
-		testpg.Unavailable(t, "%v", err)
-	}
-	t.Setenv("DATABASE_URL", "")
-	dir := testpg.OpenDir(t) // the postgres user must reach it when the test runs as root
+	dir := devBenchDir(t)
 	cfg := shareratebench.Config{
-		Dir: filepath.Join(dir, "bench"), Listings: 1500, Rates: []float64{40, 80}, Step: time.Second, Tail: time.Second,
+		Dir: dir, Listings: 1500, Rates: []float64{40, 80}, Step: time.Second, Tail: time.Second,
 		Clients: 4, KeepGoing: true,
-		Serve: func(ctx context.Context, args []string) error {
-			return devMain(ctx, append(args, "--partitions", "1"), io.Discard, devHooks{})
-		},
+		Serve: devInProcess,
 	}
 	rep, err := shareratebench.Run(context.Background(), cfg)
 	if err != nil {
