@@ -1,6 +1,7 @@
 package purgebench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,40 +69,21 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() {
-	set := func(p *float64, v float64) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setD := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setI := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setI(&c.Listings, 100000)
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
-	set(&c.Rate, 2000)
-	set(&c.SaleRate, 5)
-	set(&c.PartyShareRate, 5)
-	setD(&c.Warmup, 10*time.Second)
-	setD(&c.Duration, 60*time.Second)
-	setD(&c.Lead, 1500*time.Millisecond)
-	setI(&c.Pollers, 4)
-	setD(&c.PollInterval, 10*time.Millisecond)
-	setD(&c.Settle, 300*time.Millisecond)
-	setD(&c.Timeout, 10*time.Second)
-	setI(&c.TxSize, 5)
-	setI(&c.Workers, 8)
-	if c.Slot == "" {
-		c.Slot = "rummage_purgebench"
-	}
+	c.Listings = cmp.Or(c.Listings, 100000)
+	c.Seed = cmp.Or(c.Seed, 1)
+	c.Rate = cmp.Or(c.Rate, 2000)
+	c.SaleRate = cmp.Or(c.SaleRate, 5)
+	c.PartyShareRate = cmp.Or(c.PartyShareRate, 5)
+	c.Warmup = cmp.Or(c.Warmup, 10*time.Second)
+	c.Duration = cmp.Or(c.Duration, 60*time.Second)
+	c.Lead = cmp.Or(c.Lead, 1500*time.Millisecond)
+	c.Pollers = cmp.Or(c.Pollers, 4)
+	c.PollInterval = cmp.Or(c.PollInterval, 10*time.Millisecond)
+	c.Settle = cmp.Or(c.Settle, 300*time.Millisecond)
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.TxSize = cmp.Or(c.TxSize, 5)
+	c.Workers = cmp.Or(c.Workers, 8)
+	c.Slot = cmp.Or(c.Slot, "rummage_purgebench")
 }
 
 // Defaults is the configuration's defaults (for flags).

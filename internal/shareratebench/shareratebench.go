@@ -1,6 +1,7 @@
 package shareratebench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,36 +68,18 @@ type Config struct {
 func DefaultRates() []float64 { return []float64{500, 1000, 2000, 3000, 4000} }
 
 func (c *Config) withDefaults() {
-	if c.Listings == 0 {
-		c.Listings = 20000
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Listings = cmp.Or(c.Listings, 20000)
+	c.Seed = cmp.Or(c.Seed, 1)
 	if len(c.Rates) == 0 {
 		c.Rates = DefaultRates()
 	}
-	if c.Step == 0 {
-		c.Step = 10 * time.Second
-	}
-	if c.Tail == 0 {
-		c.Tail = 3 * time.Second
-	}
-	if c.Clients == 0 {
-		c.Clients = 48
-	}
-	if c.Zipf == 0 {
-		c.Zipf = 1.1
-	}
-	if c.Pollers == 0 {
-		c.Pollers = 2
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 10 * time.Millisecond
-	}
-	if c.Slot == "" {
-		c.Slot = "rummage_sharerate"
-	}
+	c.Step = cmp.Or(c.Step, 10*time.Second)
+	c.Tail = cmp.Or(c.Tail, 3*time.Second)
+	c.Clients = cmp.Or(c.Clients, 48)
+	c.Zipf = cmp.Or(c.Zipf, 1.1)
+	c.Pollers = cmp.Or(c.Pollers, 2)
+	c.PollInterval = cmp.Or(c.PollInterval, 10*time.Millisecond)
+	c.Slot = cmp.Or(c.Slot, "rummage_sharerate")
 }
 
 // Defaults is the configuration's defaults (for flags).
