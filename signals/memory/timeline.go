@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rummage/rummage/signals"
 )
@@ -230,6 +231,29 @@ func (s *state) merged(wins [][]uint32, keep func(e uint32) bool, f func(e uint3
 	}
 }
 
+// hitBufs holds hit slices for reuse: a following feed's collect makes
+// two of up to tens of thousands of hits, dead once its answer is built
+// (garbage that made the collector run every few hundred requests over a
+// heap of gigabytes).
+var hitBufs sync.Pool
+
+// getHits is an empty hit slice with room for n, from the pool when one
+// is there; putHits gives one back.
+func getHits(n int) []hit {
+	if b, ok := hitBufs.Get().(*[]hit); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]hit, 0, n)
+}
+
+func putHits(hs []hit) {
+	if cap(hs) == 0 {
+		return
+	}
+	hs = hs[:0]
+	hitBufs.Put(&hs)
+}
+
 // collect gathers merged's events until limit of them are found and the
 // next has an earlier instant (so that ties at the cut go by listing id).
 //
@@ -251,7 +275,7 @@ func (s *state) collect(lines []map[uint32][]uint32, users []uint32, since, at i
 	if limit <= 0 || total <= gatherFactor*limit {
 		return s.gather(wins, total, keep)
 	}
-	hs := make([]hit, 0, min(total, limit+limit/8)) // the limit and the cut's instant, mostly
+	hs := getHits(min(total, limit+limit/8)) // the limit and the cut's instant, mostly
 	s.merged(wins, keep, func(e uint32) bool {
 		if limit > 0 && len(hs) >= limit && s.ev[e].at < hs[len(hs)-1].at {
 			return false
@@ -270,7 +294,8 @@ var gatherFactor = 4
 // (since, at], newest first (ties in no order: finish orders them), each
 // listing once, at its latest event.
 func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []hit {
-	hs := make([]hit, 0, total)
+	hs := getHits(total)
+	defer putHits(hs)
 	for _, w := range wins {
 		for _, e := range w {
 			if !s.isDead(e) && keep(e) {
@@ -280,12 +305,12 @@ func (s *state) gather(wins [][]uint32, total int, keep func(e uint32) bool) []h
 		}
 	}
 	if len(hs) == 0 {
-		return hs
+		return nil // hs goes back to the pool
 	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	order := s.newestFirst(sc, hs)
-	out := make([]hit, 0, len(hs))
+	out := getHits(len(hs))
 	seen := sc.marks(len(s.strs) + 1)
 	for _, i := range order {
 		if h := hs[i]; seen.mark(h.lst) {
@@ -348,6 +373,7 @@ func (s *state) sharedBy(closets []string, since, at int64, limit int) signals.S
 	for i, h := range hs {
 		out.Listings[i], out.At[i], out.By[i] = s.strs[h.lst], h.at, index[h.by]
 	}
+	putHits(hs)
 	return out
 }
 
@@ -384,5 +410,7 @@ func (s *state) newestFirst(sc *scratch, hs []hit) []uint32 {
 
 func (s *state) activity(user string, since, at int64, limit int) []signals.ListingAt {
 	lines := []map[uint32][]uint32{s.timeline, s.likeline}
-	return s.finish(s.collect(lines, s.ids([]string{user}), since, at, limit, all), limit, false)
+	hs := s.collect(lines, s.ids([]string{user}), since, at, limit, all)
+	defer putHits(hs)
+	return s.finish(hs, limit, false)
 }
