@@ -215,9 +215,13 @@ func (f *Feeds) homeSnapshot(ctx context.Context, user string, now time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	excluded := make(map[string]struct{}, len(ex)) // suspended closets may be thousands: no scan per candidate
+	for _, s := range ex {
+		excluded[s] = struct{}{}
+	}
 	for i := range trend {
 		c := &trend[i]
-		if !slices.Contains(ex, c.Seller) {
+		if _, no := excluded[c.Seller]; !no {
 			add(&src.Trending, ranking.SourceTrending, c, SnapshotItem{ID: c.ID, Reason: Reason{Type: ReasonTrending}})
 		}
 	}
