@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/rummage/rummage/internal/purgebench"
 )
@@ -51,10 +49,7 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlags("bench purge", "[flags]", benchPurgeHelp)
 	fs.SetOutput(stderr)
 	var cfg purgebench.Config
-	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "Postgres `URL` of a scratch database with wal_level=logical (default: a private Postgres in --dir)")
-	fs.StringVar(&cfg.Dir, "dir", "", "`directory` of the private Postgres and the index, reused by the next run (default: a temporary one, removed afterwards)")
-	fs.IntVar(&cfg.Listings, "listings", d.Listings, "listings seeded into an empty database")
-	fs.Uint64Var(&cfg.Seed, "seed", d.Seed, "seed of the catalog")
+	dev := addDevBenchFlags(fs, &cfg.Config, d.Config, "the catalog", "--linger 50ms")
 	fs.Float64Var(&cfg.Rate, "rate", d.Rate, "changes per second committed, sales included")
 	fs.Float64Var(&cfg.SaleRate, "sale-rate", d.SaleRate, "sales per second")
 	fs.Float64Var(&cfg.PartyShareRate, "party-shares", d.PartyShareRate, "shares per second into the bench's party (of the mix)")
@@ -67,19 +62,13 @@ func benchPurgeMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.DurationVar(&cfg.Timeout, "timeout", d.Timeout, "how long after a sale polling gives up")
 	fs.IntVar(&cfg.TxSize, "tx-size", d.TxSize, "changes per transaction of the mixed writes")
 	fs.IntVar(&cfg.Workers, "workers", d.Workers, "writer connections")
-	fs.StringVar(&cfg.Slot, "slot", d.Slot, "dev's replication slot `name`")
-	fs.BoolVar(&cfg.Pin, "pin", false, "run dev on core 0 with taskset")
-	devArgs := fs.String("dev-args", "", "more flags for rummage dev, space-separated (e.g. \"--linger 50ms\"), to compare settings")
 	out := addBenchOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	exe, err := os.Executable()
-	if err != nil {
+	if err := dev.finish(); err != nil {
 		return err
 	}
-	cfg.Exe = exe
-	cfg.DevArgs = strings.Fields(*devArgs)
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf(stderr, "bench purge")("%v", err)
 	}

@@ -17,12 +17,8 @@ import (
 // that showed it, and none of them still shows it when polling ends. The
 // latencies are printed, not asserted.
 func TestBenchPurgeTiny(t *testing.T) {
-	dir := devBenchDir(t)
-	cfg := purgebench.Config{
-		Dir: dir, Listings: 1500, Rate: 200, SaleRate: 2, PartyShareRate: 2,
-		Warmup: 2 * time.Second, Duration: 3 * time.Second, Timeout: 20 * time.Second,
-		Serve: devInProcess,
-	}
+	cfg := purgebench.Config{Config: tinyDev(t), Rate: 200, SaleRate: 2, PartyShareRate: 2,
+		Warmup: 2 * time.Second, Duration: 3 * time.Second, Timeout: 20 * time.Second}
 	rep, err := purgebench.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

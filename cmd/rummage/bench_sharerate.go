@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/rummage/rummage/internal/shareratebench"
 )
@@ -56,10 +54,7 @@ func benchSharerateMain(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs := newFlags("bench sharerate", "[flags]", benchSharerateHelp)
 	fs.SetOutput(stderr)
 	var cfg shareratebench.Config
-	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "Postgres `URL` of a scratch database with wal_level=logical (default: a private Postgres in --dir)")
-	fs.StringVar(&cfg.Dir, "dir", "", "`directory` of the private Postgres and the index, reused by the next run (default: a temporary one, removed afterwards)")
-	fs.IntVar(&cfg.Listings, "listings", d.Listings, "listings seeded into an empty database")
-	fs.Uint64Var(&cfg.Seed, "seed", d.Seed, "seed of the catalog and of the shares")
+	dev := addDevBenchFlags(fs, &cfg.Config, d.Config, "the catalog and of the shares", "--cache=false")
 	rates := fs.String("rates", joinRates(d.Rates), "offered shares per second, comma-separated, in order")
 	fs.DurationVar(&cfg.Step, "step", d.Step, "how long each rate is offered, per mode")
 	fs.DurationVar(&cfg.Tail, "tail", d.Tail, "how long the feed is still read after a step's last share")
@@ -68,9 +63,6 @@ func benchSharerateMain(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.Pollers, "pollers", d.Pollers, "readers of the party feed's first page")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", d.PollInterval, "time between two reads of one poller")
 	fs.BoolVar(&cfg.KeepGoing, "keep-going", false, "offer a mode's higher rates after one it did not sustain")
-	fs.StringVar(&cfg.Slot, "slot", d.Slot, "dev's replication slot `name`")
-	fs.BoolVar(&cfg.Pin, "pin", false, "run dev on core 0 with taskset")
-	devArgs := fs.String("dev-args", "", "more flags for rummage dev, space-separated (e.g. \"--cache=false\"), to compare settings")
 	out := addBenchOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -80,10 +72,9 @@ func benchSharerateMain(ctx context.Context, args []string, stdout, stderr io.Wr
 	if cfg.Rates, err = parseRates(*rates); err != nil {
 		return usageErr("--rates: %v", err)
 	}
-	if cfg.Exe, err = os.Executable(); err != nil {
+	if err := dev.finish(); err != nil {
 		return err
 	}
-	cfg.DevArgs = strings.Fields(*devArgs)
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}

@@ -19,12 +19,8 @@ import (
 // party's share_count equals SQL's. The latencies are printed, not
 // asserted.
 func TestBenchSharerateTiny(t *testing.T) {
-	dir := devBenchDir(t)
-	cfg := shareratebench.Config{
-		Dir: dir, Listings: 1500, Rates: []float64{40, 80}, Step: time.Second, Tail: time.Second,
-		Clients: 4, KeepGoing: true,
-		Serve: devInProcess,
-	}
+	cfg := shareratebench.Config{Config: tinyDev(t), Rates: []float64{40, 80}, Step: time.Second, Tail: time.Second,
+		Clients: 4, KeepGoing: true}
 	rep, err := shareratebench.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

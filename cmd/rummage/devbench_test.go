@@ -6,15 +6,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rummage/rummage/internal/devbench"
 	"github.com/rummage/rummage/internal/devpg"
 	"github.com/rummage/rummage/internal/testpg"
 )
 
-// devBenchDir is the directory of a scaled-down bench that runs the whole
-// dev stack on a private Postgres (bench purge, bench sharerate): a
-// directory the postgres user reaches when the test runs as root. It
-// skips under -short, and fails under CI=true without Postgres's binaries.
-func devBenchDir(t *testing.T) string {
+// tinyDev is how a scaled-down bench runs the whole dev stack (bench
+// purge, bench sharerate): in this process, on a private Postgres in a
+// directory the postgres user reaches when the test runs as root, with
+// 1,500 listings. It skips under -short, and fails under CI=true without
+// Postgres's binaries.
+func tinyDev(t *testing.T) devbench.Config {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the whole dev stack")
@@ -23,7 +25,7 @@ func devBenchDir(t *testing.T) string {
 		testpg.Unavailable(t, "%v", err)
 	}
 	t.Setenv("DATABASE_URL", "")
-	return filepath.Join(testpg.OpenDir(t), "bench")
+	return devbench.Config{Dir: filepath.Join(testpg.OpenDir(t), "bench"), Listings: 1500, Serve: devInProcess}
 }
 
 // devInProcess runs dev in this process, as a bench's Serve (one

@@ -59,10 +59,22 @@ type Config struct {
 	Log *slog.Logger
 }
 
-func (c *Config) logf(format string, a ...any) {
+// Logf logs progress to Log, if any.
+func (c *Config) Logf(format string, a ...any) {
 	if c.Log != nil {
 		c.Log.Info(fmt.Sprintf(format, a...))
 	}
+}
+
+// Check reports a configuration no bench can run dev with.
+func (c *Config) Check() error {
+	switch {
+	case c.Exe == "" && c.Serve == nil:
+		return errors.New("no binary to run dev with")
+	case c.Listings < 100:
+		return errors.New("--listings must be at least 100")
+	}
+	return nil
 }
 
 // Stack is a running dev and its database.
@@ -100,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.stops = append(s.stops, cleanup)
 	s.dbURL = cfg.DatabaseURL
 	if s.dbURL == "" {
-		cfg.logf("starting the private Postgres in %s", filepath.Join(dir, "postgres"))
+		cfg.Logf("starting the private Postgres in %s", filepath.Join(dir, "postgres"))
 		pg, err := devpg.Start(ctx, devpg.Config{Dir: filepath.Join(dir, "postgres"), Database: "rummage_" + cfg.Name, Logger: cfg.Log})
 		if err != nil {
 			return nil, fmt.Errorf("devbench: the private Postgres: %w", err)
@@ -110,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			defer cancel()
 			if err := pg.Stop(sctx); err != nil {
-				cfg.logf("stopping the private Postgres: %v", err)
+				cfg.Logf("stopping the private Postgres: %v", err)
 				return
 			}
 			// As root, devpg keeps the cluster in the postgres user's home
@@ -118,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			// directory does not remove it.
 			if cfg.Dir == "" && !strings.HasPrefix(pg.Dir(), dir+string(filepath.Separator)) {
 				if err := os.RemoveAll(pg.Dir()); err != nil {
-					cfg.logf("removing the private Postgres: %v", err)
+					cfg.Logf("removing the private Postgres: %v", err)
 				}
 			}
 		})
@@ -147,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := pgcdc.DropSlot(dctx, s.dbURL, "", cfg.Slot); err != nil {
-				cfg.logf("drop slot %s: %v", cfg.Slot, err)
+				cfg.Logf("drop slot %s: %v", cfg.Slot, err)
 			}
 		})
 	}
@@ -195,9 +207,9 @@ func (s *Stack) startDev(ctx context.Context, dir, search, admin string) error {
 	s.API = &Client{Base: "http://" + addr, Key: search,
 		HTTP: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	s.Admin = &Client{Base: "http://" + adminAddr, Key: admin, HTTP: &http.Client{Timeout: 10 * time.Minute}} // a profile takes its seconds
-	cfg.logf("starting rummage dev on %s (seeds %d listings into an empty database, then snapshots them)", s.API.Base, cfg.Listings)
+	cfg.Logf("starting rummage dev on %s (seeds %d listings into an empty database, then snapshots them)", s.API.Base, cfg.Listings)
 	start := time.Now()
-	defer func() { cfg.logf("dev ready after %v", time.Since(start).Round(100*time.Millisecond)) }()
+	defer func() { cfg.Logf("dev ready after %v", time.Since(start).Round(100*time.Millisecond)) }()
 	if cfg.Serve != nil {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -207,7 +219,7 @@ func (s *Stack) startDev(ctx context.Context, dir, search, admin string) error {
 			once.Do(func() {
 				cancel()
 				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-					cfg.logf("dev: %v", err)
+					cfg.Logf("dev: %v", err)
 				}
 			})
 		}
@@ -219,7 +231,7 @@ func (s *Stack) startDev(ctx context.Context, dir, search, admin string) error {
 		pin = benchkit.Taskset(runtime.NumCPU())
 	}
 	c, err := benchkit.StartChild(ctx, benchkit.ChildConfig{Exe: cfg.Exe, Args: args, Pin: pin, Core: 0, ReadyURL: s.API.Base + "/readyz",
-		Line: func(l string) { cfg.logf("dev: %s", l) }})
+		Line: func(l string) { cfg.Logf("dev: %s", l) }})
 	if err != nil {
 		return fmt.Errorf("devbench: rummage dev: %w", err)
 	}
@@ -266,7 +278,7 @@ func (s *Stack) WaitIdle(ctx context.Context) {
 			}
 		}
 	}
-	s.cfg.logf("service idle after %v", time.Since(start).Round(100*time.Millisecond))
+	s.cfg.Logf("service idle after %v", time.Since(start).Round(100*time.Millisecond))
 }
 
 // Metrics reads the service's /metrics as series → value.

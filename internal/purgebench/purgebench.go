@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,24 +17,9 @@ import (
 
 // Config configures the bench. Zero fields take Defaults.
 type Config struct {
-	// Exe is the rummage binary run as "rummage dev" in a child process
-	// (os.Executable). Serve, when set, runs dev in this process instead
-	// (tests): it gets dev's arguments and returns when ctx ends; the
-	// service's CPU is then not told apart from the bench's.
-	Exe   string
-	Serve func(ctx context.Context, args []string) error
-	// DatabaseURL is a Postgres database with wal_level=logical that the
-	// bench may change (created when missing, seeded when empty); empty: a
-	// private Postgres in Dir/postgres (internal/devpg), database
-	// rummage_pb_purge.
-	DatabaseURL string
-	// Dir holds the private Postgres and the index (a temporary directory
-	// when empty, removed afterwards); a Dir of an earlier run is reused
-	// (its catalog has the earlier run's writes).
-	Dir string
-	// Listings seeded into an empty database (100,000), Seed its seed (1).
-	Listings int
-	Seed     uint64
+	// Config says how dev runs (its Name and Prepare are the bench's
+	// own): Listings 100,000 by default, Seed 1, Slot rummage_purgebench.
+	devbench.Config
 	// Rate is the changes per second committed, sales and the shares that
 	// put each sold listing into the party included (2,000).
 	Rate float64
@@ -57,15 +41,6 @@ type Config struct {
 	// TxSize changes per transaction of the mixed writes (5), Workers
 	// their connections (8).
 	TxSize, Workers int
-	// Slot is dev's replication slot (rummage_purgebench).
-	Slot string
-	// Pin runs dev on core 0 (taskset) and leaves the rest unpinned.
-	Pin bool
-	// DevArgs are more flags for dev (e.g. --linger 50ms), to compare
-	// settings.
-	DevArgs []string
-	// Log gets progress (nil: none).
-	Log *slog.Logger
 }
 
 func (c *Config) withDefaults() {
@@ -95,11 +70,10 @@ func Defaults() Config {
 
 // Validate checks the configuration (after defaults).
 func (c *Config) Validate() error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("purgebench: %w", err)
+	}
 	switch {
-	case c.Exe == "" && c.Serve == nil:
-		return errors.New("purgebench: no binary to run dev with")
-	case c.Listings < 100:
-		return errors.New("purgebench: --listings must be at least 100")
 	case c.Rate < 0 || c.SaleRate < 0 || c.PartyShareRate < 0 || c.Warmup < 0 || c.Duration < 0 || c.Lead < 0 ||
 		c.Pollers < 0 || c.PollInterval < 0 || c.Settle < 0 || c.Timeout < 0 || c.TxSize < 0 || c.Workers < 0:
 		return errors.New("purgebench: negative setting")
@@ -107,12 +81,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("purgebench: --rate %.0f leaves no mixed writes beside %.0f sales, as many shares and %.0f party shares a second", c.Rate, c.SaleRate, c.PartyShareRate)
 	}
 	return nil
-}
-
-func (c *Config) logf(format string, a ...any) {
-	if c.Log != nil {
-		c.Log.Info(fmt.Sprintf(format, a...))
-	}
 }
 
 // Run runs the bench.
@@ -123,8 +91,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{DevArgs: strings.Join(cfg.DevArgs, " "), Rate: cfg.Rate, SaleRate: cfg.SaleRate, PartyShareRate: cfg.PartyShareRate, Mix: mixString(),
 		DurationS: cfg.Duration.Seconds(), Cores: runtime.NumCPU(), LoadAvgStart: benchkit.LoadAvg()}
-	svc, err := devbench.Start(ctx, devbench.Config{Name: "pb_purge", Exe: cfg.Exe, Serve: cfg.Serve, DatabaseURL: cfg.DatabaseURL, Dir: cfg.Dir,
-		Listings: cfg.Listings, Seed: cfg.Seed, Slot: cfg.Slot, Pin: cfg.Pin, DevArgs: cfg.DevArgs, Log: cfg.Log})
+	dev := cfg.Config
+	dev.Name, dev.Prepare = "pb_purge", nil
+	svc, err := devbench.Start(ctx, dev)
 	if err != nil {
 		return nil, fmt.Errorf("purgebench: %w", err)
 	}
@@ -157,7 +126,7 @@ func (b *bench) measure(ctx context.Context, rep *Report) (*Report, error) {
 	loadDone := make(chan struct{})
 	churnRate := cfg.Rate - 2*cfg.SaleRate
 	w := newWrites(cfg, b.party, churnRate)
-	cfg.logf("writing %.0f changes/s (%s; %.0f shares/s into the party) for %v, then %.0f sales/s for %v",
+	cfg.Logf("writing %.0f changes/s (%s; %.0f shares/s into the party) for %v, then %.0f sales/s for %v",
 		churnRate, mixString(), cfg.PartyShareRate, cfg.Warmup, cfg.SaleRate, cfg.Duration)
 	go func() {
 		defer close(loadDone)
@@ -214,6 +183,6 @@ func (b *bench) progress(ctx context.Context, start time.Time, sales int) {
 		lag = fmt.Sprintf("%.0f events behind in Kafka, CDC %.0f KiB and %.1f s behind the WAL", devbench.SumSeries(m, "rummage_indexer_consumer_lag"),
 			m["rummage_cdc_replication_lag_bytes"]/1024, m["rummage_cdc_replication_lag_seconds"])
 	}
-	b.cfg.logf("%4.0f s: %d sales started, %d measured (%d purged within the timeout), %d polls; indexer %s; load %.2f",
+	b.cfg.Logf("%4.0f s: %d sales started, %d measured (%d purged within the timeout), %d polls; indexer %s; load %.2f",
 		time.Since(start).Seconds(), sales, done, purged, b.polls.Load(), lag, benchkit.LoadAvg()[0])
 }

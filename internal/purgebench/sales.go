@@ -88,7 +88,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if len(b.roots) == 0 {
 		return fmt.Errorf("purgebench: no category root with 100 listings: %s", body)
 	}
-	b.cfg.logf("party %s; category roots %v", b.party, b.roots)
+	b.cfg.Logf("party %s; category roots %v", b.party, b.roots)
 	return nil
 }
 
@@ -273,7 +273,7 @@ func (b *bench) sale(ctx context.Context, i int) *Sale {
 		var updated time.Time
 		_ = b.pool.QueryRow(ctx, `SELECT status, updated_at FROM listings WHERE id = $1`, h.ID).Scan(&status, &updated)
 		st, _, body, _ := b.get(ctx, "/v1/listings/"+url.PathEscape(h.ID))
-		b.cfg.logf("sale of %s still not seen %v after its commit at %s: Postgres says %s (updated %s); the listing page answers %d %.300s",
+		b.cfg.Logf("sale of %s still not seen %v after its commit at %s: Postgres says %s (updated %s); the listing page answers %d %.300s",
 			h.ID, b.cfg.Timeout, committed.Format(time.RFC3339Nano), status, updated.Format(time.RFC3339Nano), st, body)
 	}
 	for _, r := range s.Pages {

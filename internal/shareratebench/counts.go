@@ -40,7 +40,7 @@ func (b *bench) checkCounts(ctx context.Context) (Counts, error) {
 		}
 		c.WaitedS = time.Since(start).Seconds()
 		if c.OK || time.Since(start) > 30*time.Second || ctx.Err() != nil {
-			b.cfg.logf("share counts: %d parties, %d differ from SQL", c.Parties, len(c.Differ))
+			b.cfg.Logf("share counts: %d parties, %d differ from SQL", c.Parties, len(c.Differ))
 			return c, nil
 		}
 		time.Sleep(time.Second)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -26,18 +25,11 @@ import (
 
 // Config configures the bench. Zero fields take Defaults.
 type Config struct {
-	// Exe is the rummage binary run as "rummage dev"; Serve, when set,
-	// runs dev in this process instead (tests; the CPU by stage is then
-	// the bench's too).
-	Exe   string
-	Serve func(ctx context.Context, args []string) error
-	// DatabaseURL is a scratch database with wal_level=logical (empty: a
-	// private Postgres in Dir, whose processes' CPU is then measured);
-	// Dir the private Postgres and the index (temporary when empty).
-	DatabaseURL, Dir string
-	// Listings seeded into an empty database (20,000), Seed its seed (1).
-	Listings int
-	Seed     uint64
+	// Config says how dev runs (its Name and Prepare are the bench's
+	// own; with Serve the CPU by stage is the bench's too, and with no
+	// DatabaseURL the private Postgres's processes' CPU is measured):
+	// Listings 20,000 by default, Seed 1, Slot rummage_sharerate.
+	devbench.Config
 	// Rates are the offered share rates per second, in order (500, 1000,
 	// 2000, 3000, 4000); Step how long each is offered per mode (10 s);
 	// Tail how long the pollers go on after a step's last share (3 s).
@@ -54,13 +46,6 @@ type Config struct {
 	// KeepGoing offers a mode's higher rates after one it did not sustain
 	// (by default they are skipped: they only take longer to fail).
 	KeepGoing bool
-	// Slot is dev's replication slot (rummage_sharerate).
-	Slot string
-	// Pin runs dev on core 0 (taskset); DevArgs are more flags for dev.
-	Pin     bool
-	DevArgs []string
-	// Log gets progress (nil: none).
-	Log *slog.Logger
 }
 
 // DefaultRates are the offered rates of a run, per second: around the
@@ -91,11 +76,10 @@ func Defaults() Config {
 
 // Validate checks the configuration (after defaults).
 func (c *Config) Validate() error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("shareratebench: %w", err)
+	}
 	switch {
-	case c.Exe == "" && c.Serve == nil:
-		return errors.New("shareratebench: no binary to run dev with")
-	case c.Listings < 100:
-		return errors.New("shareratebench: --listings must be at least 100")
 	case c.Step < time.Second || c.Tail < 0 || c.Clients < 1 || c.Pollers < 1 || c.PollInterval <= 0:
 		return errors.New("shareratebench: --step must be at least 1s, --clients and --pollers at least 1, --tail and --poll-interval not negative")
 	case c.Zipf <= 1:
@@ -107,12 +91,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func (c *Config) logf(format string, a ...any) {
-	if c.Log != nil {
-		c.Log.Info(fmt.Sprintf(format, a...))
-	}
 }
 
 // warmup is how long shares are offered before the first step.
@@ -142,8 +120,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Rates: cfg.Rates, StepS: cfg.Step.Seconds(), TailS: cfg.Tail.Seconds(), Clients: cfg.Clients, Zipf: cfg.Zipf,
 		Pollers: cfg.Pollers, PollIntervalMs: float64(cfg.PollInterval.Microseconds()) / 1000, DevArgs: strings.Join(cfg.DevArgs, " "),
 		Cores: runtime.NumCPU(), LoadAvgStart: benchkit.LoadAvg()}
-	svc, err := devbench.Start(ctx, devbench.Config{Name: "sharerate", Exe: cfg.Exe, Serve: cfg.Serve, DatabaseURL: cfg.DatabaseURL, Dir: cfg.Dir,
-		Listings: cfg.Listings, Seed: cfg.Seed, Slot: cfg.Slot, Pin: cfg.Pin, DevArgs: cfg.DevArgs, Log: cfg.Log, Prepare: prepareTrigger})
+	dev := cfg.Config
+	dev.Name, dev.Prepare = "sharerate", prepareTrigger
+	svc, err := devbench.Start(ctx, dev)
 	if err != nil {
 		return nil, fmt.Errorf("shareratebench: %w", err)
 	}
@@ -301,7 +280,7 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 		b.clients = append(b.clients, c)
 	}
-	b.cfg.logf("party %s, theme %s: %d listings; %d share connections", b.party, b.theme, len(b.ids), len(b.clients))
+	b.cfg.Logf("party %s, theme %s: %d listings; %d share connections", b.party, b.theme, len(b.ids), len(b.clients))
 	return nil
 }
 
@@ -522,7 +501,7 @@ func (b *bench) logStep(st *Step) {
 	if st.Trigger {
 		mode = "trigger"
 	}
-	b.cfg.logf("%-10s offered %5.0f/s achieved %6.0f/s: top of the feed p50 %s p99 %s (%d seen, %d displaced, %d not visible); %.0f µs CPU/share; load %.2f",
+	b.cfg.Logf("%-10s offered %5.0f/s achieved %6.0f/s: top of the feed p50 %s p99 %s (%d seen, %d displaced, %d not visible); %.0f µs CPU/share; load %.2f",
 		mode, st.Offered, st.Achieved, ms(st.Visible.P50), ms(st.Visible.P99), st.Seen, st.Displaced, st.NotVisible, st.CPUPerShare[Total], st.LoadAvg[0])
 }
 
