@@ -40,14 +40,12 @@ func (s *state) finish(hs []hit, limit int, withBy bool) []signals.ListingAt {
 	return out
 }
 
-// sortHits orders hits newest first, ties by listing id. It sorts packed
-// keys (how much older than the newest, then the hit's index) as plain
-// integers, which is several times quicker than a comparison function, and
-// then orders each run of equal instants by listing id.
+// sortHits orders hits newest first, ties by listing id: newestFirst's
+// integer sort (skipped for a merge's output, already in time order), then
+// each run of equal instants by listing id.
 func (s *state) sortHits(hs []hit) {
-	const idxBits = 22
 	byListing := func(a, b hit) int { return strings.Compare(s.strs[a.lst], s.strs[b.lst]) }
-	if len(hs) < 64 || len(hs) >= 1<<idxBits {
+	if len(hs) < 64 {
 		slices.SortFunc(hs, func(a, b hit) int {
 			if c := cmp.Compare(b.at, a.at); c != 0 {
 				return c
@@ -56,29 +54,15 @@ func (s *state) sortHits(hs []hit) {
 		})
 		return
 	}
-	newest, oldest := hs[0].at, hs[0].at
-	inOrder := true // newest first already (a merge's output)
-	for i, h := range hs {
-		newest, oldest = max(newest, h.at), min(oldest, h.at)
-		if i > 0 && h.at > hs[i-1].at {
-			inOrder = false
+	if !slices.IsSortedFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) }) { // a merge's output is
+		sc := scratchPool.Get().(*scratch)
+		sorted := getHits(len(hs))
+		for _, i := range s.newestFirst(sc, hs) {
+			sorted = append(sorted, hs[i])
 		}
-	}
-	switch {
-	case inOrder:
-	case uint64(newest-oldest) >= 1<<(64-idxBits):
-		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.at, a.at) })
-	default:
-		keys := make([]uint64, len(hs))
-		for i, h := range hs {
-			keys[i] = uint64(newest-h.at)<<idxBits | uint64(i)
-		}
-		slices.Sort(keys)
-		sorted := make([]hit, len(hs))
-		for i, k := range keys {
-			sorted[i] = hs[k&(1<<idxBits-1)]
-		}
+		scratchPool.Put(sc)
 		copy(hs, sorted)
+		putHits(sorted)
 	}
 	for i := 0; i < len(hs); {
 		j := i + 1
